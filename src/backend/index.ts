@@ -1,0 +1,5 @@
+export type { Backend, BackendName } from './types.js';
+export { jsBackend } from './js/index.js';
+export { backend, useBackend, getBackend, availableBackends, registerBackend, backendLoadError, isBackendName } from './registry.js';
+export { loadBackends, addLoader } from './load.js';
+export * from './ops.js';

@@ -1,0 +1,66 @@
+/**
+ * The compute interface every backend implements. Row-major float32 buffers; every output
+ * goes into a caller-given buffer (hot loops allocate nothing). Shapes are validated once,
+ * in `ops.ts`, before a backend is called: backends trust their arguments.
+ *
+ * Index arrays for the sparse ops hold atom numbers; a negative index means "no atom"
+ * (padding, for rows with fewer than k active atoms) and is skipped.
+ */
+export type BackendName = 'js' | 'wasm' | 'native';
+
+export interface Backend {
+  readonly name: BackendName;
+
+  /**
+   * C = alpha * op(A) * op(B) + beta * C, op(A) is [m x k], op(B) is [k x n], C is [m x n].
+   * A is stored [m x k] with row stride lda (or [k x m] when transA); likewise B. With
+   * beta = 0, C is overwritten (NaN in C does not propagate), as in BLAS.
+   */
+  sgemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+  ): void;
+
+  /** out = sign(x) * max(|x| - t, 0); with nonneg, out = max(x - t, 0). out may alias x. */
+  softThreshold(x: Float32Array, t: number, nonneg: boolean, out: Float32Array): void;
+
+  /** out = max(x, 0). out may alias x. */
+  relu(x: Float32Array, out: Float32Array): void;
+
+  /** y = alpha * x + beta * y. */
+  axpby(alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
+
+  /** out = z + beta * (z - zPrev) (FISTA extrapolation). out may alias neither input. */
+  extrapolate(z: Float32Array, zPrev: Float32Array, beta: number, out: Float32Array): void;
+
+  /** x[i, :] += alpha * v for every row i of x [rows x cols]. */
+  addRowVector(x: Float32Array, rows: number, cols: number, v: Float32Array, alpha: number): void;
+
+  /**
+   * Per row of x [rows x cols], the k largest values and their column indices, in descending
+   * order of value; ties go to the lower column index. k <= cols.
+   * outIdx and outVal are [rows x k].
+   */
+  topkRows(x: Float32Array, rows: number, cols: number, k: number, outIdx: Int32Array, outVal: Float32Array): void;
+
+  /** out[i] = sum_j x[i, j] (float64 accumulation), out has length rows. */
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float64Array): void;
+
+  /** out[j] = sum_i x[i, j] (float64 accumulation), out has length cols. */
+  sumCols(x: Float32Array, rows: number, cols: number, out: Float64Array): void;
+
+  /** sum of x[i]^2 (float64 accumulation). */
+  sumSquares(x: Float32Array): number;
+
+  /**
+   * Sparse decode: out[i, :] = beta * out[i, :] + sum_j val[i, j] * d[idx[i, j], :].
+   * idx, val are [rows x k]; d is [atoms x dim]; out is [rows x dim].
+   */
+  gatherDecode(idx: Int32Array, val: Float32Array, rows: number, k: number, d: Float32Array, dim: number, beta: number, out: Float32Array): void;
+
+  /** out[i, j] = g[i, :] . d[idx[i, j], :] (0 for padding). g is [rows x dim], out is [rows x k]. */
+  gatherDot(idx: Int32Array, rows: number, k: number, g: Float32Array, d: Float32Array, dim: number, out: Float32Array): void;
+
+  /** gradD[idx[i, j], :] += val[i, j] * g[i, :]. g is [rows x dim], gradD is [atoms x dim]. */
+  scatterOuter(idx: Int32Array, val: Float32Array, rows: number, k: number, g: Float32Array, dim: number, gradD: Float32Array): void;
+}

@@ -1,0 +1,28 @@
+import type { OptionSpec, Opts, PositionalSpec } from './args.js';
+import { Progress } from './progress.js';
+
+/** What a command's run() gets: parsed options, positionals, and helpers for output. */
+export interface Context {
+  opts: Opts;
+  positionals: string[];
+  /** write a line to stdout */
+  print(line: string): void;
+  /** write a note to stderr (suppressed by --quiet) */
+  note(line: string): void;
+  /** a progress bar (drawn only on a TTY and without --quiet) */
+  progress(label: string, total: number, unit?: string): Progress;
+  signal: AbortSignal;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** usage line after `sparsecode `, e.g. `world superposition --latents N ...` */
+  usage: string;
+  description?: string;
+  positionals?: PositionalSpec[];
+  options: OptionSpec[];
+  examples: string[];
+  /** returns the exit code (default 0) */
+  run(ctx: Context): Promise<number | void>;
+}

@@ -1,0 +1,78 @@
+/**
+ * A progress line on stderr: label, bar, count, rate, ETA and free-form fields.
+ * Shown only when stderr is a TTY and not --quiet; redraws at most 10 times a second.
+ */
+export interface ProgressOptions {
+  enabled?: boolean;
+  unit?: string;
+  stream?: NodeJS.WriteStream;
+}
+
+export class Progress {
+  private readonly start = Date.now();
+  private last = 0;
+  private done = 0;
+  private fields = '';
+  private readonly enabled: boolean;
+  private readonly stream: NodeJS.WriteStream;
+
+  constructor(private readonly label: string, private readonly total: number, private readonly opts: ProgressOptions = {}) {
+    this.stream = opts.stream ?? process.stderr;
+    this.enabled = (opts.enabled ?? true) && !!this.stream.isTTY;
+  }
+
+  /** Set the absolute count and optional fields (e.g. `loss 0.12 L0 31.9`). */
+  update(done: number, fields?: Record<string, string | number>): void {
+    this.done = done;
+    if (fields) {
+      this.fields = Object.entries(fields)
+        .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`)
+        .join('  ');
+    }
+    const now = Date.now();
+    if (this.enabled && (now - this.last > 100 || done >= this.total)) {
+      this.last = now;
+      this.draw();
+    }
+  }
+
+  tick(n = 1, fields?: Record<string, string | number>): void {
+    this.update(this.done + n, fields);
+  }
+
+  finish(message?: string): void {
+    if (!this.enabled) return;
+    this.draw();
+    this.stream.write('\n');
+    if (message) this.stream.write(message + '\n');
+  }
+
+  private draw(): void {
+    const elapsed = (Date.now() - this.start) / 1000;
+    const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 0;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const eta = rate > 0 && this.total > this.done ? (this.total - this.done) / rate : 0;
+    const unit = this.opts.unit ? ` ${this.opts.unit}` : '';
+    const line = `${this.label} [${bar}] ${this.done}/${this.total}${unit}  ${fmt(rate)}/s  ETA ${duration(eta)}  ${this.fields}`;
+    const cols = this.stream.columns ?? 120;
+    this.stream.write('\r\x1b[2K' + line.slice(0, cols - 1));
+  }
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(2);
+  if (Number.isInteger(v)) return String(v);
+  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toFixed(4);
+}
+
+export function duration(s: number): string {
+  if (!Number.isFinite(s) || s <= 0) return '0s';
+  if (s < 60) return `${s.toFixed(0)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

@@ -1,0 +1,36 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { SparsecodeError } from '../core/errors.js';
+
+/**
+ * Write a file atomically: write to a temporary name in the same folder, fsync, rename over
+ * the target. After a crash there is either the old file or the new one, never half of one.
+ * `data` may be several chunks (written in order without concatenating them).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array | (string | Uint8Array)[]): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'w');
+    for (const chunk of Array.isArray(data) ? data : [data]) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    const err = e as NodeJS.ErrnoException;
+    throw new SparsecodeError('E_IO', `cannot write ${path}: ${err.message}`);
+  }
+}

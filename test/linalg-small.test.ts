@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { linearSumAssignment } from '../src/linalg/hungarian.js';
+import { cholesky, solveSPD } from '../src/linalg/cholesky.js';
+import { spectralNormSquared } from '../src/linalg/power.js';
+import { Matrix } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { assertAllClose, assertThrowsCode, randMatrix } from './helpers.js';
+
+function bruteForce(cost: number[], r: number, c: number): number {
+  // minimal total over injective maps from the smaller side
+  const small = Math.min(r, c), big = Math.max(r, c);
+  const at = (i: number, j: number) => (r <= c ? cost[i * c + j] : cost[j * c + i]);
+  let best = Infinity;
+  const used = new Array(big).fill(false);
+  const rec = (i: number, acc: number) => {
+    if (i === small) { best = Math.min(best, acc); return; }
+    for (let j = 0; j < big; j++) if (!used[j]) { used[j] = true; rec(i + 1, acc + at(i, j)); used[j] = false; }
+  };
+  rec(0, 0);
+  return best;
+}
+
+test('Hungarian equals brute force on random square and rectangular problems', () => {
+  const rng = new Rng(11);
+  for (const [r, c] of [[1, 1], [3, 3], [4, 6], [6, 4], [5, 5], [2, 7], [7, 2], [6, 6]]) {
+    for (let t = 0; t < 5; t++) {
+      const cost = Array.from({ length: r * c }, () => Math.round(rng.uniform() * 20) - 5);
+      const { rowInd, colInd } = linearSumAssignment(cost, r, c);
+      assert.equal(rowInd.length, Math.min(r, c));
+      assert.equal(new Set(colInd).size, colInd.length);
+      assert.equal(new Set(rowInd).size, rowInd.length);
+      let total = 0;
+      for (let i = 0; i < rowInd.length; i++) total += cost[rowInd[i] * c + colInd[i]];
+      assert.equal(total, bruteForce(cost, r, c), `${r}x${c}`);
+      for (let i = 1; i < rowInd.length; i++) assert.ok(rowInd[i] > rowInd[i - 1]);
+    }
+  }
+  const neg = [1, 2, 3, 9];
+  const mx = linearSumAssignment(neg, 2, 2, { maximize: true });
+  assert.deepEqual(Array.from(mx.colInd), [0, 1]);
+  assertThrowsCode(() => linearSumAssignment([NaN], 1, 1), 'E_NONFINITE');
+  assertThrowsCode(() => linearSumAssignment([1, 2], 2, 2), 'E_SHAPE');
+});
+
+test('Cholesky reconstructs A and solves A x = b', () => {
+  const n = 12;
+  const X = randMatrix(30, n, 4);
+  const A = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < 30; t++) s += X.get(t, i) * X.get(t, j);
+    A[i * n + j] = s + (i === j ? 0.1 : 0);
+  }
+  const L = cholesky(A, n);
+  const R = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < n; t++) s += L[i * n + t] * L[j * n + t];
+    R[i * n + j] = s;
+  }
+  assertAllClose(R, A, 1e-10, 1e-10, 'L L^T');
+  const xTrue = Float64Array.from({ length: n * 2 }, (_, i) => Math.sin(i));
+  const b = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 2; c++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += A[i * n + j] * xTrue[j * 2 + c];
+    b[i * 2 + c] = s;
+  }
+  assertAllClose(solveSPD(A, n, b, 2), xTrue, 1e-8, 1e-8, 'solve');
+  assertThrowsCode(() => cholesky([1, 2, 2, 1], 2), 'E_ARG', /positive definite/);
+});
+
+test('power iteration gives the squared spectral norm of a known matrix', () => {
+  // D = U diag(s) V^T with orthonormal U, V built from Householder reflections.
+  const D = Matrix.from([[3, 0, 0], [0, 1, 0], [0, 0, 0.5], [0, 0, 0]]);
+  assert.ok(Math.abs(spectralNormSquared(D) - 9) < 1e-8);
+  assert.ok(Math.abs(spectralNormSquared(D.transpose()) - 9) < 1e-8);
+  // random: compare with the largest eigenvalue from many plain iterations of the other Gram
+  const R = randMatrix(40, 15, 8);
+  const l1 = spectralNormSquared(R), l2 = spectralNormSquared(R.transpose());
+  assert.ok(Math.abs(l1 - l2) / l1 < 1e-8);
+  assert.equal(spectralNormSquared(new Matrix(0, 4)), 0);
+});
