@@ -11,6 +11,11 @@ export type BackendName = 'js' | 'wasm' | 'native';
 export interface Backend {
   readonly name: BackendName;
 
+  /** Worker threads this backend uses (multi-threaded backends only). */
+  readonly threads?: number;
+  /** Change the number of threads (multi-threaded backends only). */
+  setThreads?(n: number): void;
+
   /**
    * C = alpha * op(A) * op(B) + beta * C, op(A) is [m x k], op(B) is [k x n], C is [m x n].
    * A is stored [m x k] with row stride lda (or [k x m] when transA); likewise B. With
