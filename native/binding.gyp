@@ -1,0 +1,16 @@
+{
+  # Built by scripts/build-native.mjs (npm install runs it): node-gyp rebuild --directory native.
+  # The script finds OpenBLAS and passes its folders through the environment.
+  "targets": [
+    {
+      "target_name": "sparsecode",
+      "sources": ["src/sparsecode.c"],
+      "include_dirs": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE || ''\")"],
+      "defines": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE ? 'SPARSECODE_HAVE_CBLAS_H' : ''\")"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags!": ["-O2", "-O0", "-Os"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11"] },
+      "libraries": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_LIBS || '-lopenblas'\")"]
+    }
+  ]
+}

@@ -1,0 +1,640 @@
+/*
+ * sparsecode native backend: an N-API addon over OpenBLAS cblas_sgemm plus plain C loops for
+ * the other operations of the Backend interface (src/backend/types.ts).
+ *
+ * Conventions (the same as the js reference backend):
+ *  - row-major float32 buffers, every output written into a caller-given typed array;
+ *  - reductions accumulate in double;
+ *  - top-k: descending values, ties go to the lower column index;
+ *  - sparse ops: a negative atom index is padding and is skipped.
+ *
+ * Typed arrays are read in place (napi_get_typedarray_info), nothing is copied. Each entry
+ * point checks argument types and buffer lengths (cheap, O(1)) so that a wrong call throws a
+ * JavaScript error instead of reading or writing out of bounds.
+ *
+ * Build: -O3 without -march=native (the binary may run on another CPU). Hot loops are
+ * compiled twice on x86-64 with GCC/Clang (target_clones: AVX2 and baseline SSE2); the
+ * dynamic loader picks the AVX2 copy only when the CPU has it. FMA is never enabled, so both
+ * copies round identically.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef SPARSECODE_HAVE_CBLAS_H
+#include <cblas.h>
+#else
+/* The CBLAS ABI, declared here so that no header is needed at build time. */
+enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };
+enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112, CblasConjTrans = 113 };
+void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
+                 float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(SPARSECODE_NO_CLONES)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define HOT
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* kernels                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+HOT static void k_soft_threshold(const float *x, size_t n, float t, int nonneg, float *out) {
+  if (nonneg) {
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i] - t;
+      out[i] = v > 0.0f ? v : 0.0f;
+    }
+  } else if (t >= 0) {
+    /* branch-free form of the same formula (vectorises); the zero region gives +0 */
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i];
+      float a = fabsf(v) - t;
+      out[i] = a > 0.0f ? copysignf(a, v) : 0.0f;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i];
+      out[i] = v > t ? v - t : (v < -t ? v + t : 0.0f);
+    }
+  }
+}
+
+HOT static void k_relu(const float *x, size_t n, float *out) {
+  for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+HOT static void k_axpby(float alpha, const float *x, float beta, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta * y[i];
+}
+
+HOT static void k_extrapolate(const float *restrict z, const float *restrict zp, float beta, float *restrict out, size_t n) {
+  for (size_t i = 0; i < n; i++) out[i] = z[i] + beta * (z[i] - zp[i]);
+}
+
+HOT static void k_add_row_vector(float *restrict x, size_t rows, size_t cols, const float *restrict v, float alpha) {
+  for (size_t i = 0; i < rows; i++) {
+    float *xi = x + i * cols;
+    for (size_t j = 0; j < cols; j++) xi[j] += alpha * v[j];
+  }
+}
+
+/* sum of products in double with 8 independent accumulators (vectorisable without -ffast-math) */
+HOT static double k_dot_d(const float *restrict a, const float *restrict b, size_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; l++) acc[l] += (double)a[i + l] * (double)b[i + l];
+  }
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) s += (double)a[i] * (double)b[i];
+  return s;
+}
+
+HOT static double k_sum_d(const float *a, size_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; l++) acc[l] += (double)a[i + l];
+  }
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) s += (double)a[i];
+  return s;
+}
+
+HOT static void k_sum_cols(const float *restrict x, size_t rows, size_t cols, double *restrict out) {
+  for (size_t j = 0; j < cols; j++) out[j] = 0.0;
+  for (size_t i = 0; i < rows; i++) {
+    const float *xi = x + i * cols;
+    for (size_t j = 0; j < cols; j++) out[j] += (double)xi[j];
+  }
+}
+
+/* Does any of x[0..7] exceed thr? (false for NaN, like the comparison in the scalar path) */
+static inline int k_any_gt8(const float *x, float thr) {
+  int any = 0;
+  for (int l = 0; l < 8; l++) any |= x[l] > thr;
+  return any;
+}
+
+/*
+ * Per row, keep a sorted buffer of the k largest; a value enters only when strictly larger
+ * than the current k-th, and moves up only past strictly smaller values, so earlier (lower
+ * index) ties stay ahead. Once the buffer is full, blocks of 8 that cannot enter are skipped.
+ * This is the js backend's algorithm, so NaN handling agrees with it as well.
+ */
+HOT static void k_topk_rows(const float *x, size_t rows, size_t cols, size_t k, int32_t *outIdx, float *outVal) {
+  for (size_t i = 0; i < rows; i++) {
+    const float *xi = x + i * cols;
+    float *ov = outVal + i * k;
+    int32_t *oi = outIdx + i * k;
+    size_t filled = 0;
+    size_t j = 0;
+    while (j < cols) {
+      if (filled == k && j + 8 <= cols && !k_any_gt8(xi + j, ov[k - 1])) {
+        j += 8;
+        continue;
+      }
+      float v = xi[j];
+      if (filled == k && !(v > ov[k - 1])) {
+        j++;
+        continue;
+      }
+      size_t pos = filled < k ? filled : k - 1;
+      while (pos > 0 && v > ov[pos - 1]) {
+        if (pos < k) {
+          ov[pos] = ov[pos - 1];
+          oi[pos] = oi[pos - 1];
+        }
+        pos--;
+      }
+      ov[pos] = v;
+      oi[pos] = (int32_t)j;
+      if (filled < k) filled++;
+      j++;
+    }
+  }
+}
+
+HOT static void k_axpy_row(float w, const float *restrict src, float *restrict dst, size_t n) {
+  for (size_t t = 0; t < n; t++) dst[t] += w * src[t];
+}
+
+HOT static void k_scale_row(float beta, float *x, size_t n) {
+  for (size_t t = 0; t < n; t++) x[t] *= beta;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* argument helpers                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define MAXARGS 13
+
+typedef struct {
+  napi_env env;
+  const char *fn;
+  napi_value argv[MAXARGS];
+  size_t argc;
+  int failed;
+} Args;
+
+static void throw_type(Args *A, const char *msg) {
+  if (A->failed) return;
+  char buf[256];
+  snprintf(buf, sizeof buf, "native %s: %s", A->fn, msg);
+  napi_throw_type_error(A->env, "E_ARG", buf);
+  A->failed = 1;
+}
+
+static void throw_range(Args *A, const char *msg) {
+  if (A->failed) return;
+  char buf[256];
+  snprintf(buf, sizeof buf, "native %s: %s", A->fn, msg);
+  napi_throw_range_error(A->env, "E_SHAPE", buf);
+  A->failed = 1;
+}
+
+static int args_init(Args *A, napi_env env, napi_callback_info info, const char *fn, size_t want) {
+  A->env = env;
+  A->fn = fn;
+  A->failed = 0;
+  A->argc = MAXARGS;
+  if (napi_get_cb_info(env, info, &A->argc, A->argv, NULL, NULL) != napi_ok) {
+    throw_type(A, "cannot read arguments");
+    return 0;
+  }
+  if (A->argc < want) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "expected %zu arguments, got %zu", want, A->argc);
+    throw_type(A, buf);
+    return 0;
+  }
+  return 1;
+}
+
+static void *arg_array(Args *A, size_t i, napi_typedarray_type want, size_t *len, const char *name) {
+  if (A->failed) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(A->env, A->argv[i], &type, &length, &data, NULL, NULL) != napi_ok || type != want) {
+    char buf[128];
+    const char *tn = want == napi_float32_array ? "Float32Array" : want == napi_int32_array ? "Int32Array" : "Float64Array";
+    snprintf(buf, sizeof buf, "argument %s must be a %s", name, tn);
+    throw_type(A, buf);
+    return NULL;
+  }
+  *len = length;
+  return data;
+}
+
+static double arg_num(Args *A, size_t i, const char *name) {
+  if (A->failed) return 0;
+  double v = 0;
+  if (napi_get_value_double(A->env, A->argv[i], &v) != napi_ok) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "argument %s must be a number", name);
+    throw_type(A, buf);
+  }
+  return v;
+}
+
+/* a non-negative integer that fits in int (BLAS dimensions) */
+static size_t arg_dim(Args *A, size_t i, const char *name) {
+  double v = arg_num(A, i, name);
+  if (A->failed) return 0;
+  if (!(v >= 0) || v > 2147483647.0 || v != floor(v)) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "argument %s must be a non-negative integer, got %g", name, v);
+    throw_range(A, buf);
+    return 0;
+  }
+  return (size_t)v;
+}
+
+static int arg_bool(Args *A, size_t i) {
+  if (A->failed) return 0;
+  bool b = false;
+  if (napi_get_value_bool(A->env, A->argv[i], &b) != napi_ok) {
+    /* accept numbers too (0 / 1) */
+    double v = 0;
+    if (napi_get_value_double(A->env, A->argv[i], &v) != napi_ok) {
+      throw_type(A, "transpose flags must be booleans");
+      return 0;
+    }
+    return v != 0;
+  }
+  return b;
+}
+
+static int need(Args *A, size_t have, size_t want, const char *name) {
+  if (A->failed) return 0;
+  if (have < want) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s has %zu elements, needs at least %zu", name, have, want);
+    throw_range(A, buf);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value undef(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* elements a stored [rows x cols] matrix with row stride ld spans */
+static size_t span(size_t rows, size_t cols, size_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* entry points                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "sgemm", 13)) return NULL;
+  int tA = arg_bool(&A, 0), tB = arg_bool(&A, 1);
+  size_t m = arg_dim(&A, 2, "m"), n = arg_dim(&A, 3, "n"), k = arg_dim(&A, 4, "k");
+  double alpha = arg_num(&A, 5, "alpha");
+  size_t la, lb, lc;
+  float *a = arg_array(&A, 6, napi_float32_array, &la, "a");
+  size_t lda = arg_dim(&A, 7, "lda");
+  float *b = arg_array(&A, 8, napi_float32_array, &lb, "b");
+  size_t ldb = arg_dim(&A, 9, "ldb");
+  double beta = arg_num(&A, 10, "beta");
+  float *c = arg_array(&A, 11, napi_float32_array, &lc, "c");
+  size_t ldc = arg_dim(&A, 12, "ldc");
+  if (A.failed) return NULL;
+  size_t aRows = tA ? k : m, aCols = tA ? m : k;
+  size_t bRows = tB ? n : k, bCols = tB ? k : n;
+  if (lda < (aCols > 1 ? aCols : 1) || ldb < (bCols > 1 ? bCols : 1) || ldc < (n > 1 ? n : 1)) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "leading dimensions too small: lda=%zu (>= %zu), ldb=%zu (>= %zu), ldc=%zu (>= %zu)",
+             lda, aCols, ldb, bCols, ldc, n);
+    throw_range(&A, buf);
+    return NULL;
+  }
+  if (!need(&A, lc, span(m, n, ldc), "c")) return NULL;
+  if (m == 0 || n == 0) return undef(env);
+  if (k == 0 || alpha == 0) {
+    /* C = beta * C (beta = 0 overwrites, NaN included) */
+    for (size_t i = 0; i < m; i++) {
+      float *ci = c + i * ldc;
+      if (beta == 0) memset(ci, 0, n * sizeof(float));
+      else if (beta != 1) k_scale_row((float)beta, ci, n);
+    }
+    return undef(env);
+  }
+  if (!need(&A, la, span(aRows, aCols, lda), "a") || !need(&A, lb, span(bRows, bCols, ldb), "b")) return NULL;
+  if (beta == 0) {
+    /* make "beta = 0 overwrites C" independent of the BLAS build */
+    for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof(float));
+  }
+  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+              (float)alpha, a, (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
+  return undef(env);
+}
+
+/* softThreshold(x, t, nonneg, out) */
+static napi_value js_soft_threshold(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "softThreshold", 4)) return NULL;
+  size_t lx, lo;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  double t = arg_num(&A, 1, "t");
+  int nonneg = arg_bool(&A, 2);
+  float *out = arg_array(&A, 3, napi_float32_array, &lo, "out");
+  if (A.failed || !need(&A, lo, lx, "out")) return NULL;
+  k_soft_threshold(x, lx, (float)t, nonneg, out);
+  return undef(env);
+}
+
+/* relu(x, out) */
+static napi_value js_relu(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "relu", 2)) return NULL;
+  size_t lx, lo;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  float *out = arg_array(&A, 1, napi_float32_array, &lo, "out");
+  if (A.failed || !need(&A, lo, lx, "out")) return NULL;
+  k_relu(x, lx, out);
+  return undef(env);
+}
+
+/* axpby(alpha, x, beta, y) */
+static napi_value js_axpby(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "axpby", 4)) return NULL;
+  size_t lx, ly;
+  double alpha = arg_num(&A, 0, "alpha");
+  float *x = arg_array(&A, 1, napi_float32_array, &lx, "x");
+  double beta = arg_num(&A, 2, "beta");
+  float *y = arg_array(&A, 3, napi_float32_array, &ly, "y");
+  if (A.failed || !need(&A, ly, lx, "y")) return NULL;
+  k_axpby((float)alpha, x, (float)beta, y, lx);
+  return undef(env);
+}
+
+/* extrapolate(z, zPrev, beta, out) */
+static napi_value js_extrapolate(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "extrapolate", 4)) return NULL;
+  size_t lz, lp, lo;
+  float *z = arg_array(&A, 0, napi_float32_array, &lz, "z");
+  float *zp = arg_array(&A, 1, napi_float32_array, &lp, "zPrev");
+  double beta = arg_num(&A, 2, "beta");
+  float *out = arg_array(&A, 3, napi_float32_array, &lo, "out");
+  if (A.failed || !need(&A, lp, lz, "zPrev") || !need(&A, lo, lz, "out")) return NULL;
+  k_extrapolate(z, zp, (float)beta, out, lz);
+  return undef(env);
+}
+
+/* addRowVector(x, rows, cols, v, alpha) */
+static napi_value js_add_row_vector(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "addRowVector", 5)) return NULL;
+  size_t lx, lv;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols");
+  float *v = arg_array(&A, 3, napi_float32_array, &lv, "v");
+  double alpha = arg_num(&A, 4, "alpha");
+  if (A.failed || !need(&A, lx, rows * cols, "x") || (rows > 0 && !need(&A, lv, cols, "v"))) return NULL;
+  k_add_row_vector(x, rows, cols, v, (float)alpha);
+  return undef(env);
+}
+
+/* topkRows(x, rows, cols, k, outIdx, outVal) */
+static napi_value js_topk_rows(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "topkRows", 6)) return NULL;
+  size_t lx, li, lv;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols"), k = arg_dim(&A, 3, "k");
+  int32_t *oi = arg_array(&A, 4, napi_int32_array, &li, "outIdx");
+  float *ov = arg_array(&A, 5, napi_float32_array, &lv, "outVal");
+  if (A.failed) return NULL;
+  if (k > cols) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "k = %zu exceeds the row width %zu", k, cols);
+    throw_range(&A, buf);
+    return NULL;
+  }
+  if (!need(&A, lx, rows * cols, "x") || !need(&A, li, rows * k, "outIdx") || !need(&A, lv, rows * k, "outVal")) return NULL;
+  if (k == 0) return undef(env);
+  k_topk_rows(x, rows, cols, k, oi, ov);
+  return undef(env);
+}
+
+/* sumRows(x, rows, cols, out) */
+static napi_value js_sum_rows(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "sumRows", 4)) return NULL;
+  size_t lx, lo;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols");
+  double *out = arg_array(&A, 3, napi_float64_array, &lo, "out");
+  if (A.failed || !need(&A, lx, rows * cols, "x") || !need(&A, lo, rows, "out")) return NULL;
+  for (size_t i = 0; i < rows; i++) out[i] = k_sum_d(x + i * cols, cols);
+  return undef(env);
+}
+
+/* sumCols(x, rows, cols, out) */
+static napi_value js_sum_cols(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "sumCols", 4)) return NULL;
+  size_t lx, lo;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols");
+  double *out = arg_array(&A, 3, napi_float64_array, &lo, "out");
+  if (A.failed || !need(&A, lx, rows * cols, "x") || !need(&A, lo, cols, "out")) return NULL;
+  k_sum_cols(x, rows, cols, out);
+  return undef(env);
+}
+
+/* sumSquares(x) -> number */
+static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "sumSquares", 1)) return NULL;
+  size_t lx;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  if (A.failed) return NULL;
+  napi_value r;
+  napi_create_double(env, k_dot_d(x, x, lx), &r);
+  return r;
+}
+
+static int check_atom(Args *A, int32_t a, size_t atoms, size_t i, size_t j) {
+  if ((size_t)a >= atoms) {
+    char buf[160];
+    snprintf(buf, sizeof buf, "idx[%zu, %zu] = %d is out of range: the dictionary has %zu atoms", i, j, (int)a, atoms);
+    throw_range(A, buf);
+    return 0;
+  }
+  return 1;
+}
+
+/* gatherDecode(idx, val, rows, k, d, dim, beta, out) */
+static napi_value js_gather_decode(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "gatherDecode", 8)) return NULL;
+  size_t li, lv, ld, lo;
+  int32_t *idx = arg_array(&A, 0, napi_int32_array, &li, "idx");
+  float *val = arg_array(&A, 1, napi_float32_array, &lv, "val");
+  size_t rows = arg_dim(&A, 2, "rows"), k = arg_dim(&A, 3, "k");
+  float *d = arg_array(&A, 4, napi_float32_array, &ld, "d");
+  size_t dim = arg_dim(&A, 5, "dim");
+  double beta = arg_num(&A, 6, "beta");
+  float *out = arg_array(&A, 7, napi_float32_array, &lo, "out");
+  if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lv, rows * k, "val") || !need(&A, lo, rows * dim, "out")) return NULL;
+  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
+  for (size_t i = 0; i < rows; i++) {
+    float *o = out + i * dim;
+    if (beta == 0) memset(o, 0, dim * sizeof(float));
+    else if (beta != 1) k_scale_row((float)beta, o, dim);
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = idx[i * k + j];
+      if (a < 0) continue;
+      if (!check_atom(&A, a, atoms, i, j)) return NULL;
+      float w = val[i * k + j];
+      if (w == 0) continue;
+      k_axpy_row(w, d + (size_t)a * dim, o, dim);
+    }
+  }
+  return undef(env);
+}
+
+/* gatherDot(idx, rows, k, g, d, dim, out) */
+static napi_value js_gather_dot(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "gatherDot", 7)) return NULL;
+  size_t li, lg, ld, lo;
+  int32_t *idx = arg_array(&A, 0, napi_int32_array, &li, "idx");
+  size_t rows = arg_dim(&A, 1, "rows"), k = arg_dim(&A, 2, "k");
+  float *g = arg_array(&A, 3, napi_float32_array, &lg, "g");
+  float *d = arg_array(&A, 4, napi_float32_array, &ld, "d");
+  size_t dim = arg_dim(&A, 5, "dim");
+  float *out = arg_array(&A, 6, napi_float32_array, &lo, "out");
+  if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lg, rows * dim, "g") || !need(&A, lo, rows * k, "out")) return NULL;
+  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
+  for (size_t i = 0; i < rows; i++) {
+    const float *gi = g + i * dim;
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = idx[i * k + j];
+      if (a < 0) {
+        out[i * k + j] = 0;
+        continue;
+      }
+      if (!check_atom(&A, a, atoms, i, j)) return NULL;
+      out[i * k + j] = (float)k_dot_d(gi, d + (size_t)a * dim, dim);
+    }
+  }
+  return undef(env);
+}
+
+/* scatterOuter(idx, val, rows, k, g, dim, gradD) */
+static napi_value js_scatter_outer(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "scatterOuter", 7)) return NULL;
+  size_t li, lv, lg, ld;
+  int32_t *idx = arg_array(&A, 0, napi_int32_array, &li, "idx");
+  float *val = arg_array(&A, 1, napi_float32_array, &lv, "val");
+  size_t rows = arg_dim(&A, 2, "rows"), k = arg_dim(&A, 3, "k");
+  float *g = arg_array(&A, 4, napi_float32_array, &lg, "g");
+  size_t dim = arg_dim(&A, 5, "dim");
+  float *gd = arg_array(&A, 6, napi_float32_array, &ld, "gradD");
+  if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lv, rows * k, "val") || !need(&A, lg, rows * dim, "g")) return NULL;
+  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
+  for (size_t i = 0; i < rows; i++) {
+    const float *gi = g + i * dim;
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = idx[i * k + j];
+      if (a < 0) continue;
+      if (!check_atom(&A, a, atoms, i, j)) return NULL;
+      float w = val[i * k + j];
+      if (w == 0) continue;
+      k_axpy_row(w, gi, gd + (size_t)a * dim, dim);
+    }
+  }
+  return undef(env);
+}
+
+/* setThreads(n) */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "setThreads", 1)) return NULL;
+  size_t n = arg_dim(&A, 0, "n");
+  if (A.failed) return NULL;
+  if (n < 1 || n > 1024) {
+    throw_range(&A, "the thread count must be between 1 and 1024");
+    return NULL;
+  }
+  openblas_set_num_threads((int)n);
+  return undef(env);
+}
+
+/* getThreads() -> number */
+static napi_value js_get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, openblas_get_num_threads(), &r);
+  return r;
+}
+
+/* noop(x) -> undefined: reads one typed array and returns (measures call overhead) */
+static napi_value js_noop(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "noop", 1)) return NULL;
+  size_t lx;
+  (void)arg_array(&A, 0, napi_float32_array, &lx, "x");
+  if (A.failed) return NULL;
+  return undef(env);
+}
+
+/* blasInfo() -> string: OpenBLAS build configuration and core kernel */
+static napi_value js_blas_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s; core %s", openblas_get_config(), openblas_get_corename());
+  napi_value r;
+  napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softThreshold", NULL, js_soft_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"relu", NULL, js_relu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"axpby", NULL, js_axpby, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"extrapolate", NULL, js_extrapolate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRowVector", NULL, js_add_row_vector, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"topkRows", NULL, js_topk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumCols", NULL, js_sum_cols, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherDecode", NULL, js_gather_decode, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherDot", NULL, js_gather_dot, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scatterOuter", NULL, js_scatter_outer, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"noop", NULL, js_noop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blasInfo", NULL, js_blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
