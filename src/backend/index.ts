@@ -3,3 +3,4 @@ export { jsBackend } from './js/index.js';
 export { backend, useBackend, getBackend, availableBackends, registerBackend, backendLoadError, isBackendName } from './registry.js';
 export { loadBackends, addLoader } from './load.js';
 export * from './ops.js';
+import './native/load.js';

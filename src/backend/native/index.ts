@@ -1,0 +1,82 @@
+import type { Backend } from '../types.js';
+
+/** The functions the compiled addon (native/src/sparsecode.c) exports. */
+export interface NativeAddon {
+  sgemm: Backend['sgemm'];
+  softThreshold: Backend['softThreshold'];
+  relu: Backend['relu'];
+  axpby: Backend['axpby'];
+  extrapolate: Backend['extrapolate'];
+  addRowVector: Backend['addRowVector'];
+  topkRows: Backend['topkRows'];
+  sumRows: Backend['sumRows'];
+  sumCols: Backend['sumCols'];
+  sumSquares: Backend['sumSquares'];
+  gatherDecode: Backend['gatherDecode'];
+  gatherDot: Backend['gatherDot'];
+  scatterOuter: Backend['scatterOuter'];
+  setThreads(n: number): void;
+  getThreads(): number;
+  /** reads one Float32Array and returns: the bare cost of a call */
+  noop(x: Float32Array): void;
+  /** the OpenBLAS build configuration and the CPU kernel it chose */
+  blasInfo(): string;
+}
+
+const OPS = [
+  'sgemm', 'softThreshold', 'relu', 'axpby', 'extrapolate', 'addRowVector', 'topkRows',
+  'sumRows', 'sumCols', 'sumSquares', 'gatherDecode', 'gatherDot', 'scatterOuter',
+  'setThreads', 'getThreads', 'noop', 'blasInfo',
+] as const;
+
+/** A native Backend plus the addon's extras. */
+export interface NativeBackend extends Backend {
+  readonly name: 'native';
+  readonly threads: number;
+  setThreads(n: number): void;
+  /** OpenBLAS configuration string, e.g. "OpenBLAS 0.3.21 ... ; core Haswell" */
+  readonly blasInfo: string;
+  /** the raw addon (for benchmarks: `addon.noop` measures call overhead) */
+  readonly addon: NativeAddon;
+}
+
+/**
+ * Wrap a loaded addon as a Backend. The addon's functions are used as the methods directly
+ * (no JavaScript in between), so a call costs one N-API transition. The addon checks types
+ * and buffer lengths itself and throws (code E_ARG / E_SHAPE) rather than touching memory
+ * outside a buffer.
+ */
+export function makeNativeBackend(addon: NativeAddon): NativeBackend {
+  for (const op of OPS) {
+    if (typeof (addon as unknown as Record<string, unknown>)[op] !== 'function') {
+      throw new Error(`the native addon lacks "${op}"; it is out of date: rebuild it with "npm rebuild sparsecode" or "node scripts/build-native.mjs"`);
+    }
+  }
+  return {
+    name: 'native',
+    get threads() {
+      return addon.getThreads();
+    },
+    setThreads(n: number) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`native setThreads: n must be a positive integer, got ${n}`);
+      addon.setThreads(n);
+    },
+    get blasInfo() {
+      return addon.blasInfo();
+    },
+    addon,
+    sgemm: addon.sgemm,
+    softThreshold: addon.softThreshold,
+    relu: addon.relu,
+    axpby: addon.axpby,
+    extrapolate: addon.extrapolate,
+    addRowVector: addon.addRowVector,
+    topkRows: addon.topkRows,
+    sumRows: addon.sumRows,
+    sumCols: addon.sumCols,
+    sumSquares: addon.sumSquares,
+    gatherDecode: addon.gatherDecode,
+    gatherDot: addon.gatherDot,
+    scatterOuter: addon.scatterOuter,
+  };
+}
