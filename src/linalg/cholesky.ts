@@ -5,7 +5,12 @@ import { fail } from '../core/errors.js';
  * (float64, row-major; only the lower triangle is read). Returns L (lower, row-major).
  */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array {
+  if (!Number.isInteger(n) || n < 0) fail('E_ARG', `cholesky: n must be a non-negative integer, got ${n}`);
   if (a.length !== n * n) fail('E_SHAPE', `cholesky: matrix has ${a.length} entries, [${n} x ${n}] needs ${n * n}`);
+  for (let i = 0; i < n * n; i++) {
+    const v = a[i];
+    if (v - v !== 0) fail('E_NONFINITE', `cholesky: matrix has a non-finite value (${v}) at row ${Math.floor(i / n)}, column ${i % n}`);
+  }
   const L = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     let d = a[j * n + j];
@@ -31,6 +36,8 @@ export function cholesky(a: ArrayLike<number>, n: number): Float64Array {
  * sides); returns X [n x r].
  */
 export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>, r = 1): Float64Array {
+  if (L.length !== n * n) fail('E_SHAPE', `choleskySolve: factor has ${L.length} entries, [${n} x ${n}] needs ${n * n}`);
+  if (!Number.isInteger(r) || r < 0) fail('E_ARG', `choleskySolve: r (right-hand sides) must be a non-negative integer, got ${r}`);
   if (b.length !== n * r) fail('E_SHAPE', `choleskySolve: right-hand side has ${b.length} entries, needs [${n} x ${r}]`);
   const x = Float64Array.from(b);
   // forward: L y = b
