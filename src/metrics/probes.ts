@@ -1,0 +1,449 @@
+import { fail, SparsecodeError } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { assertInt, assertNumber } from '../core/validate.js';
+import { cholesky, choleskySolve } from '../linalg/cholesky.js';
+import { checkLabels, checkMatrix, checkSameRows } from './util.js';
+
+/* ------------------------------------------------------------------------------------ */
+/* Ridge regression probe                                                                */
+/* ------------------------------------------------------------------------------------ */
+
+export const DEFAULT_RIDGE_ALPHAS: readonly number[] = [1e-6, 1e-4, 1e-2, 1, 10];
+
+export interface RidgeProbeOptions {
+  /** candidate penalties (default 1e-6, 1e-4, 1e-2, 1, 10) */
+  alphas?: readonly number[];
+  /**
+   * 'loo' (default): exact leave-one-out error, as scikit-learn's RidgeCV (the reference
+   * code's probe); an integer k >= 2: k contiguous folds (scikit-learn's KFold without
+   * shuffling), the mean over folds of each fold's mean squared error.
+   */
+  cv?: 'loo' | number;
+}
+
+export interface RidgeProbe {
+  /** W [d x t]: predictions are X·W (no intercept) */
+  weights: Matrix;
+  /** the chosen penalty (the first of the smallest CV error) */
+  alpha: number;
+  alphas: number[];
+  /** CV mean squared error per candidate alpha */
+  cvErrors: Float64Array;
+  predict(X: Matrix): Matrix;
+}
+
+function toF64(m: Matrix): Float64Array {
+  return Float64Array.from(m.data);
+}
+
+/** Gram of the selected rows: G = Σ x_i x_iᵀ (d x d) and B = Σ x_i z_iᵀ (d x t). */
+function normalEquations(X: Float64Array, Z: Float64Array, d: number, t: number, rows: ArrayLike<number>): { G: Float64Array; B: Float64Array } {
+  const G = new Float64Array(d * d);
+  const B = new Float64Array(d * t);
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    const xo = i * d;
+    const zo = i * t;
+    for (let a = 0; a < d; a++) {
+      const xa = X[xo + a];
+      if (xa === 0) continue;
+      const ga = a * d;
+      for (let b = 0; b <= a; b++) G[ga + b] += xa * X[xo + b];
+      const ba = a * t;
+      for (let c = 0; c < t; c++) B[ba + c] += xa * Z[zo + c];
+    }
+  }
+  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) G[b * d + a] = G[a * d + b];
+  return { G, B };
+}
+
+/** Ridge weights W [d x t] from the selected rows; primal when d <= rows, dual otherwise. */
+function fitRidge(X: Float64Array, Z: Float64Array, d: number, t: number, rows: ArrayLike<number>, alpha: number): Float64Array {
+  const n = rows.length;
+  if (d <= n) {
+    const { G, B } = normalEquations(X, Z, d, t, rows);
+    for (let a = 0; a < d; a++) G[a * d + a] += alpha;
+    return choleskySolve(spdFactor(G, d, alpha), d, B, t);
+  }
+  // dual: W = Xsᵀ (Xs Xsᵀ + αI)⁻¹ Zs
+  const K = new Float64Array(n * n);
+  for (let p = 0; p < n; p++) {
+    const op = rows[p] * d;
+    for (let q = 0; q <= p; q++) {
+      const oq = rows[q] * d;
+      let s = 0;
+      for (let a = 0; a < d; a++) s += X[op + a] * X[oq + a];
+      K[p * n + q] = s;
+      K[q * n + p] = s;
+    }
+    K[p * n + p] += alpha;
+  }
+  const Zs = new Float64Array(n * t);
+  for (let p = 0; p < n; p++) Zs.set(Z.subarray(rows[p] * t, rows[p] * t + t), p * t);
+  const C = choleskySolve(spdFactor(K, n, alpha), n, Zs, t);
+  const W = new Float64Array(d * t);
+  for (let p = 0; p < n; p++) {
+    const op = rows[p] * d;
+    for (let a = 0; a < d; a++) {
+      const xa = X[op + a];
+      if (xa === 0) continue;
+      for (let c = 0; c < t; c++) W[a * t + c] += xa * C[p * t + c];
+    }
+  }
+  return W;
+}
+
+function spdFactor(A: Float64Array, n: number, alpha: number): Float64Array {
+  try {
+    return cholesky(A, n);
+  } catch (e) {
+    if (e instanceof SparsecodeError) {
+      fail('E_ARG', `ridge: the regularised normal equations are not positive definite at alpha = ${alpha} (the data may be rank-deficient); use larger alphas`);
+    }
+    throw e;
+  }
+}
+
+/** Exact leave-one-out mean squared error for one alpha over all n rows. */
+function looError(X: Float64Array, Z: Float64Array, n: number, d: number, t: number, alpha: number, all: Int32Array): number {
+  let sum = 0;
+  if (d <= n) {
+    const { G, B } = normalEquations(X, Z, d, t, all);
+    for (let a = 0; a < d; a++) G[a * d + a] += alpha;
+    const L = spdFactor(G, d, alpha);
+    const W = choleskySolve(L, d, B, t);
+    const y = new Float64Array(d);
+    for (let i = 0; i < n; i++) {
+      const xo = i * d;
+      // h_ii = x_iᵀ (XᵀX + αI)⁻¹ x_i = ‖L⁻¹ x_i‖²
+      let h = 0;
+      for (let r = 0; r < d; r++) {
+        let s = X[xo + r];
+        const lr = r * d;
+        for (let c = 0; c < r; c++) s -= L[lr + c] * y[c];
+        y[r] = s / L[lr + r];
+        h += y[r] * y[r];
+      }
+      const denom = 1 - h;
+      for (let c = 0; c < t; c++) {
+        let pred = 0;
+        for (let a = 0; a < d; a++) pred += X[xo + a] * W[a * t + c];
+        const e = (Z[i * t + c] - pred) / denom;
+        sum += e * e;
+      }
+    }
+  } else {
+    // dual: LOO residual_i = [(K + αI)⁻¹ Z]_i / [(K + αI)⁻¹]_ii
+    const K = new Float64Array(n * n);
+    for (let p = 0; p < n; p++) {
+      for (let q = 0; q <= p; q++) {
+        let s = 0;
+        for (let a = 0; a < d; a++) s += X[p * d + a] * X[q * d + a];
+        K[p * n + q] = s;
+        K[q * n + p] = s;
+      }
+      K[p * n + p] += alpha;
+    }
+    const L = spdFactor(K, n, alpha);
+    const C = choleskySolve(L, n, Z, t);
+    const I = new Float64Array(n * n);
+    for (let p = 0; p < n; p++) I[p * n + p] = 1;
+    const Kinv = choleskySolve(L, n, I, n);
+    for (let i = 0; i < n; i++) {
+      const g = Kinv[i * n + i];
+      for (let c = 0; c < t; c++) {
+        const e = C[i * t + c] / g;
+        sum += e * e;
+      }
+    }
+  }
+  return sum / (n * t);
+}
+
+/**
+ * Linear probe: ridge regression Z ← X without intercept (Ẑ = X·W), the penalty chosen by
+ * cross-validation over `alphas` (PAPERS sec. 1: {1e-6, 1e-4, 1e-2, 1, 10}, leave-one-out as
+ * scikit-learn's RidgeCV). Solves the smaller of the primal (d x d) and dual (n x n) normal
+ * equations by Cholesky, in float64.
+ */
+export function ridgeProbe(X: Matrix, Z: Matrix, opts: RidgeProbeOptions = {}): RidgeProbe {
+  checkMatrix('X', X, 2);
+  checkMatrix('Z', Z, 2);
+  checkSameRows('X', X, 'Z', Z);
+  const alphas = [...(opts.alphas ?? DEFAULT_RIDGE_ALPHAS)];
+  if (alphas.length === 0) fail('E_ARG', 'ridgeProbe: alphas is empty; give at least one penalty');
+  for (const a of alphas) assertNumber('alpha', a, 0, Infinity, { exclusiveMin: true });
+  const cv = opts.cv ?? 'loo';
+  const n = X.rows, d = X.cols, t = Z.cols;
+  if (cv !== 'loo') assertInt('cv (number of folds)', cv, 2, n);
+  const Xd = toF64(X);
+  const Zd = toF64(Z);
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const cvErrors = new Float64Array(alphas.length);
+  if (alphas.length > 1) {
+    for (let ai = 0; ai < alphas.length; ai++) {
+      const alpha = alphas[ai];
+      if (cv === 'loo') {
+        cvErrors[ai] = looError(Xd, Zd, n, d, t, alpha, all);
+        continue;
+      }
+      let total = 0;
+      let start = 0;
+      for (let f = 0; f < cv; f++) {
+        const size = Math.floor(n / cv) + (f < n % cv ? 1 : 0);
+        const trainRows = new Int32Array(n - size);
+        let p = 0;
+        for (let i = 0; i < n; i++) if (i < start || i >= start + size) trainRows[p++] = i;
+        const W = fitRidge(Xd, Zd, d, t, trainRows, alpha);
+        let se = 0;
+        for (let i = start; i < start + size; i++) {
+          for (let c = 0; c < t; c++) {
+            let pred = 0;
+            for (let a = 0; a < d; a++) pred += Xd[i * d + a] * W[a * t + c];
+            const e = Zd[i * t + c] - pred;
+            se += e * e;
+          }
+        }
+        total += se / (size * t);
+        start += size;
+      }
+      cvErrors[ai] = total / cv;
+    }
+  }
+  let best = 0;
+  for (let i = 1; i < alphas.length; i++) if (cvErrors[i] < cvErrors[best]) best = i;
+  const alpha = alphas[best];
+  const W64 = fitRidge(Xd, Zd, d, t, all, alpha);
+  const weights = new Matrix(d, t, Float32Array.from(W64));
+  return {
+    weights,
+    alpha,
+    alphas,
+    cvErrors,
+    predict(Xn: Matrix): Matrix {
+      checkMatrix('X', Xn);
+      if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
+      const out = new Matrix(Xn.rows, t);
+      for (let i = 0; i < Xn.rows; i++) {
+        const xo = i * d;
+        for (let c = 0; c < t; c++) {
+          let s = 0;
+          for (let a = 0; a < d; a++) s += Xn.data[xo + a] * W64[a * t + c];
+          out.data[i * t + c] = s;
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Logistic regression probe                                                             */
+/* ------------------------------------------------------------------------------------ */
+
+export interface LogisticProbeOptions {
+  /** tiny ridge on the weights (not the bias) that keeps separable data finite (default 1e-8) */
+  l2?: number;
+  /** Newton iterations (default 100) */
+  maxIter?: number;
+  /** stop when the largest gradient entry is below this (default 1e-10) */
+  tol?: number;
+}
+
+export interface LogisticProbe {
+  weights: Float64Array;
+  bias: number;
+  /** accuracy on the test set when given, else on the training set */
+  accuracy: number;
+  trainAccuracy: number;
+  iterations: number;
+  converged: boolean;
+  /** P(y = 1 | x) per row */
+  predictProba(X: Matrix): Float64Array;
+  /** accuracy of the fitted probe on (X, y) */
+  score(X: Matrix, y: ArrayLike<number>): number;
+}
+
+/** log(1 + e^s), stable. */
+function softplus(s: number): number {
+  return s > 0 ? s + Math.log1p(Math.exp(-s)) : Math.log1p(Math.exp(s));
+}
+
+function sigmoid(s: number): number {
+  if (s >= 0) return 1 / (1 + Math.exp(-s));
+  const e = Math.exp(s);
+  return e / (1 + e);
+}
+
+/**
+ * Unregularised binary logistic regression with intercept (the reference code's
+ * LogisticRegression(C=inf)), fitted in float64 by Newton's method (IRLS) with a
+ * backtracking (Armijo) line search. A tiny ridge `l2` on the weights keeps the optimum
+ * finite on separable data; on non-separable data the fit is the maximum-likelihood one.
+ * Labels are 0/1. Trained on (X, y); `accuracy` is measured on (Xtest, yTest) when given.
+ * Cost per iteration O(n·d²) + O(d³): meant for probe widths up to a few thousand.
+ */
+export function logisticProbe(
+  X: Matrix, y: ArrayLike<number>, Xtest?: Matrix, yTest?: ArrayLike<number>, opts: LogisticProbeOptions = {},
+): LogisticProbe {
+  checkMatrix('X', X, 2);
+  checkLabels('y', y, X.rows);
+  if ((Xtest === undefined) !== (yTest === undefined)) fail('E_ARG', 'logisticProbe: give both Xtest and yTest, or neither');
+  if (Xtest) {
+    checkMatrix('Xtest', Xtest);
+    if (Xtest.cols !== X.cols) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, Xtest has ${Xtest.cols}`);
+    checkLabels('yTest', yTest!, Xtest.rows);
+  }
+  const l2 = opts.l2 ?? 1e-8;
+  assertNumber('l2', l2, 0);
+  const maxIter = opts.maxIter ?? 100;
+  assertInt('maxIter', maxIter, 1);
+  const tol = opts.tol ?? 1e-10;
+  assertNumber('tol', tol, 0);
+  const n = X.rows, d = X.cols, P = d + 1;
+  let nPos = 0;
+  for (let i = 0; i < n; i++) nPos += y[i];
+  if (nPos === 0 || nPos === n) fail('E_ARG', `logisticProbe: the training labels hold one class only (${nPos} of ${n} positive); both classes are needed`);
+
+  const Xd = Float64Array.from(X.data);
+  const theta = new Float64Array(P); // weights then bias
+  const cand = new Float64Array(P);
+  const grad = new Float64Array(P);
+  const H = new Float64Array(P * P);
+  const S = new Float64Array(n);
+  const R = new Float64Array(n);
+
+  const lossAt = (th: Float64Array): number => {
+    let L = 0;
+    for (let i = 0; i < n; i++) {
+      let s = th[d];
+      const o = i * d;
+      for (let a = 0; a < d; a++) s += Xd[o + a] * th[a];
+      L += softplus(s) - y[i] * s;
+    }
+    let reg = 0;
+    for (let a = 0; a < d; a++) reg += th[a] * th[a];
+    return L / n + 0.5 * l2 * reg;
+  };
+
+  let loss = lossAt(theta);
+  let iterations = 0;
+  let converged = false;
+  for (; iterations < maxIter; iterations++) {
+    // gradient and Hessian of the mean loss
+    grad.fill(0);
+    H.fill(0);
+    for (let i = 0; i < n; i++) {
+      let s = theta[d];
+      const o = i * d;
+      for (let a = 0; a < d; a++) s += Xd[o + a] * theta[a];
+      const p = sigmoid(s);
+      R[i] = p - y[i];
+      S[i] = p * (1 - p);
+    }
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      const r = R[i], w = S[i];
+      for (let a = 0; a < d; a++) {
+        const xa = Xd[o + a];
+        grad[a] += xa * r;
+        const wa = w * xa;
+        if (wa === 0) continue;
+        const ha = a * P;
+        for (let b = 0; b <= a; b++) H[ha + b] += wa * Xd[o + b];
+        H[d * P + a] += wa; // bias row (lower triangle)
+      }
+      grad[d] += r;
+      H[d * P + d] += w;
+    }
+    for (let a = 0; a < P; a++) {
+      grad[a] /= n;
+      for (let b = 0; b <= a; b++) H[a * P + b] /= n;
+    }
+    for (let a = 0; a < d; a++) {
+      grad[a] += l2 * theta[a];
+      H[a * P + a] += l2;
+    }
+    for (let a = 0; a < P; a++) for (let b = 0; b < a; b++) H[b * P + a] = H[a * P + b];
+    let gmax = 0;
+    for (let a = 0; a < P; a++) gmax = Math.max(gmax, Math.abs(grad[a]));
+    if (gmax < tol) {
+      converged = true;
+      break;
+    }
+    // Newton direction, with escalating jitter if the Hessian is numerically singular
+    let step: Float64Array | null = null;
+    let trace = 0;
+    for (let a = 0; a < P; a++) trace += H[a * P + a];
+    for (let jitter = 0, tries = 0; tries < 12 && !step; tries++) {
+      try {
+        const Hj = jitter > 0 ? H.map((v, idx) => (Math.floor(idx / P) === idx % P ? v + jitter : v)) : H;
+        step = choleskySolve(cholesky(Hj, P), P, grad, 1);
+      } catch (e) {
+        if (!(e instanceof SparsecodeError)) throw e;
+        jitter = jitter === 0 ? Math.max(1e-14, 1e-12 * trace / P) : jitter * 100;
+      }
+    }
+    if (!step) fail('E_NOTCONVERGED', 'logisticProbe: the Hessian could not be factorised; check for constant or duplicated columns');
+    let slope = 0;
+    for (let a = 0; a < P; a++) slope += grad[a] * step[a];
+    let t = 1;
+    let accepted = false;
+    let newLoss = loss;
+    for (let ls = 0; ls < 60; ls++) {
+      for (let a = 0; a < P; a++) cand[a] = theta[a] - t * step[a];
+      newLoss = lossAt(cand);
+      if (newLoss <= loss - 1e-4 * t * slope) {
+        accepted = true;
+        break;
+      }
+      t *= 0.5;
+    }
+    if (!accepted) {
+      converged = true; // no further decrease is representable: at the optimum to machine precision
+      break;
+    }
+    theta.set(cand);
+    const decrease = loss - newLoss;
+    loss = newLoss;
+    if (decrease <= 1e-16 * Math.max(1, Math.abs(loss)) && t === 1) {
+      converged = true;
+      iterations++;
+      break;
+    }
+  }
+
+  const weights = theta.slice(0, d);
+  const bias = theta[d];
+  const decision = (Xn: Matrix, i: number): number => {
+    let s = bias;
+    const o = i * d;
+    for (let a = 0; a < d; a++) s += Xn.data[o + a] * weights[a];
+    return s;
+  };
+  const score = (Xn: Matrix, yn: ArrayLike<number>): number => {
+    checkMatrix('X', Xn);
+    if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
+    checkLabels('y', yn, Xn.rows);
+    let hits = 0;
+    for (let i = 0; i < Xn.rows; i++) if ((decision(Xn, i) > 0 ? 1 : 0) === yn[i]) hits++;
+    return hits / Xn.rows;
+  };
+  const trainAccuracy = score(X, y);
+  return {
+    weights,
+    bias,
+    trainAccuracy,
+    accuracy: Xtest ? score(Xtest, yTest!) : trainAccuracy,
+    iterations,
+    converged,
+    score,
+    predictProba(Xn: Matrix): Float64Array {
+      checkMatrix('X', Xn);
+      if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
+      const out = new Float64Array(Xn.rows);
+      for (let i = 0; i < Xn.rows; i++) out[i] = sigmoid(decision(Xn, i));
+      return out;
+    },
+  };
+}
