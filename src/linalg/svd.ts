@@ -21,7 +21,8 @@ import { eighSym } from './eigh.js';
  * sqrt(q) * 2^-52 * S[0] in absolute terms (like LAPACK's gesdd), not to
  * sqrt(2^-52) * S[0] as with sqrt(eig(A^T A)). Singular vectors of well separated singular
  * values are accurate to that error over the gap. With `polish: false` the routine skips the
- * Jacobi sweeps (faster; small singular values then have absolute error ~ 2^-52 * S[0]^2 / S_j).
+ * Jacobi sweeps (faster; U S Vt still reproduces A to working precision, but singular values
+ * below ~sqrt(2^-52) * S[0] lose accuracy and their singular vectors are not orthonormal).
  *
  * Singular vectors for zero (below-rank) singular values are completed to an orthonormal set,
  * so U and Vt always have orthonormal columns / rows. Signs: a pair (u_j, v_j) is determined
