@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../core/errors.js';
+import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors.js';
+
+/**
+ * Training checkpoints: one safetensors file `checkpoint.safetensors` in a folder, holding the
+ * parameters, the optimiser moments and any other arrays, with the JSON training state in the
+ * header metadata under `sparsecode_checkpoint`. Written atomically (temporary name, fsync,
+ * rename), so after a crash the folder holds the previous checkpoint or the new one, never half.
+ */
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+const KEY = 'sparsecode_checkpoint';
+
+export interface Checkpoint {
+  /** steps completed */
+  step: number;
+  /** JSON-serialisable training state (config, counters, ...) */
+  state: Record<string, unknown>;
+  tensors: Record<string, TensorInput>;
+}
+
+export function checkpointPath(dir: string): string {
+  return join(dir, CHECKPOINT_FILE);
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(checkpointPath(dir));
+}
+
+export function saveCheckpoint(dir: string, ck: Checkpoint): void {
+  writeSafetensors(checkpointPath(dir), ck.tensors, { [KEY]: JSON.stringify({ version: 1, step: ck.step, state: ck.state }) });
+}
+
+/** Read a checkpoint folder; null when it holds none. */
+export function loadCheckpoint(dir: string): Checkpoint | null {
+  const path = checkpointPath(dir);
+  if (!existsSync(path)) return null;
+  const f = readSafetensors(path);
+  const raw = f.metadata[KEY];
+  if (raw === undefined) fail('E_FORMAT', `${path}: not a sparsecode checkpoint (no ${KEY} metadata)`);
+  let meta: { version: number; step: number; state: Record<string, unknown> };
+  try {
+    meta = JSON.parse(raw);
+  } catch {
+    fail('E_FORMAT', `${path}: checkpoint metadata is not valid JSON`);
+  }
+  if (meta.version !== 1 || !Number.isInteger(meta.step) || meta.step < 0) fail('E_FORMAT', `${path}: unsupported checkpoint (version ${meta.version}, step ${meta.step})`);
+  const tensors: Record<string, TensorInput> = {};
+  for (const [k, t] of Object.entries(f.tensors)) tensors[k] = { shape: t.shape, data: t.data, dtype: t.dtype };
+  return { step: meta.step, state: meta.state ?? {}, tensors };
+}

@@ -1,0 +1,326 @@
+import { backend, matmul } from '../../backend/index.js';
+import { fail } from '../../core/errors.js';
+import { Matrix } from '../../core/matrix.js';
+import type { Rng } from '../../core/rng.js';
+import { assertFinite } from '../../core/validate.js';
+import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } from './config.js';
+import { normalizeRows, randomUnitRows } from './init.js';
+import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
+
+/** SAELens-layout weights, in the raw activation space. */
+export interface SAEWeights {
+  /** [dim x atoms] */
+  W_enc: Matrix;
+  /** [atoms] */
+  b_enc: Float32Array;
+  /** [atoms x dim] */
+  W_dec: Matrix;
+  /** [dim] */
+  b_dec: Float32Array;
+  /** [atoms] JumpReLU thresholds (and BatchTopK's inference threshold, one value repeated) */
+  threshold?: Float32Array;
+}
+
+/** Loss parts of one training step (per-batch means in the scaled training space). */
+export interface StepStats {
+  loss: number;
+  mse: number;
+  /** mean active latents per row */
+  l0: number;
+  /** auxiliary (AuxK) loss, 0 when unused */
+  aux: number;
+}
+
+/** Per-batch-size buffers: allocated once for the batch size in use, reused every step. */
+export class Workspace {
+  readonly xc: Matrix;
+  readonly pre: Matrix;
+  readonly xhat: Matrix;
+  readonly gx: Matrix;
+  readonly colD: Float64Array;
+  constructor(readonly n: number, readonly dim: number, readonly atoms: number) {
+    this.xc = new Matrix(n, dim);
+    this.pre = new Matrix(n, atoms);
+    this.xhat = new Matrix(n, dim);
+    this.gx = new Matrix(n, dim);
+    this.colD = new Float64Array(dim);
+  }
+}
+
+/**
+ * A sparse autoencoder: encoder `pre = (x - b_dec) W_enc + b_enc`, an activation that picks the
+ * sparse code `z`, decoder `xhat = z W_dec + b_dec`. Forward and backward are written by hand in
+ * each subclass; this class holds the parameters, their gradients and the shared pieces.
+ *
+ * The encoder is stored transposed (`Wenc` is [atoms x dim], row a = column a of SAELens'
+ * W_enc) so that sparse backward passes touch whole rows. `getWeights()` returns the SAELens
+ * layout.
+ */
+export abstract class SparseAutoencoder {
+  readonly kind: SAEKind;
+  readonly config: ResolvedSAEConfig;
+  dim = 0;
+  /** [atoms x dim] encoder (transposed W_enc) */
+  Wenc = new Matrix(0, 0);
+  benc = new Float32Array(0);
+  /** [atoms x dim] decoder */
+  Wdec = new Matrix(0, 0);
+  bdec = new Float32Array(0);
+  gWenc = new Matrix(0, 0);
+  gbenc = new Float32Array(0);
+  gWdec = new Matrix(0, 0);
+  gbdec = new Float32Array(0);
+  /** the training sample count at which each latent last fired (dead-latent tracking) */
+  lastFired = new Float64Array(0);
+  /** training samples seen so far */
+  samplesSeen = 0;
+  /** statistics of the last fit (and anything loaded with a model) */
+  trainingStats: Record<string, number> = {};
+  /** true while fit() runs (training-only statistics are updated only then) */
+  training = false;
+  protected ws: Workspace | null = null;
+
+  constructor(kind: SAEKind, config: SAEConfig) {
+    this.kind = kind;
+    this.config = resolveConfig(kind, config);
+  }
+
+  get atoms(): number {
+    return this.config.atoms;
+  }
+
+  get fitted(): boolean {
+    return this.dim > 0;
+  }
+
+  /** Allocate parameters for inputs of width `dim`: random unit-norm decoder rows, encoder = decoder transpose, zero biases. */
+  initParams(dim: number, rng: Rng): void {
+    const A = this.atoms;
+    this.dim = dim;
+    this.Wdec = new Matrix(A, dim, randomUnitRows(A, dim, rng));
+    this.Wenc = this.Wdec.clone();
+    this.benc = new Float32Array(A);
+    this.bdec = new Float32Array(dim);
+    this.allocGrads();
+  }
+
+  protected allocGrads(): void {
+    const A = this.atoms, d = this.dim;
+    this.gWenc = new Matrix(A, d);
+    this.gbenc = new Float32Array(A);
+    this.gWdec = new Matrix(A, d);
+    this.gbdec = new Float32Array(d);
+    this.lastFired = new Float64Array(A);
+    this.ws = null;
+  }
+
+  /** Parameter buffers Adam updates, in a fixed order, with names (checkpoints) and weight-decay flags. */
+  paramList(): { name: string; param: Float32Array; grad: Float32Array; decay: boolean }[] {
+    return [
+      { name: 'W_encT', param: this.Wenc.data, grad: this.gWenc.data, decay: true },
+      { name: 'b_enc', param: this.benc, grad: this.gbenc, decay: false },
+      { name: 'W_dec', param: this.Wdec.data, grad: this.gWdec.data, decay: true },
+      { name: 'b_dec', param: this.bdec, grad: this.gbdec, decay: false },
+    ];
+  }
+
+  protected workspace(n: number): Workspace {
+    if (!this.ws || this.ws.n !== n) {
+      this.ws = new Workspace(n, this.dim, this.atoms);
+      this.onWorkspace(n);
+    }
+    return this.ws;
+  }
+
+  /** Subclasses allocate their own per-batch buffers here. */
+  protected onWorkspace(_n: number): void {}
+
+  /**
+   * One forward and backward pass on a batch (already in the training space). Fills the
+   * gradient buffers (overwriting them) and marks the latents that fired.
+   */
+  abstract forwardBackward(xb: Matrix): StepStats;
+
+  /** Codes for a chunk of rows into a dense `out` [rows x atoms] (overwritten). */
+  protected abstract encodeChunk(x: Matrix, out: Matrix): void;
+
+  /** After an optimiser step (e.g. keep thresholds in range). */
+  afterStep(): void {}
+
+  /** Divide the training-space scale out of the parameters (see `foldScale` in the docs). */
+  foldScale(c: number): void {
+    if (c === 1) return;
+    for (let a = 0; a < this.benc.length; a++) this.benc[a] /= c;
+    for (let j = 0; j < this.bdec.length; j++) this.bdec[j] /= c;
+  }
+
+  /** Extra state saved in checkpoints (numbers only). */
+  extraState(): Record<string, number> {
+    return {};
+  }
+
+  setExtraState(_s: Record<string, number>): void {}
+
+  /** xc = x - b_dec; pre = xc Wenc^T + b_enc. */
+  protected encoderPre(x: Matrix, xc: Matrix, pre: Matrix): void {
+    const b = backend();
+    xc.data.set(x.data);
+    b.addRowVector(xc.data, x.rows, this.dim, this.bdec, -1);
+    matmul(xc, this.Wenc, { transB: true, out: pre });
+    b.addRowVector(pre.data, x.rows, this.atoms, this.benc, 1);
+  }
+
+  /** gx = 2 (xhat - x) / n; returns mse = sum ||xhat - x||^2 / n. */
+  protected reconstructionGrad(x: Matrix, xhat: Matrix, gx: Matrix): number {
+    const n = x.rows;
+    const xd = x.data, hd = xhat.data, gd = gx.data;
+    const s = 2 / n;
+    let sse = 0;
+    for (let i = 0; i < xd.length; i++) {
+      const e = hd[i] - xd[i];
+      sse += e * e;
+      gd[i] = s * e;
+    }
+    return sse / n;
+  }
+
+  /** gbdec = colsum(gx) - gbenc . Wenc (b_dec enters as the decoder bias and, negated, in the encoder input). */
+  protected biasDecGrad(gx: Matrix, encoderUsed = true): void {
+    const ws = this.ws!;
+    backend().sumCols(gx.data, gx.rows, this.dim, ws.colD);
+    const d = this.dim, g = this.gbdec;
+    for (let j = 0; j < d; j++) g[j] = ws.colD[j];
+    if (!encoderUsed) return;
+    const W = this.Wenc.data, gb = this.gbenc;
+    for (let a = 0; a < this.atoms; a++) {
+      const c = gb[a];
+      if (c === 0) continue;
+      const o = a * d;
+      for (let j = 0; j < d; j++) g[j] -= c * W[o + j];
+    }
+  }
+
+  /** Mark latents with a nonzero value in a dense code block as fired. */
+  protected markFiredDense(z: Matrix): number {
+    const A = this.atoms, zd = z.data, lf = this.lastFired;
+    const stamp = this.samplesSeen + z.rows;
+    let nnz = 0;
+    for (let i = 0; i < z.rows; i++) {
+      const o = i * A;
+      for (let a = 0; a < A; a++) {
+        if (zd[o + a] !== 0) {
+          nnz++;
+          lf[a] = stamp;
+        }
+      }
+    }
+    return nnz;
+  }
+
+  /** Mark latents in a sparse block (idx/val [rows x k]) as fired; returns the number of nonzeros. */
+  protected markFiredSparse(idx: Int32Array, val: Float32Array, rows: number, k: number): number {
+    const lf = this.lastFired;
+    const stamp = this.samplesSeen + rows;
+    let nnz = 0;
+    for (let t = 0; t < rows * k; t++) {
+      const a = idx[t];
+      if (a >= 0 && val[t] !== 0) {
+        nnz++;
+        lf[a] = stamp;
+      }
+    }
+    return nnz;
+  }
+
+  /** Latents that have not fired within the last `deadAfter` samples. */
+  deadMask(deadAfter: number, out: Uint8Array): number {
+    let dead = 0;
+    for (let a = 0; a < this.atoms; a++) {
+      const isDead = this.samplesSeen - this.lastFired[a] >= deadAfter ? 1 : 0;
+      out[a] = isDead;
+      dead += isDead;
+    }
+    return dead;
+  }
+
+  protected checkInput(name: string, X: Matrix, cols: number): void {
+    if (!(X instanceof Matrix)) fail('E_ARG', `${name} must be a Matrix`);
+    if (X.cols !== cols) fail('E_SHAPE', `shape mismatch: ${name} has ${X.cols} columns, the SAE expects ${cols}`);
+    assertFinite(name, X);
+  }
+
+  protected requireFitted(): void {
+    if (!this.fitted) fail('E_ARG', `this ${this.kind} SAE has no weights yet; call fit(X) or load a model first`);
+  }
+
+  /** Sparse codes Z [n x atoms] for raw activations X [n x dim]. */
+  encode(X: Matrix): Matrix {
+    this.requireFitted();
+    this.checkInput('X', X, this.dim);
+    const Z = new Matrix(X.rows, this.atoms);
+    const chunk = Math.max(1, Math.min(X.rows, 1024));
+    for (let s = 0; s < X.rows; s += chunk) {
+      const e = Math.min(X.rows, s + chunk);
+      this.encodeChunk(X.rowSlice(s, e), Z.rowSlice(s, e));
+    }
+    return Z;
+  }
+
+  /** Same as encode (scikit-learn naming). */
+  transform(X: Matrix): Matrix {
+    return this.encode(X);
+  }
+
+  /** Reconstructions Z W_dec + b_dec [n x dim]. */
+  decode(Z: Matrix): Matrix {
+    this.requireFitted();
+    this.checkInput('Z', Z, this.atoms);
+    const out = matmul(Z, this.Wdec);
+    backend().addRowVector(out.data, out.rows, this.dim, this.bdec, 1);
+    return out;
+  }
+
+  reconstruct(X: Matrix): Matrix {
+    return this.decode(this.encode(X));
+  }
+
+  /**
+   * Train on X [n x dim] (raw activations; see trainer.ts): async, cancellable through
+   * `opts.signal`, reports progress, checkpoints and resumes. Returns training statistics.
+   */
+  fit(X: Matrix, opts: FitOptions = {}): Promise<FitResult> {
+    return trainSAE(this, X, opts);
+  }
+
+  /** The weights in SAELens layout (copies). */
+  getWeights(): SAEWeights {
+    this.requireFitted();
+    return {
+      W_enc: this.Wenc.transpose(),
+      b_enc: this.benc.slice(),
+      W_dec: this.Wdec.clone(),
+      b_dec: this.bdec.slice(),
+    };
+  }
+
+  /** Load weights in SAELens layout (shapes checked). */
+  setWeights(w: SAEWeights): void {
+    const A = this.atoms;
+    if (!(w.W_dec instanceof Matrix) || w.W_dec.rows !== A) fail('E_SHAPE', `W_dec must be [atoms x dim] = [${A} x dim], got [${w.W_dec?.rows} x ${w.W_dec?.cols}]`);
+    const d = w.W_dec.cols;
+    if (!(w.W_enc instanceof Matrix) || w.W_enc.rows !== d || w.W_enc.cols !== A) fail('E_SHAPE', `W_enc must be [dim x atoms] = [${d} x ${A}], got [${w.W_enc?.rows} x ${w.W_enc?.cols}]`);
+    if (w.b_enc.length !== A) fail('E_SHAPE', `b_enc must have ${A} entries, got ${w.b_enc.length}`);
+    if (w.b_dec.length !== d) fail('E_SHAPE', `b_dec must have ${d} entries, got ${w.b_dec.length}`);
+    this.dim = d;
+    this.Wenc = w.W_enc.transpose();
+    this.benc = Float32Array.from(w.b_enc);
+    this.Wdec = w.W_dec.clone();
+    this.bdec = Float32Array.from(w.b_dec);
+    this.allocGrads();
+  }
+
+  /** Renormalise decoder rows (used after each step when normalizeDecoder). */
+  normalizeDecoder(): void {
+    normalizeRows(this.Wdec.data, this.atoms, this.dim);
+  }
+}

@@ -1,0 +1,132 @@
+import { fail } from '../../core/errors.js';
+import { assertInt, assertNumber } from '../../core/validate.js';
+
+/** The SAE kinds sparsecode trains. */
+export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
+export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
+
+/**
+ * Configuration shared by every SAE. Only `atoms` is required (and `k` for the top-k kinds and
+ * matching pursuit). Loss conventions (in the scaled input space, per batch of n rows):
+ *   mse = (1/n) sum_i ||xhat_i - x_i||^2
+ *   relu:      + l1 * (1/n) sum_i sum_a z_ia * (l1DecoderNorm ? ||W_dec[a]|| : 1)
+ *   jumprelu:  + l0 * (1/n) sum_i #{a : z_ia > 0}      (straight-through estimator, rectangle kernel)
+ *   topk, batchtopk: + auxkCoef * AuxK loss over dead latents
+ *   mp:        mse only
+ */
+export interface SAEConfig {
+  atoms: number;
+  /** active latents per row (topk, mp) or on average per row (batchtopk) */
+  k?: number;
+  /** ReLU SAE L1 coefficient [default 1e-2] */
+  l1?: number;
+  /** ReLU SAE: weight each latent's L1 by its decoder row norm (for use with normalizeDecoder false) [false] */
+  l1DecoderNorm?: boolean;
+  /** JumpReLU L0 coefficient [default 1e-3] */
+  l0?: number;
+  /** JumpReLU initial threshold [1e-3] */
+  thresholdInit?: number;
+  /** JumpReLU straight-through kernel bandwidth [1e-3] */
+  bandwidth?: number;
+  /** keep decoder rows unit-norm (project out the radial gradient, renormalise each step) [true] */
+  normalizeDecoder?: boolean;
+  /** learning rate [1e-3] */
+  lr?: number;
+  /** rows per step [1024, clamped to the number of samples] */
+  batch?: number;
+  /** training steps; when absent, epochs * ceil(n / batch) */
+  steps?: number;
+  /** passes over the data when `steps` is absent [10] */
+  epochs?: number;
+  /** linear warm-up steps [min(1000, 5% of steps)] */
+  warmupSteps?: number;
+  /** linear decay over the last steps [20% of steps] */
+  decaySteps?: number;
+  /** decoupled weight decay (AdamW) on the weight matrices [0] */
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  /** decoder bias initialisation [geometric-median] */
+  bDecInit?: 'geometric-median' | 'mean' | 'zeros';
+  /** scale inputs to unit mean squared norm while training; folded into the weights afterwards [true] */
+  scaleInputs?: boolean;
+  /** a latent is dead when it has not fired for this many training samples [min(1e7, n)] */
+  deadAfter?: number;
+  /** AuxK: latents used for the auxiliary loss [min(atoms, floor(dim / 2))] */
+  auxK?: number;
+  /** AuxK coefficient [1/32]; 0 turns AuxK off */
+  auxkCoef?: number;
+  /** ReLU SAE: resample dead latents every this many steps; 0 = never [0 unless set] */
+  resampleEvery?: number;
+  /** BatchTopK: EMA factor for the inference threshold [0.99] */
+  thresholdBeta?: number;
+}
+
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k'>> {
+  k: number;
+  batch: number;
+  steps?: number;
+  warmupSteps?: number;
+  decaySteps?: number;
+  deadAfter?: number;
+  auxK?: number;
+}
+
+/** Fill defaults and refuse bad hyperparameters up front (E_ARG naming the argument and the fix). */
+export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig {
+  if (!SAE_KINDS.includes(kind)) fail('E_ARG', `unknown SAE kind "${kind}"; choose ${SAE_KINDS.join(', ')}`);
+  if (!cfg || typeof cfg !== 'object') fail('E_ARG', 'SAE config must be an object with at least {atoms}');
+  assertInt('atoms', cfg.atoms, 1);
+  const needsK = kind === 'topk' || kind === 'batchtopk' || kind === 'mp';
+  if (needsK && cfg.k === undefined) fail('E_ARG', `a ${kind} SAE needs k (active latents per row), e.g. {atoms: ${cfg.atoms}, k: ${Math.max(1, Math.min(32, cfg.atoms >> 2))}}`);
+  const k = cfg.k ?? 0;
+  if (needsK) {
+    assertInt('k', k, 1);
+    if (k > cfg.atoms) fail('E_ARG', `k = ${k} is larger than atoms = ${cfg.atoms}; choose k <= atoms`);
+  }
+  const r: ResolvedSAEConfig = {
+    atoms: cfg.atoms,
+    k,
+    l1: cfg.l1 ?? 1e-2,
+    l1DecoderNorm: cfg.l1DecoderNorm ?? false,
+    l0: cfg.l0 ?? 1e-3,
+    thresholdInit: cfg.thresholdInit ?? 1e-3,
+    bandwidth: cfg.bandwidth ?? 1e-3,
+    normalizeDecoder: cfg.normalizeDecoder ?? true,
+    lr: cfg.lr ?? 1e-3,
+    batch: cfg.batch ?? 1024,
+    epochs: cfg.epochs ?? 10,
+    weightDecay: cfg.weightDecay ?? 0,
+    beta1: cfg.beta1 ?? 0.9,
+    beta2: cfg.beta2 ?? 0.999,
+    bDecInit: cfg.bDecInit ?? 'geometric-median',
+    scaleInputs: cfg.scaleInputs ?? true,
+    auxkCoef: cfg.auxkCoef ?? 1 / 32,
+    resampleEvery: cfg.resampleEvery ?? 0,
+    thresholdBeta: cfg.thresholdBeta ?? 0.99,
+  };
+  if (cfg.steps !== undefined) r.steps = cfg.steps;
+  if (cfg.warmupSteps !== undefined) r.warmupSteps = cfg.warmupSteps;
+  if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;
+  if (cfg.deadAfter !== undefined) r.deadAfter = cfg.deadAfter;
+  if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
+  assertNumber('l1', r.l1, 0);
+  assertNumber('l0', r.l0, 0);
+  assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
+  assertNumber('bandwidth', r.bandwidth, 0, Infinity, { exclusiveMin: true });
+  if (typeof cfg.lr === 'number' && !(cfg.lr > 0)) fail('E_ARG', `lr must be a positive number, got ${cfg.lr}; try 1e-3`);
+  assertNumber('lr', r.lr, 0, Infinity, { exclusiveMin: true });
+  assertInt('batch', r.batch, 1);
+  assertInt('epochs', r.epochs, 1);
+  if (r.steps !== undefined) assertInt('steps', r.steps, 1);
+  if (r.warmupSteps !== undefined) assertInt('warmupSteps', r.warmupSteps, 0);
+  if (r.decaySteps !== undefined) assertInt('decaySteps', r.decaySteps, 0);
+  if (r.deadAfter !== undefined) assertInt('deadAfter', r.deadAfter, 1);
+  if (r.auxK !== undefined) assertInt('auxK', r.auxK, 1, cfg.atoms);
+  assertNumber('weightDecay', r.weightDecay, 0);
+  assertNumber('auxkCoef', r.auxkCoef, 0);
+  assertInt('resampleEvery', r.resampleEvery, 0);
+  assertNumber('thresholdBeta', r.thresholdBeta, 0, 1);
+  if (!['geometric-median', 'mean', 'zeros'].includes(r.bDecInit)) fail('E_ARG', `bDecInit must be geometric-median, mean or zeros, got "${r.bDecInit}"`);
+  return r;
+}

@@ -1,0 +1,171 @@
+import { backend, matmul } from '../../backend/index.js';
+import { Matrix } from '../../core/matrix.js';
+import { SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
+import type { SAEConfig } from './config.js';
+
+/** Use the Gram matrix D D^T for the greedy updates up to this many atoms (atoms^2 floats). */
+const GRAM_MAX_ATOMS = 2048;
+
+/**
+ * Matching-pursuit SAE (Costa et al. 2025): the encoder is k greedy steps of matching pursuit
+ * with the decoder itself. With r_0 = x - b_dec, at each step t the atom j with the largest
+ * correlation c_j = d_j . r_t is chosen (the code is non-negative: a row stops once no
+ * correlation is positive), alpha_t = d_j . r_t, r_{t+1} = r_t - alpha_t d_j, z_j += alpha_t;
+ * xhat = z W_dec + b_dec. The backward pass runs the k steps in reverse (the residuals are
+ * recomputed, not stored): with u = dL/dxhat - dL/dr_{t+1},
+ *   dL/dalpha_t = d_j . u,   dL/dd_j += alpha_t u + (dL/dalpha_t) r_t,   dL/dr_t = dL/dr_{t+1} + (dL/dalpha_t) d_j,
+ * and dL/db_dec = dL/dxhat summed - dL/dr_0 summed. There are no encoder weights: saved models
+ * carry W_enc = W_dec^T and b_enc = 0.
+ */
+export class MatchingPursuitSAE extends SparseAutoencoder {
+  private idx = new Int32Array(0);
+  private val = new Float32Array(0);
+  private corr = new Matrix(0, 0);
+  private resid = new Matrix(0, 0);
+  private gram = new Matrix(0, 0);
+  private tmpR = new Float64Array(0);
+  private tmpU = new Float64Array(0);
+  private tmpG = new Float64Array(0);
+  private done = new Uint8Array(0);
+
+  constructor(config: SAEConfig) {
+    super('mp', config);
+  }
+
+  override paramList() {
+    return super.paramList().filter((p) => p.name === 'W_dec' || p.name === 'b_dec');
+  }
+
+  protected override onWorkspace(n: number): void {
+    const k = this.config.k, A = this.atoms, d = this.dim;
+    this.idx = new Int32Array(n * k);
+    this.val = new Float32Array(n * k);
+    this.corr = new Matrix(n, A);
+    this.resid = new Matrix(n, d);
+    if (A <= GRAM_MAX_ATOMS && this.gram.rows !== A) this.gram = new Matrix(A, A);
+    this.tmpR = new Float64Array(d);
+    this.tmpU = new Float64Array(d);
+    this.tmpG = new Float64Array(d);
+  }
+
+  /** Greedy pursuit on the rows of r (overwritten by the final residuals); fills idx/val [rows x k]. */
+  private pursue(r: Matrix, c: Matrix, idx: Int32Array, val: Float32Array, gram: Matrix | null): void {
+    const n = r.rows, d = this.dim, A = this.atoms, k = this.config.k;
+    const D = this.Wdec.data, rd = r.data, cd = c.data;
+    matmul(r, this.Wdec, { transB: true, out: c });
+    if (gram) matmul(this.Wdec, this.Wdec, { transB: true, out: gram });
+    if (this.done.length < n) this.done = new Uint8Array(n);
+    const done = this.done;
+    done.fill(0, 0, n);
+    for (let t = 0; t < k; t++) {
+      for (let i = 0; i < n; i++) {
+        const slot = i * k + t;
+        if (done[i]) {
+          idx[slot] = -1;
+          val[slot] = 0;
+          continue;
+        }
+        const o = i * A;
+        let best = 0, bj = -1;
+        for (let a = 0; a < A; a++) {
+          if (cd[o + a] > best) {
+            best = cd[o + a];
+            bj = a;
+          }
+        }
+        if (bj < 0) {
+          done[i] = 1;
+          idx[slot] = -1;
+          val[slot] = 0;
+          continue;
+        }
+        // alpha = d_j . r (recomputed exactly rather than trusting the running correlations)
+        let alpha = 0;
+        const dj = bj * d, ro = i * d;
+        for (let q = 0; q < d; q++) alpha += D[dj + q] * rd[ro + q];
+        idx[slot] = bj;
+        val[slot] = alpha;
+        for (let q = 0; q < d; q++) rd[ro + q] -= alpha * D[dj + q];
+        if (gram) {
+          const g = gram.data, go = bj * A;
+          for (let a = 0; a < A; a++) cd[o + a] -= alpha * g[go + a];
+        }
+      }
+      if (!gram && t + 1 < k) matmul(r, this.Wdec, { transB: true, out: c });
+    }
+  }
+
+  forwardBackward(xb: Matrix): StepStats {
+    const n = xb.rows, d = this.dim, k = this.config.k;
+    const ws = this.workspace(n);
+    const b = backend();
+    const r = this.resid;
+    r.data.set(xb.data);
+    b.addRowVector(r.data, n, d, this.bdec, -1);
+    const gram = this.atoms <= GRAM_MAX_ATOMS ? this.gram : null;
+    this.pursue(r, this.corr, this.idx, this.val, gram);
+    b.gatherDecode(this.idx, this.val, n, k, this.Wdec.data, d, 0, ws.xhat.data);
+    b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
+    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredSparse(this.idx, this.val, n, k);
+    // reverse pass
+    const D = this.Wdec.data, gD = this.gWdec.data, gx = ws.gx.data, rd = r.data;
+    gD.fill(0);
+    this.gbdec.fill(0);
+    const rt = this.tmpR, u = this.tmpU, gr = this.tmpG;
+    for (let i = 0; i < n; i++) {
+      const ro = i * d;
+      for (let q = 0; q < d; q++) {
+        rt[q] = rd[ro + q];
+        gr[q] = 0;
+      }
+      for (let t = k - 1; t >= 0; t--) {
+        const j = this.idx[i * k + t];
+        if (j < 0) continue;
+        const alpha = this.val[i * k + t];
+        const dj = j * d;
+        let ga = 0;
+        for (let q = 0; q < d; q++) {
+          rt[q] += alpha * D[dj + q]; // r_t from r_{t+1}
+          u[q] = gx[ro + q] - gr[q];
+          ga += D[dj + q] * u[q];
+        }
+        for (let q = 0; q < d; q++) {
+          gD[dj + q] += alpha * u[q] + ga * rt[q];
+          gr[q] += ga * D[dj + q];
+        }
+      }
+      for (let q = 0; q < d; q++) this.gbdec[q] += gx[ro + q] - gr[q];
+    }
+    this.samplesSeen += n;
+    return { loss: mse, mse, l0: nnz / n, aux: 0 };
+  }
+
+  protected encodeChunk(x: Matrix, out: Matrix): void {
+    const n = x.rows, k = this.config.k, A = this.atoms;
+    const r = x.clone();
+    backend().addRowVector(r.data, n, this.dim, this.bdec, -1);
+    const idx = new Int32Array(n * k), val = new Float32Array(n * k);
+    const gram = A <= GRAM_MAX_ATOMS ? new Matrix(A, A) : null;
+    this.pursue(r, new Matrix(n, A), idx, val, gram);
+    out.data.fill(0);
+    for (let i = 0; i < n; i++) {
+      for (let t = 0; t < k; t++) {
+        const a = idx[i * k + t];
+        if (a >= 0) out.data[i * A + a] += val[i * k + t];
+      }
+    }
+  }
+
+  override foldScale(c: number): void {
+    if (c === 1) return;
+    for (let j = 0; j < this.bdec.length; j++) this.bdec[j] /= c;
+  }
+
+  override getWeights(): SAEWeights {
+    const w = super.getWeights();
+    w.W_enc = this.Wdec.transpose();
+    w.b_enc = new Float32Array(this.atoms);
+    return w;
+  }
+}

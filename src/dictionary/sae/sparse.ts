@@ -1,0 +1,151 @@
+import { backend } from '../../backend/index.js';
+import { Matrix } from '../../core/matrix.js';
+import { SparseAutoencoder, type StepStats } from './base.js';
+
+/**
+ * Shared machinery for SAEs whose codes have few active latents per row (TopK, BatchTopK):
+ * the decode and the whole backward pass touch only the active atoms (`gatherDecode`,
+ * `gatherDot`, `scatterOuter`), and dead latents get the AuxK loss (Gao et al. 2024): the
+ * top-`auxK` dead latents reconstruct the main residual, normalised by its variance, scaled
+ * by min(dead / auxK, 1) * auxkCoef.
+ */
+export abstract class SparseActivationSAE extends SparseAutoencoder {
+  protected idx = new Int32Array(0);
+  protected val = new Float32Array(0);
+  protected gval = new Float32Array(0);
+  protected kcap = 0;
+  // AuxK buffers
+  protected auxPre = new Float32Array(0);
+  protected auxIdx = new Int32Array(0);
+  protected auxVal = new Float32Array(0);
+  protected auxGval = new Float32Array(0);
+  protected auxErr = new Float32Array(0);
+  protected auxHat = new Float32Array(0);
+  protected deadBuf = new Uint8Array(0);
+  /** dead-latent window in samples (set by the trainer) */
+  deadAfter = Infinity;
+
+  /** Ensure sparse buffers hold rows x kk entries (grows only; steady state allocates nothing). */
+  protected ensureSparse(rows: number, kk: number): void {
+    if (rows * kk > this.idx.length) {
+      this.idx = new Int32Array(rows * kk);
+      this.val = new Float32Array(rows * kk);
+      this.gval = new Float32Array(rows * kk);
+    }
+    this.kcap = kk;
+  }
+
+  /**
+   * Select the active latents of `pre` [rows x atoms] (training semantics) into this.idx /
+   * this.val with row stride kk (padding idx -1, val 0); values are >= 0. Returns kk.
+   */
+  protected abstract select(pre: Matrix): number;
+
+  protected override onWorkspace(n: number): void {
+    this.ensureSparse(n, Math.max(1, this.config.k));
+    const kAux = this.auxKFor();
+    this.auxPre = new Float32Array(n * this.atoms);
+    this.auxIdx = new Int32Array(n * kAux);
+    this.auxVal = new Float32Array(n * kAux);
+    this.auxGval = new Float32Array(n * kAux);
+    this.auxErr = new Float32Array(n * this.dim);
+    this.auxHat = new Float32Array(n * this.dim);
+    this.deadBuf = new Uint8Array(this.atoms);
+  }
+
+  protected auxKFor(): number {
+    return Math.max(1, Math.min(this.atoms, this.config.auxK ?? Math.max(1, Math.floor(this.dim / 2))));
+  }
+
+  forwardBackward(xb: Matrix): StepStats {
+    const n = xb.rows, d = this.dim, A = this.atoms;
+    const ws = this.workspace(n);
+    const b = backend();
+    this.encoderPre(xb, ws.xc, ws.pre);
+    const kk = this.select(ws.pre);
+    const idx = this.idx, val = this.val, gval = this.gval;
+    b.gatherDecode(idx, val, n, kk, this.Wdec.data, d, 0, ws.xhat.data);
+    b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
+    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredSparse(idx, val, n, kk);
+
+    this.gWdec.data.fill(0);
+    this.gWenc.data.fill(0);
+    this.gbenc.fill(0);
+    this.backwardActive(idx, val, gval, n, kk, ws.gx.data, ws.xc.data);
+
+    let aux = 0;
+    const coef = this.config.auxkCoef;
+    if (coef > 0 && Number.isFinite(this.deadAfter)) {
+      const dead = this.deadMask(this.deadAfter, this.deadBuf);
+      if (dead > 0) aux = this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead);
+    }
+    this.biasDecGrad(ws.gx);
+    this.samplesSeen += n;
+    const l0 = nnz / n;
+    void A;
+    return { loss: mse + aux, mse, l0, aux };
+  }
+
+  /** Backward through the active atoms: decoder, code, encoder and encoder-bias gradients. */
+  protected backwardActive(idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array): void {
+    const b = backend(), d = this.dim;
+    b.scatterOuter(idx, val, n, kk, g, d, this.gWdec.data);
+    b.gatherDot(idx, n, kk, g, this.Wdec.data, d, gval);
+    const gb = this.gbenc;
+    for (let t = 0; t < n * kk; t++) {
+      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection: no gradient where the value is 0
+      else gb[idx[t]] += gval[t];
+    }
+    b.scatterOuter(idx, gval, n, kk, xc, d, this.gWenc.data);
+  }
+
+  /** AuxK loss and its gradients (added to the gradient buffers); returns the loss term. */
+  protected auxkStep(xb: Matrix, pre: Matrix, xhat: Matrix, xc: Matrix, dead: number): number {
+    const n = xb.rows, d = this.dim, A = this.atoms;
+    const b = backend();
+    const kAux = Math.min(this.auxKFor(), dead);
+    const ap = this.auxPre, dm = this.deadBuf, pd = pre.data;
+    for (let i = 0; i < n; i++) {
+      const o = i * A;
+      for (let a = 0; a < A; a++) ap[o + a] = dm[a] ? pd[o + a] : -Infinity;
+    }
+    const aIdx = this.auxIdx, aVal = this.auxVal;
+    b.topkRows(ap, n, A, kAux, aIdx, aVal);
+    for (let t = 0; t < n * kAux; t++) if (!(aVal[t] > 0)) aVal[t] = 0;
+    // residual e = x - xhat (a constant target) and its total variance
+    const e = this.auxErr, xd = xb.data, hd = xhat.data;
+    for (let t = 0; t < n * d; t++) e[t] = xd[t] - hd[t];
+    let tv = 0;
+    for (let j = 0; j < d; j++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) m += e[i * d + j];
+      m /= n;
+      for (let i = 0; i < n; i++) tv += (e[i * d + j] - m) ** 2;
+    }
+    if (!(tv > 0)) return 0;
+    const eh = this.auxHat;
+    b.gatherDecode(aIdx, aVal, n, kAux, this.Wdec.data, d, 0, eh);
+    const scale = this.config.auxkCoef * Math.min(dead / kAux, 1);
+    let sse = 0;
+    const s2 = (2 * scale) / tv;
+    for (let t = 0; t < n * d; t++) {
+      const r = eh[t] - e[t];
+      sse += r * r;
+      eh[t] = s2 * r; // reuse as the gradient wrt ehat
+    }
+    this.backwardActive(aIdx, aVal, this.auxGval, n, kAux, eh, xc.data);
+    return (scale * sse) / tv;
+  }
+
+  protected encodeChunk(x: Matrix, out: Matrix): void {
+    const n = x.rows, A = this.atoms;
+    const xc = new Matrix(n, this.dim);
+    const pre = new Matrix(n, A);
+    this.encoderPre(x, xc, pre);
+    this.inferenceCodes(pre, out);
+  }
+
+  /** Inference-time codes from pre-activations into dense out. */
+  protected abstract inferenceCodes(pre: Matrix, out: Matrix): void;
+}

@@ -1,0 +1,272 @@
+import { fail } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { type Rng, type Seed, toRng } from '../core/rng.js';
+import { assertFinite, checkAborted } from '../core/validate.js';
+import { Adam, learningRate, type LrSchedule, validateSchedule } from './adam.js';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { SparseAutoencoder } from './sae/base.js';
+import { columnMean, geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+
+/** What `onProgress` receives (at most every `progressIntervalMs`, and after the last step). */
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  mse: number;
+  /** mse / total variance of the (scaled) data: fraction of variance unexplained */
+  fvu: number;
+  /** mean active latents per row */
+  l0: number;
+  /** fraction of latents that have not fired within `deadAfter` samples */
+  deadFraction: number;
+  samplesPerSec: number;
+  etaSeconds: number;
+  lr: number;
+}
+
+export interface FitOptions {
+  seed?: Seed | Rng;
+  onProgress?: (p: TrainProgress) => void;
+  signal?: AbortSignal;
+  /** folder for checkpoints (`checkpoint.safetensors`) */
+  checkpointDir?: string;
+  /** write a checkpoint every this many steps (needs checkpointDir) [0 = only on cancel] */
+  checkpointEvery?: number;
+  /** continue from the checkpoint in checkpointDir when there is one */
+  resume?: boolean;
+  /** minimum time between progress reports [250] */
+  progressIntervalMs?: number;
+}
+
+export interface FitResult {
+  steps: number;
+  loss: number;
+  mse: number;
+  fvu: number;
+  l0: number;
+  deadFraction: number;
+  seconds: number;
+  samplesPerSec: number;
+  /** the factor the inputs were multiplied by during training (folded into the weights) */
+  inputScale: number;
+  /** step the run resumed from, or null */
+  resumedFrom: number | null;
+}
+
+/**
+ * The SAE training loop: shuffled mini-batches (one seeded permutation per epoch, so a resumed
+ * run sees exactly the batches the uninterrupted one would), Adam/AdamW with linear warm-up and
+ * decay, unit-norm decoder rows (radial gradient projected out, rows renormalised after each
+ * step), dead-latent tracking (AuxK for TopK kinds, resampling for ReLU when enabled),
+ * progress, checkpoints and resume, divergence detection.
+ *
+ * Inputs are multiplied by `inputScale = 1 / sqrt(mean ||x||^2)` while training (unit mean
+ * squared norm) when `scaleInputs`; afterwards the scale is folded into the weights (b_enc,
+ * b_dec and thresholds divided by it; codes come out in raw units and decoder rows stay
+ * unit-norm), so the trained model takes raw activations.
+ */
+export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptions = {}): Promise<FitResult> {
+  if (!(X instanceof Matrix)) fail('E_ARG', 'fit: X must be a Matrix [samples x dim]');
+  if (X.rows < 1 || X.cols < 1) fail('E_SHAPE', `fit: X is [${X.rows} x ${X.cols}]; need at least one sample and one column`);
+  assertFinite('X', X);
+  const cfg = sae.config;
+  const n = X.rows, d = X.cols;
+  const batch = Math.min(cfg.batch, n);
+  const stepsPerEpoch = Math.ceil(n / batch);
+  const total = cfg.steps ?? cfg.epochs * stepsPerEpoch;
+  const schedule: LrSchedule = {
+    lr: cfg.lr,
+    totalSteps: total,
+    warmupSteps: cfg.warmupSteps ?? Math.min(1000, Math.floor(0.05 * total)),
+    decaySteps: cfg.decaySteps ?? Math.floor(0.2 * total),
+  };
+  validateSchedule(schedule);
+  if (opts.checkpointEvery !== undefined && (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 0)) {
+    fail('E_ARG', `checkpointEvery must be a non-negative integer, got ${opts.checkpointEvery}`);
+  }
+  if (opts.checkpointEvery && !opts.checkpointDir) fail('E_ARG', 'checkpointEvery needs checkpointDir (where to write the checkpoints)');
+  if (opts.resume && !opts.checkpointDir) fail('E_ARG', 'resume needs checkpointDir (where the checkpoint is)');
+  const signal = opts.signal;
+  checkAborted(signal);
+  const rng = toRng(opts.seed as Seed | Rng | undefined);
+  const deadAfter = cfg.deadAfter ?? Math.min(10_000_000, n);
+
+  // ---- initialisation -----------------------------------------------------------------------
+  const ms = meanSquaredRowNorm(X);
+  let scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
+  sae.initParams(d, rng.fork('init'));
+  {
+    const m = Math.min(n, 4096);
+    const rows = m === n ? null : rng.fork('bdec').choice(n, m);
+    const S = rows ? X.takeRows(rows) : X.clone();
+    for (let i = 0; i < S.data.length; i++) S.data[i] *= scale;
+    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(S) : cfg.bDecInit === 'mean' ? columnMean(S) : new Float64Array(d);
+    for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
+  }
+  const params = sae.paramList();
+  const adam = new Adam(params.map((p) => p.param), { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay }, params.map((p) => p.decay));
+  // total variance of the scaled data, for FVU
+  let totalVar = 0;
+  {
+    const mu = columnMean(X);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) totalVar += (X.data[i * d + j] - mu[j]) ** 2;
+    totalVar = (totalVar / n) * scale * scale;
+  }
+
+  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: total };
+  let step = 0;
+  let resumedFrom: number | null = null;
+  if (opts.resume && opts.checkpointDir) {
+    const ck = loadCheckpoint(opts.checkpointDir);
+    if (ck) {
+      const id = ck.state.identity as Record<string, unknown> | undefined;
+      for (const [key, v] of Object.entries(identity)) {
+        if (!id || id[key] !== v) {
+          fail('E_ARG', `the checkpoint in ${opts.checkpointDir} was written for ${key} = ${id?.[key]}, this run has ${key} = ${v}; use the original settings or a fresh output folder`);
+        }
+      }
+      for (let q = 0; q < params.length; q++) {
+        const p = params[q];
+        for (const [name, buf] of [[p.name, p.param], [`adam_m.${p.name}`, adam.m[q]], [`adam_v.${p.name}`, adam.v[q]]] as const) {
+          const t = ck.tensors[name];
+          if (!t || t.data.length !== buf.length) fail('E_FORMAT', `${opts.checkpointDir}: checkpoint tensor ${name} is missing or has the wrong size`);
+          buf.set(t.data);
+        }
+      }
+      const lf = ck.tensors.last_fired;
+      if (!lf || lf.data.length !== sae.lastFired.length) fail('E_FORMAT', `${opts.checkpointDir}: checkpoint tensor last_fired is missing or has the wrong size`);
+      sae.lastFired.set(lf.data);
+      adam.t = Number(ck.state.adamT);
+      sae.samplesSeen = Number(ck.state.samplesSeen);
+      scale = Number(ck.state.inputScale);
+      sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
+      step = ck.step;
+      resumedFrom = step;
+    }
+  }
+
+  const writeCheckpoint = (s: number) => {
+    if (!opts.checkpointDir) return;
+    const tensors: Checkpoint['tensors'] = {};
+    params.forEach((p, q) => {
+      tensors[p.name] = { shape: [p.param.length], data: p.param };
+      tensors[`adam_m.${p.name}`] = { shape: [p.param.length], data: adam.m[q] };
+      tensors[`adam_v.${p.name}`] = { shape: [p.param.length], data: adam.v[q] };
+    });
+    tensors.last_fired = { shape: [sae.lastFired.length], data: sae.lastFired };
+    saveCheckpoint(opts.checkpointDir, {
+      step: s,
+      state: { identity, adamT: adam.t, samplesSeen: sae.samplesSeen, inputScale: scale, extra: sae.extraState(), config: cfg },
+      tensors,
+    });
+  };
+
+  // ---- the loop -----------------------------------------------------------------------------
+  if ('deadAfter' in sae) (sae as unknown as { deadAfter: number }).deadAfter = deadAfter;
+  const xb = new Matrix(batch, d);
+  const orderRng = rng.fork('order');
+  let permEpoch = -1;
+  let perm: Int32Array = new Int32Array(0);
+  const deadBuf = new Uint8Array(cfg.atoms);
+  const resample = (sae as unknown as { resampleDead?: (xb: Matrix, dead: Uint8Array, rng: Rng) => number[] }).resampleDead;
+  const t0 = performance.now();
+  let lastReport = -Infinity, lastYield = performance.now();
+  const interval = opts.progressIntervalMs ?? 250;
+  const startStep = step;
+  let last = { loss: NaN, mse: NaN, l0: NaN, aux: 0 };
+  const decoderIdx = params.findIndex((p) => p.name === 'W_dec');
+  const grads = params.map((p) => p.grad);
+  sae.training = true;
+  try {
+    for (; step < total; step++) {
+      if (signal?.aborted) {
+        writeCheckpoint(step);
+        checkAborted(signal);
+      }
+      // gather the batch (stream position step*batch .. + batch over per-epoch permutations)
+      for (let r = 0; r < batch; r++) {
+        const pos = step * batch + r;
+        const epoch = Math.floor(pos / n);
+        if (epoch !== permEpoch) {
+          perm = orderRng.fork(epoch).permutation(n);
+          permEpoch = epoch;
+        }
+        const src = perm[pos - epoch * n] * d;
+        const o = r * d;
+        for (let j = 0; j < d; j++) xb.data[o + j] = X.data[src + j] * scale;
+      }
+      const stats = sae.forwardBackward(xb);
+      if (!Number.isFinite(stats.loss)) {
+        fail('E_DIVERGED', `training diverged at step ${step + 1} (loss ${stats.loss}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: step + 1 });
+      }
+      last = stats;
+      if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, d);
+      adam.step(grads, learningRate(schedule, step));
+      if (cfg.normalizeDecoder) sae.normalizeDecoder();
+      sae.afterStep();
+      if (resample && cfg.resampleEvery > 0 && (step + 1) % cfg.resampleEvery === 0 && step + 1 < total) {
+        if (sae.deadMask(deadAfter, deadBuf) > 0) {
+          const rows = resample.call(sae, xb, deadBuf, rng.fork(`resample-${step}`));
+          for (let q = 0; q < params.length; q++) {
+            const p = params[q];
+            if (p.name === 'W_encT' || p.name === 'W_dec') adam.resetRows(q, rows, d);
+            else if (p.name === 'b_enc') adam.resetRows(q, rows, 1);
+          }
+        }
+      }
+      const done = step + 1;
+      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < total) writeCheckpoint(done);
+      const now = performance.now();
+      if (opts.onProgress && (now - lastReport >= interval || done === total)) {
+        lastReport = now;
+        const secs = (now - t0) / 1000;
+        const sps = secs > 0 ? ((done - startStep) * batch) / secs : 0;
+        opts.onProgress({
+          step: done,
+          totalSteps: total,
+          epoch: Math.floor((done * batch) / n),
+          loss: stats.loss,
+          mse: stats.mse,
+          fvu: totalVar > 0 ? stats.mse / totalVar : NaN,
+          l0: stats.l0,
+          deadFraction: sae.deadMask(deadAfter, deadBuf) / cfg.atoms,
+          samplesPerSec: sps,
+          etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0,
+          lr: learningRate(schedule, step),
+        });
+      }
+      if (now - lastYield > 50) {
+        lastYield = now;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+  } finally {
+    sae.training = false;
+  }
+  for (const p of params) assertFiniteParam(p.name, p.param);
+  if (opts.checkpointDir && total > startStep) writeCheckpoint(total);
+  sae.foldScale(scale);
+  const secs = (performance.now() - t0) / 1000;
+  const dead = sae.deadMask(deadAfter, deadBuf) / cfg.atoms;
+  const result: FitResult = {
+    steps: total,
+    loss: last.loss,
+    mse: last.mse,
+    fvu: totalVar > 0 ? last.mse / totalVar : NaN,
+    l0: last.l0,
+    deadFraction: dead,
+    seconds: secs,
+    samplesPerSec: secs > 0 ? ((total - startStep) * batch) / secs : 0,
+    inputScale: scale,
+    resumedFrom,
+  };
+  sae.trainingStats = { steps: total, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
+  return result;
+}
+
+function assertFiniteParam(name: string, p: Float32Array): void {
+  for (let i = 0; i < p.length; i++) {
+    if (!Number.isFinite(p[i])) fail('E_DIVERGED', `training diverged: parameter ${name} holds ${p[i]}; lower the learning rate`);
+  }
+}
