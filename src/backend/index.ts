@@ -4,3 +4,4 @@ export { backend, useBackend, getBackend, availableBackends, registerBackend, ba
 export { loadBackends, addLoader } from './load.js';
 export * from './ops.js';
 import './native/load.js';
+import './wasm/index.js';
