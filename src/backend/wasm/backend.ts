@@ -47,6 +47,8 @@ export interface WasmBackendInit {
   /** Present when threads are possible (shared memory, and a thread that may block). */
   threading?: { module: WebAssembly.Module; spawn: SpawnWorker };
   threads: number;
+  /** Bytes of wasm memory one pass of a call may use before it is split (default 512 MiB). */
+  budgetBytes?: number;
 }
 
 const align = (x: number, a = 64) => Math.ceil(x / a) * a;
@@ -79,7 +81,7 @@ export class WasmBackend implements Backend {
     this.ex = init.exports;
     this.memory = init.memory;
     this.maxBytes = init.maxBytes;
-    this.budget = Math.min(512 * 2 ** 20, Math.floor(init.maxBytes / 4));
+    this.budget = Math.min(init.budgetBytes ?? 512 * 2 ** 20, Math.floor(init.maxBytes / 4));
     const params = this.ex.paramsPtr();
     this.paramsI = params >>> 2;
     this.paramsF = (params + 128) >>> 3;

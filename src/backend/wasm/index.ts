@@ -17,6 +17,8 @@ export interface WasmLoadOptions {
   threads?: number;
   /** Set false to use the unshared, single-threaded build. */
   shared?: boolean;
+  /** Bytes of wasm memory one pass of a call may use before the call is split (default 512 MiB). */
+  budgetBytes?: number;
 }
 
 const SHARED_FILE = 'sparsecode.wasm';
@@ -136,6 +138,7 @@ export async function loadWasmBackend(opts: WasmLoadOptions = {}): Promise<WasmB
     maxBytes,
     threading: spawn ? { module, spawn } : undefined,
     threads: spawn ? threads : 1,
+    budgetBytes: opts.budgetBytes,
   });
 }
 
