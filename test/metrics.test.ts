@@ -64,6 +64,24 @@ test('mcc closed forms: permuted, scaled, sign-flipped truth gives 1; independen
   assert.ok(noise.mcc < 0.06, `noise mcc ${noise.mcc}`);
 });
 
+test('mcc on large problems (blocked GEMM correlations) agrees with the exact float64 path', () => {
+  const rng = new Rng(11);
+  const n = 800, w = 300;
+  const Z = new Matrix(n, w);
+  for (let i = 0; i < Z.data.length; i++) Z.data[i] = rng.uniform() < 0.05 ? rng.uniform() + 3 : 0;
+  const C = Z.takeCols(rng.permutation(w));
+  for (let i = 0; i < C.data.length; i++) C.data[i] += 0.3 * rng.normal();
+  const truthWide = new Matrix(n, w + 20);
+  for (let i = 0; i < n; i++) truthWide.data.set(Z.row(i), i * (w + 20));
+  for (const T of [Z, truthWide]) {
+    const fast = mcc(C, T, { dropInactive: false });
+    const exact = mcc(C, T, { dropInactive: false, exact: true });
+    assertAllClose([fast.mcc], [exact.mcc], 1e-5, 0, 'fast vs exact');
+    assert.deepEqual(Array.from(fast.matching).slice(0, w), Array.from(exact.matching).slice(0, w));
+    assertAllClose(fast.perLatent, exact.perLatent, 1e-4, 1e-5, 'perLatent');
+  }
+});
+
 test('mcc bad input: row mismatch, NaN, nothing active', () => {
   assertThrowsCode(() => mcc(randMatrix(10, 3), randMatrix(11, 3)), 'E_SHAPE', /codes has 10 rows, truth has 11/);
   const bad = randMatrix(10, 3);

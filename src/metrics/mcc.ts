@@ -1,7 +1,8 @@
 import { fail } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
 import { Rng, type Seed } from '../core/rng.js';
 import { assertNumber } from '../core/validate.js';
+import { Matrix as Mat } from '../core/matrix.js';
+import { columnMeans, crossProduct } from '../linalg/gram.js';
 import { linearSumAssignment } from '../linalg/hungarian.js';
 import { argsortDesc, checkMatrix, checkSameRows, columnVariances, crossDots, normalizedColumns } from './util.js';
 
@@ -27,6 +28,12 @@ export interface MccOptions {
   dropInactive?: boolean;
   /** variance threshold for "active" columns (default 1e-8) */
   varianceTol?: number;
+  /**
+   * Correlations by float64 dot products throughout (default: only for small problems).
+   * Large problems (pairs x samples > 2^26) use the backend GEMM on blocks with float64
+   * accumulation across blocks (relative error ~1e-6 in each correlation).
+   */
+  exact?: boolean;
 }
 
 export interface MccResult {
@@ -53,7 +60,7 @@ export interface MccResult {
  * that maximises the summed |r| (Hungarian), and the mean |r| over the matched pairs.
  * Invariant to permutation, scaling and sign of the code columns. Float64 inside.
  */
-export function mcc(codes: Matrix, truth: Matrix, opts: MccOptions = {}): MccResult {
+export function mcc(codes: Mat, truth: Mat, opts: MccOptions = {}): MccResult {
   checkMatrix('codes', codes, 2);
   checkMatrix('truth', truth, 2);
   checkSameRows('codes', codes, 'truth', truth);
@@ -94,11 +101,16 @@ export function mcc(codes: Matrix, truth: Matrix, opts: MccOptions = {}): MccRes
     if (wl < wc) padL = extra;
     else padC = extra;
   }
-  const L = normalizedColumns(truth, latents, padL ? noise : undefined, padL);
-  const C = normalizedColumns(codes, codeCols, padC ? noise : undefined, padC);
   const WL = wl + padL;
   const WC = wc + padC;
-  const corr = crossDots(L, WL, C, WC, n);
+  let corr: Float64Array;
+  if (!opts.exact && WL * WC * n > 2 ** 26) {
+    corr = gemmCorrelations(assemble(truth, latents, noise, padL), assemble(codes, codeCols, noise, padC));
+  } else {
+    const L = normalizedColumns(truth, latents, padL ? noise : undefined, padL);
+    const C = normalizedColumns(codes, codeCols, padC ? noise : undefined, padC);
+    corr = crossDots(L, WL, C, WC, n);
+  }
   for (let i = 0; i < corr.length; i++) corr[i] = Math.abs(corr[i]);
   const { rowInd, colInd } = linearSumAssignment(corr, WL, WC, { maximize: true });
 
@@ -116,4 +128,46 @@ export function mcc(codes: Matrix, truth: Matrix, opts: MccOptions = {}): MccRes
     }
   }
   return { mcc: sum / rowInd.length, perLatent, matching, pairs: rowInd.length, latentsUsed: latents, codesUsed: codeCols };
+}
+
+/** The selected columns of m followed by `padCols` columns of `pad` ([rows x padCols]), as float32. */
+function assemble(m: Mat, index: Int32Array, pad: Float64Array | undefined, padCols: number): Mat {
+  const w = index.length + padCols;
+  const out = new Mat(m.rows, w);
+  for (let i = 0; i < m.rows; i++) {
+    const o = i * w;
+    const src = i * m.cols;
+    for (let c = 0; c < index.length; c++) out.data[o + c] = m.data[src + index[c]];
+    for (let c = 0; c < padCols; c++) out.data[o + index.length + c] = pad![i * padCols + c];
+  }
+  return out;
+}
+
+/** Pearson correlations between the columns of A and B through blocked GEMM (float64 across blocks). */
+function gemmCorrelations(A: Mat, B: Mat): Float64Array {
+  const ma = columnMeans(A);
+  const mb = columnMeans(B);
+  const na = centredNorms(A, ma);
+  const nb = centredNorms(B, mb);
+  const C = crossProduct(A, B, { meanA: ma, meanB: mb });
+  for (let a = 0; a < A.cols; a++) {
+    for (let b = 0; b < B.cols; b++) C[a * B.cols + b] /= na[a] * nb[b];
+  }
+  return C;
+}
+
+function centredNorms(m: Mat, mean: Float64Array): Float64Array {
+  const out = new Float64Array(m.cols);
+  for (let i = 0; i < m.rows; i++) {
+    const o = i * m.cols;
+    for (let j = 0; j < m.cols; j++) {
+      const d = m.data[o + j] - mean[j];
+      out[j] += d * d;
+    }
+  }
+  for (let j = 0; j < m.cols; j++) {
+    const v = Math.sqrt(out[j]);
+    out[j] = v < 1e-8 ? 1 : v;
+  }
+  return out;
 }

@@ -104,15 +104,22 @@ function spdFactor(A: Float64Array, n: number, alpha: number): Float64Array {
   }
 }
 
-/** Exact leave-one-out mean squared error for one alpha over all n rows. */
-function looError(X: Float64Array, Z: Float64Array, n: number, d: number, t: number, alpha: number, all: Int32Array): number {
+/**
+ * Exact leave-one-out mean squared error for one alpha over all n rows. Primal form
+ * (d <= n) reuses the normal equations G = XᵀX, B = XᵀZ given in `ne`.
+ */
+function looError(
+  X: Float64Array, Z: Float64Array, n: number, d: number, t: number, alpha: number,
+  ne: { G: Float64Array; B: Float64Array } | null,
+): number {
   let sum = 0;
-  if (d <= n) {
-    const { G, B } = normalEquations(X, Z, d, t, all);
+  if (d <= n && ne) {
+    const G = ne.G.slice();
     for (let a = 0; a < d; a++) G[a * d + a] += alpha;
     const L = spdFactor(G, d, alpha);
-    const W = choleskySolve(L, d, B, t);
+    const W = choleskySolve(L, d, ne.B, t);
     const y = new Float64Array(d);
+    const pred = new Float64Array(t);
     for (let i = 0; i < n; i++) {
       const xo = i * d;
       // h_ii = x_iᵀ (XᵀX + αI)⁻¹ x_i = ‖L⁻¹ x_i‖²
@@ -125,10 +132,16 @@ function looError(X: Float64Array, Z: Float64Array, n: number, d: number, t: num
         h += y[r] * y[r];
       }
       const denom = 1 - h;
+      pred.fill(0);
+      for (let a = 0; a < d; a++) {
+        const xa = X[xo + a];
+        if (xa === 0) continue;
+        const wa = a * t;
+        for (let c = 0; c < t; c++) pred[c] += xa * W[wa + c];
+      }
+      const zo = i * t;
       for (let c = 0; c < t; c++) {
-        let pred = 0;
-        for (let a = 0; a < d; a++) pred += X[xo + a] * W[a * t + c];
-        const e = (Z[i * t + c] - pred) / denom;
+        const e = (Z[zo + c] - pred[c]) / denom;
         sum += e * e;
       }
     }
@@ -180,11 +193,12 @@ export function ridgeProbe(X: Matrix, Z: Matrix, opts: RidgeProbeOptions = {}): 
   const Zd = toF64(Z);
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const cvErrors = new Float64Array(alphas.length);
+  const ne = cv === 'loo' && d <= n && alphas.length > 1 ? normalEquations(Xd, Zd, d, t, all) : null;
   if (alphas.length > 1) {
     for (let ai = 0; ai < alphas.length; ai++) {
       const alpha = alphas[ai];
       if (cv === 'loo') {
-        cvErrors[ai] = looError(Xd, Zd, n, d, t, alpha, all);
+        cvErrors[ai] = looError(Xd, Zd, n, d, t, alpha, ne);
         continue;
       }
       let total = 0;
@@ -196,11 +210,15 @@ export function ridgeProbe(X: Matrix, Z: Matrix, opts: RidgeProbeOptions = {}): 
         for (let i = 0; i < n; i++) if (i < start || i >= start + size) trainRows[p++] = i;
         const W = fitRidge(Xd, Zd, d, t, trainRows, alpha);
         let se = 0;
+        const pred = new Float64Array(t);
         for (let i = start; i < start + size; i++) {
+          pred.fill(0);
+          for (let a = 0; a < d; a++) {
+            const xa = Xd[i * d + a];
+            for (let c = 0; c < t; c++) pred[c] += xa * W[a * t + c];
+          }
           for (let c = 0; c < t; c++) {
-            let pred = 0;
-            for (let a = 0; a < d; a++) pred += Xd[i * d + a] * W[a * t + c];
-            const e = Zd[i * t + c] - pred;
+            const e = Zd[i * t + c] - pred[c];
             se += e * e;
           }
         }
