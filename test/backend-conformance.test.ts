@@ -239,7 +239,7 @@ function topkCase(b: Backend, x: Float32Array, rows: number, cols: number, k: nu
 }
 
 forEachBackend('topkRows equals js exactly: ties to the lower index, k = 1, k = width', (b) => {
-  const shapes: [number, number][] = [[1, 1], [3, 4], [17, 13], [5, 8], [7, 9], [50, 100], [20, 1000], [4, 4099], [0, 10]];
+  const shapes: [number, number][] = [[1, 1], [3, 4], [17, 13], [5, 8], [7, 9], [50, 100], [20, 1000], [4, 4099], [0, 10], [601, 1000]];
   for (const [rows, cols] of shapes) {
     const ks = [...new Set([1, 2, 3, 8, 32, cols - 1, cols].filter((k) => k >= 1 && k <= cols))];
     for (const k of ks) {
@@ -334,6 +334,7 @@ const SPARSE: [number, number, number, number][] = [
   [64, 8, 100, 33],
   [10, 32, 64, 1000],
   [200, 3, 7, 9],
+  [300, 8, 50, 250], // large enough for multi-threaded kernels (dim not a multiple of 16)
 ];
 
 forEachBackend('gatherDecode matches js (padding skipped, beta = 0 overwrites NaN)', (b) => {

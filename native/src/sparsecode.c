@@ -23,6 +23,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #ifdef SPARSECODE_HAVE_CBLAS_H
 #include <cblas.h>
@@ -43,6 +47,56 @@ char *openblas_get_corename(void);
 #else
 #define HOT
 #endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* fork-join over index ranges (row-parallel kernels); thread count follows setThreads          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PAR_MAX_THREADS 64
+#define PAR_MIN_WORK ((size_t)1 << 18) /* elements per thread below which one thread is faster */
+
+static int g_threads = 1;
+
+typedef void (*RangeFn)(void *ctx, size_t lo, size_t hi);
+typedef struct {
+  RangeFn fn;
+  void *ctx;
+  size_t lo, hi;
+} Job;
+
+static void *job_main(void *p) {
+  Job *j = (Job *)p;
+  j->fn(j->ctx, j->lo, j->hi);
+  return NULL;
+}
+
+/* fn(ctx, lo, hi) over [0, n) in contiguous pieces; `work` (elements touched) decides how many threads */
+static void parallel_for(size_t n, size_t work, RangeFn fn, void *ctx) {
+  size_t T = (size_t)(g_threads > 0 ? g_threads : 1);
+  size_t byWork = work / PAR_MIN_WORK;
+  if (T > byWork) T = byWork;
+  if (T > n) T = n;
+  if (T > PAR_MAX_THREADS) T = PAR_MAX_THREADS;
+  if (T <= 1) {
+    if (n) fn(ctx, 0, n);
+    return;
+  }
+  pthread_t th[PAR_MAX_THREADS];
+  Job jobs[PAR_MAX_THREADS];
+  int started[PAR_MAX_THREADS];
+  for (size_t t = 0; t < T; t++) {
+    jobs[t].fn = fn;
+    jobs[t].ctx = ctx;
+    jobs[t].lo = n * t / T;
+    jobs[t].hi = n * (t + 1) / T;
+  }
+  for (size_t t = 1; t < T; t++) {
+    started[t] = pthread_create(&th[t], NULL, job_main, &jobs[t]) == 0;
+    if (!started[t]) job_main(&jobs[t]); /* no thread available: do it here */
+  }
+  job_main(&jobs[0]);
+  for (size_t t = 1; t < T; t++) if (started[t]) pthread_join(th[t], NULL);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* kernels                                                                                    */
@@ -119,50 +173,182 @@ HOT static void k_sum_cols(const float *restrict x, size_t rows, size_t cols, do
   }
 }
 
-/* Does any of x[0..7] exceed thr? (false for NaN, like the comparison in the scalar path) */
-static inline int k_any_gt8(const float *x, float thr) {
-  int any = 0;
-  for (int l = 0; l < 8; l++) any |= x[l] > thr;
-  return any;
+/*
+ * Row top-k. The result must equal the js backend's: the k largest values in descending
+ * order, ties to the lower column index (a stable descending sort, cut at k). js keeps a
+ * sorted buffer and inserts each value that beats the k-th; a value moves up only past
+ * strictly smaller ones.
+ *
+ * Here, per row:
+ *  1. split the row into k chunks and take each chunk's maximum; the smallest of these k
+ *     maxima is a lower bound on the k-th largest value (k distinct elements reach it);
+ *  2. push, in column order, only the elements >= that bound into the sorted buffer
+ *     (binary search + memmove). Skipping elements below the bound cannot change the final
+ *     buffer, because none of them is among the k largest.
+ * Rows holding NaN take js's exact step-by-step scan (NaN breaks the ordering the bound and
+ * the binary search rely on), so those agree with js as well.
+ */
+typedef struct {
+  float *ov;
+  int32_t *oi;
+  size_t k;
+  size_t filled;
+} TopK;
+
+/* insert (v, j) the js way; neither v nor the buffer holds NaN */
+static inline void topk_push(TopK *T, float v, int32_t j) {
+  const size_t k = T->k;
+  float *ov = T->ov;
+  int32_t *oi = T->oi;
+  if (T->filled == k && !(v > ov[k - 1])) return;
+  /* ov[0..filled) is descending: the first slot holding a value < v (after all ties) */
+  size_t lo = 0, hi = T->filled;
+  while (lo < hi) {
+    size_t mid = (lo + hi) >> 1;
+    if (ov[mid] >= v) lo = mid + 1;
+    else hi = mid;
+  }
+  size_t last = T->filled < k ? T->filled : k - 1; /* the slot newly filled or dropped */
+  if (last > lo) {
+    memmove(ov + lo + 1, ov + lo, (last - lo) * sizeof(float));
+    memmove(oi + lo + 1, oi + lo, (last - lo) * sizeof(int32_t));
+  }
+  ov[lo] = v;
+  oi[lo] = j;
+  if (T->filled < k) T->filled++;
 }
 
-/*
- * Per row, keep a sorted buffer of the k largest; a value enters only when strictly larger
- * than the current k-th, and moves up only past strictly smaller values, so earlier (lower
- * index) ties stay ahead. Once the buffer is full, blocks of 8 that cannot enter are skipped.
- * This is the js backend's algorithm, so NaN handling agrees with it as well.
- */
-HOT static void k_topk_rows(const float *x, size_t rows, size_t cols, size_t k, int32_t *outIdx, float *outVal) {
-  for (size_t i = 0; i < rows; i++) {
-    const float *xi = x + i * cols;
-    float *ov = outVal + i * k;
-    int32_t *oi = outIdx + i * k;
-    size_t filled = 0;
-    size_t j = 0;
-    while (j < cols) {
-      if (filled == k && j + 8 <= cols && !k_any_gt8(xi + j, ov[k - 1])) {
-        j += 8;
-        continue;
+/* js's algorithm, step by step (rows with NaN) */
+static void topk_row_scan(const float *xi, size_t cols, size_t k, int32_t *oi, float *ov) {
+  size_t filled = 0;
+  for (size_t j = 0; j < cols; j++) {
+    float v = xi[j];
+    if (filled == k && !(v > ov[k - 1])) continue;
+    size_t pos = filled < k ? filled : k - 1;
+    while (pos > 0 && v > ov[pos - 1]) {
+      if (pos < k) {
+        ov[pos] = ov[pos - 1];
+        oi[pos] = oi[pos - 1];
       }
-      float v = xi[j];
-      if (filled == k && !(v > ov[k - 1])) {
-        j++;
-        continue;
+      pos--;
+    }
+    ov[pos] = v;
+    oi[pos] = (int32_t)j;
+    if (filled < k) filled++;
+  }
+}
+
+/* max of x[0..n) ignoring nothing; sets *nan when any element is NaN. n >= 1 */
+static inline float chunk_max(const float *x, size_t n, int *nan) {
+  size_t t = 0;
+  float m = x[0];
+  int bad = 0;
+#if defined(__SSE2__)
+  if (n >= 8) {
+    __m128 m0 = _mm_loadu_ps(x), m1 = _mm_loadu_ps(x + 4);
+    __m128 u = _mm_or_ps(_mm_cmpunord_ps(m0, m0), _mm_cmpunord_ps(m1, m1));
+    for (t = 8; t + 8 <= n; t += 8) {
+      __m128 a = _mm_loadu_ps(x + t), b = _mm_loadu_ps(x + t + 4);
+      u = _mm_or_ps(u, _mm_or_ps(_mm_cmpunord_ps(a, a), _mm_cmpunord_ps(b, b)));
+      m0 = _mm_max_ps(m0, a);
+      m1 = _mm_max_ps(m1, b);
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, _mm_max_ps(m0, m1));
+    m = lanes[0];
+    for (int l = 1; l < 4; l++) m = lanes[l] > m ? lanes[l] : m;
+    bad = _mm_movemask_ps(u);
+  }
+#endif
+  for (; t < n; t++) {
+    float v = x[t];
+    if (v != v) bad = 1;
+    m = v > m ? v : m;
+  }
+  if (bad) *nan = 1;
+  return m;
+}
+
+/* the k-th largest (1-based) of a[0..n), reordering a (Wirth's selection); no NaN; 1 <= k <= n */
+static float kth_largest(float *a, long n, long k) {
+  long l = 0, m = n - 1, want = k - 1;
+  while (l < m) {
+    float x = a[want];
+    long i = l, j = m;
+    do {
+      while (a[i] > x) i++;
+      while (x > a[j]) j--;
+      if (i <= j) {
+        float t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
       }
-      size_t pos = filled < k ? filled : k - 1;
-      while (pos > 0 && v > ov[pos - 1]) {
-        if (pos < k) {
-          ov[pos] = ov[pos - 1];
-          oi[pos] = oi[pos - 1];
-        }
-        pos--;
-      }
-      ov[pos] = v;
-      oi[pos] = (int32_t)j;
-      if (filled < k) filled++;
-      j++;
+    } while (i <= j);
+    if (j < want) l = i;
+    if (want < i) m = j;
+  }
+  return a[want];
+}
+
+#define TOPK_MAX_CHUNKS 2048
+
+static void topk_row(const float *xi, size_t cols, size_t k, int32_t *oi, float *ov) {
+  TopK T = {ov, oi, k, 0};
+  float bound = -INFINITY;
+  int nan = 0;
+  /* chunk maxima: C chunks, C >= k; the k-th largest maximum bounds the k-th largest value */
+  size_t C = 4 * k;
+  if (C > cols / 8) C = cols / 8;
+  if (C > TOPK_MAX_CHUNKS) C = TOPK_MAX_CHUNKS;
+  if (C >= k && k > 0) {
+    float maxima[TOPK_MAX_CHUNKS];
+    size_t chunk = cols / C;
+    for (size_t c = 0; c < C; c++) {
+      size_t c0 = c * chunk, c1 = c + 1 == C ? cols : c0 + chunk;
+      maxima[c] = chunk_max(xi + c0, c1 - c0, &nan);
+    }
+    if (!nan) bound = kth_largest(maxima, (long)C, (long)k);
+  } else {
+    for (size_t j = 0; j < cols; j++) if (xi[j] != xi[j]) nan = 1;
+  }
+  if (nan) {
+    topk_row_scan(xi, cols, k, oi, ov);
+    return;
+  }
+  size_t j = 0;
+#if defined(__SSE2__)
+  const __m128 b = _mm_set1_ps(bound);
+  for (; j + 4 <= cols; j += 4) {
+    int mask = _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(xi + j), b));
+    while (mask) {
+      int l = __builtin_ctz((unsigned)mask);
+      topk_push(&T, xi[j + l], (int32_t)(j + l));
+      mask &= mask - 1;
     }
   }
+#endif
+  for (; j < cols; j++) {
+    if (xi[j] >= bound) topk_push(&T, xi[j], (int32_t)j);
+  }
+}
+
+typedef struct {
+  const float *x;
+  size_t cols, k;
+  int32_t *oi;
+  float *ov;
+} TopkJob;
+
+static void topk_range(void *p, size_t lo, size_t hi) {
+  TopkJob *J = (TopkJob *)p;
+  for (size_t i = lo; i < hi; i++) topk_row(J->x + i * J->cols, J->cols, J->k, J->oi + i * J->k, J->ov + i * J->k);
+}
+
+static void k_topk_rows(const float *x, size_t rows, size_t cols, size_t k, int32_t *outIdx, float *outVal) {
+  TopkJob J = {x, cols, k, outIdx, outVal};
+  parallel_for(rows, rows * cols, topk_range, &J);
 }
 
 HOT static void k_axpy_row(float w, const float *restrict src, float *restrict dst, size_t n) {
@@ -171,6 +357,60 @@ HOT static void k_axpy_row(float w, const float *restrict src, float *restrict d
 
 HOT static void k_scale_row(float beta, float *x, size_t n) {
   for (size_t t = 0; t < n; t++) x[t] *= beta;
+}
+
+/* sparse kernels: indices were checked before (padding < 0 skipped) */
+typedef struct {
+  const int32_t *idx;
+  const float *val, *d, *g;
+  float *out;
+  size_t k, dim, rows_;
+  float beta;
+} SparseJob;
+
+static void gather_decode_range(void *p, size_t lo, size_t hi) {
+  SparseJob *J = (SparseJob *)p;
+  const size_t k = J->k, dim = J->dim;
+  for (size_t i = lo; i < hi; i++) {
+    float *o = J->out + i * dim;
+    if (J->beta == 0) memset(o, 0, dim * sizeof(float));
+    else if (J->beta != 1) k_scale_row(J->beta, o, dim);
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = J->idx[i * k + j];
+      float w = J->val[i * k + j];
+      if (a < 0 || w == 0) continue;
+      k_axpy_row(w, J->d + (size_t)a * dim, o, dim);
+    }
+  }
+}
+
+static void gather_dot_range(void *p, size_t lo, size_t hi) {
+  SparseJob *J = (SparseJob *)p;
+  const size_t k = J->k, dim = J->dim;
+  for (size_t i = lo; i < hi; i++) {
+    const float *gi = J->g + i * dim;
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = J->idx[i * k + j];
+      J->out[i * k + j] = a < 0 ? 0.0f : (float)k_dot_d(gi, J->d + (size_t)a * dim, dim);
+    }
+  }
+}
+
+/* scatterOuter over a slice of columns [16*lo, 16*hi) of every row: threads never share a cache line */
+static void scatter_outer_range(void *p, size_t lo, size_t hi) {
+  SparseJob *J = (SparseJob *)p;
+  const size_t k = J->k, dim = J->dim;
+  size_t t0 = lo * 16, t1 = hi * 16 < dim ? hi * 16 : dim;
+  if (t0 >= t1) return;
+  for (size_t i = 0; i < J->rows_; i++) {
+    const float *gi = J->g + i * dim + t0;
+    for (size_t j = 0; j < k; j++) {
+      int32_t a = J->idx[i * k + j];
+      float w = J->val[i * k + j];
+      if (a < 0 || w == 0) continue;
+      k_axpy_row(w, gi, J->out + (size_t)a * dim + t0, t1 - t0);
+    }
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -222,6 +462,7 @@ static int args_init(Args *A, napi_env env, napi_callback_info info, const char 
 }
 
 static void *arg_array(Args *A, size_t i, napi_typedarray_type want, size_t *len, const char *name) {
+  *len = 0;
   if (A->failed) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
@@ -476,12 +717,15 @@ static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   return r;
 }
 
-static int check_atom(Args *A, int32_t a, size_t atoms, size_t i, size_t j) {
-  if ((size_t)a >= atoms) {
-    char buf[160];
-    snprintf(buf, sizeof buf, "idx[%zu, %zu] = %d is out of range: the dictionary has %zu atoms", i, j, (int)a, atoms);
-    throw_range(A, buf);
-    return 0;
+/* every index < atoms (negative = padding); checked before any output is written */
+static int check_atoms(Args *A, const int32_t *idx, size_t rows, size_t k, size_t atoms) {
+  for (size_t t = 0; t < rows * k; t++) {
+    if (idx[t] >= 0 && (size_t)idx[t] >= atoms) {
+      char buf[160];
+      snprintf(buf, sizeof buf, "idx[%zu, %zu] = %d is out of range: the dictionary has %zu atoms", t / k, t % k, (int)idx[t], atoms);
+      throw_range(A, buf);
+      return 0;
+    }
   }
   return 1;
 }
@@ -499,20 +743,9 @@ static napi_value js_gather_decode(napi_env env, napi_callback_info info) {
   double beta = arg_num(&A, 6, "beta");
   float *out = arg_array(&A, 7, napi_float32_array, &lo, "out");
   if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lv, rows * k, "val") || !need(&A, lo, rows * dim, "out")) return NULL;
-  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
-  for (size_t i = 0; i < rows; i++) {
-    float *o = out + i * dim;
-    if (beta == 0) memset(o, 0, dim * sizeof(float));
-    else if (beta != 1) k_scale_row((float)beta, o, dim);
-    for (size_t j = 0; j < k; j++) {
-      int32_t a = idx[i * k + j];
-      if (a < 0) continue;
-      if (!check_atom(&A, a, atoms, i, j)) return NULL;
-      float w = val[i * k + j];
-      if (w == 0) continue;
-      k_axpy_row(w, d + (size_t)a * dim, o, dim);
-    }
-  }
+  if (!check_atoms(&A, idx, rows, k, dim ? ld / dim : (size_t)INT32_MAX + 1)) return NULL;
+  SparseJob J = {idx, val, d, NULL, out, k, dim, rows, (float)beta};
+  parallel_for(rows, rows * (k * dim + dim), gather_decode_range, &J);
   return undef(env);
 }
 
@@ -528,19 +761,9 @@ static napi_value js_gather_dot(napi_env env, napi_callback_info info) {
   size_t dim = arg_dim(&A, 5, "dim");
   float *out = arg_array(&A, 6, napi_float32_array, &lo, "out");
   if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lg, rows * dim, "g") || !need(&A, lo, rows * k, "out")) return NULL;
-  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
-  for (size_t i = 0; i < rows; i++) {
-    const float *gi = g + i * dim;
-    for (size_t j = 0; j < k; j++) {
-      int32_t a = idx[i * k + j];
-      if (a < 0) {
-        out[i * k + j] = 0;
-        continue;
-      }
-      if (!check_atom(&A, a, atoms, i, j)) return NULL;
-      out[i * k + j] = (float)k_dot_d(gi, d + (size_t)a * dim, dim);
-    }
-  }
+  if (!check_atoms(&A, idx, rows, k, dim ? ld / dim : (size_t)INT32_MAX + 1)) return NULL;
+  SparseJob J = {idx, NULL, d, g, out, k, dim, rows, 0};
+  parallel_for(rows, rows * k * dim, gather_dot_range, &J);
   return undef(env);
 }
 
@@ -556,18 +779,9 @@ static napi_value js_scatter_outer(napi_env env, napi_callback_info info) {
   size_t dim = arg_dim(&A, 5, "dim");
   float *gd = arg_array(&A, 6, napi_float32_array, &ld, "gradD");
   if (A.failed || !need(&A, li, rows * k, "idx") || !need(&A, lv, rows * k, "val") || !need(&A, lg, rows * dim, "g")) return NULL;
-  size_t atoms = dim ? ld / dim : (size_t)INT32_MAX + 1;
-  for (size_t i = 0; i < rows; i++) {
-    const float *gi = g + i * dim;
-    for (size_t j = 0; j < k; j++) {
-      int32_t a = idx[i * k + j];
-      if (a < 0) continue;
-      if (!check_atom(&A, a, atoms, i, j)) return NULL;
-      float w = val[i * k + j];
-      if (w == 0) continue;
-      k_axpy_row(w, gi, gd + (size_t)a * dim, dim);
-    }
-  }
+  if (!check_atoms(&A, idx, rows, k, dim ? ld / dim : (size_t)INT32_MAX + 1)) return NULL;
+  SparseJob J = {idx, val, NULL, g, gd, k, dim, rows, 0};
+  parallel_for((dim + 15) / 16, rows * k * dim, scatter_outer_range, &J);
   return undef(env);
 }
 
@@ -582,6 +796,7 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
     return NULL;
   }
   openblas_set_num_threads((int)n);
+  g_threads = (int)n;
   return undef(env);
 }
 
@@ -614,6 +829,7 @@ static napi_value js_blas_info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  g_threads = openblas_get_num_threads();
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softThreshold", NULL, js_soft_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
