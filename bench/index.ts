@@ -1,4 +1,6 @@
 import type { Bench } from './types.js';
+import { gemmBench } from './gemm.js';
+import { opsBench } from './ops.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [];
+export const benches: Bench[] = [gemmBench, opsBench];
