@@ -1,9 +1,10 @@
 import type { Command } from '../command.js';
 import { backendsCommand } from './backends.js';
+import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand];
