@@ -176,3 +176,40 @@ test('world bad input: clear errors naming the parameter', () => {
   assertThrowsCode(() => iidSparseWorld({ latents: 10, samples: 10 }), 'E_ARG', /exactly one of/);
   assertThrowsCode(() => iidSparseWorld({ latents: 10, samples: 10, p: 1.5 }), 'E_ARG', /p must/);
 });
+
+test('latentDynamicsWorld: OU views with correlation rho, unit variance laws, invertible mixing', async () => {
+  const { latentDynamicsWorld, logGamma, generalizedNormalDraw } = await import('../src/worlds/index.js');
+  const { linearIdentifiabilityR2 } = await import('../src/metrics/index.js');
+  // lnΓ against known values
+  assertAllClose([logGamma(0.5), logGamma(1), logGamma(5), logGamma(0.125)], [Math.log(Math.sqrt(Math.PI)), 0, Math.log(24), 2.0194183575537963], 1e-10, 1e-12);
+  const w = latentDynamicsWorld({ samples: 4000, latents: 4, views: 3, rho: 0.9, seed: 1 });
+  assert.equal(w.Z.length, 3);
+  assert.deepEqual(w.X[2].shape, [4000, 4]);
+  // per-coordinate correlation between consecutive views is rho, variance stays 1
+  for (let v = 0; v < 2; v++) {
+    let sxy = 0, sxx = 0, syy = 0;
+    const a = w.Z[v].data, b = w.Z[v + 1].data;
+    for (let i = 0; i < a.length; i++) { sxy += a[i] * b[i]; sxx += a[i] * a[i]; syy += b[i] * b[i]; }
+    assertAllClose([sxy / Math.sqrt(sxx * syy), sxx / a.length, syy / b.length], [0.9, 1, 1], 0.05, 0);
+  }
+  // the mixing is exactly invertible and nonlinear (a linear fit does not explain z fully)
+  const back = w.mixing.inverse(w.X[0]);
+  assertAllClose(back.data, w.Z[0].data, 1e-4, 1e-4, 'inverse(forward(z))');
+  const r2 = linearIdentifiabilityR2(w.X[0], w.Z[0]).r2;
+  assert.ok(r2 < 0.97, `nonlinear mixing, linear R2 ${r2}`);
+  const lin = latentDynamicsWorld({ samples: 500, latents: 4, layers: 0, seed: 1 });
+  assert.deepEqual(lin.X[0].data, lin.Z[0].data);
+  // generalised normal draws have unit variance and the right kurtosis (Gaussian: 3; Laplace α=1: 6; α=8: Γ(5/α)Γ(1/α)/Γ(3/α)² = 1.9234, from SciPy)
+  for (const [alpha, kurt] of [[2, 3], [1, 6], [8, 1.9234]] as const) {
+    const r = new Rng(3);
+    let m2 = 0, m4 = 0;
+    const N = 40000;
+    for (let i = 0; i < N; i++) { const x = generalizedNormalDraw(r, alpha); m2 += x * x; m4 += x ** 4; }
+    m2 /= N; m4 /= N;
+    assertAllClose([m2, m4 / (m2 * m2)], [1, kurt], 0.08, 0, `alpha ${alpha}`);
+  }
+  assert.deepEqual(latentDynamicsWorld({ samples: 10, latents: 3, seed: 9 }).X[1].data, latentDynamicsWorld({ samples: 10, latents: 3, seed: 9 }).X[1].data);
+  assertThrowsCode(() => latentDynamicsWorld({ samples: 10, latents: 3, rho: 1 }), 'E_ARG', /rho/);
+  assertThrowsCode(() => latentDynamicsWorld({ samples: 10, latents: 1 }), 'E_ARG', /latents/);
+  assertThrowsCode(() => latentDynamicsWorld({ samples: 10, latents: 3, alpha: 0 }), 'E_ARG', /alpha/);
+});

@@ -1,1 +1,2 @@
 export * from './superposition.js';
+export * from './dynamics.js';
