@@ -163,3 +163,26 @@ test('native: topkRows with NaN and garbage outputs behaves exactly like js', { 
 test('the addon file is where the loader looks for it', { skip }, () => {
   assert.ok(existsSync(addonPath), `${addonPath} exists`);
 });
+
+test('bench gemm prints one JSON line per backend and thread count, and skips a missing Python peer', { skip }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'gemm', '--json', '--sizes', '48x32x40', '--backends', 'native,js', '--repeats', '1', '--budget', '0.05'], {
+    encoding: 'utf8',
+    env: { ...process.env, SPARSECODE_PYTHON: '/nonexistent/python3' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /NumPy peer skipped: python3 not found/);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const nativeRows = rows.filter((x) => x.backend === 'native');
+  assert.ok(nativeRows.length >= 1 && rows.some((x) => x.backend === 'js'), r.stdout);
+  for (const row of rows) {
+    assert.deepEqual([row.bench, row.m, row.k, row.n], ['gemm', 48, 32, 40]);
+    assert.ok(row.gflops > 0 && row.seconds > 0, JSON.stringify(row));
+    assert.equal(row.ratio, null, 'no NumPy figure, no ratio');
+  }
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'gemm', '--sizes', '4x4'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /"4x4" is not MxKxN/);
+  const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'gem'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown benchmark "gem" \(did you mean "gemm"\?\)/);
+});
