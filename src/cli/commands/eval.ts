@@ -1,27 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
-import { Matrix } from '../../core/matrix.js';
-import { decodeNpy } from '../../io/npy.js';
+import { readNpyMatrix } from '../../io/npy.js';
 import { deadLatents, dictionaryRecovery, l0, mcc } from '../../metrics/index.js';
 import type { Command } from '../command.js';
-
-/**
- * Read a 1-D or 2-D .npy as a float32 Matrix. Decodes from a plain Uint8Array copy of the
- * file: `decodeNpy` slices its input, and a Node Buffer's slice is a view, not a copy.
- */
-export function readMatrixFile(path: string, flag: string): Matrix {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    fail('E_IO', `${flag}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const a = decodeNpy(bytes, path);
-  if (a.shape.length < 1 || a.shape.length > 2) fail('E_SHAPE', `${flag}: ${path} must be a 1-D or 2-D array, got shape (${a.shape.join(', ')})`);
-  const cols = a.shape.length === 2 ? a.shape[1] : 1;
-  return new Matrix(a.shape[0], cols, a.data instanceof Float32Array ? a.data : Float32Array.from(a.data));
-}
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -55,8 +35,8 @@ export const evalCommand: Command = {
     if ((o.dictionary === undefined) !== (o['true-dictionary'] === undefined)) {
       fail('E_USAGE', 'dictionary recovery needs both --dictionary and --true-dictionary');
     }
-    const codes = readMatrixFile(o.codes, '--codes');
-    const truth = readMatrixFile(o.truth, '--truth');
+    const codes = readNpyMatrix(o.codes);
+    const truth = readNpyMatrix(o.truth);
     if (codes.rows !== truth.rows) {
       fail('E_SHAPE', `shape mismatch: --codes ${o.codes} has ${codes.rows} rows, --truth ${o.truth} has ${truth.rows}; both must hold the same samples in the same order`);
     }
@@ -74,8 +54,8 @@ export const evalCommand: Command = {
       dead_fraction: deadLatents(codes, o.tol),
     };
     if (o.dictionary !== undefined) {
-      const D = readMatrixFile(o.dictionary, '--dictionary');
-      const A = readMatrixFile(o['true-dictionary'], '--true-dictionary');
+      const D = readNpyMatrix(o.dictionary);
+      const A = readNpyMatrix(o['true-dictionary']);
       const r = dictionaryRecovery(D, A);
       out.dict_mean_cos = r.meanCos;
       out.dict_frac_090 = r.frac090;
