@@ -3,3 +3,5 @@ export * from './sae/index.js';
 export { Adam, learningRate, validateSchedule, type AdamOptions, type LrSchedule } from './adam.js';
 export { trainSAE, type FitOptions, type FitResult, type TrainProgress } from './trainer.js';
 export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointPath, CHECKPOINT_FILE, type Checkpoint } from './checkpoint.js';
+export { learnDictionaryFista, type DlFistaOptions, type DlFistaResult, type DictionaryProgress } from './dl-fista.js';
+export { onlineDictionaryLearning, type OnlineDlOptions, type OnlineDlResult } from './online-dl.js';
