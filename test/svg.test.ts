@@ -86,7 +86,7 @@ test('linePlot is well-formed SVG with one group per series, points, error bars 
   const root = parseXml(svg);
   assert.equal(root.name, 'svg');
   assert.equal(root.attrs.xmlns, 'http://www.w3.org/2000/svg');
-  assert.equal(root.attrs.viewBox, '0 0 640 400');
+  assert.equal(root.attrs.viewBox, '0 0 720 400');
   const series = all(root, 'g').filter((g) => g.attrs.class === 'series');
   assert.deepEqual(series.map((g) => g.attrs['data-name']), ['oracle', 'probe "ridge"']);
   assert.equal(all(series[0], 'circle').length, 3);

@@ -1,6 +1,6 @@
 import { fail } from '../core/errors.js';
 import { configKey, latestByCell, type CellConfig, type ResultLine } from './runner.js';
-import { linePlot, type PlotSeries } from './svg.js';
+import { linePlot, PALETTE, type PlotSeries } from './svg.js';
 
 /**
  * Turning result lines into summaries: mean and standard deviation over seeds, Markdown
@@ -152,6 +152,10 @@ export interface MetricPlotOptions {
   methods?: string[];
   /** display names for methods */
   labels?: Record<string, string>;
+  /** colours for methods (default: the palette by position in `methods`, so colours stay put when a method is missing) */
+  colors?: Record<string, string>;
+  /** methods drawn dashed */
+  dashed?: (method: string) => boolean;
   yMin?: number;
   yMax?: number;
 }
@@ -160,11 +164,11 @@ export interface MetricPlotOptions {
 export function metricPlot(rows: SummaryRow[], o: MetricPlotOptions): string {
   const methods = o.methods ?? [...new Set(rows.map((r) => r.method))];
   const series: PlotSeries[] = [];
-  for (const m of methods) {
+  methods.forEach((m, mi) => {
     const points = rows
       .filter((r) => r.method === m && typeof r.config[o.xKey] === 'number' && Number.isFinite(r.mean[o.metric]))
       .map((r) => ({ x: r.config[o.xKey] as number, y: r.mean[o.metric], err: r.std[o.metric] }));
-    if (points.length) series.push({ name: o.labels?.[m] ?? m, points, dashed: m.startsWith('fista-on-') });
-  }
+    if (points.length) series.push({ name: o.labels?.[m] ?? m, points, color: o.colors?.[m] ?? PALETTE[mi % PALETTE.length], dashed: o.dashed?.(m) ?? false });
+  });
   return linePlot({ series, title: o.title, xLabel: o.xLabel ?? o.xKey, yLabel: o.yLabel ?? o.metric, logX: o.logX, yMin: o.yMin, yMax: o.yMax });
 }

@@ -32,13 +32,13 @@ export interface LinePlotOptions {
   /** fixed y range; default from the data (error bars included), padded */
   yMin?: number;
   yMax?: number;
-  /** pixel size of the whole image (default 640 × 400) */
+  /** pixel size of the whole image (default 720 × 400) */
   width?: number;
   height?: number;
 }
 
 /** Okabe–Ito colours plus a few more, distinguishable for colour-blind readers. */
-export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442', '#7F7F7F', '#8C564B', '#17BECF', '#BCBD22'];
+export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#7F7F7F', '#8C564B', '#17BECF', '#BCBD22', '#F0E442'];
 
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -96,7 +96,7 @@ function f(v: number): string {
 
 /** Render the plot to an SVG string. */
 export function linePlot(opts: LinePlotOptions): string {
-  const W = opts.width ?? 640;
+  const W = opts.width ?? 720;
   const H = opts.height ?? 400;
   if (!(W >= 100) || !(H >= 100)) fail('E_ARG', `linePlot: width and height must be >= 100 pixels, got ${W} x ${H}`);
   if (!Array.isArray(opts.series)) fail('E_ARG', 'linePlot: series must be an array of {name, points}');
@@ -141,7 +141,7 @@ export function linePlot(opts: LinePlotOptions): string {
 
   // layout
   const names = opts.series.map((s) => s.name);
-  const legendW = names.length ? Math.min(200, 28 + 7 * Math.max(...names.map((n) => n.length))) : 0;
+  const legendW = names.length ? Math.min(240, 28 + 6.5 * Math.max(...names.map((n) => n.length))) : 0;
   const m = { left: 60, right: 16 + legendW, top: opts.title ? 34 : 14, bottom: 48 };
   const pw = Math.max(10, W - m.left - m.right);
   const ph = Math.max(10, H - m.top - m.bottom);
@@ -154,7 +154,11 @@ export function linePlot(opts: LinePlotOptions): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  if (opts.title) out.push(`<text x="${f(m.left + pw / 2)}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  if (opts.title) {
+    // shrink long titles to fit the image (about 0.6 em per character)
+    const size = Math.max(9, Math.min(14, Math.floor((W - 16) / (0.6 * opts.title.length))));
+    out.push(`<text class="title" x="${f(W / 2)}" y="20" text-anchor="middle" font-size="${size}" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  }
 
   // grid and ticks
   const xt = logX ? logTicks(xLo, xHi) : niceTicks(xLo, xHi, 6);

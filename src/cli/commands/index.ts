@@ -5,6 +5,7 @@ import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
+import { reproCommand } from './repro.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand, reproCommand];

@@ -1,0 +1,103 @@
+import type { Matrix } from '../core/matrix.js';
+import type { SAEConfig } from '../dictionary/sae/config.js';
+import type { SparseAutoencoder } from '../dictionary/sae/base.js';
+import { createSAE } from '../dictionary/sae/index.js';
+import { learnDictionaryFista } from '../dictionary/dl-fista.js';
+
+/**
+ * The learned methods of the Stop-Probing protocol, configured as the paper (PAPERS sec. 1):
+ * SAEs of width n with pre-encoder decoder-bias subtraction, unit-norm decoder rows, AdamW,
+ * no learning-rate schedule, no input scaling, no auxiliary losses; DL-FISTA (FISTA + MOD).
+ */
+
+export type SaeKindName = 'relu' | 'topk' | 'jumprelu' | 'mp';
+
+export interface StopProbingSAEOptions {
+  /** width (= n latents) */
+  atoms: number;
+  /** true k: TopK's k and matching pursuit's number of steps */
+  k: number;
+  lr: number;
+  batch: number;
+  epochs: number;
+  /**
+   * γ of the paper's loss mean((x̂−x)²) + γ·R(z), the mean taken over rows and dims. sparsecode's
+   * SAE losses sum the squared error over dims, so the coefficient passed on is γ·dim.
+   */
+  gamma: number;
+  /** AdamW decoupled weight decay (PyTorch's AdamW default is 0.01) */
+  weightDecay: number;
+  seed: number | string;
+  signal?: AbortSignal;
+}
+
+export interface TrainedSAE {
+  kind: SaeKindName;
+  /** decoder [atoms x dim] */
+  decoder: Matrix;
+  /** decoder bias [dim] (subtracted from inputs before FISTA on the frozen decoder) */
+  decoderBias: Float32Array;
+  encode(X: Matrix): Matrix;
+  model: SparseAutoencoder;
+}
+
+/** The SAE config the paper's settings translate to, for inputs of width `dim`. */
+export function paperSAEConfig(kind: SaeKindName, dim: number, o: StopProbingSAEOptions): SAEConfig {
+  const cfg: SAEConfig = {
+    atoms: o.atoms,
+    lr: o.lr,
+    batch: o.batch,
+    epochs: o.epochs,
+    weightDecay: o.weightDecay,
+    warmupSteps: 0,
+    decaySteps: 0,
+    normalizeDecoder: true,
+    scaleInputs: false,
+    bDecInit: 'zeros',
+    resampleEvery: 0,
+  };
+  if (kind === 'relu') cfg.l1 = o.gamma * dim;
+  if (kind === 'jumprelu') {
+    cfg.l0 = o.gamma * dim;
+    cfg.thresholdInit = 1e-3;
+    cfg.bandwidth = 1e-3;
+  }
+  if (kind === 'topk') {
+    cfg.k = o.k;
+    cfg.auxkCoef = 0;
+  }
+  if (kind === 'mp') cfg.k = o.k;
+  return cfg;
+}
+
+/** Train one SAE on X (the train split) with the paper's settings. */
+export async function fitStopProbingSAE(kind: SaeKindName, X: Matrix, o: StopProbingSAEOptions): Promise<TrainedSAE> {
+  const sae = createSAE(kind, paperSAEConfig(kind, X.cols, o));
+  await sae.fit(X, { seed: o.seed, signal: o.signal });
+  const w = sae.getWeights();
+  return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae };
+}
+
+export interface DictionaryRun {
+  D: Matrix;
+  Z: Matrix;
+  iterations: number;
+  converged: boolean;
+}
+
+/** DL-FISTA: random unit-norm D, then warm-started FISTA steps and MOD updates (non-negative codes). */
+export async function learnStopProbingDictionary(
+  X: Matrix, o: { atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal },
+): Promise<DictionaryRun> {
+  const r = await learnDictionaryFista(X, {
+    atoms: o.atoms,
+    lambda: o.lambda,
+    fistaIters: o.fistaIters,
+    maxOuter: o.maxOuter,
+    tol: o.tol,
+    nonneg: true,
+    seed: o.seed,
+    signal: o.signal,
+  });
+  return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged };
+}

@@ -1,0 +1,528 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { checkAborted } from '../core/validate.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { defaultDim, superpositionWorld, type CompositionalSplit, type World } from '../worlds/superposition.js';
+import { fista } from '../inference/fista.js';
+import { mcc } from '../metrics/mcc.js';
+import { dictionaryRecovery } from '../metrics/dictionary.js';
+import { ridgeProbe, logisticProbe, DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
+import { bestUnitAuc } from '../metrics/auc.js';
+import { fitStopProbingSAE, learnStopProbingDictionary, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
+import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
+import { aggregate, metricPlot, pivotTable, summaryTable, varyingKeys, type SummaryRow } from './report.js';
+
+/**
+ * "Stop Probing, Start Coding" (PAPERS sec. 1): compositional generalisation of codes from a
+ * linear probe, SAEs, FISTA on frozen SAE decoders, dictionary learning + FISTA and the FISTA
+ * oracle, in and out of distribution, swept over n (latents), k (active) and N (samples).
+ */
+
+export const SAE_METHODS = ['relu-sae', 'topk-sae', 'jumprelu-sae', 'mp-sae'] as const;
+export const STOP_PROBING_METHODS = [
+  'oracle',
+  'probe',
+  'dl-fista',
+  ...SAE_METHODS,
+  ...SAE_METHODS.map((m) => `fista-on-${m}` as const),
+] as const;
+export type StopProbingMethod = (typeof STOP_PROBING_METHODS)[number];
+
+export const METRIC_NAMES = ['mcc_id', 'mcc_ood', 'acc_id', 'acc_ood', 'auc_ood', 'dict_mean_cos', 'dict_frac_090'] as const;
+
+export const METHOD_LABELS: Record<string, string> = {
+  oracle: 'FISTA oracle',
+  probe: 'Linear probe',
+  'dl-fista': 'DL-FISTA',
+  'relu-sae': 'SAE ReLU',
+  'topk-sae': 'SAE TopK',
+  'jumprelu-sae': 'SAE JumpReLU',
+  'mp-sae': 'SAE MP',
+  'fista-on-relu-sae': 'FISTA on SAE ReLU decoder',
+  'fista-on-topk-sae': 'FISTA on SAE TopK decoder',
+  'fista-on-jumprelu-sae': 'FISTA on SAE JumpReLU decoder',
+  'fista-on-mp-sae': 'FISTA on SAE MP decoder',
+};
+
+/** Plot colours: an SAE and FISTA on its decoder share a colour (the latter dashed). */
+export const METHOD_COLORS: Record<string, string> = {
+  oracle: '#000000',
+  probe: '#D55E00',
+  'dl-fista': '#009E73',
+  'relu-sae': '#CC79A7',
+  'topk-sae': '#0072B2',
+  'jumprelu-sae': '#E69F00',
+  'mp-sae': '#56B4E9',
+  'fista-on-relu-sae': '#CC79A7',
+  'fista-on-topk-sae': '#0072B2',
+  'fista-on-jumprelu-sae': '#E69F00',
+  'fista-on-mp-sae': '#56B4E9',
+};
+
+/** A cell's config: exactly these fields go into results.jsonl. */
+export interface StopProbingConfig {
+  latents: number;
+  active: number;
+  samples: number;
+  dim: number;
+  seed: number;
+  [key: string]: number;
+}
+
+/** Every hyperparameter of a sweep; stored in DIR/sweep.json so a resume cannot mix settings. */
+export interface StopProbingSettings {
+  /** FISTA (oracle, frozen decoders): λ, iterations (run exactly, no early stop), non-negative */
+  fistaLambda: number;
+  fistaIters: number;
+  /** SAEs: AdamW learning rate, batch, epochs, ReLU L1 γ (on the per-element MSE, as the paper) */
+  saeLr: number;
+  saeBatch: number;
+  saeEpochs: number;
+  saeGamma: number;
+  saeWeightDecay: number;
+  /** DL-FISTA: λ, FISTA steps per outer iteration, max outer iterations, tolerance on ‖ΔD‖/‖D‖ */
+  dlLambda: number;
+  dlFistaIters: number;
+  dlMaxOuter: number;
+  dlTol: number;
+  /** DL-FISTA OOD codes: FISTA iterations with the learned dictionary (early stop at 1e-6 relative change) */
+  dlOodIters: number;
+  /** ridge probe penalties (leave-one-out CV) */
+  probeAlphas: number[];
+}
+
+export const FULL_SETTINGS: StopProbingSettings = {
+  fistaLambda: 0.1,
+  fistaIters: 100,
+  saeLr: 5e-4,
+  saeBatch: 64,
+  saeEpochs: 500,
+  saeGamma: 1e-4,
+  saeWeightDecay: 0.01,
+  dlLambda: 0.1,
+  dlFistaIters: 100,
+  dlMaxOuter: 1000,
+  dlTol: 1e-5,
+  dlOodIters: 2000,
+  probeAlphas: [...DEFAULT_RIDGE_ALPHAS],
+};
+
+/** The quick preset keeps the paper's hyperparameters; it is small through its sweeps and seeds. */
+export const QUICK_SETTINGS: StopProbingSettings = { ...FULL_SETTINGS };
+
+export type SweepName = 'latents' | 'sparsity' | 'samples';
+export type PresetName = 'quick' | 'full';
+
+export interface SweepSpec {
+  /** the config field the sweep varies */
+  key: 'latents' | 'active' | 'samples';
+  values: number[];
+  /** the fixed fields */
+  base: { latents: number; active: number; samples: number };
+}
+
+/** The paper's sweeps (PAPERS sec. 1). */
+export const FULL_SWEEPS: Record<SweepName, SweepSpec> = {
+  latents: { key: 'latents', values: [50, 100, 500, 1000, 5000, 10000], base: { latents: 1000, active: 10, samples: 5000 } },
+  sparsity: { key: 'active', values: [2, 5, 10, 20, 50, 100], base: { latents: 1000, active: 10, samples: 5000 } },
+  samples: { key: 'samples', values: [100, 500, 1000, 5000, 10000, 50000, 100000], base: { latents: 100, active: 10, samples: 5000 } },
+};
+
+/** Small versions that run in minutes on two cores. */
+/** Small versions that run in minutes on two cores (the latents one is the paper's first two columns). */
+export const QUICK_SWEEPS: Record<SweepName, SweepSpec> = {
+  latents: { key: 'latents', values: [50, 100], base: { latents: 100, active: 10, samples: 5000 } },
+  sparsity: { key: 'active', values: [2, 5, 10], base: { latents: 100, active: 10, samples: 2000 } },
+  samples: { key: 'samples', values: [500, 1000, 2000, 5000], base: { latents: 50, active: 10, samples: 5000 } },
+};
+
+export interface Preset {
+  settings: StopProbingSettings;
+  sweeps: Record<SweepName, SweepSpec>;
+  seeds: number[];
+  methods: StopProbingMethod[];
+}
+
+export const PRESETS: Record<PresetName, Preset> = {
+  quick: {
+    settings: QUICK_SETTINGS,
+    sweeps: QUICK_SWEEPS,
+    seeds: [0],
+    methods: ['oracle', 'probe', 'dl-fista', 'relu-sae', 'topk-sae', 'jumprelu-sae', 'mp-sae', 'fista-on-topk-sae'],
+  },
+  full: {
+    settings: FULL_SETTINGS,
+    sweeps: FULL_SWEEPS,
+    seeds: [0, 1, 2],
+    methods: [...STOP_PROBING_METHODS],
+  },
+};
+
+export function isStopProbingMethod(s: string): s is StopProbingMethod {
+  return (STOP_PROBING_METHODS as readonly string[]).includes(s);
+}
+
+/**
+ * Why a world (n, k) cannot be built with the compositional split, or null when it can:
+ * setting A needs k−1 latents from the ID pool (n − floor(n/2) − 1 latents), setting C k−1
+ * from the OOD pool (floor(n/2)).
+ */
+export function compositionalProblem(latents: number, active: number): string | null {
+  if (!Number.isInteger(latents) || latents < 2) return `latents must be an integer >= 2, got ${latents}`;
+  if (!Number.isInteger(active) || active < 1) return `active must be an integer >= 1, got ${active}`;
+  const nOod = Math.floor(latents / 2);
+  const idPool = latents - nOod - 1;
+  if (active - 1 > idPool) return `k = ${active} needs k−1 = ${active - 1} latents in the ID pool, which has ${idPool} at n = ${latents}; raise --latents to at least ${2 * active} or lower --active`;
+  if (active - 1 > nOod) return `k = ${active} needs k−1 latents in the OOD pool, which has ${nOod} at n = ${latents}`;
+  return null;
+}
+
+export interface ConfigGridOptions {
+  preset?: PresetName;
+  sweep?: SweepName;
+  /** explicit values (override the sweep's values for the swept key, or its base for the others) */
+  latents?: number[];
+  active?: number[];
+  samples?: number[];
+  /** observation dimension (default: max(k+1, ceil(2k ln(n/k)))) */
+  dim?: number;
+}
+
+/** The configs (without seed) of a sweep: the cartesian product of latents × active × samples. */
+export function configGrid(o: ConfigGridOptions): Omit<StopProbingConfig, 'seed'>[] {
+  const preset = PRESETS[o.preset ?? 'quick'];
+  if (!preset) fail('E_USAGE', `unknown preset "${o.preset}"; use quick or full`);
+  const explicit = o.latents || o.active || o.samples;
+  const sweepName: SweepName | undefined = o.sweep ?? (explicit ? undefined : 'latents');
+  let spec: SweepSpec | undefined;
+  if (sweepName) {
+    spec = preset.sweeps[sweepName];
+    if (!spec) fail('E_USAGE', `unknown sweep "${sweepName}"; use latents, sparsity or samples`);
+  }
+  const base = spec?.base ?? { latents: 100, active: 10, samples: 5000 };
+  const pick = (key: 'latents' | 'active' | 'samples'): number[] => {
+    if (o[key]?.length) return o[key]!;
+    if (spec && spec.key === key) return spec.values;
+    return [base[key]];
+  };
+  const out: Omit<StopProbingConfig, 'seed'>[] = [];
+  for (const n of pick('latents')) {
+    for (const k of pick('active')) {
+      for (const N of pick('samples')) {
+        const why = compositionalProblem(n, k);
+        if (why) fail('E_USAGE', `cannot build the compositional world n = ${n}, k = ${k}: ${why}`);
+        if (!Number.isInteger(N) || N < 4) fail('E_USAGE', `--samples must be an integer >= 4, got ${N}`);
+        if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) fail('E_USAGE', `--dim must be a positive integer, got ${o.dim}`);
+        out.push({ latents: n, active: k, samples: N, dim: o.dim ?? defaultDim(n, k) });
+      }
+    }
+  }
+  return out;
+}
+
+/** Put methods in run order: an SAE before FISTA on its decoder (they share the trained SAE). */
+export function orderMethods(methods: string[]): StopProbingMethod[] {
+  for (const m of methods) if (!isStopProbingMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${STOP_PROBING_METHODS.join(', ')}`);
+  const set = new Set(methods);
+  return STOP_PROBING_METHODS.filter((m) => set.has(m));
+}
+
+/** Cells in run order: config × seed × method; one group (shared world, SAEs) per config × seed. */
+export function stopProbingCells(configs: Omit<StopProbingConfig, 'seed'>[], seeds: number[], methods: StopProbingMethod[]): Cell[] {
+  const cells: Cell[] = [];
+  for (const c of configs) {
+    for (const seed of seeds) {
+      const config: StopProbingConfig = { latents: c.latents, active: c.active, samples: c.samples, dim: c.dim, seed };
+      const group = configKey(config);
+      for (const method of methods) cells.push({ config, method, group });
+    }
+  }
+  return cells;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Metrics                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/**
+ * The paper's code metrics: ID on the validation split, OOD on the OOD split.
+ * mcc_id: MCC against the active true latents (noise padding); mcc_ood: the OOD rule (active
+ * latents only, as many code columns of largest variance); acc_id / acc_ood: unregularised
+ * logistic regression of y = [z₀ > 0.5] trained on the ID codes; auc_ood: the unit with the
+ * best ID AUC, scored on OOD.
+ */
+export function codeMetrics(world: World<CompositionalSplit>, codesId: Matrix, codesOod: Matrix): Record<string, number> {
+  const out: Record<string, number> = {};
+  out.mcc_id = mcc(codesId, world.Z.val).mcc;
+  out.mcc_ood = mcc(codesOod, world.Z.ood, { ood: true }).mcc;
+  const lr = logisticProbe(codesId, world.y.val, codesOod, world.y.ood);
+  out.acc_id = lr.trainAccuracy;
+  out.acc_ood = lr.accuracy;
+  out.auc_ood = bestUnitAuc(codesId, world.y.val, codesOod, world.y.ood).aucOod;
+  return out;
+}
+
+function dictMetrics(learned: Matrix, truth: Matrix): Record<string, number> {
+  const r = dictionaryRecovery(learned, truth);
+  return { dict_mean_cos: r.meanCos, dict_frac_090: r.frac090 };
+}
+
+/** Subtract a bias vector from every row (a copy). */
+function subtractRow(X: Matrix, b: Float32Array): Matrix {
+  const out = X.clone();
+  const d = X.cols;
+  for (let i = 0; i < X.rows; i++) for (let j = 0; j < d; j++) out.data[i * d + j] -= b[j];
+  return out;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One cell                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+function getWorld(config: StopProbingConfig, cache: Map<string, unknown>): World<CompositionalSplit> {
+  let w = cache.get('world') as World<CompositionalSplit> | undefined;
+  if (!w) {
+    w = superpositionWorld({ latents: config.latents, active: config.active, samples: config.samples, dim: config.dim, seed: config.seed, split: 'compositional' });
+    cache.set('world', w);
+  }
+  return w;
+}
+
+async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World<CompositionalSplit>, settings: StopProbingSettings, cache: Map<string, unknown>, signal?: AbortSignal): Promise<TrainedSAE> {
+  const key = `sae:${kind}`;
+  let t = cache.get(key) as TrainedSAE | undefined;
+  if (!t) {
+    t = await fitStopProbingSAE(kind, world.X.train, {
+      atoms: config.latents,
+      k: config.active,
+      lr: settings.saeLr,
+      batch: settings.saeBatch,
+      epochs: settings.saeEpochs,
+      gamma: settings.saeGamma,
+      weightDecay: settings.saeWeightDecay,
+      seed: `${config.seed}:sae:${kind}`,
+      signal,
+    });
+    cache.set(key, t);
+  }
+  return t;
+}
+
+/** Run one method on one config × seed and return its metrics. */
+export async function runStopProbingCell(
+  config: StopProbingConfig, method: string, settings: StopProbingSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal,
+): Promise<Record<string, number>> {
+  if (!isStopProbingMethod(method)) fail('E_ARG', `unknown method "${method}"; choose from ${STOP_PROBING_METHODS.join(', ')}`);
+  checkAborted(signal);
+  const world = getWorld(config, cache);
+  const { X, Z, A } = world;
+  const fistaOpts = { lambda: settings.fistaLambda, iters: settings.fistaIters, tol: 0, nonneg: true, objective: false };
+
+  if (method === 'probe') {
+    // trained on the train half (float64 inside); ID codes are its predictions on val
+    const p = ridgeProbe(X.train, Z.train, { alphas: settings.probeAlphas });
+    return { ...codeMetrics(world, p.predict(X.val), p.predict(X.ood)), probe_alpha: p.alpha };
+  }
+  if (method === 'oracle') {
+    const id = fista(X.val, A, fistaOpts).Z;
+    const ood = fista(X.ood, A, fistaOpts).Z;
+    return codeMetrics(world, id, ood);
+  }
+  if (method === 'dl-fista') {
+    // the dictionary is learned on the validation split; OOD codes use that dictionary
+    const r = await learnStopProbingDictionary(X.val, {
+      atoms: config.latents,
+      lambda: settings.dlLambda,
+      fistaIters: settings.dlFistaIters,
+      maxOuter: settings.dlMaxOuter,
+      tol: settings.dlTol,
+      seed: `${config.seed}:dl-fista`,
+      signal,
+    });
+    checkAborted(signal);
+    const ood = fista(X.ood, r.D, { lambda: settings.dlLambda, iters: settings.dlOodIters, tol: 1e-6, nonneg: true, objective: false }).Z;
+    return { ...codeMetrics(world, r.Z, ood), ...dictMetrics(r.D, A), dl_outer: r.iterations };
+  }
+  const fistaOn = method.startsWith('fista-on-');
+  const saeMethod = (fistaOn ? method.slice('fista-on-'.length) : method) as (typeof SAE_METHODS)[number];
+  const kind = saeMethod.replace(/-sae$/, '') as SaeKindName;
+  const sae = await getSAE(kind, config, world, settings, cache, signal);
+  checkAborted(signal);
+  const dict = dictMetrics(sae.decoder, A);
+  if (!fistaOn) return { ...codeMetrics(world, sae.encode(X.val), sae.encode(X.ood)), ...dict };
+  // FISTA on the frozen decoder, inputs centred by the decoder bias (as the reference code)
+  const id = fista(subtractRow(X.val, sae.decoderBias), sae.decoder, fistaOpts).Z;
+  const ood = fista(subtractRow(X.ood, sae.decoderBias), sae.decoder, fistaOpts).Z;
+  return { ...codeMetrics(world, id, ood), ...dict };
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The whole protocol                                                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+export interface StopProbingOptions extends ConfigGridOptions {
+  /** output folder: results.jsonl, sweep.json, report.md, *.svg */
+  out: string;
+  seeds?: number[];
+  methods?: string[];
+  /** hyperparameter overrides on top of the preset's */
+  settings?: Partial<StopProbingSettings>;
+  signal?: AbortSignal;
+  onProgress?: (p: SweepProgress) => void;
+}
+
+export interface StopProbingRun {
+  summary: SweepSummary;
+  /** aggregated rows of this sweep's cells */
+  rows: SummaryRow[];
+  settings: StopProbingSettings;
+  reportPath: string;
+}
+
+function sameSettings(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Run (or resume) the protocol into `out`, then write report.md and the plots. */
+export async function runStopProbing(o: StopProbingOptions): Promise<StopProbingRun> {
+  const presetName = o.preset ?? 'quick';
+  const preset = PRESETS[presetName];
+  if (!preset) fail('E_USAGE', `unknown preset "${presetName}"; use quick or full`);
+  const settings: StopProbingSettings = { ...preset.settings, ...(o.settings ?? {}) };
+  const configs = configGrid(o);
+  const seeds = o.seeds?.length ? o.seeds : preset.seeds;
+  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  const methods = orderMethods(o.methods?.length ? o.methods : preset.methods);
+  const cells = stopProbingCells(configs, seeds, methods);
+
+  // one folder holds results of one set of hyperparameters
+  const manifestPath = join(o.out, 'sweep.json');
+  if (existsSync(manifestPath)) {
+    let prev: { settings?: unknown } = {};
+    try {
+      prev = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    } catch {
+      fail('E_FORMAT', `${manifestPath} is not valid JSON; delete it or use another --out`);
+    }
+    if (prev.settings && !sameSettings(prev.settings, settings)) {
+      fail('E_USAGE', `${o.out} holds results made with other hyperparameters (${manifestPath}); use another --out, or the same --preset as before`);
+    }
+  } else {
+    writeFileAtomic(manifestPath, JSON.stringify({ experiment: 'stop-probing', preset: presetName, settings }, null, 2) + '\n');
+  }
+
+  const summary = await runSweep({
+    dir: o.out,
+    cells,
+    signal: o.signal,
+    onProgress: o.onProgress,
+    run: (cell, cache, signal) => runStopProbingCell(cell.config as StopProbingConfig, cell.method, settings, cache, signal),
+  });
+  const mine = summary.lines.filter((l): l is ResultLine => !!l);
+  const rows = aggregate(mine);
+  const all = readResults(summary.path).lines;
+  const reportPath = writeStopProbingReport(o.out, all, { settings, preset: presetName });
+  return { summary, rows, settings, reportPath };
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Report                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+/** The paper's reported MCC_OOD (k = 10, N = 5000, mean of seeds 0–2), PAPERS sec. 1. */
+export const PAPER_MCC_OOD: { latents: number[]; rows: Record<string, number[]> } = {
+  latents: [50, 100, 500, 1000, 5000, 10000],
+  rows: {
+    oracle: [0.971, 0.986, 0.992, 0.993, 0.992, 0.982],
+    probe: [0.751, 0.408, 0.196, 0.16, 0.102, 0.087],
+    'dl-fista': [0.917, 0.945, 0.955, 0.475, 0.262, 0.338],
+    'topk-sae': [0.603, 0.705, 0.212, 0.191, 0.344, 0.498],
+    'relu-sae': [0.549, 0.413, 0.218, 0.183, 0.225, 0.281],
+  },
+};
+
+const SWEEP_AXES: { key: 'latents' | 'active' | 'samples'; label: string; file: string }[] = [
+  { key: 'latents', label: 'n (latents)', file: 'mcc_ood_vs_latents' },
+  { key: 'active', label: 'k (active latents per sample)', file: 'mcc_ood_vs_active' },
+  { key: 'samples', label: 'N (samples)', file: 'mcc_ood_vs_samples' },
+];
+
+/**
+ * Write DIR/report.md (tables + links to SVG plots written beside it) from result lines.
+ * Returns the report's path.
+ */
+export function writeStopProbingReport(dir: string, lines: ResultLine[], o: { settings?: StopProbingSettings; preset?: string } = {}): string {
+  const rows = aggregate(lines);
+  const methods = STOP_PROBING_METHODS.filter((m) => rows.some((r) => r.method === m));
+  const failed = lines.filter((l) => l.error !== undefined);
+  const md: string[] = [];
+  md.push('# Stop Probing, Start Coding — reproduction report', '');
+  md.push('Protocol: PAPERS.md section 1 (compositional split; ID metrics on the validation half, OOD on the OOD set).');
+  if (o.preset) md.push(`Preset: \`${o.preset}\`.`);
+  md.push(`Results: ${lines.length} lines in results.jsonl, ${rows.length} config × method rows (mean ± sample std over seeds).`, '');
+  const varying = varyingKeys(rows).filter((k) => k !== 'dim');
+  for (const axis of SWEEP_AXES) {
+    if (!varying.includes(axis.key)) continue;
+    const others = varying.filter((k) => k !== axis.key);
+    // one plot (and table) per combination of the other varying keys
+    const combos = new Map<string, SummaryRow[]>();
+    for (const r of rows) {
+      const key = others.map((k) => `${k}=${r.config[k]}`).join(', ');
+      if (!combos.has(key)) combos.set(key, []);
+      combos.get(key)!.push(r);
+    }
+    for (const [combo, sub] of combos) {
+      const fixed = (['latents', 'active', 'samples'] as const).filter((k) => k !== axis.key).map((k) => `${k} = ${sub[0].config[k]}`).join(', ');
+      const suffix = combo ? `_${combo.replace(/[^a-z0-9]+/gi, '_')}` : '';
+      const file = `${axis.file}${suffix}.svg`;
+      const svg = metricPlot(sub, {
+        xKey: axis.key,
+        metric: 'mcc_ood',
+        logX: true,
+        methods,
+        labels: METHOD_LABELS,
+        colors: METHOD_COLORS,
+        dashed: (m) => m.startsWith('fista-on-'),
+        title: `MCC out of distribution vs ${axis.key} (${fixed})`,
+        xLabel: axis.label,
+        yLabel: 'MCC (OOD)',
+        yMin: 0,
+        yMax: 1,
+      });
+      writeFileAtomic(join(dir, file), svg);
+      md.push(`## MCC_OOD against ${axis.label}${combo ? ` (${combo})` : ''}`, '', `Fixed: ${fixed}.`, '', `![MCC_OOD vs ${axis.key}](${file})`, '');
+      md.push(pivotTable(sub, axis.key, 'mcc_ood', methods), '');
+      md.push(pivotTable(sub, axis.key, 'mcc_id', methods), '');
+    }
+  }
+  // the paper's table next to ours, where the configs match (k = 10, N = 5000)
+  const comparable = rows.filter((r) => r.config.active === 10 && r.config.samples === 5000 && PAPER_MCC_OOD.latents.includes(r.config.latents as number));
+  if (comparable.length) {
+    md.push('## Against the paper (MCC_OOD, k = 10, N = 5000)', '');
+    const header = ['method', 'n', 'ours', 'paper', 'difference'];
+    const body: string[][] = [];
+    for (const r of comparable) {
+      const ref = PAPER_MCC_OOD.rows[r.method];
+      if (!ref) continue;
+      const p = ref[PAPER_MCC_OOD.latents.indexOf(r.config.latents as number)];
+      const m = r.mean.mcc_ood;
+      body.push([r.method, String(r.config.latents), Number.isFinite(m) ? m.toFixed(3) : '—', p.toFixed(3), Number.isFinite(m) ? (m - p >= 0 ? '+' : '') + (m - p).toFixed(3) : '—']);
+    }
+    if (body.length) {
+      md.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ')} |`), '');
+    }
+  }
+  md.push('## All metrics', '');
+  md.push(summaryTable(rows, [...METRIC_NAMES]), '');
+  if (failed.length) {
+    md.push('## Failed cells', '');
+    for (const f of failed) md.push(`- \`${f.method}\` ${JSON.stringify(f.config)}: ${f.error}`);
+    md.push('');
+  }
+  if (o.settings) md.push('## Hyperparameters', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
+  const path = join(dir, 'report.md');
+  writeFileAtomic(path, md.join('\n'));
+  return path;
+}
