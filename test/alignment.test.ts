@@ -131,6 +131,26 @@ test('RDM blocks: a sample count above the block size gives the same as the dire
   assert.ok(worst < 1e-4, `max error ${worst}`);
 });
 
+test('radix ranking equals a comparison-sort ranking (negatives, zeros, ties, aliasing)', () => {
+  const rng = new Rng(3);
+  const n = 5000;
+  const x = Float64Array.from({ length: n }, (_, i) => (i % 7 === 0 ? Math.round(rng.normal() * 3) : i % 11 === 0 ? -0 : rng.normal() * 10 ** rng.int(6)));
+  // reference: sort positions by value, average over runs
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
+  const ref = new Float64Array(n);
+  for (let s = 0; s < n; ) {
+    let e = s + 1;
+    while (e < n && x[order[e]] === x[order[s]]) e++;
+    for (let t = s; t < e; t++) ref[order[t]] = (s + e + 1) / 2;
+    s = e;
+  }
+  assert.deepEqual(Array.from(rankAverage(x)), Array.from(ref));
+  const y = x.slice();
+  rankAverage(y, y);
+  assert.deepEqual(Array.from(y), Array.from(ref), 'in place');
+  assertThrowsCode(() => rankAverage(Float64Array.from([1, NaN])), 'E_NONFINITE');
+});
+
 test('median by quickselect equals the sorted median (odd, even, ties)', () => {
   const rng = new Rng(5);
   for (const n of [1, 2, 7, 10, 101, 1000]) {

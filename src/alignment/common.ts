@@ -120,42 +120,78 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
 
 /**
  * Ranks 1..n with ties given their average rank (SciPy `rankdata(method='average')`).
- * Sorts a copy of the values, then finds each value's run of equal values by binary search:
- * O(n log n) time, one extra float64 buffer. Writes into `out` (may alias `x`).
+ * Writes into `out` (may alias `x`). NaN is an error.
+ *
+ * Method: an LSD radix argsort on the order-preserving 64-bit image of each float64 (six
+ * passes of 11/10-bit digits, passes whose digit is constant are skipped), then one walk over
+ * runs of equal values. O(n) time and about 24 bytes of scratch per value: fast enough for the
+ * 5·10⁷ pairs of a 10,000-sample RDM, where a comparison sort would take minutes in JS.
  */
-export function rankAverage(x: Float64Array, out: Float64Array = new Float64Array(x.length), scratch?: Float64Array): Float64Array {
+export function rankAverage(x: Float64Array, out: Float64Array = new Float64Array(x.length)): Float64Array {
   const n = x.length;
   if (out.length !== n) fail('E_SHAPE', `rankAverage: out has ${out.length} entries, x has ${n}`);
-  for (let i = 0; i < n; i++) if (x[i] !== x[i]) fail('E_NONFINITE', `rankAverage: value ${i} is NaN`);
-  const s = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Float64Array(n);
-  s.set(x);
-  s.sort();
+  if (n === 0) return out;
+  // order-preserving keys: flip all bits of negatives, only the sign bit of the rest
+  let hi = new Uint32Array(n);
+  let lo = new Uint32Array(n);
+  const bits = new Uint32Array(x.buffer, x.byteOffset, 2 * n); // little-endian: [lo, hi] per value
   for (let i = 0; i < n; i++) {
     const v = x[i];
-    // first index with s[idx] >= v
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < v) lo = mid + 1;
-      else hi = mid;
+    if (v !== v) fail('E_NONFINITE', `rankAverage: value ${i} is NaN`);
+    const h = bits[2 * i + 1];
+    const l = bits[2 * i];
+    if (h & 0x80000000) {
+      hi[i] = ~h >>> 0;
+      lo[i] = ~l >>> 0;
+    } else {
+      hi[i] = (h | 0x80000000) >>> 0;
+      lo[i] = l;
     }
-    const first = lo;
-    // first index with s[idx] > v (usually first + 1: check before searching)
-    let last: number;
-    if (first + 1 >= n || s[first + 1] > v) last = first + 1;
-    else {
-      lo = first + 1;
-      hi = n;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (s[mid] <= v) lo = mid + 1;
-        else hi = mid;
-      }
-      last = lo;
-    }
-    out[i] = (first + last + 1) / 2; // mean of 1-based ranks first+1 .. last
   }
+  let idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let hi2 = new Uint32Array(n);
+  let lo2 = new Uint32Array(n);
+  let idx2 = new Int32Array(n);
+  // digits: [word (0 = lo, 1 = hi), shift, width]
+  const digits: [number, number, number][] = [[0, 0, 11], [0, 11, 11], [0, 22, 10], [1, 0, 11], [1, 11, 11], [1, 22, 10]];
+  const count = new Int32Array(2048);
+  for (const [word, shift, width] of digits) {
+    const mask = (1 << width) - 1;
+    const src = word === 0 ? lo : hi;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(src[i] >>> shift) & mask]++;
+    if (count[(src[0] >>> shift) & mask] === n) continue; // constant digit: order unchanged
+    let sum = 0;
+    for (let b = 0; b <= mask; b++) {
+      const c = count[b];
+      count[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const d = (src[i] >>> shift) & mask;
+      const t = count[d]++;
+      hi2[t] = hi[i];
+      lo2[t] = lo[i];
+      idx2[t] = idx[i];
+    }
+    [hi, hi2] = [hi2, hi];
+    [lo, lo2] = [lo2, lo];
+    [idx, idx2] = [idx2, idx];
+  }
+  // runs of equal values get the mean of their 1-based positions; twice the rank (an integer)
+  // goes to a scratch array first, because `out` may alias `x`, which the walk still reads
+  const twice = hi2;
+  let start = 0;
+  while (start < n) {
+    const v = x[idx[start]];
+    let end = start + 1;
+    while (end < n && x[idx[end]] === v) end++;
+    const r2 = start + end + 1; // 2 × mean of positions start+1 .. end
+    for (let t = start; t < end; t++) twice[t] = r2;
+    start = end;
+  }
+  for (let t = 0; t < n; t++) out[idx[t]] = twice[t] / 2;
   return out;
 }
 

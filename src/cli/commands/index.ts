@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { alignCommand } from './align.js';
 import { backendsCommand } from './backends.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
@@ -8,4 +9,4 @@ import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand, reproCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand, reproCommand, alignCommand];
