@@ -2,6 +2,7 @@ import type { Bench } from './types.js';
 import { gemmBench } from './gemm.js';
 import { opsBench } from './ops.js';
 import { alignBench } from './align.js';
+import { linalgBench } from './linalg.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench];
