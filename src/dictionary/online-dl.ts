@@ -1,0 +1,168 @@
+import { fail } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { toRng, type Rng, type Seed } from '../core/rng.js';
+import { assertInt, assertNumber, checkAborted } from '../core/validate.js';
+import { matmul } from '../backend/index.js';
+import { fista } from '../inference/fista.js';
+import { meanL0 } from '../inference/common.js';
+import { checkData, checkInitDictionary, nextTick, normalizeRows, randomUnitRows, type DictionaryProgress } from './dl-fista.js';
+
+export interface OnlineDlOptions {
+  atoms: number;
+  /** L1 weight of the FISTA codes */
+  lambda: number;
+  /** samples per minibatch (default 256, at most the number of samples) */
+  batch?: number;
+  /** total minibatch steps (default: epochs · ceil(samples / batch)) */
+  steps?: number;
+  /** passes over the data when steps is not given (default 10) */
+  epochs?: number;
+  seed: Seed | Rng;
+  /** initial dictionary [atoms x dim] (rows are normalised; not modified) */
+  init?: Matrix;
+  /** non-negative codes (default false) */
+  nonneg?: boolean;
+  /** FISTA iterations per minibatch (default 100; stops earlier at relative change 1e-4) */
+  fistaIters?: number;
+  onProgress?: (p: DictionaryProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface OnlineDlResult {
+  /** learned dictionary [atoms x dim], unit-norm rows */
+  D: Matrix;
+  /** minibatch steps run */
+  steps: number;
+}
+
+/**
+ * Online dictionary learning (Mairal, Bach, Ponce & Sapiro 2009, minibatch form):
+ * for each minibatch, codes Z_b by FISTA on the current D, then the sufficient statistics
+ *     A ← β·A + Z_bᵀZ_b / b,    B ← β·B + Z_bᵀX_b / b        (A [atoms x atoms], B [atoms x dim])
+ * and one pass of block-coordinate descent over the atoms,
+ *     d_j ← d_j + (B_j − A_j·D) / A_jj,   d_j ← d_j / max(||d_j||, 1),
+ * which minimises the surrogate 1/2 tr(D ᵀA D) − tr(DᵀB) atom by atom. The forgetting factor
+ * β = (θ + 1 − b)/(θ + 1), θ = b·t for t < b − 1 else b² + t − b (t = step − 1), down-weights
+ * the codes computed with early dictionaries, as in scikit-learn's MiniBatchDictionaryLearning.
+ * An atom with A_jj < 1e-6 (practically unused) is re-drawn from a random sample of the batch.
+ * The returned rows are normalised to unit norm.
+ */
+export async function onlineDictionaryLearning(X: Matrix, opts: OnlineDlOptions): Promise<OnlineDlResult> {
+  const where = 'online dictionary learning';
+  if (!opts || typeof opts !== 'object') fail('E_ARG', `${where}: options { atoms, lambda, seed, ... } are required`);
+  checkData(X, where);
+  assertInt(`${where}: atoms`, opts.atoms, 1);
+  if (typeof opts.lambda !== 'number') fail('E_ARG', `${where}: lambda (the L1 weight, e.g. 0.1) is required`);
+  assertNumber(`${where}: lambda`, opts.lambda, 0);
+  if (opts.seed === undefined) fail('E_ARG', `${where}: seed is required`);
+  const n = X.rows;
+  const d = X.cols;
+  const atoms = opts.atoms;
+  const lambda = opts.lambda;
+  const batch = Math.min(opts.batch ?? 256, n);
+  assertInt(`${where}: batch`, batch, 1);
+  const epochs = opts.epochs ?? 10;
+  assertInt(`${where}: epochs`, epochs, 1);
+  const perEpoch = Math.ceil(n / batch);
+  const steps = opts.steps ?? epochs * perEpoch;
+  assertInt(`${where}: steps`, steps, 1);
+  const fistaIters = opts.fistaIters ?? 100;
+  assertInt(`${where}: fistaIters`, fistaIters, 1);
+  checkInitDictionary(opts.init, atoms, d, where);
+  const nonneg = !!opts.nonneg;
+  const rng = toRng(opts.seed);
+  const orderRng = rng.fork('order');
+  const redrawRng = rng.fork('redraw');
+
+  const D = new Matrix(atoms, d);
+  if (opts.init) {
+    D.data.set(opts.init.data);
+    normalizeRows(D, rng.fork('init'));
+  } else randomUnitRows(D, rng.fork('init'));
+
+  const A = new Float64Array(atoms * atoms);
+  const B = new Float64Array(atoms * d);
+  const Xb = new Matrix(batch, d);
+  const ZtZ = new Matrix(atoms, atoms);
+  const ZtX = new Matrix(atoms, d);
+  const u = new Float64Array(d);
+  const Dold = new Float32Array(atoms * d);
+  let order = orderRng.permutation(n);
+  let pos = 0;
+  for (let step = 1; step <= steps; step++) {
+    checkAborted(opts.signal);
+    // the next minibatch, reshuffling at the end of each pass
+    for (let r = 0; r < batch; r++) {
+      if (pos === n) {
+        order = orderRng.permutation(n);
+        pos = 0;
+      }
+      Xb.data.set(X.row(order[pos++]), r * d);
+    }
+    const res = fista(Xb, D, { lambda, iters: fistaIters, tol: 1e-4, nonneg });
+    const Z = res.Z;
+    matmul(Z, Z, { transA: true, alpha: 1 / batch, out: ZtZ });
+    matmul(Z, Xb, { transA: true, alpha: 1 / batch, out: ZtX });
+    const t = step - 1;
+    const theta = t < batch - 1 ? (t + 1) * batch : batch * batch + t + 1 - batch;
+    const beta = (theta + 1 - batch) / (theta + 1);
+    for (let i = 0; i < A.length; i++) A[i] = beta * A[i] + ZtZ.data[i];
+    for (let i = 0; i < B.length; i++) B[i] = beta * B[i] + ZtX.data[i];
+
+    // block-coordinate descent, one pass over the atoms
+    Dold.set(D.data);
+    const Dd = D.data;
+    for (let j = 0; j < atoms; j++) {
+      const ajj = A[j * atoms + j];
+      const uj = j * d;
+      if (ajj > 1e-6) {
+        for (let c = 0; c < d; c++) u[c] = B[uj + c];
+        const Aj = j * atoms;
+        for (let l = 0; l < atoms; l++) {
+          const al = A[Aj + l];
+          if (al === 0) continue;
+          const dl = l * d;
+          for (let c = 0; c < d; c++) u[c] -= al * Dd[dl + c];
+        }
+        for (let c = 0; c < d; c++) u[c] = Dd[uj + c] + u[c] / ajj;
+      } else {
+        // practically unused: restart it from a random sample of this batch plus 1% noise
+        const src = redrawRng.int(batch) * d;
+        let s = 0;
+        for (let c = 0; c < d; c++) s += Xb.data[src + c] * Xb.data[src + c];
+        const noise = 0.01 * (Math.sqrt(s / d) || 1);
+        for (let c = 0; c < d; c++) u[c] = Xb.data[src + c] + noise * redrawRng.normal();
+      }
+      let s = 0;
+      for (let c = 0; c < d; c++) s += u[c] * u[c];
+      const scale = 1 / Math.max(Math.sqrt(s), 1);
+      for (let c = 0; c < d; c++) Dd[uj + c] = u[c] * scale;
+    }
+    // atoms that collapsed to zero cannot be scaled back to the unit ball; re-draw them
+    for (let j = 0; j < atoms; j++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += Dd[j * d + c] * Dd[j * d + c];
+      if (!(s > 1e-20)) {
+        const row = D.row(j);
+        redrawRng.fillNormal(row);
+        let r2 = 0;
+        for (let c = 0; c < d; c++) r2 += row[c] * row[c];
+        const inv = 1 / Math.sqrt(r2);
+        for (let c = 0; c < d; c++) row[c] *= inv;
+      }
+    }
+    if (opts.onProgress) {
+      let diff = 0;
+      let base = 0;
+      for (let i = 0; i < Dd.length; i++) {
+        const v = Dd[i] - Dold[i];
+        diff += v * v;
+        base += Dold[i] * Dold[i];
+      }
+      opts.onProgress({ step, total: steps, loss: res.objective!, l0: meanL0(Z), relChange: Math.sqrt(diff / Math.max(base, 1e-300)) });
+    }
+    if (step % 16 === 0) await nextTick();
+  }
+  normalizeRows(D, redrawRng);
+  return { D, steps };
+}
