@@ -2,7 +2,8 @@ import type { Bench } from './types.js';
 import { gemmBench } from './gemm.js';
 import { opsBench } from './ops.js';
 import { alignBench } from './align.js';
+import { saeBench } from './sae.js';
 import { linalgBench } from './linalg.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench];
