@@ -35,7 +35,7 @@ const PAGE = 65536;
 /** Element-wise kernels stream their inputs through wasm memory in pieces of this many floats. */
 const CHUNK = 1 << 20;
 /** Below this many multiply-adds a GEMM runs on the calling thread alone. */
-const GEMM_PARALLEL_MIN = 1 << 20;
+const GEMM_PARALLEL_MIN = 1 << 21;
 /** Below this many multiply-adds a sparse job runs on the calling thread alone. */
 const SPARSE_PARALLEL_MIN = 1 << 17;
 
@@ -76,6 +76,8 @@ export class WasmBackend implements Backend {
   private readonly scratchStride: number;
   private dynBase = 0;
   private top = 0;
+  /** GEMM tasks per thread: more balance the load when cores are busy, fewer repack less. */
+  private gemmTasksPerThread = 2;
 
   constructor(init: WasmBackendInit) {
     this.ex = init.exports;
@@ -240,7 +242,7 @@ export class WasmBackend implements Backend {
     if (this.nThreads <= 1 || work < GEMM_PARALLEL_MIN) {
       this.ex.sgemm(+transA, +transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, this.scratchBase);
     } else {
-      const target = this.nThreads * 2;
+      const target = this.nThreads * this.gemmTasksPerThread;
       let rowTasks = Math.max(1, Math.min(target, Math.ceil(m / 16)));
       const rowChunk = align(Math.ceil(m / rowTasks), 4);
       rowTasks = Math.ceil(m / rowChunk);
