@@ -188,6 +188,8 @@ test('seeded folds: balanced, reproducible, seed-dependent', () => {
   const B = matmul(A, randMatrix(4, 3, 2));
   const r = regression(A, B, { folds: 5, alpha: 1e-6, seed: 3 });
   assert.ok(r.meanR > 0.9999 && r.r2 > 0.9999, 'exact linear relation is recovered');
+  const r0 = regression(A, B, { folds: 5, alpha: 0, seed: 3 });
+  assert.ok(r0.r2 > 0.99999, `alpha = 0 (least squares): ${r0.r2}`);
   assertThrowsCode(() => regression(A, B, { folds: 1 }), 'E_ARG', /folds/);
   assertThrowsCode(() => regression(A, B, { alpha: -1 }), 'E_ARG', /alpha/);
 });

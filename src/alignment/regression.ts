@@ -3,7 +3,7 @@ import { Matrix } from '../core/matrix.js';
 import { Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 import { matmul } from '../backend/ops.js';
-import { solveSPD } from '../linalg/cholesky.js';
+import { ridge } from '../linalg/ridge.js';
 import { checkPair, colMeans } from './common.js';
 
 /**
@@ -22,7 +22,7 @@ import { checkPair, colMeans } from './common.js';
 export interface RegressionOptions {
   /** number of CV folds (default 5; 2 <= folds <= n) */
   folds?: number;
-  /** ridge penalty alpha >= 0 on ‖W‖²_F (default 1); sklearn's Ridge(alpha) objective */
+  /** ridge penalty alpha >= 0 on ‖W‖²_F (default 1; 0 = minimum-norm least squares); sklearn's Ridge(alpha) objective */
   alpha?: number;
   /** seed (or Rng) of the fold assignment (default 0) */
   seed?: Seed | Rng;
@@ -63,47 +63,16 @@ export function kfoldIds(n: number, folds: number, seed: Seed | Rng = 0): Int32A
 }
 
 /**
- * Fit ridge on (X, Y) and write predictions for Xt into `out` (rows of out = rows of Xt).
- * Primal solve (p x p system) when p <= n, dual (n x n) otherwise; float32 GEMMs, float64
- * solves.
+ * Fit ridge (src/linalg/ridge.ts: float64 normal equations, primal or dual form, minimum-norm
+ * least squares for alpha = 0) on (X, Y) and predict Xt: Xt·W + intercept (backend GEMM).
  */
 function ridgeFitPredict(X: Matrix, Y: Matrix, Xt: Matrix, alpha: number, fitIntercept: boolean): Matrix {
-  const n = X.rows;
-  const p = X.cols;
+  const { W, intercept } = ridge(X, Y, alpha, { fitIntercept });
   const q = Y.cols;
-  const mx = fitIntercept ? colMeans(X) : new Float64Array(p);
-  const my = fitIntercept ? colMeans(Y) : new Float64Array(q);
-  const Xc = shift(X, mx);
-  const Yc = shift(Y, my);
-  const Xtc = shift(Xt, mx);
-  let pred: Matrix;
-  if (p <= n) {
-    const G = matmul(Xc, Xc, { transA: true }); // [p x p]
-    const g = Float64Array.from(G.data);
-    for (let i = 0; i < p; i++) g[i * p + i] += alpha;
-    const XtY = matmul(Xc, Yc, { transA: true }); // [p x q]
-    const W = solveSPD(g, p, XtY.data, q);
-    pred = matmul(Xtc, new Matrix(p, q, Float32Array.from(W)));
-  } else {
-    const K = matmul(Xc, Xc, { transB: true }); // [n x n]
-    const k = Float64Array.from(K.data);
-    for (let i = 0; i < n; i++) k[i * n + i] += alpha;
-    const C = solveSPD(k, n, Float64Array.from(Yc.data), q); // [n x q]
-    const Kt = matmul(Xtc, Xc, { transB: true }); // [nt x n]
-    pred = matmul(Kt, new Matrix(n, q, Float32Array.from(C)));
-  }
-  if (fitIntercept) {
-    const d = pred.data;
-    for (let i = 0; i < pred.rows; i++) for (let j = 0; j < q; j++) d[i * q + j] += my[j];
-  }
+  const pred = matmul(Xt, new Matrix(X.cols, q, Float32Array.from(W)));
+  const d = pred.data;
+  for (let i = 0; i < pred.rows; i++) for (let j = 0; j < q; j++) d[i * q + j] += intercept[j];
   return pred;
-}
-
-function shift(X: Matrix, mu: Float64Array): Matrix {
-  const out = new Matrix(X.rows, X.cols);
-  const c = X.cols;
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < c; j++) out.data[i * c + j] = X.data[i * c + j] - mu[j];
-  return out;
 }
 
 export function regression(A: Matrix, B: Matrix, opts: RegressionOptions = {}): RegressionResult {
