@@ -5,3 +5,10 @@ export * from './linalg/index.js';
 export * from './preprocess/index.js';
 export * from './worlds/index.js';
 export * from './metrics/index.js';
+export {
+  createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
+  Adam, learningRate, trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
+  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress, type AdamOptions, type LrSchedule,
+} from './dictionary/index.js';
+export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
+export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
