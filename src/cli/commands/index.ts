@@ -3,10 +3,11 @@ import { alignCommand } from './align.js';
 import { backendsCommand } from './backends.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { encodeCommand } from './encode.js';
 import { evalCommand } from './eval.js';
 import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, evalCommand, benchCommand, reproCommand, alignCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand];
