@@ -121,7 +121,9 @@ export function blasEnv(): Record<string, string> {
 // ------------------------------------------------------------------------------------------
 // Python peers
 
-export const PEERS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'peers');
+const here = dirname(fileURLToPath(import.meta.url));
+/** bench/peers/ beside this file when run from source; from dist/bench/ the sources' bench/peers/. */
+export const PEERS_DIR = [join(here, 'peers'), join(here, '..', '..', 'bench', 'peers')].find((d) => existsSync(join(d, 'gemm.py'))) ?? join(here, 'peers');
 
 /** The Python interpreter for peers: SPARSECODE_PYTHON, /usr/bin/python3, or python3 on PATH. */
 export function findPython(): string | null {
