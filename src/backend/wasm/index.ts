@@ -1,7 +1,7 @@
 import { fail } from '../../core/errors.js';
 import { addLoader } from '../load.js';
 import { WasmBackend, type KernelExports } from './backend.js';
-import { browserSpawner, nodeSpawner, type SpawnWorker } from './pool.js';
+import { browserSpawner, nodeImport, nodeSpawner, type SpawnWorker } from './pool.js';
 
 export { WasmBackend } from './backend.js';
 
@@ -37,7 +37,7 @@ function defaultLocations(shared: boolean): URL[] {
 async function toDirUrl(dir: string | URL): Promise<URL> {
   if (dir instanceof URL) return dir.href.endsWith('/') ? dir : new URL(dir.href + '/');
   if (isNode && !/^[a-z][a-z0-9+.-]*:\/\//i.test(dir)) {
-    const { pathToFileURL } = await import('node:url');
+    const { pathToFileURL } = await nodeImport<typeof import('node:url')>('node:url');
     return pathToFileURL(dir.endsWith('/') ? dir : dir + '/');
   }
   return new URL(dir.endsWith('/') ? dir : dir + '/');
@@ -47,8 +47,8 @@ async function readKernels(candidates: URL[]): Promise<Uint8Array<ArrayBuffer>> 
   const tried: string[] = [];
   for (const url of candidates) {
     if (url.protocol === 'file:' && isNode) {
-      const { readFile } = await import('node:fs/promises');
-      const { fileURLToPath } = await import('node:url');
+      const { readFile } = await nodeImport<typeof import('node:fs/promises')>('node:fs/promises');
+      const { fileURLToPath } = await nodeImport<typeof import('node:url')>('node:url');
       const path = fileURLToPath(url);
       try {
         const buf = await readFile(path);
@@ -79,7 +79,7 @@ async function defaultThreads(): Promise<number> {
   }
   let cores = 1;
   if (isNode) {
-    const os = await import('node:os');
+    const os = await nodeImport<typeof import('node:os')>('node:os');
     cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   } else if (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) {
     cores = navigator.hardwareConcurrency;

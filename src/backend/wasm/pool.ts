@@ -73,9 +73,17 @@ interface WorkerLike {
 /** Creates one worker running WORKER_SOURCE (environment-specific). */
 export type SpawnWorker = () => WorkerLike;
 
-/** Node: `node:worker_threads` (imported dynamically so the module stays bundleable for browsers). */
+/**
+ * Import a Node built-in at run time. The specifier is not a literal, so bundlers targeting
+ * browsers leave it alone (it is only ever called under Node).
+ */
+export function nodeImport<T>(name: string): Promise<T> {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ name) as Promise<T>;
+}
+
+/** Node: `node:worker_threads` (imported at run time so the module stays bundleable for browsers). */
 export async function nodeSpawner(): Promise<SpawnWorker> {
-  const wt = await import('node:worker_threads');
+  const wt = await nodeImport<typeof import('node:worker_threads')>('node:worker_threads');
   return () => {
     const w = new wt.Worker(WORKER_SOURCE, { eval: true });
     w.unref();
