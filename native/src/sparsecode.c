@@ -42,7 +42,7 @@ char *openblas_get_config(void);
 char *openblas_get_corename(void);
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(SPARSECODE_NO_CLONES)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && defined(__GLIBC__) && !defined(SPARSECODE_NO_CLONES)
 #define HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define HOT
