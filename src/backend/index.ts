@@ -5,3 +5,4 @@ export { loadBackends, addLoader } from './load.js';
 export * from './ops.js';
 import './native/load.js';
 import './wasm/index.js';
+export { loadWasmBackend, WasmBackend, type WasmLoadOptions } from './wasm/index.js';
