@@ -2,7 +2,8 @@
  * `sparsecode bench sae`: one TopK SAE training step (forward, sparse backward, decoder
  * gradient projection, Adam, decoder renormalisation) at dim 512, atoms 8192, k 32, batch
  * 4096 by default: samples/s per backend, and of PyTorch on the CPU doing the same step
- * (bench/peers/sae_torch.py, all cores), with each backend's ratio to PyTorch. AuxK is off in
+ * (bench/peers/sae_torch.py, all cores; sparse and dense decode variants), with each backend's
+ * ratio to the faster PyTorch variant. AuxK is off in
  * both (no dead latents at the first steps). The js backend is measured only when asked for
  * (--backends js) at sizes where one step takes minutes.
  * Options: --dim, --atoms, --k, --batch, --repeats, --budget, --backends, --no-peers.
@@ -34,9 +35,10 @@ export const saeBench: Bench = {
       const peer = runPeer('sae_torch.py', { dim, atoms, k, batch, repeats, budget_s: budgetS });
       if (!peer.ok) ctx.note(`sae: PyTorch peer skipped: ${peer.reason}`);
       else {
+        ref = Math.max(...peer.rows.map((r) => r.samples_per_s as number));
         for (const row of peer.rows) {
-          ref = row.samples_per_s as number;
-          ctx.emit({ bench: 'sae', backend: 'torch', threads: row.threads, dim, atoms, k, batch, seconds: sig(row.seconds as number), samplesPerSec: sig(ref), ratio: 1, runs: row.runs, version: row.version });
+          const sps = row.samples_per_s as number;
+          ctx.emit({ bench: 'sae', backend: `torch-${row.decode}`, threads: row.threads, dim, atoms, k, batch, seconds: sig(row.seconds as number), samplesPerSec: sig(sps), ratio: sig(sps / ref, 3), runs: row.runs, version: row.version });
         }
       }
     }

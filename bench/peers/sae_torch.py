@@ -3,8 +3,9 @@
 Reads {"dim", "atoms", "k", "batch", "repeats", "budget_s"} as JSON on stdin; prints one JSON
 line {"backend": "torch", "seconds", "samples_per_s", ...}, or {"skip": reason} without torch.
 The step matches sparsecode's: x_c = x - b_dec; pre = x_c W_enc + b_enc; top-k per row, ReLU;
-sparse decode (embedding_bag over the k active decoder rows, as EleutherAI sparsify does on
-CPU); mse = mean_i ||xhat_i - x_i||^2; backward (autograd); remove the gradient component
+decode either sparse (embedding_bag over the k active decoder rows, as EleutherAI sparsify does
+on CPU) or dense (codes scattered into [batch x atoms], then a matmul, as SAELens does): one
+line per variant, and the Node side compares with the faster; mse = mean_i ||xhat_i - x_i||^2; backward (autograd); remove the gradient component
 parallel to each decoder row; Adam; renormalise decoder rows. torch.set_num_threads(cores).
 """
 import json
@@ -24,6 +25,11 @@ def main():
     cfg = json.loads(sys.stdin.read() or "{}")
     d, A, k, n = int(cfg["dim"]), int(cfg["atoms"]), int(cfg["k"]), int(cfg["batch"])
     repeats, budget = int(cfg.get("repeats", 5)), float(cfg.get("budget_s", 10))
+    for decode in ("embedding_bag", "dense"):
+        run(d, A, k, n, repeats, budget, decode)
+
+
+def run(d, A, k, n, repeats, budget, decode):
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
@@ -40,7 +46,11 @@ def main():
         pre = (x - b_dec) @ W_enc + b_enc
         vals, idx = pre.topk(k, dim=1, sorted=False)
         vals = F.relu(vals)
-        xhat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum") + b_dec
+        if decode == "dense":
+            z = torch.zeros_like(pre).scatter(1, idx, vals)
+            xhat = z @ W_dec + b_dec
+        else:
+            xhat = F.embedding_bag(idx, W_dec, per_sample_weights=vals, mode="sum") + b_dec
         loss = (xhat - x).pow(2).sum(dim=1).mean()
         opt.zero_grad(set_to_none=False)
         loss.backward()
@@ -64,7 +74,7 @@ def main():
     h = len(times) // 2
     med = times[h] if len(times) % 2 else (times[h - 1] + times[h]) / 2
     print(json.dumps({"backend": "torch", "threads": threads, "dim": d, "atoms": A, "k": k, "batch": n,
-                      "seconds": med, "samples_per_s": n / med, "runs": len(times), "version": torch.__version__}))
+                      "seconds": med, "samples_per_s": n / med, "runs": len(times), "decode": decode, "version": torch.__version__}))
 
 
 main()
