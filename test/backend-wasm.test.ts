@@ -290,3 +290,18 @@ test('idle worker threads do not keep a Node process alive; SPARSECODE_THREADS i
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /SPARSECODE_THREADS must be a positive integer/);
 });
+
+test('a task that traps fails the call without hanging, and the pool keeps working', async () => {
+  const be = await loadWasmBackend({ threads: 2 });
+  const n = 300, a = rand(n * n, 61), c = new Float32Array(n * n);
+  be.sgemm(false, false, n, n, n, 1, a, n, a, n, 0, c, n); // workers are up
+  await new Promise((r) => setTimeout(r, 100));
+  const inner = be as unknown as { setParams(i: number[]): void; pool: { run(t: number): void } };
+  inner.setParams([99]); // no such job: runTask traps on every thread
+  assert.throws(() => inner.pool.run(16));
+  const e = new Float32Array(n * n), w = new Float32Array(n * n);
+  jsBackend.sgemm(false, false, n, n, n, 1, a, n, a, n, 0, e, n);
+  be.sgemm(false, false, n, n, n, 1, a, n, a, n, 0, w, n);
+  assertAllClose(w, e, 1e-4, 1e-4, 'gemm after a failed job');
+  be.close();
+});

@@ -20,6 +20,8 @@
  * an idle pool never keeps the process alive.
  */
 
+import { fail } from '../../core/errors.js';
+
 export const GEN = 0;
 export const WORK = 1;
 export const DONE = 2;
@@ -129,7 +131,7 @@ export class Pool {
 
   /** Run tasks 0..ntasks-1 of the job whose parameters are in place; returns when all are done. */
   run(ntasks: number): void {
-    if (ntasks > MAX_TASKS) throw new Error(`wasm pool: ${ntasks} tasks exceed the limit of ${MAX_TASKS}`);
+    if (ntasks > MAX_TASKS) fail('E_BACKEND', `wasm pool: ${ntasks} tasks exceed the limit of ${MAX_TASKS}`);
     if (this.limit <= 1 || ntasks <= 1 || this.workers.length === 0) {
       for (let t = 0; t < ntasks; t++) this.runTask(t, 0);
       return;
@@ -164,7 +166,7 @@ export class Pool {
       Atomics.wait(ctrl, DONE, d);
     }
     if (failure) throw failure;
-    if (Atomics.load(ctrl, ERR)) throw new Error('a wasm worker thread failed while running a task');
+    if (Atomics.load(ctrl, ERR)) fail('E_BACKEND', 'a wasm worker thread failed while running a task (a kernel trapped); the output is incomplete');
   }
 
   /** Stop every worker (the pool is unusable afterwards). */
