@@ -4,6 +4,7 @@ import { opsBench } from './ops.js';
 import { alignBench } from './align.js';
 import { saeBench } from './sae.js';
 import { linalgBench } from './linalg.js';
+import { fistaBench } from './fista.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench];
