@@ -6,6 +6,7 @@ export * from './preprocess/index.js';
 export * from './worlds/index.js';
 export * from './metrics/index.js';
 export * from './inference/index.js';
+export * from './alignment/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
   Adam, learningRate, trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
