@@ -8,6 +8,7 @@ import { evalCommand } from './eval.js';
 import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
+import { exploreCommand } from './explore.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand];

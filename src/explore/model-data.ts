@@ -1,0 +1,246 @@
+import { fail } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { lstsq } from '../linalg/ridge.js';
+import { loadModel, type LoadedModel } from '../io/model.js';
+import { readNpyMatrix } from '../io/npy.js';
+import { mcc } from '../metrics/mcc.js';
+import { fve, mse } from '../metrics/reconstruction.js';
+import { dictionaryRecovery } from '../metrics/dictionary.js';
+
+/**
+ * What the explorer shows of a model directory: per-feature statistics (computed once, on the
+ * server, with the library) and per-feature details on request. With `data` the model encodes
+ * it (frequency, activations, top samples, reconstruction); with `truth` (the true latents
+ * Z* [samples x latents] of the same rows) every feature is matched to a true latent by the
+ * MCC matching (|Pearson r| of the code with the latent) and its atom is compared, by cosine,
+ * with that latent's direction, estimated by least squares of X on Z*.
+ */
+
+export interface FeatureRow {
+  index: number;
+  /** fraction of samples where the code is non-zero (null without data) */
+  frequency: number | null;
+  /** mean code over the samples where it is non-zero (null without data, NaN when it never fires) */
+  meanActive: number | null;
+  /** largest code (null without data) */
+  max: number | null;
+  /** largest |cosine| with another atom, and which */
+  nearestCos: number;
+  nearest: number;
+  /** matched true latent (null without truth or unmatched), its |r| with the code, and the atom's |cosine| with its direction */
+  latent: number | null;
+  corr: number | null;
+  cos: number | null;
+}
+
+export interface ModelSummary {
+  kind: string;
+  atoms: number;
+  dim: number;
+  k: number | null;
+  whitened: boolean;
+  dir: string;
+  data: { path: string; samples: number } | null;
+  truth: { path: string; latents: number } | null;
+  metrics: Record<string, number>;
+}
+
+export interface FeatureDetail {
+  index: number;
+  row: FeatureRow;
+  /** the decoder row (the atom), length dim */
+  atom: number[];
+  /** nearest atoms by |cosine| (signed cosine given), best first */
+  neighbours: { index: number; cos: number }[];
+  /** histogram of the non-zero activations: bin edges (bins + 1) and counts */
+  histogram: { edges: number[]; counts: number[] } | null;
+  /** the samples with the largest activations */
+  top: { sample: number; value: number; latents?: { latent: number; value: number }[] }[];
+  /** the matched true direction (estimated), length dim, when the truth is known */
+  trueAtom: number[] | null;
+}
+
+export interface ModelView {
+  summary: ModelSummary;
+  features: FeatureRow[];
+  detail(index: number): FeatureDetail;
+}
+
+const TOP_SAMPLES = 12;
+const NEIGHBOURS = 8;
+const BINS = 30;
+
+function unitRows(M: Matrix): Float64Array {
+  const out = new Float64Array(M.rows * M.cols);
+  for (let i = 0; i < M.rows; i++) {
+    let s = 0;
+    const o = i * M.cols;
+    for (let j = 0; j < M.cols; j++) s += M.data[o + j] * M.data[o + j];
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < M.cols; j++) out[o + j] = M.data[o + j] * inv;
+  }
+  return out;
+}
+
+function dotRows(U: Float64Array, i: number, V: Float64Array, j: number, d: number): number {
+  let s = 0;
+  const a = i * d, b = j * d;
+  for (let c = 0; c < d; c++) s += U[a + c] * V[b + c];
+  return s;
+}
+
+/** Load a model directory (and optional data / truth files) and compute the feature table. */
+export function buildModelView(dir: string, o: { data?: string; truth?: string } = {}): ModelView {
+  const model: LoadedModel = loadModel(dir);
+  const D = model.weights.W_dec;
+  const atoms = model.atoms, dim = model.dim;
+  const U = unitRows(D);
+  const metrics: Record<string, number> = {};
+
+  // nearest other atom for every atom: O(atoms² · dim), done once
+  const nearest = new Int32Array(atoms).fill(-1);
+  const nearestCos = new Float64Array(atoms);
+  for (let i = 0; i < atoms; i++) {
+    for (let j = i + 1; j < atoms; j++) {
+      const c = Math.abs(dotRows(U, i, U, j, dim));
+      if (c > nearestCos[i] || nearest[i] < 0) { nearestCos[i] = c; nearest[i] = j; }
+      if (c > nearestCos[j] || nearest[j] < 0) { nearestCos[j] = c; nearest[j] = i; }
+    }
+  }
+
+  let X: Matrix | null = null;
+  let Z: Matrix | null = null;
+  let T: Matrix | null = null;
+  if (o.truth && !o.data) fail('E_USAGE', '--truth needs --data: the true latents describe the rows of the data');
+  if (o.data) {
+    X = readNpyMatrix(o.data);
+    if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: --data ${o.data} is [${X.rows} x ${X.cols}], the model takes ${dim} columns (d_in); pass activations of the layer the model was trained on`);
+    Z = model.encode(X);
+    metrics.samples = X.rows;
+    const Xhat = model.decode(Z);
+    metrics.mse = mse(X, Xhat);
+    metrics.fve = fve(X, Xhat);
+  }
+  const freq = new Float64Array(atoms), sumActive = new Float64Array(atoms), maxv = new Float64Array(atoms).fill(-Infinity);
+  if (Z) {
+    const n = Z.rows;
+    let nnz = 0;
+    for (let r = 0; r < n; r++) {
+      const off = r * atoms;
+      for (let j = 0; j < atoms; j++) {
+        const v = Z.data[off + j];
+        if (v !== 0) { freq[j]++; sumActive[j] += v; nnz++; }
+        if (v > maxv[j]) maxv[j] = v;
+      }
+    }
+    metrics.l0 = nnz / n;
+    let dead = 0;
+    for (let j = 0; j < atoms; j++) if (freq[j] === 0) dead++;
+    metrics.dead = dead;
+  }
+
+  const latentOf = new Int32Array(atoms).fill(-1);
+  const corrOf = new Float64Array(atoms).fill(NaN);
+  const cosOf = new Float64Array(atoms).fill(NaN);
+  let Atrue: Float64Array | null = null;
+  if (o.truth && X && Z) {
+    T = readNpyMatrix(o.truth);
+    if (T.rows !== X.rows) fail('E_SHAPE', `shape mismatch: --truth ${o.truth} has ${T.rows} rows, --data has ${X.rows}; the true latents must describe the same samples, one row each`);
+    const r = mcc(Z, T, { pad: 'none' });
+    metrics.mcc = r.mcc;
+    // the true directions: least squares X ≈ Z*·A + b
+    const fit = lstsq(T, X);
+    const A = new Matrix(T.cols, dim);
+    for (let i = 0; i < A.data.length; i++) A.data[i] = fit.W[i];
+    Atrue = unitRows(A);
+    const rec = dictionaryRecovery(D, A);
+    metrics.dict_mean_cos = rec.meanCos;
+    metrics.dict_frac_090 = rec.frac090;
+    for (let l = 0; l < T.cols; l++) {
+      const j = r.matching[l];
+      if (j < 0 || j >= atoms) continue;
+      latentOf[j] = l;
+      corrOf[j] = r.perLatent[l];
+      cosOf[j] = Math.abs(dotRows(U, j, Atrue, l, dim));
+    }
+  }
+
+  const n = X ? X.rows : 0;
+  const features: FeatureRow[] = [];
+  for (let j = 0; j < atoms; j++) {
+    features.push({
+      index: j,
+      frequency: Z ? freq[j] / n : null,
+      meanActive: Z ? (freq[j] > 0 ? sumActive[j] / freq[j] : NaN) : null,
+      max: Z ? maxv[j] : null,
+      nearestCos: atoms > 1 ? nearestCos[j] : NaN,
+      nearest: nearest[j],
+      latent: latentOf[j] >= 0 ? latentOf[j] : null,
+      corr: latentOf[j] >= 0 ? corrOf[j] : null,
+      cos: latentOf[j] >= 0 ? cosOf[j] : null,
+    });
+  }
+
+  const summary: ModelSummary = {
+    kind: model.kind,
+    atoms,
+    dim,
+    k: model.k ?? null,
+    whitened: !!model.whitening,
+    dir,
+    data: X && o.data ? { path: o.data, samples: X.rows } : null,
+    truth: T && o.truth ? { path: o.truth, latents: T.cols } : null,
+    metrics,
+  };
+
+  function detail(index: number): FeatureDetail {
+    if (!Number.isInteger(index) || index < 0 || index >= atoms) fail('E_ARG', `feature index must be an integer in [0, ${atoms - 1}], got ${index}`);
+    const atom = Array.from(D.data.subarray(index * dim, (index + 1) * dim));
+    const cos: { index: number; cos: number }[] = [];
+    for (let j = 0; j < atoms; j++) if (j !== index) cos.push({ index: j, cos: dotRows(U, index, U, j, dim) });
+    cos.sort((a, b) => Math.abs(b.cos) - Math.abs(a.cos) || a.index - b.index);
+    let histogram: FeatureDetail['histogram'] = null;
+    const top: FeatureDetail['top'] = [];
+    if (Z) {
+      const vals: number[] = [];
+      const order: { sample: number; value: number }[] = [];
+      for (let r = 0; r < Z.rows; r++) {
+        const v = Z.data[r * atoms + index];
+        if (v !== 0) { vals.push(v); order.push({ sample: r, value: v }); }
+      }
+      if (vals.length) {
+        let lo = Math.min(0, ...vals), hi = Math.max(...vals);
+        if (hi === lo) hi = lo + 1;
+        const counts = new Array<number>(BINS).fill(0);
+        for (const v of vals) counts[Math.min(BINS - 1, Math.floor(((v - lo) / (hi - lo)) * BINS))]++;
+        histogram = { edges: Array.from({ length: BINS + 1 }, (_, b) => lo + ((hi - lo) * b) / BINS), counts };
+      }
+      order.sort((a, b) => b.value - a.value || a.sample - b.sample);
+      for (const t of order.slice(0, TOP_SAMPLES)) {
+        const entry: FeatureDetail['top'][number] = { sample: t.sample, value: t.value };
+        if (T) {
+          const ls: { latent: number; value: number }[] = [];
+          for (let l = 0; l < T.cols; l++) {
+            const v = T.data[t.sample * T.cols + l];
+            if (v !== 0) ls.push({ latent: l, value: v });
+          }
+          ls.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+          entry.latents = ls.slice(0, 8);
+        }
+        top.push(entry);
+      }
+    }
+    const l = latentOf[index];
+    return {
+      index,
+      row: features[index],
+      atom,
+      neighbours: cos.slice(0, NEIGHBOURS),
+      histogram,
+      top,
+      trueAtom: Atrue && l >= 0 ? Array.from(Atrue.subarray(l * dim, (l + 1) * dim)) : null,
+    };
+  }
+
+  return { summary, features, detail };
+}
