@@ -55,9 +55,8 @@ test('malformed and unsupported files give E_FORMAT / E_DTYPE with the file name
   }
   assertThrowsCode(() => readNpy(join(dir, 'int64.npy')), 'E_DTYPE', /int64.*astype\(np\.float32\)/);
   assertThrowsCode(() => readNpy(join(dir, 'complex128.npy')), 'E_DTYPE', /complex128/);
-  assertThrowsCode(() => readNpy(join(dir, 'bigendian_f4.npy')), 'E_DTYPE', /big-endian.*'<f4'/);
+  assertThrowsCode(() => readNpy(join(dir, 'float16_as_int.npy')), 'E_DTYPE', /int16/);
   assertThrowsCode(() => readNpy(join(dir, 'structured.npy')), 'E_DTYPE', /structured/);
-  assertThrowsCode(() => readNpy(join(dir, 'fortran_f32_2d.npy')), 'E_FORMAT', /ascontiguousarray/);
   assertThrowsCode(() => readNpy(join(dir, 'truncated_data.npy')), 'E_FORMAT', /truncated/);
   assertThrowsCode(() => readNpy(join(dir, 'truncated_header.npy')), 'E_FORMAT', /truncated .npy header/);
   assertThrowsCode(() => readNpy(join(dir, 'too_short.npy')), 'E_FORMAT', /too short/);
