@@ -141,7 +141,7 @@ export function linePlot(opts: LinePlotOptions): string {
 
   // layout
   const names = opts.series.map((s) => s.name);
-  const legendW = names.length ? Math.min(240, 28 + 6.5 * Math.max(...names.map((n) => n.length))) : 0;
+  const legendW = names.length ? Math.min(250, 34 + 6.5 * Math.max(...names.map((n) => n.length))) : 0;
   const m = { left: 60, right: 16 + legendW, top: opts.title ? 34 : 14, bottom: 48 };
   const pw = Math.max(10, W - m.left - m.right);
   const ph = Math.max(10, H - m.top - m.bottom);
@@ -205,9 +205,9 @@ export function linePlot(opts: LinePlotOptions): string {
     opts.series.forEach((s, si) => {
       const color = s.color ?? PALETTE[si % PALETTE.length];
       const yy = m.top + 10 + si * 18;
-      out.push(`<line x1="${f(lx0)}" y1="${f(yy)}" x2="${f(lx0 + 18)}" y2="${f(yy)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-      out.push(`<circle cx="${f(lx0 + 9)}" cy="${f(yy)}" r="3.5" fill="${color}"/>`);
-      out.push(`<text x="${f(lx0 + 24)}" y="${f(yy + 4)}">${escapeXml(s.name)}</text>`);
+      out.push(`<line x1="${f(lx0)}" y1="${f(yy)}" x2="${f(lx0 + 24)}" y2="${f(yy)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`);
+      if (!s.dashed) out.push(`<circle cx="${f(lx0 + 12)}" cy="${f(yy)}" r="3.5" fill="${color}"/>`);
+      out.push(`<text x="${f(lx0 + 30)}" y="${f(yy + 4)}">${escapeXml(s.name)}</text>`);
     });
     out.push('</g>');
   }
