@@ -58,6 +58,17 @@ test('linear and debiased CKA match NumPy references (feature and sample paths a
   assert.ok(fx.cka.small.linear > 0.5 && Math.abs(fx.cka.small.debiased) < 0.2);
 });
 
+test('wide inputs: the column-blocked ‖XᵀX‖ (feature path) equals the sample-Gram path', () => {
+  const A = randMatrix(40, 1100, 5); // 3 column blocks of 367
+  const B = randMatrix(40, 1030, 6);
+  for (let i = 0; i < 40; i++) for (let j = 0; j < 1030; j++) B.data[i * 1030 + j] += A.data[i * 1100 + j];
+  for (const f of [linearCKA, debiasedCKA]) {
+    const a = f(A, B, { space: 'feature' });
+    const b = f(A, B, { space: 'sample' });
+    assertAllClose([a.value, a.hsicAA, a.hsicBB], [b.value, b.hsicAA, b.hsicBB], 1e-4, 1e-6, `${f.name} feature vs sample`);
+  }
+});
+
 test('RBF CKA matches a NumPy reference with the median-distance bandwidth', () => {
   const A = M(fx.cka.A);
   const B = M(fx.cka.B);

@@ -48,6 +48,30 @@ function frob2(M: Matrix): number {
   return s;
 }
 
+/**
+ * ‖XᵀX‖²_F using the symmetry of XᵀX: split the columns into blocks X_1..X_k (~512 wide) and
+ * sum ‖X_iᵀX_j‖² over i <= j, off-diagonal blocks twice. For k blocks this costs
+ * (k+1)/(2k) of one full GEMM (56% for 4,096 columns), the role SYRK plays in BLAS.
+ */
+function gramFrob2(X: Matrix): number {
+  const p = X.cols;
+  if (p < 1024) return frob2(matmul(X, X, { transA: true }));
+  const nb = Math.ceil(p / 512);
+  const b = Math.ceil(p / nb);
+  const blocks: Matrix[] = [];
+  for (let s = 0; s < p; s += b) blocks.push(X.takeCols(Array.from({ length: Math.min(p, s + b) - s }, (_, t) => s + t)));
+  const buf = new Float32Array(b * b);
+  let total = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    for (let j = i; j < blocks.length; j++) {
+      const G = new Matrix(blocks[i].cols, blocks[j].cols, buf.subarray(0, blocks[i].cols * blocks[j].cols));
+      matmul(blocks[i], blocks[j], { transA: true, out: G });
+      total += (i === j ? 1 : 2) * frob2(G);
+    }
+  }
+  return total;
+}
+
 function rowSq(X: Matrix): Float64Array {
   const { rows, cols, data } = X;
   const out = new Float64Array(rows);
@@ -72,9 +96,7 @@ function linearTerms(Ac: Matrix, Bc: Matrix, space: CkaSpace): LinearTerms {
   const dB = rowSq(Bc);
   if (use === 'feature') {
     const kl = frob2(matmul(Ac, Bc, { transA: true }));
-    const kk = frob2(matmul(Ac, Ac, { transA: true }));
-    const ll = frob2(matmul(Bc, Bc, { transA: true }));
-    return { kl, kk, ll, dA, dB, space: use };
+    return { kl, kk: gramFrob2(Ac), ll: gramFrob2(Bc), dA, dB, space: use };
   }
   const K = matmul(Ac, Ac, { transB: true });
   const L = matmul(Bc, Bc, { transB: true });
