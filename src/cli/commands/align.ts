@@ -1,14 +1,14 @@
 import { align, alignmentMetrics, type AlignmentMetric } from '../../alignment/index.js';
 import { fail } from '../../core/errors.js';
-import { readNpyMatrix } from '../../io/npy.js';
 import type { Command } from '../command.js';
+import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 
 export const alignCommand: Command = {
   name: 'align',
   summary: 'compare two representations of the same samples (CKA, RSA, regression, matching, Procrustes)',
   usage: 'align --a A.npy --b B.npy --metric M [--rdm R] [--compare C] [--folds K] [--alpha a] [--seed S] [--json]',
   description:
-    'A and B are 2-D .npy arrays [samples x units] with the same number of rows (the same samples, in the same order); ' +
+    'A and B are 2-D .npy arrays or .safetensors tensors (--tensor NAME, or FILE.safetensors:NAME) [samples x units] with the same number of rows (the same samples, in the same order); ' +
     'their widths may differ. Prints the metric value and a few details (one JSON object with --json). ' +
     'regression predicts B from A (ridge, k-fold CV; value = mean Pearson r over B\'s columns, r2 = variance-weighted R²); ' +
     'semi-matching averages, over A\'s units, the best Pearson r with any unit of B; soft-matching is the optimal-transport ' +
@@ -26,6 +26,7 @@ export const alignCommand: Command = {
     { name: 'factor', type: 'number', help: 'rbf-cka: bandwidth = factor x median pairwise distance', default: 1 },
     { name: 'abs', type: 'boolean', help: 'semi-/soft-matching: match on |r| instead of r' },
     { name: 'json', type: 'boolean', help: 'print one JSON object' },
+    TENSOR_OPTION,
   ],
   examples: [
     'sparsecode align --a netA.npy --b netB.npy --metric linear-cka',
@@ -34,8 +35,8 @@ export const alignCommand: Command = {
   ],
   async run(ctx) {
     const o = ctx.opts;
-    const A = readNpyMatrix(o.a);
-    const B = readNpyMatrix(o.b);
+    const A = readMatrixArg(o.a, o.tensor, '--a');
+    const B = readMatrixArg(o.b, o.tensor, '--b');
     if (A.rows !== B.rows) {
       fail('E_SHAPE', `--a ${o.a} has ${A.rows} samples (rows) but --b ${o.b} has ${B.rows}; both files must hold the same samples in the same order (shapes [${A.rows} x ${A.cols}] and [${B.rows} x ${B.cols}])`);
     }

@@ -1,7 +1,7 @@
 import { fail } from '../../core/errors.js';
-import { readNpyMatrix } from '../../io/npy.js';
 import { deadLatents, dictionaryRecovery, l0, mcc } from '../../metrics/index.js';
 import type { Command } from '../command.js';
+import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -25,6 +25,7 @@ export const evalCommand: Command = {
     { name: 'seed', type: 'int', help: 'seed of the MCC padding noise', default: 42 },
     { name: 'tol', type: 'number', help: 'a code counts as active when |z| > tol (L0, dead latents)', default: 0 },
     { name: 'json', type: 'boolean', help: 'print one JSON object' },
+    TENSOR_OPTION,
   ],
   examples: [
     'sparsecode eval --codes codes_val.npy --truth worlds/n100/val_z.npy --json',
@@ -35,8 +36,8 @@ export const evalCommand: Command = {
     if ((o.dictionary === undefined) !== (o['true-dictionary'] === undefined)) {
       fail('E_USAGE', 'dictionary recovery needs both --dictionary and --true-dictionary');
     }
-    const codes = readNpyMatrix(o.codes);
-    const truth = readNpyMatrix(o.truth);
+    const codes = readMatrixArg(o.codes, o.tensor, '--codes');
+    const truth = readMatrixArg(o.truth, o.tensor, '--truth');
     if (codes.rows !== truth.rows) {
       fail('E_SHAPE', `shape mismatch: --codes ${o.codes} has ${codes.rows} rows, --truth ${o.truth} has ${truth.rows}; both must hold the same samples in the same order`);
     }
@@ -54,8 +55,8 @@ export const evalCommand: Command = {
       dead_fraction: deadLatents(codes, o.tol),
     };
     if (o.dictionary !== undefined) {
-      const D = readNpyMatrix(o.dictionary);
-      const A = readNpyMatrix(o['true-dictionary']);
+      const D = readMatrixArg(o.dictionary, o.tensor, '--dictionary');
+      const A = readMatrixArg(o['true-dictionary'], o.tensor, '--true-dictionary');
       const r = dictionaryRecovery(D, A);
       out.dict_mean_cos = r.meanCos;
       out.dict_frac_090 = r.frac090;

@@ -5,9 +5,9 @@ import { checkpointPath, createSAE, type SAEConfig, type SAEKind, type SparseAut
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
 import { type LoadedModel, loadModel, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
-import { readNpyMatrix } from '../../io/npy.js';
 import { fitWhitening, type Whitening } from '../../preprocess/whiten.js';
 import type { Command, Context } from '../command.js';
+import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { Progress } from '../progress.js';
 
 const SAE_METHODS: Record<string, SAEKind> = {
@@ -47,7 +47,7 @@ export const fitCommand: Command = {
   summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, matching pursuit) or classical sparse coding',
   usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs E | --steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume]',
   description: [
-    'Trains on X [samples x dim] (.npy, float32 or float64) and writes a model directory DIR',
+    'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
     '(cfg.json + sae_weights.safetensors in the SAELens layout: W_enc [dim x atoms], b_enc, W_dec',
     '[atoms x dim], b_dec, threshold for JumpReLU/BatchTopK; classical learners store W_dec only).',
     'Inputs are scaled to unit mean squared norm while training and the scale is folded into the',
@@ -58,7 +58,8 @@ export const fitCommand: Command = {
   ].join('\n'),
   positionals: [{ name: 'method', help: 'what to train', required: true, choices: METHODS }],
   options: [
-    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy)', required: true, metavar: 'X.npy' },
+    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor)', required: true, metavar: 'X.npy' },
+    TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
     { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, mp)', metavar: 'K' },
     { name: 'l1', type: 'number', help: 'sparsity weight: L1 for relu-sae [1e-2], L0 for jumprelu-sae [1e-3], lambda for dl-fista/online-dl [0.1]', metavar: 'C' },
@@ -96,7 +97,7 @@ export const fitCommand: Command = {
     const out: string = o.out;
     if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
 
-    const X = readNpyMatrix(o.input);
+    const X = readMatrixArg(o.input, o.tensor, '--input');
     ctx.note(`fit ${method}: X [${X.rows} x ${X.cols}] from ${o.input}`);
     let whitening: Whitening | null = null;
     let Xt = X;
