@@ -83,15 +83,15 @@ export async function experimentView(root: HTMLElement): Promise<void> {
     clear(tableBox);
     const keys = [...v.varying];
     const t = h('table', { class: 'results', id: 'results-table' });
-    t.append(h('thead', {}, h('tr', {}, ...keys.map((k) => h('th', {}, k)), h('th', {}, 'method'), h('th', {}, 'seeds'), ...v.metrics.map((m) => h('th', { class: m === metric ? 'sorted' : '' }, m)))));
+    t.append(h('thead', {}, h('tr', {}, ...keys.map((k) => h('th', {}, k)), h('th', { class: 'method' }, 'method'), h('th', {}, 'seeds'), ...v.metrics.map((m) => h('th', { class: m === metric ? 'sorted' : '' }, m)))));
     const body = h('tbody', {});
     for (const r of v.rows) {
       if (hidden.has(r.method)) continue;
       body.append(h('tr', { 'data-method': r.method },
         ...keys.map((k) => h('td', {}, String(r.config[k]))),
-        h('td', {}, h('span', { class: 'swatch', style: `background:${color(r.method)};border-color:${color(r.method)}` }), label(r.method)),
+        h('td', { class: 'method' }, h('span', { class: 'swatch', style: `background:${color(r.method)};border-color:${color(r.method)}` }), label(r.method)),
         h('td', {}, String(r.seeds.length) + (r.failed ? ` (+${r.failed} failed)` : '')),
-        ...v.metrics.map((m) => h('td', { 'data-metric': m, 'data-value': r.mean[m] ?? '' }, r.mean[m] === null || r.mean[m] === undefined ? '—' : `${fmt(r.mean[m])}${r.seeds.length > 1 ? ` ± ${fmt(r.std[m], 2)}` : ''}`)),
+        ...v.metrics.map((m) => h('td', { 'data-metric': m, 'data-value': r.mean[m] ?? '' }, r.mean[m] === null || r.mean[m] === undefined ? '—' : `${fmt(r.mean[m])}${r.seeds.length > 1 ? ` ± ${fmt(r.std[m])}` : ''}`)),
       ));
     }
     t.append(body);
