@@ -144,7 +144,7 @@ test('playground: runs in a worker on the wasm backend; numbers equal the librar
     for (const tr of trs) {
       const m = tr.getAttribute('data-method')!;
       out[m] = {};
-      for (const td of tr.querySelectorAll('td[data-metric]')) {
+      for (const td of Array.from(tr.querySelectorAll('td[data-metric]'))) {
         const v = td.getAttribute('data-value');
         if (v) out[m][td.getAttribute('data-metric')!] = Number(v);
       }
