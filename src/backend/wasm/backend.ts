@@ -242,11 +242,19 @@ export class WasmBackend implements Backend {
     if (this.nThreads <= 1 || work < GEMM_PARALLEL_MIN) {
       this.ex.sgemm(+transA, +transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, this.scratchBase);
     } else {
+      // Every task packs the whole of op(A) and op(B) it touches: cutting rows repacks B once
+      // per row task, cutting columns repacks A once per column task. Cut the longer side.
       const target = this.nThreads * this.gemmTasksPerThread;
-      let rowTasks = Math.max(1, Math.min(target, Math.ceil(m / 16)));
+      let rowTasks: number, colTasks: number;
+      if (m >= n) {
+        rowTasks = Math.max(1, Math.min(target, Math.ceil(m / 16)));
+        colTasks = Math.max(1, Math.min(Math.floor(target / rowTasks), Math.ceil(n / 64)));
+      } else {
+        colTasks = Math.max(1, Math.min(target, Math.ceil(n / 64)));
+        rowTasks = Math.max(1, Math.min(Math.floor(target / colTasks), Math.ceil(m / 16)));
+      }
       const rowChunk = align(Math.ceil(m / rowTasks), 4);
       rowTasks = Math.ceil(m / rowChunk);
-      let colTasks = Math.max(1, Math.min(Math.floor(target / rowTasks), Math.ceil(n / 64)));
       const colChunk = align(Math.ceil(n / colTasks), 8);
       colTasks = Math.ceil(n / colChunk);
       this.setParams(
