@@ -7,7 +7,7 @@ import { heatmap, legend, linePlot, type Series } from './plot.js';
 import {
   defaultDim, METHOD_NAMES, paramsProblem, PLAYGROUND_METHODS, PLAYGROUND_SETTINGS,
   type PlaygroundEvent, type PlaygroundMethod, type PlaygroundParams,
-} from './playground-core.js';
+} from '../../src/explore/playground.js';
 
 const COLORS: Record<PlaygroundMethod, string> = { probe: '#D55E00', oracle: '#000000', 'topk-sae': '#0072B2', 'dl-fista': '#009E73' };
 

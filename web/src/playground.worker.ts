@@ -2,7 +2,7 @@
 // the playground off the main thread. Cancelling = the page terminates this worker.
 import { registerBackend, useBackend, backend } from '../../src/backend/registry.js';
 import { loadWasmBackend } from '../../src/backend/wasm/index.js';
-import { runPlayground, type PlaygroundEvent, type PlaygroundParams } from './playground-core.js';
+import { runPlayground, type PlaygroundEvent, type PlaygroundParams } from '../../src/explore/playground.js';
 
 // DL-FISTA yields with setImmediate between outer steps; browsers have none. A MessageChannel
 // task is the closest (setTimeout(0) is clamped to 4 ms after a few nestings).

@@ -1,15 +1,16 @@
-// The playground's computation (runs in a Web Worker; no DOM). It follows the Stop-Probing
-// protocol (src/experiments/stop-probing.ts, runStopProbingCell) on a small world, with the
-// library's own functions, and reports as it trains.
-import { Matrix } from '../../src/core/matrix.js';
-import { superpositionWorld, defaultDim, type CompositionalSplit, type World } from '../../src/worlds/superposition.js';
-import { fista } from '../../src/inference/fista.js';
-import { mcc } from '../../src/metrics/mcc.js';
-import { dictionaryRecovery } from '../../src/metrics/dictionary.js';
-import { ridgeProbe, DEFAULT_RIDGE_ALPHAS } from '../../src/metrics/probes.js';
-import { createSAE } from '../../src/dictionary/sae/index.js';
-import { learnDictionaryFista } from '../../src/dictionary/dl-fista.js';
-import { paperSAEConfig } from '../../src/experiments/stop-probing-methods.js';
+// The explorer playground's computation (runs in a browser Web Worker: no DOM, no Node
+// built-ins). It follows the Stop-Probing protocol (src/experiments/stop-probing.ts,
+// runStopProbingCell) on a small world, with the library's own functions, and reports as it
+// trains.
+import { Matrix } from '../core/matrix.js';
+import { superpositionWorld, defaultDim, type CompositionalSplit, type World } from '../worlds/superposition.js';
+import { fista } from '../inference/fista.js';
+import { mcc } from '../metrics/mcc.js';
+import { dictionaryRecovery } from '../metrics/dictionary.js';
+import { ridgeProbe, DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
+import { createSAE } from '../dictionary/sae/index.js';
+import { learnDictionaryFista } from '../dictionary/dl-fista.js';
+import { paperSAEConfig } from '../experiments/stop-probing-methods.js';
 
 export const PLAYGROUND_METHODS = ['probe', 'oracle', 'topk-sae', 'dl-fista'] as const;
 export type PlaygroundMethod = (typeof PLAYGROUND_METHODS)[number];
