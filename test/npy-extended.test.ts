@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.js';
-import { decodeNpy, encodeNpyHeader, openNpy, readNpy, readNpyMatrix, writeNpy } from '../src/io/npy.js';
+import { Matrix } from '../src/core/matrix.js';
+import { decodeNpy, encodeNpy, encodeNpyHeader, openNpy, readNpy, readNpyMatrix, writeNpy } from '../src/io/npy.js';
+import { createNpyWriter } from '../src/io/npy-writer.js';
 import { assertThrowsCode, randMatrix } from './helpers.js';
 
 // float16, big-endian and Fortran-order files written by NumPy (test/fixtures/npy/gen2.py)
@@ -137,4 +139,42 @@ test('openNpy on larger files: random chunks of float32/float64 C-order data mat
   // encodeNpyHeader: padded to a minimum length and 64-byte multiples
   assert.equal(encodeNpyHeader('<f4', [3, 4]).length, 128);
   assert.equal(encodeNpyHeader('<f4', [3, 4], 150).length, 192);
+});
+
+test('createNpyWriter: rows appended in pieces read back (NumPy layout), atomic finish, abort leaves nothing', () => {
+  const M = randMatrix(50, 3, 9);
+  const out = join(tmp, 'w', 'streamed.npy');
+  const w = createNpyWriter(out, { cols: 3, rows: 50 });
+  w.append(M.rowSlice(0, 7));
+  w.append(M.data.subarray(21, 60));
+  assert.equal(existsSync(out), false, 'nothing at the target before finish');
+  w.append(M.rowSlice(20, 50));
+  assert.equal(w.rowsWritten, 50);
+  w.finish();
+  assert.deepEqual(readFileSync(out), Buffer.from(encodeNpy({ shape: [50, 3], data: M.data })), 'byte-identical to encodeNpy / np.save');
+  assert.deepEqual(readdirSync(join(tmp, 'w')), ['streamed.npy']);
+  // unknown row count: the header is written at finish
+  const u = createNpyWriter(join(tmp, 'w', 'u.npy'), { cols: 3, dtype: 'float64' });
+  u.append(Float64Array.from(M.data.subarray(0, 12)));
+  u.append(new Float64Array(0));
+  u.finish();
+  const back = readNpy(join(tmp, 'w', 'u.npy'));
+  assert.deepEqual(back.shape, [4, 3]);
+  assert.equal(back.dtype, 'float64');
+  assertSame(back.data, Float64Array.from(M.data.subarray(0, 12)), 'float64 rows');
+  // declared rows not met, wrong widths and types: E_SHAPE / E_DTYPE, and the temporary file is gone
+  const short = createNpyWriter(join(tmp, 'w', 'short.npy'), { cols: 3, rows: 5 });
+  short.append(M.rowSlice(0, 2));
+  assertThrowsCode(() => short.finish(), 'E_SHAPE', /2 rows appended, the file was declared with 5/);
+  const bad = createNpyWriter(join(tmp, 'w', 'bad.npy'), { cols: 3 });
+  assertThrowsCode(() => bad.append(new Float32Array(4)), 'E_SHAPE', /not whole rows of 3/);
+  assertThrowsCode(() => bad.append(new Float32Array(3)), 'E_ARG', /after abort/);
+  assertThrowsCode(() => createNpyWriter(join(tmp, 'w', 'x.npy'), { cols: 2 }).append(new Float64Array(2)), 'E_DTYPE', /Float32Array/);
+  assertThrowsCode(() => createNpyWriter(join(tmp, 'w', 'y.npy'), { cols: 2, rows: 1 }).append(new Matrix(1, 3)), 'E_SHAPE', /3 columns, the file has 2/);
+  const ab = createNpyWriter(join(tmp, 'w', 'ab.npy'), { cols: 3 });
+  ab.append(M.rowSlice(0, 1));
+  ab.abort();
+  ab.abort();
+  assert.deepEqual(readdirSync(join(tmp, 'w')).sort(), ['streamed.npy', 'u.npy']);
+  assertThrowsCode(() => createNpyWriter(join(tmp, 'w', 'z.npy'), { cols: -1 }), 'E_ARG');
 });

@@ -93,8 +93,8 @@ test('non-finite values are reported with their row (counted from the start of t
   writeSafetensors(p('inf.safetensors'), { y: { shape: [300, 5], data: Y.data.map((v, i) => (i === 123 * 5 + 4 ? -Infinity : v)) } });
   const src = openRows(p('nan.npy'));
   assert.equal(src.readRows(0, 100).length, 500);
-  assertThrowsCode(() => src.readRows(120, 10), 'E_NONFINITE', /nan\.npy: non-finite value NaN at row 123, column 4/);
-  assertThrowsCode(() => readAllRows(p('inf.safetensors')), 'E_NONFINITE', /inf\.safetensors:y: non-finite value -Infinity at row 123, column 4/);
+  assertThrowsCode(() => src.readRows(120, 10), 'E_NONFINITE', /nan\.npy: the data has a non-finite value \(NaN\) at row 123, column 4/);
+  assertThrowsCode(() => readAllRows(p('inf.safetensors')), 'E_NONFINITE', /inf\.safetensors:y: the data has a non-finite value \(-Infinity\) at row 123, column 4/);
   const ok = openRows(p('nan.npy'), { allowNonFinite: true }).readRows(123, 1);
   assert.ok(Number.isNaN(ok[4]));
   const it = batches(openRows(p('nan.npy')), { batch: 64, shuffle: 'chunked', chunkRows: 16, seed: 1 });

@@ -30,11 +30,11 @@ function withArg<T>(what: string, fn: () => T): T {
  * or .safetensors. Refuses files over the memory budget (SPARSECODE_MAX_BYTES, default half the
  * machine's memory) and non-finite values (naming row and column); errors start with `what`.
  */
-export function readMatrixArg(path: string, tensor: string | undefined, what: string): Matrix {
-  return withArg(what, () => readAllRows(path, { tensor }));
+export function readMatrixArg(path: string, tensor: string | undefined, what: string, label?: string): Matrix {
+  return withArg(what, () => readAllRows(path, { tensor, label }));
 }
 
 /** Open an input for streaming row reads (see readMatrixArg); the caller closes it. */
-export function openRowsArg(path: string, tensor: string | undefined, what: string): RowSource {
-  return withArg(what, () => openRows(path, { tensor }));
+export function openRowsArg(path: string, tensor: string | undefined, what: string, label?: string): RowSource {
+  return withArg(what, () => openRows(path, { tensor, label }));
 }

@@ -39,6 +39,8 @@ export interface OpenRowsOptions {
   allowNonFinite?: boolean;
   /** cap on the scratch buffer used for type conversion (default 8 MiB) */
   scratchBytes?: number;
+  /** what error messages call the data (default 'the data'), e.g. 'X' */
+  label?: string;
 }
 
 /** Widths above this are refused as implausible (a hostile header could claim shape (0, 1e15)). */
@@ -100,7 +102,7 @@ function pickTensor(path: string, entries: SafetensorsEntry[], tensor: string | 
   fail('E_USAGE', `${path} holds ${twoD.length === 0 ? 'no' : twoD.length} 2-D tensors; name the one to read with --tensor NAME (or ${path}:NAME). Tensors: ${list()}`);
 }
 
-function wrapFinite(src: RowSource, allowNonFinite: boolean): RowSource {
+function wrapFinite(src: RowSource, allowNonFinite: boolean, label: string): RowSource {
   if (allowNonFinite) return src;
   const { cols, name } = src;
   return {
@@ -111,7 +113,7 @@ function wrapFinite(src: RowSource, allowNonFinite: boolean): RowSource {
         const v = d[i];
         if (v - v !== 0) {
           const row = start + Math.floor(i / cols);
-          fail('E_NONFINITE', `${name}: non-finite value ${v} at row ${row}, column ${i % cols}; clean the data (e.g. np.nan_to_num) or drop the row before training`, { row, column: i % cols });
+          fail('E_NONFINITE', `${name}: ${label} has a non-finite value (${v}) at row ${row}, column ${i % cols} (rows counted from the start of the file); clean the data (e.g. np.nan_to_num) or drop that row`, { row, col: i % cols });
         }
       }
       return d;
@@ -171,7 +173,7 @@ export function openRows(path: string, opts: OpenRowsOptions = {}): RowSource {
     src.close();
     fail('E_SHAPE', `${src.name}: ${src.cols} columns is implausibly wide (at most ${MAX_COLS}); is the array transposed?`);
   }
-  return wrapFinite(src, !!opts.allowNonFinite);
+  return wrapFinite(src, !!opts.allowNonFinite, opts.label ?? 'the data');
 }
 
 /** An in-memory matrix as a RowSource (for tests, and for code that takes either). */
