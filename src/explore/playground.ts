@@ -44,12 +44,12 @@ export const PLAYGROUND_SETTINGS: PlaygroundSettings = {
   fistaIters: 100,
   saeLr: 5e-4,
   saeBatch: 64,
-  saeEpochs: 100,
+  saeEpochs: 500,
   saeGamma: 1e-4,
   saeWeightDecay: 0.01,
   dlLambda: 0.1,
   dlFistaIters: 100,
-  dlMaxOuter: 100,
+  dlMaxOuter: 300,
   dlTol: 1e-5,
   dlOodIters: 2000,
   probeAlphas: [...DEFAULT_RIDGE_ALPHAS],
@@ -133,7 +133,7 @@ export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEve
       }));
       await sae.fit(X.train, {
         seed: `${p.seed}:sae:topk`,
-        progressIntervalMs: 150,
+        progressIntervalMs: 50,
         onProgress: (pg) => {
           const w = sae.getWeights();
           const live = mcc(sae.encode(X.val), Z.val).mcc;
