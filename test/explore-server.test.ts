@@ -184,6 +184,22 @@ test('model API: feature table and details agree with the library', async () => 
   }
   const cosMean = features.reduce((s: number, f: { cos: number }) => s + f.cos, 0) / FIX.latents;
   assert.ok(cosMean > 0.9, `atom cosines with the estimated true directions: mean ${cosMean}`);
+  // nearest atom by |cosine| (GEMM blocks on the server) against a float64 brute force
+  const Dm = model.weights.W_dec;
+  const cosAB = (a: number, b: number) => {
+    let s = 0, na = 0, nb = 0;
+    for (let c = 0; c < FIX.dim; c++) {
+      const x = Dm.data[a * FIX.dim + c], y = Dm.data[b * FIX.dim + c];
+      s += x * y; na += x * x; nb += y * y;
+    }
+    return Math.abs(s) / Math.sqrt(na * nb);
+  };
+  for (let i = 0; i < FIX.latents; i++) {
+    let best = 0;
+    for (let j = 0; j < FIX.latents; j++) if (j !== i) best = Math.max(best, cosAB(i, j));
+    assert.ok(Math.abs(features[i].nearestCos - best) < 1e-5, `nearest |cos| of atom ${i}: ${features[i].nearestCos} vs ${best}`);
+    assert.ok(Math.abs(cosAB(i, features[i].nearest) - best) < 1e-5);
+  }
   const d = JSON.parse((await get(p, '/api/feature/3')).body);
   assert.equal(d.index, 3);
   assert.equal(d.atom.length, FIX.dim);

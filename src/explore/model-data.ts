@@ -1,6 +1,7 @@
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
+import { matmul } from '../backend/ops.js';
 import { loadModel, type LoadedModel } from '../io/model.js';
 import { readNpyMatrix } from '../io/npy.js';
 import { mcc } from '../metrics/mcc.js';
@@ -97,14 +98,28 @@ export function buildModelView(dir: string, o: { data?: string; truth?: string }
   const U = unitRows(D);
   const metrics: Record<string, number> = {};
 
-  // nearest other atom for every atom: O(atoms² · dim), done once
+  // nearest other atom for every atom: blocks of the Gram matrix U·Uᵀ through the backend GEMM
   const nearest = new Int32Array(atoms).fill(-1);
   const nearestCos = new Float64Array(atoms);
-  for (let i = 0; i < atoms; i++) {
-    for (let j = i + 1; j < atoms; j++) {
-      const c = Math.abs(dotRows(U, i, U, j, dim));
-      if (c > nearestCos[i] || nearest[i] < 0) { nearestCos[i] = c; nearest[i] = j; }
-      if (c > nearestCos[j] || nearest[j] < 0) { nearestCos[j] = c; nearest[j] = i; }
+  {
+    const Um = new Matrix(atoms, dim, Float32Array.from(U));
+    const B = Math.max(1, Math.min(atoms, Math.floor(4_000_000 / atoms)));
+    const G = new Matrix(B, atoms);
+    for (let r0 = 0; r0 < atoms; r0 += B) {
+      const r1 = Math.min(atoms, r0 + B);
+      const g = r1 - r0 === B ? G : new Matrix(r1 - r0, atoms);
+      matmul(Um.rowSlice(r0, r1), Um, { transB: true, out: g });
+      for (let i = r0; i < r1; i++) {
+        const off = (i - r0) * atoms;
+        let best = -1, bestC = -1;
+        for (let j = 0; j < atoms; j++) {
+          if (j === i) continue;
+          const c = Math.abs(g.data[off + j]);
+          if (c > bestC) { bestC = c; best = j; }
+        }
+        nearest[i] = best;
+        nearestCos[i] = Math.max(0, bestC);
+      }
     }
   }
 
