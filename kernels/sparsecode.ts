@@ -261,10 +261,14 @@ function scaleBlock(c: usize, ldc: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta
 /** C[m0:m1, n0:n1] = alpha * op(A)[m0:m1, :] * op(B)[:, n0:n1] + beta * C[m0:m1, n0:n1]. */
 function gemmBlock(
   tA: bool, tB: bool, m0: i32, m1: i32, n0: i32, n1: i32, k: i32, alpha: f32, beta: f64,
-  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, scratch: usize,
+  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, scratch: usize, thin: i32,
 ): void {
   scaleBlock(c, ldc, m0, m1, n0, n1, beta);
   if (alpha == 0 || k == 0) return;
+  if (thin != THIN_NONE) {
+    gemmThin(tA, tB, m0, m1, n0, n1, k, alpha, a, lda, b, ldb, c, ldc, scratch, thin == THIN_M);
+    return;
+  }
   const packedA = scratch;
   const packedB = scratch + (<usize>(MC * KC) << 2);
   const tile = packedB + (<usize>(KC * NC) << 2);
@@ -302,6 +306,121 @@ function gemmBlock(
   }
 }
 
+// ---- thin products (fewer than MR rows or NR columns) ------------------------------------------
+// Packing and a 4 x 8 tile waste most of their work when op(A) has 1-3 rows or op(B) 1-7
+// columns (matrix-vector products); these go through dot products or row updates instead.
+// The choice depends only on the whole product's m, n, k (never on a thread's block), so every
+// split of C sums each element in the same order.
+const THIN_NONE: i32 = 0;
+const THIN_M: i32 = 1; // m < MR
+const THIN_N: i32 = 2; // n < NR (and m >= MR)
+/** Floats of scratch the thin path may use (the packing buffers). */
+const THIN_FLOATS: i32 = MC * KC + KC * NC;
+/** Length of the blocks the row-update forms accumulate at a time. */
+const THIN_BLOCK: i32 = 2048;
+
+function thinKind(m: i32, n: i32, k: i32): i32 {
+  // A gathered operand (at most NR rows of k floats) must fit the scratch.
+  if (k > THIN_FLOATS / NR) return THIN_NONE;
+  if (m < MR) return THIN_M;
+  if (n < NR) return THIN_N;
+  return THIN_NONE;
+}
+
+/** Sum of x[0:k] * y[0:k] in float32 (two f32x4 accumulators). */
+function dotF32(x: usize, y: usize, k: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let p = 0;
+  for (; p + 8 <= k; p += 8) {
+    const o = <usize>p << 2;
+    s0 = madd(v128.load(x + o), v128.load(y + o), s0);
+    s1 = madd(v128.load(x + o, 16), v128.load(y + o, 16), s1);
+  }
+  const s = f32x4.add(s0, s1);
+  let t = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+  for (; p < k; p++) t += load<f32>(at(x, p)) * load<f32>(at(y, p));
+  return t;
+}
+
+/** acc[0:len] += w * x[0:len]. */
+function axpyF32(w: f32, x: usize, acc: usize, len: i32): void {
+  const vw = f32x4.splat(w);
+  let t = 0;
+  for (; t + 8 <= len; t += 8) {
+    const po = at(acc, t), px = at(x, t);
+    v128.store(po, madd(vw, v128.load(px), v128.load(po)));
+    v128.store(po, madd(vw, v128.load(px, 16), v128.load(po, 16)), 16);
+  }
+  for (; t < len; t++) store<f32>(at(acc, t), load<f32>(at(acc, t)) + w * load<f32>(at(x, t)));
+}
+
+function gemmThin(
+  tA: bool, tB: bool, m0: i32, m1: i32, n0: i32, n1: i32, k: i32, alpha: f32,
+  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, scratch: usize, smallM: bool,
+): void {
+  if (smallM && tB || !smallM && !tA) {
+    // Dot products of contiguous rows: op(A)[i, :] . op(B)[:, j]. The thin side is gathered
+    // into scratch when it is strided.
+    let aBase = a, aStride = lda, aOff = 0;
+    let bBase = b, bStride = ldb, bOff = 0;
+    if (smallM && tA) {
+      for (let i = m0; i < m1; i++) {
+        const dst = at(scratch, (i - m0) * k);
+        for (let p = 0; p < k; p++) store<f32>(at(dst, p), load<f32>(at(a, p * lda + i)));
+      }
+      aBase = scratch; aStride = k; aOff = m0;
+    }
+    if (!smallM && !tB) {
+      for (let j = n0; j < n1; j++) {
+        const dst = at(scratch, (j - n0) * k);
+        for (let p = 0; p < k; p++) store<f32>(at(dst, p), load<f32>(at(b, p * ldb + j)));
+      }
+      bBase = scratch; bStride = k; bOff = n0;
+    }
+    for (let i = m0; i < m1; i++) {
+      const ar = at(aBase, (i - aOff) * aStride);
+      for (let j = n0; j < n1; j++) {
+        const cp = at(c, i * ldc + j);
+        store<f32>(cp, load<f32>(cp) + alpha * dotF32(ar, at(bBase, (j - bOff) * bStride), k));
+      }
+    }
+  } else if (smallM) {
+    // !tB: rows of op(B) are contiguous: acc[i, :] += op(A)[i, p] * B[p, :].
+    for (let jc = n0; jc < n1; jc += THIN_BLOCK) {
+      const nc = imin(THIN_BLOCK, n1 - jc);
+      memory.fill(scratch, 0, <usize>((m1 - m0) * nc) << 2);
+      for (let p = 0; p < k; p++) {
+        const br = at(b, p * ldb + jc);
+        for (let i = m0; i < m1; i++) {
+          const w = load<f32>(at(a, tA ? p * lda + i : i * lda + p));
+          axpyF32(w, br, at(scratch, (i - m0) * nc), nc);
+        }
+      }
+      for (let i = m0; i < m1; i++) axpyF32(alpha, at(scratch, (i - m0) * nc), at(c, i * ldc + jc), nc);
+    }
+  } else {
+    // Few columns and tA: rows of A (columns of op(A)) are contiguous: acc[j, :] += op(B)[p, j] * A[p, :].
+    for (let ic = m0; ic < m1; ic += THIN_BLOCK) {
+      const mc = imin(THIN_BLOCK, m1 - ic);
+      memory.fill(scratch, 0, <usize>((n1 - n0) * mc) << 2);
+      for (let p = 0; p < k; p++) {
+        const ar = at(a, p * lda + ic);
+        for (let j = n0; j < n1; j++) {
+          const w = load<f32>(at(b, tB ? j * ldb + p : p * ldb + j));
+          axpyF32(w, ar, at(scratch, (j - n0) * mc), mc);
+        }
+      }
+      for (let j = n0; j < n1; j++) {
+        const acc = at(scratch, (j - n0) * mc);
+        for (let i = 0; i < mc; i++) {
+          const cp = at(c, (ic + i) * ldc + j);
+          store<f32>(cp, load<f32>(cp) + alpha * load<f32>(at(acc, i)));
+        }
+      }
+    }
+  }
+}
+
 /**
  * Single-call GEMM on the calling thread (scratch: gemmScratchBytes() bytes).
  * C = alpha * op(A) * op(B) + beta * C.
@@ -310,7 +429,7 @@ export function sgemm(
   tA: i32, tB: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f64, c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemmBlock(tA != 0, tB != 0, 0, m, 0, n, k, alpha, beta, a, lda, b, ldb, c, ldc, scratch);
+  gemmBlock(tA != 0, tB != 0, 0, m, 0, n, k, alpha, beta, a, lda, b, ldb, c, ldc, scratch, thinKind(m, n, k));
 }
 
 // ---- parallel jobs --------------------------------------------------------------------------
@@ -334,7 +453,7 @@ export function runTask(task: i32, thread: i32): void {
     const scratch = <usize>pi(15) + <usize>thread * <usize>pi(16);
     gemmBlock(
       pi(1) != 0, pi(2) != 0, m0, imin(m, m0 + rowChunk), n0, imin(n, n0 + colChunk), pi(5),
-      <f32>pf(0), pf(1), <usize>pi(6), pi(7), <usize>pi(8), pi(9), <usize>pi(10), pi(11), scratch,
+      <f32>pf(0), pf(1), <usize>pi(6), pi(7), <usize>pi(8), pi(9), <usize>pi(10), pi(11), scratch, thinKind(m, n, pi(5)),
     );
   } else if (job == JOB_GATHER_DECODE) {
     // 1 idx, 2 val, 3 rows, 4 k, 5 d, 6 dim, 7 out, 8 chunk; f0 beta

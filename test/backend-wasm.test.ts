@@ -32,7 +32,7 @@ function dense(a: Float32Array, rows: number, cols: number, ld: number): Float32
 }
 
 test('wasm sgemm matches a float64 reference for transposes, alpha/beta and leading dimensions', () => {
-  const shapes = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [5, 9, 257], [17, 1, 13], [1, 19, 2], [33, 31, 29], [130, 70, 300]];
+  const shapes = [[1, 1, 1], [3, 5, 7], [4, 8, 256], [5, 9, 257], [17, 1, 13], [1, 19, 2], [2, 40, 33], [40, 7, 9], [33, 31, 29], [130, 70, 300]];
   for (const [m, n, k] of shapes) {
     for (const tA of [false, true]) for (const tB of [false, true]) {
       for (const [alpha, beta] of [[1, 0], [0.5, 1], [-2, 0.25]]) {
@@ -70,7 +70,10 @@ test('wasm sgemm: beta = 0 ignores NaN in C; k = 0 and alpha = 0 give beta*C', (
 });
 
 test('1 and 2 threads give bit-identical results (GEMM and the sparse kernels)', () => {
-  for (const [m, n, k, tA, tB] of [[300, 260, 200, false, false], [257, 129, 300, true, true], [64, 1000, 70, false, true]] as const) {
+  const shapes = [[300, 260, 200, false, false], [257, 129, 300, true, true], [64, 1000, 70, false, true],
+    // thin products (m < 4 or n < 8) take another path; split across threads it must agree too
+    [2, 3000, 1000, false, false], [3, 2000, 900, true, true], [3000, 5, 800, true, false], [2500, 7, 900, false, false]] as const;
+  for (const [m, n, k, tA, tB] of shapes) {
     const a = rand(m * k, 1), b = rand(k * n, 2), c = rand(m * n, 3);
     const c1 = c.slice(), c2 = c.slice();
     one.sgemm(tA, tB, m, n, k, 0.75, a, tA ? m : k, b, tB ? k : n, 0.5, c1, n);
