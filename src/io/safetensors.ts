@@ -128,7 +128,7 @@ export function decodeSafetensors(buf: Uint8Array, name = 'file'): SafetensorsFi
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('E_FORMAT', `${name}: __metadata__ must be an object of strings`);
       for (const [mk, mv] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof mv !== 'string') fail('E_FORMAT', `${name}: __metadata__.${mk} must be a string`);
-        metadata[mk] = mv;
+        Object.defineProperty(metadata, mk, { value: mv, enumerable: true, writable: true, configurable: true }); // own key even for "__proto__"
       }
       continue;
     }
@@ -181,7 +181,8 @@ export function decodeSafetensors(buf: Uint8Array, name = 'file'): SafetensorsFi
       data = new Float32Array(count);
       for (let i = 0; i < count; i++) data[i] = bf16ToNumber(tdv.getUint16(2 * i, true));
     }
-    tensors[e.key] = { dtype: e.dtype, shape: e.shape, data };
+    // defineProperty: a tensor named "__proto__" must become an own key, not the object's prototype
+    Object.defineProperty(tensors, e.key, { value: { dtype: e.dtype, shape: e.shape, data }, enumerable: true, writable: true, configurable: true });
   }
   return { tensors, metadata };
 }
@@ -222,7 +223,7 @@ export function encodeSafetensors(tensors: Record<string, TensorInput>, metadata
     else if (dtype === 'F64') for (let i = 0; i < count; i++) dv.setFloat64(8 * i, d[i], true);
     else if (dtype === 'F16') for (let i = 0; i < count; i++) dv.setUint16(2 * i, numberToF16(d[i]), true);
     else for (let i = 0; i < count; i++) dv.setUint16(2 * i, numberToBf16(d[i]), true);
-    header[key] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    Object.defineProperty(header, key, { value: { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] }, enumerable: true, writable: true, configurable: true });
     offset += bytes.length;
     bodies.push(bytes);
   }
