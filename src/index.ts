@@ -14,3 +14,9 @@ export {
 } from './dictionary/index.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
 export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
+export { readNpy, readNpyMatrix, writeNpy, decodeNpy, encodeNpy, openNpy, type NpyArray, type NpyReader } from './io/npy.js';
+export { createNpyWriter, type NpyWriter, type NpyWriterOptions } from './io/npy-writer.js';
+export {
+  openRows, readAllRows, batches, planBatches, matrixRows, listTensors, memoryBudgetBytes,
+  type RowSource, type OpenRowsOptions, type ReadAllOptions, type BatchOptions, type BatchPlan, type RowBatch, type TensorInfo,
+} from './io/rows.js';
