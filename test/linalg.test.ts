@@ -343,3 +343,17 @@ test('spectralNormSquared matches np.linalg.norm(D, 2) ** 2', () => {
     assert.ok(Math.abs(svd(D.data, c.rows, c.cols).S[0] ** 2 - c.value) <= 1e-10 * c.value);
   }
 });
+
+test('svd: exactly rank-deficient square input (zero columns) converges and reconstructs', () => {
+  const a = [1, 2, 0, 0, 3, 4, 5, 0, 0, 6, 7, 8, 0, 0, 9, 1, 0, 0, 0, 1, 2, 2, 0, 0, 2];
+  const { U, S, Vt, rank } = svd(a, 5, 5);
+  assert.equal(rank, 3);
+  // singular values from numpy.linalg.svd
+  const ref = [17.2329885, 1.17468014, 0.80264174];
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(S[i] - ref[i]) < 1e-6, `S[${i}] = ${S[i]}`);
+  for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) {
+    let s = 0;
+    for (let t = 0; t < 5; t++) s += U[i * 5 + t] * S[t] * Vt[t * 5 + j];
+    assert.ok(Math.abs(s - a[i * 5 + j]) < 1e-10, `reconstruction at ${i},${j}`);
+  }
+});

@@ -116,11 +116,16 @@ export function svd(a: ArrayLike<number>, rows: number, cols: number, opts: SvdO
     let sweep = 0;
     for (;;) {
       let rotated = false;
+      // Rows whose squared norm is below the rank threshold are numerically zero: rotating
+      // them against each other only stirs rounding noise and never converges.
+      let maxNorm = 0;
+      for (let j = 0; j < p; j++) if (norms[j] > maxNorm) maxNorm = norms[j];
+      const negligible = (q * EPS) * (q * EPS) * maxNorm;
       for (let j = 0; j < p - 1; j++) {
         for (let k = j + 1; k < p; k++) {
           const ajj = norms[j];
           const akk = norms[k];
-          if (ajj === 0 || akk === 0) continue;
+          if (ajj <= negligible || akk <= negligible) continue;
           const ajk = dotRows(B, j * q, k * q, q);
           if (Math.abs(ajk) <= tol * Math.sqrt(ajj * akk)) continue;
           rotated = true;
