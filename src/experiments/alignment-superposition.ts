@@ -132,7 +132,7 @@ export const AS_PRESETS: Record<'quick' | 'full', AsPreset> = {
     settings: AS_QUICK_SETTINGS,
     sweeps: {
       dims: { key: 'dim', values: [8, 16, 32, 64], base: { latents: 100, dim: 32, active: 5, samples: 4000 } },
-      latents: { key: 'latents', values: [50, 100, 200], base: { latents: 100, dim: 32, active: 5, samples: 4000 } },
+      latents: { key: 'latents', values: [50, 100, 150], base: { latents: 100, dim: 32, active: 5, samples: 4000 } },
     },
     seeds: [0],
   },

@@ -5,12 +5,16 @@ import type { Command } from '../command.js';
 import { formatMeanStd, markdownTable } from '../../experiments/report.js';
 import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
 import { EXIT } from '../exit.js';
+import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from '../../experiments/alignment-superposition.js';
+import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
+import type { Context } from '../command.js';
+import type { SweepProgress } from '../../experiments/runner.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
   name: 'repro',
-  summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution)",
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
+  summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n  repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n  repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
   description: [
     'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -24,17 +28,30 @@ export const reproCommand: Command = {
     "the sweep's values.",
     '',
     `Methods: ${STOP_PROBING_METHODS.join(', ')}.`,
+    '',
+    'alignment-superposition (PAPERS.md section 4): two systems y_A = z·A, y_B = z·B read the same k-sparse latents',
+    'through different random maps; linear/debiased CKA, RSA, ridge regression, semi-/soft-matching on raw activations',
+    'vs the closed form, and on sparse codes extracted from each system (FISTA with the true maps, DL-FISTA, TopK SAE).',
+    'Sweeps over m (--sweep dims) and n (--sweep latents); both by default.',
+    `Methods: ${ALIGNMENT_SUPERPOSITION_METHODS.join(', ')}.`,
+    '',
+    'hidden-alignment (PAPERS.md section 5): two toy models of superposition (64 features, hidden --hidden) trained from',
+    'different seeds on the same data, a TopK SAE (k = 7, width 64) on each; semi-matching, soft-matching and 5-fold',
+    'ridge regression for neuron->neuron, SAE->neuron, SAE->SAE and an untrained random-SAE control.',
+    `Methods: ${HIDDEN_ALIGNMENT_METHODS.join(', ')}.`,
   ].join('\n'),
-  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing'] }],
+  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment'] }],
   options: [
     { name: 'preset', type: 'string', help: 'quick (minutes) or full (the paper)', default: 'quick', choices: ['quick', 'full'] },
-    { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples'] },
+    { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples', 'dims'] },
     { name: 'latents', type: 'intlist', help: 'n: number of latents (one or a comma list)', metavar: 'N[,N..]' },
     { name: 'active', type: 'intlist', help: 'k: active latents per sample', metavar: 'K[,K..]' },
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: STOP_PROBING_METHODS },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS] },
+    { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
+    { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -43,9 +60,15 @@ export const reproCommand: Command = {
     'sparsecode repro stop-probing --preset quick',
     'sparsecode repro stop-probing --preset full --sweep latents --out runs/latents',
     'sparsecode repro stop-probing --latents 50 --active 5 --samples 1000 --methods oracle,probe --json',
+    'sparsecode repro alignment-superposition --preset quick --out runs/alignment',
+    'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
   ],
   async run(ctx) {
     const experiment = ctx.positionals[0];
+    if (experiment === 'alignment-superposition' || experiment === 'hidden-alignment') {
+      if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
+      return runAlignmentRepro(ctx, experiment);
+    }
     if (experiment !== 'stop-probing') {
       fail('E_USAGE', experiment ? `unknown experiment "${experiment}"; available: stop-probing` : 'name the experiment: sparsecode repro stop-probing');
     }
@@ -105,3 +128,49 @@ export const reproCommand: Command = {
     return summary.failed > 0 ? EXIT.failed : EXIT.ok;
   },
 };
+
+/** `repro alignment-superposition` and `repro hidden-alignment` (PAPERS.md sections 4 and 5). */
+async function runAlignmentRepro(ctx: Context, experiment: 'alignment-superposition' | 'hidden-alignment'): Promise<number> {
+  const o = ctx.opts;
+  const preset = o.preset as 'quick' | 'full';
+  const allowed = experiment === 'hidden-alignment' ? HIDDEN_ALIGNMENT_METHODS : ALIGNMENT_SUPERPOSITION_METHODS;
+  for (const m of (o.methods as string[] | undefined) ?? []) {
+    if (!(allowed as readonly string[]).includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of ${experiment}; choose from ${allowed.join(', ')}`);
+  }
+  const foreign = experiment === 'hidden-alignment' ? ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'epochs'] : ['hidden', 'dim', 'epochs'];
+  for (const f of foreign) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro ${experiment}`);
+  if (o.sweep !== undefined && o.sweep !== 'dims' && o.sweep !== 'latents') fail('E_USAGE', `--sweep for alignment-superposition is dims or latents, got ${o.sweep}`);
+  const out = resolve(o.out ?? join('runs', `${experiment}-${preset}`));
+  let bar = ctx.progress(experiment, 1, 'cells');
+  const t0 = Date.now();
+  const onProgress = (p: SweepProgress) => {
+    if (!p.cell) {
+      bar = ctx.progress(experiment, p.total, 'cells');
+      ctx.note(`${experiment}: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
+      bar.update(p.done);
+      return;
+    }
+    bar.update(p.done, { last: `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+    if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
+  };
+  const common = { out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined, signal: ctx.signal, onProgress };
+  const result = experiment === 'hidden-alignment'
+    ? await runHiddenAlignment({ ...common, hidden: o.hidden as number[] | undefined })
+    : await runAlignmentSuperposition({
+      ...common, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined,
+      latents: o.latents as number[] | undefined, dims: o.dims as number[] | undefined, active: o.active as number[] | undefined, samples: o.samples as number[] | undefined,
+    });
+  bar.finish();
+  const { summary, rows } = result;
+  if (o.json) {
+    ctx.print(JSON.stringify({ experiment, rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
+  } else {
+    const keys = experiment === 'hidden-alignment' ? ['hidden'] : ['latents', 'dim', 'active'];
+    const metrics = (experiment === 'hidden-alignment' ? [...HA_METRICS] : [...AS_METRICS]).filter((m) => rows.some((r) => r.mean[m] !== undefined));
+    const body = rows.map((r) => [...keys.map((k) => String(r.config[k])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => formatMeanStd(r.mean[m], r.std[m]))]);
+    ctx.print(markdownTable([...keys.map((k) => (k === 'latents' ? 'n' : k === 'dim' ? 'm' : k === 'active' ? 'k' : k)), 'method', 'seeds', ...metrics], body, [...keys.map(() => 'r' as const), 'l', 'r', ...metrics.map(() => 'r' as const)]));
+  }
+  ctx.note(`${experiment}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled) return EXIT.interrupted;
+  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
