@@ -20,3 +20,11 @@ export {
   openRows, readAllRows, batches, planBatches, matrixRows, listTensors, memoryBudgetBytes,
   type RowSource, type OpenRowsOptions, type ReadAllOptions, type BatchOptions, type BatchPlan, type RowBatch, type TensorInfo,
 } from './io/rows.js';
+export {
+  runAlignmentSuperposition, runAlignmentSuperpositionCell, predictedSqEuclideanRSA, makeTwoSystems, ALIGNMENT_SUPERPOSITION_METHODS,
+  type AlignmentSuperpositionOptions, type AlignmentSuperpositionSettings, type AlignmentSuperpositionConfig,
+} from './experiments/alignment-superposition.js';
+export {
+  runHiddenAlignment, runHiddenAlignmentCell, buildHiddenAlignmentState, randomTopKSAE, HIDDEN_ALIGNMENT_METHODS,
+  type HiddenAlignmentOptions, type HiddenAlignmentSettings, type HiddenAlignmentConfig,
+} from './experiments/hidden-alignment.js';

@@ -1,2 +1,3 @@
 export * from './superposition.js';
 export * from './dynamics.js';
+export * from './toy-model.js';
