@@ -77,7 +77,8 @@ export function readExact(fd: number, dst: Uint8Array, dstOff: number, length: n
   while (done < length) {
     let n: number;
     try {
-      n = readSync(fd, dst, dstOff + done, length - done, position + done);
+      // at most 1 GiB per call: Node hands the length to libuv as a 32-bit count, so a 4 GiB read wraps to 0 bytes
+      n = readSync(fd, dst, dstOff + done, Math.min(length - done, 1 << 30), position + done);
     } catch (e) {
       fail('E_IO', `cannot read ${name}: ${(e as Error).message}`);
     }

@@ -59,7 +59,7 @@ export function createNpyWriter(path: string, opts: NpyWriterOptions): NpyWriter
   };
   const writeAll = (bytes: Uint8Array, at: number) => {
     let off = 0;
-    while (off < bytes.length) off += writeSync(fd!, bytes, off, bytes.length - off, at + off);
+    while (off < bytes.length) off += writeSync(fd!, bytes, off, Math.min(bytes.length - off, 1 << 30), at + off);
   };
   function abort(): void {
     if (state !== 'open') return;
