@@ -2,7 +2,9 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { backend, matmul } from '../backend/index.js';
 import type { Backend } from '../backend/types.js';
+import { assertInt } from '../core/validate.js';
 import { checkInit, checkIters, checkLambda, checkProblem, checkTol, lassoObjectives, mean, type InferenceResult } from './common.js';
+import { lassoWorkingSet, sparseLassoObjectives } from './working-set.js';
 
 export interface LassoCDOptions {
   /** L1 weight λ >= 0 */
@@ -20,20 +22,47 @@ export interface LassoCDOptions {
   init?: Matrix;
   /** compute the mean objective of the result (default true) */
   objective?: boolean;
+  /**
+   * working-set solver (default true): coordinate descent restricted to a small per-sample
+   * working set, grown from one batched gradient check per round; see working-set.ts. Same
+   * stopping rule as the dense sweeps (false), much less work per sweep.
+   */
+  workingSet?: boolean;
+  /** initial working-set size per sample (default 16; working-set solver only) */
+  initialSet?: number;
   backend?: Backend;
 }
 
+export interface LassoCDResult extends InferenceResult {
+  /** working-set solver only: batched gradient rounds run */
+  rounds?: number;
+  /** working-set solver only: mean working-set size per sample at the end */
+  meanWorkingSet?: number;
+  /**
+   * working-set solver only: the largest KKT violation at the last gradient check, in gradient
+   * units (|g_j − λ·sign z_j| on the support, (|g_j| − λ)+ off it, g = D(x − zD))
+   */
+  kkt?: number;
+}
+
 /**
- * Coordinate-descent Lasso, one sample at a time, on the Gram matrix: per sample minimise
- * 1/2||x − z·D||² + λ||z||₁ (optionally z >= 0). With G = D·Dᵀ and c = D·x (both from one
- * backend GEMM for the whole batch), the objective is 1/2 zᵀGz − cᵀz + λ||z||₁ + const; the
- * solver keeps q = c − G·z up to date (atoms operations per changed coordinate, float64).
+ * Coordinate-descent Lasso on the Gram matrix: per sample minimise 1/2||x − z·D||² + λ||z||₁
+ * (optionally z >= 0). With G = D·Dᵀ and c = D·x (backend GEMMs for the whole batch), the
+ * objective is 1/2 zᵀGz − cᵀz + λ||z||₁ + const.
  *
- * Sweeps: a full sweep over all atoms, then sweeps over the active set (nonzero coordinates)
- * until they stop changing, then a full sweep again; a sample is done when a full sweep moves
- * nothing by more than the tolerance (the KKT conditions then hold to that tolerance).
+ * Stopping rule (both solvers): a sample is done when a full coordinate-descent sweep over all
+ * atoms moves no coordinate by more than tol · max(max|z|, 1e-12); the KKT conditions then hold
+ * to within G_jj times that in gradient units.
+ *
+ * - working set (default): see working-set.ts. Coordinate descent on a small per-sample working
+ *   set (float64, q = c_W − G_WW·z_W: |W| operations per changed coordinate), grown from one
+ *   batched gradient check per round (a backend gatherDecode over the nonzeros); samples that
+ *   pass drop out of the batch. `iterations` counts restricted sweeps.
+ * - dense (`workingSet: false`): per sample, q = c − G·z kept on all atoms (atoms operations per
+ *   changed coordinate); a full sweep, then sweeps over the nonzeros until they settle, then a
+ *   full sweep again.
  */
-export function lassoCD(X: Matrix, D: Matrix, opts: LassoCDOptions): InferenceResult {
+export function lassoCD(X: Matrix, D: Matrix, opts: LassoCDOptions): LassoCDResult {
   const where = 'lasso-cd';
   if (!opts || typeof opts !== 'object') fail('E_ARG', `${where}: options { lambda, ... } are required`);
   checkProblem(X, D, where);
@@ -43,6 +72,17 @@ export function lassoCD(X: Matrix, D: Matrix, opts: LassoCDOptions): InferenceRe
   checkInit(opts.init, X, D, where);
   const nonneg = !!opts.nonneg;
   const b = opts.backend ?? backend();
+  if (opts.workingSet !== false) {
+    let initialSet = 16;
+    if (opts.initialSet !== undefined) {
+      assertInt(`${where}: initialSet`, opts.initialSet, 1);
+      initialSet = opts.initialSet;
+    }
+    const r = lassoWorkingSet(X, D, { lambda, tol, maxSweeps, nonneg, initialSet, init: opts.init, backend: b, where });
+    const result: LassoCDResult = { Z: r.Z, iterations: r.iterations, converged: r.converged, rounds: r.rounds, meanWorkingSet: r.meanWorkingSet, kkt: r.kkt };
+    if (opts.objective !== false) result.objective = mean(sparseLassoObjectives(X, D, r.sparse, lambda, b));
+    return result;
+  }
   const n = X.rows;
   const a = D.rows;
 
