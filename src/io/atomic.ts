@@ -17,7 +17,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | (strin
     for (const chunk of Array.isArray(data) ? data : [data]) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      // at most 1 GiB per call: one writeSync of 4 GiB or more wraps its length to 32 bits
+      while (off < buf.length) off += writeSync(fd, buf, off, Math.min(buf.length - off, 1 << 30));
     }
     fsyncSync(fd);
     closeSync(fd);
