@@ -3,7 +3,7 @@ import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
 import { loadModel, type LoadedModel } from '../io/model.js';
-import { readNpyMatrix } from '../io/npy.js';
+import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
@@ -128,7 +128,7 @@ export function buildModelView(dir: string, o: { data?: string; truth?: string }
   let T: Matrix | null = null;
   if (o.truth && !o.data) fail('E_USAGE', '--truth needs --data: the true latents describe the rows of the data');
   if (o.data) {
-    X = readNpyMatrix(o.data);
+    X = readAllRows(o.data);
     if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: --data ${o.data} is [${X.rows} x ${X.cols}], the model takes ${dim} columns (d_in); pass activations of the layer the model was trained on`);
     Z = model.encode(X);
     metrics.samples = X.rows;
@@ -159,7 +159,7 @@ export function buildModelView(dir: string, o: { data?: string; truth?: string }
   const cosOf = new Float64Array(atoms).fill(NaN);
   let Atrue: Float64Array | null = null;
   if (o.truth && X && Z) {
-    T = readNpyMatrix(o.truth);
+    T = readAllRows(o.truth);
     if (T.rows !== X.rows) fail('E_SHAPE', `shape mismatch: --truth ${o.truth} has ${T.rows} rows, --data has ${X.rows}; the true latents must describe the same samples, one row each`);
     const r = mcc(Z, T, { pad: 'none' });
     metrics.mcc = r.mcc;

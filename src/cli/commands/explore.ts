@@ -37,8 +37,8 @@ export const exploreCommand: Command = {
   positionals: [{ name: 'DIR', help: 'model directory or repro output directory', required: true }],
   options: [
     { name: 'port', type: 'int', help: 'port on 127.0.0.1 (0 = any free port)', default: 0, metavar: 'P' },
-    { name: 'data', type: 'string', help: 'activations [samples x dim] for the model view (.npy)', metavar: 'X.npy' },
-    { name: 'truth', type: 'string', help: 'true latents [samples x latents] of the --data rows (.npy)', metavar: 'Z.npy' },
+    { name: 'data', type: 'string', help: 'activations [samples x dim] for the model view (.npy, or FILE.safetensors:NAME)', metavar: 'X.npy' },
+    { name: 'truth', type: 'string', help: 'true latents [samples x latents] of the --data rows (.npy, or FILE.safetensors:NAME)', metavar: 'Z.npy' },
     { name: 'open', type: 'boolean', help: 'open the URL in the default browser (--no-open: only print it)', default: true },
   ],
   examples: [
