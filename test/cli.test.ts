@@ -42,3 +42,12 @@ test('backends --json reports js as available; SPARSECODE_BACKEND forces one', (
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown backend "cuda"/);
 });
+
+test('demo recovers the latents with the oracle and prints every method', () => {
+  const r = cli(['demo', '--latents', '20', '--active', '3', '--samples', '600', '--epochs', '20', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const label of ['FISTA oracle', 'DL-FISTA', 'SAE TopK', 'FISTA on SAE TopK decoder', 'Linear probe']) assert.match(r.stdout, new RegExp(label));
+  const oracle = /FISTA oracle\s+([\d.]+)\s+([\d.]+)/.exec(r.stdout);
+  assert.ok(oracle, r.stdout);
+  assert.ok(Number(oracle[1]) > 0.9 && Number(oracle[2]) > 0.9, `oracle MCC ${oracle[1]} / ${oracle[2]}`);
+});

@@ -130,7 +130,6 @@ export const FULL_SWEEPS: Record<SweepName, SweepSpec> = {
   samples: { key: 'samples', values: [100, 500, 1000, 5000, 10000, 50000, 100000], base: { latents: 100, active: 10, samples: 5000 } },
 };
 
-/** Small versions that run in minutes on two cores. */
 /** Small versions that run in minutes on two cores (the latents one is the paper's first two columns). */
 export const QUICK_SWEEPS: Record<SweepName, SweepSpec> = {
   latents: { key: 'latents', values: [50, 100], base: { latents: 100, active: 10, samples: 5000 } },
