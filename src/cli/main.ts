@@ -27,8 +27,7 @@ function mainHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     'Global options:',
-    formatOptions(GLOBAL_OPTIONS),
-    '  --version                           print the version',
+    formatOptions([...GLOBAL_OPTIONS, { name: 'version', type: 'boolean', help: 'print the version' }]),
     '',
     'Exit codes: 0 ok, 1 computation failed, 2 usage error, 3 bad input data, 130 interrupted.',
   ].join('\n');
