@@ -7,7 +7,7 @@ import { matchingPursuit, omp } from './omp.js';
 import type { InferenceResult } from './common.js';
 
 export { fista, ista, chooseGradient, type ProxGradOptions, type ProxGradResult } from './fista.js';
-export { lassoCD, type LassoCDOptions } from './lasso-cd.js';
+export { lassoCD, type LassoCDOptions, type LassoCDResult } from './lasso-cd.js';
 export { omp, matchingPursuit, GRAM_MAX_ATOMS, type OmpOptions, type MatchingPursuitOptions } from './omp.js';
 export { lassoObjectives, meanL0, type InferenceResult } from './common.js';
 

@@ -161,7 +161,7 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
       const res = solveRestricted(S, s, wsZ[i], lambda, nonneg, rtol, maxSweeps - sweeps[i]);
       if (res < 0) fail('E_DIVERGED', `${where}: sample ${i} produced non-finite codes; check the dictionary`);
       sweeps[i] += res >> 1;
-      innerOk[i] = res & 1 && rtol === tol ? 1 : 0;
+      innerOk[i] = res & 1 && S.lastChange <= tol ? 1 : 0;
     }
 
     // ---- batched gradient g = c − z·G for the running samples ----
@@ -260,6 +260,8 @@ class Scratch {
   readonly cand: Int32Array;
   readonly candV: Float64Array;
   viol = 0;
+  /** the last full sweep's max change / max(max|z|, 1e-12) */
+  lastChange = Infinity;
   constructor(cap: number, atoms: number) {
     this.inW = new Uint8Array(atoms);
     this.cand = new Int32Array(atoms);
@@ -297,6 +299,7 @@ function gatherRestricted(G: Float32Array, a: number, C: Float32Array, co: numbe
  */
 function solveRestricted(S: Scratch, s: number, z: Float64Array, lambda: number, nonneg: boolean, tol: number, budget: number): number {
   const { Gw, cw, q, act, mark } = S;
+  S.lastChange = Infinity;
   for (let p = 0; p < s; p++) q[p] = cw[p];
   for (let p = 0; p < s; p++) {
     const zp = z[p];
@@ -327,7 +330,8 @@ function solveRestricted(S: Scratch, s: number, z: Float64Array, lambda: number,
     }
     sw++;
     if (!(maxDelta <= Infinity)) return -1;
-    if (maxDelta <= tol * Math.max(maxAbs, 1e-12)) return 2 * sw + 1;
+    S.lastChange = maxDelta / Math.max(maxAbs, 1e-12);
+    if (S.lastChange <= tol) return 2 * sw + 1;
     // sweeps over the nonzeros until they settle
     let na = 0;
     for (let p = 0; p < s; p++) {
