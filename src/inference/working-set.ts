@@ -21,8 +21,9 @@ import type { Backend } from '../backend/types.js';
  *    over W again; it stops when a full sweep over W moves no coordinate by more than
  *    τ = tol · max(max|z|, 1e-12). The first round only discovers supports: it stops at the
  *    looser `firstTol` and its samples always get another round at τ.
- * 4. One batched gradient for all samples still running: g = c − z·G from one backend
- *    `gatherDecode` over the nonzeros of z (O(n·nnz·atoms), no dense GEMM). An atom j outside
+ * 4. One batched gradient for all samples still running: g = c − z·G from backend
+ *    `gatherDecode` calls over the nonzeros of z (O(n·nnz·atoms), no dense GEMM; in chunks of
+ *    rows so that z·G is scanned while in cache). An atom j outside
  *    W would move, in a coordinate-descent step from the current z, by
  *    max(|g_j| − λ, 0)/G_jj (max(g_j − λ, 0)/G_jj when nonneg). Atoms where that exceeds τ
  *    join W (the largest first, at most max(initialSet, |W|) per round, so W at most doubles)
@@ -70,6 +71,9 @@ export interface WorkingSetSolveResult {
   sparse: { idx: Int32Array; val: Float32Array; k: number };
 }
 
+/** rows per gradient-check chunk: z·G for a chunk stays in cache while it is scanned */
+const CHUNK = 256;
+
 export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions): WorkingSetSolveResult {
   const { lambda, tol, maxSweeps, nonneg, backend: b, where } = o;
   const n = X.rows;
@@ -98,12 +102,17 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
   const S = new Scratch(Math.max(64, 2 * p0), a);
   // initial working sets: the p0 atoms of largest score per sample, by the backend's row top-k
   // on |C| (C itself when nonneg), keeping those that can leave zero (score > λ)
-  const GZ = new Float32Array(n * a); // scratch: scores now, z·G for the rows being checked later
-  if (nonneg) GZ.set(C);
-  else for (let e = 0; e < C.length; e++) GZ[e] = Math.abs(C[e]);
+  // scratch for CHUNK rows at a time (cache-sized): scores now, z·G in the gradient checks
+  const GZ = new Float32Array(Math.min(n, CHUNK) * a);
   const topI = new Int32Array(n * p0);
   const topV = new Float32Array(n * p0);
-  if (n > 0) b.topkRows(GZ, n, a, p0, topI, topV);
+  for (let r0 = 0; r0 < n; r0 += CHUNK) {
+    const rows = Math.min(CHUNK, n - r0);
+    const src = C.subarray(r0 * a, (r0 + rows) * a);
+    if (nonneg) GZ.set(src);
+    else for (let e = 0; e < src.length; e++) GZ[e] = Math.abs(src[e]);
+    b.topkRows(GZ.subarray(0, rows * a), rows, a, p0, topI.subarray(r0 * p0, (r0 + rows) * p0), topV.subarray(r0 * p0, (r0 + rows) * p0));
+  }
   // per-sample arrays are views into one pool of capacity cap0 per sample (grown singly)
   const cap0 = Math.min(a, 4 * p0);
   const idxPool = new Int32Array(n * cap0);
@@ -149,6 +158,8 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
   for (let i = 0; i < n; i++) active[i] = i;
   let m = n;
   let rounds = 0;
+  let bi = new Int32Array(0);
+  let bv = new Float32Array(0);
 
   while (m > 0) {
     // ---- restricted coordinate descent per running sample ----
@@ -166,55 +177,62 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
 
     // ---- batched gradient g = c − z·G for the running samples ----
     rounds++;
-    let k = 1;
-    for (let r = 0; r < m; r++) {
-      const nnz = countNonzero(wsZ[active[r]], wsLen[active[r]]);
-      if (nnz > k) k = nnz;
-    }
-    const bi = new Int32Array(m * k).fill(-1);
-    const bv = new Float32Array(m * k);
-    for (let r = 0; r < m; r++) {
-      const i = active[r];
-      packNonzero(wsIdx[i], wsZ[i], wsLen[i], bi, bv, r * k);
-    }
-    b.gatherDecode(bi, bv, m, k, G, a, 0, GZ.subarray(0, m * a));
-
     let next = 0;
-    for (let r = 0; r < m; r++) {
-      const i = active[r];
-      const s = wsLen[i];
-      const nc = checkRow(S, C, i * a, GZ, r * a, a, diag, dmin, wsIdx[i], wsZ[i], s, lambda, nonneg, tol);
-      violation[i] = S.viol;
-      if (nc === 0 && innerOk[i]) {
-        done[i] = 1;
-        continue;
+    for (let r0 = 0; r0 < m; r0 += CHUNK) {
+      const r1 = Math.min(m, r0 + CHUNK);
+      let k = 1;
+      for (let r = r0; r < r1; r++) {
+        const nnz = countNonzero(wsZ[active[r]], wsLen[active[r]]);
+        if (nnz > k) k = nnz;
       }
-      if (sweeps[i] >= maxSweeps) {
-        done[i] = 2;
-        continue;
+      if (bi.length < (r1 - r0) * k) {
+        bi = new Int32Array((r1 - r0) * k);
+        bv = new Float32Array((r1 - r0) * k);
       }
-      if (nc > 0) {
-        // add the largest violators: at most max(p0, s) of them, so W at most doubles
-        const add = Math.min(nc, Math.max(p0, s));
-        if (add < nc) selectLargest(S.cand, S.candV, nc, add);
-        let idx = wsIdx[i];
-        let z = wsZ[i];
-        if (s + add > idx.length) {
-          const len = Math.max(s + add, idx.length * 2);
-          const nIdx = new Int32Array(len);
-          nIdx.set(idx.subarray(0, s));
-          const nZ = new Float64Array(len);
-          nZ.set(z.subarray(0, s));
-          wsIdx[i] = idx = nIdx;
-          wsZ[i] = z = nZ;
+      bi.fill(-1, 0, (r1 - r0) * k);
+      for (let r = r0; r < r1; r++) {
+        const i = active[r];
+        packNonzero(wsIdx[i], wsZ[i], wsLen[i], bi, bv, (r - r0) * k);
+      }
+      b.gatherDecode(bi.subarray(0, (r1 - r0) * k), bv.subarray(0, (r1 - r0) * k), r1 - r0, k, G, a, 0, GZ.subarray(0, (r1 - r0) * a));
+
+      // (compacting `active` in place is safe: next <= r, and this chunk's ids were read above)
+      for (let r = r0; r < r1; r++) {
+        const i = active[r];
+        const s = wsLen[i];
+        const nc = checkRow(S, C, i * a, GZ, (r - r0) * a, a, diag, dmin, wsIdx[i], wsZ[i], s, lambda, nonneg, tol);
+        violation[i] = S.viol;
+        if (nc === 0 && innerOk[i]) {
+          done[i] = 1;
+          continue;
         }
-        for (let u = 0; u < add; u++) {
-          idx[s + u] = S.cand[u];
-          z[s + u] = 0;
+        if (sweeps[i] >= maxSweeps) {
+          done[i] = 2;
+          continue;
         }
-        wsLen[i] = s + add;
+        if (nc > 0) {
+          // add the largest violators: at most max(p0, s) of them, so W at most doubles
+          const add = Math.min(nc, Math.max(p0, s));
+          if (add < nc) selectLargest(S.cand, S.candV, nc, add);
+          let idx = wsIdx[i];
+          let z = wsZ[i];
+          if (s + add > idx.length) {
+            const len = Math.max(s + add, idx.length * 2);
+            const nIdx = new Int32Array(len);
+            nIdx.set(idx.subarray(0, s));
+            const nZ = new Float64Array(len);
+            nZ.set(z.subarray(0, s));
+            wsIdx[i] = idx = nIdx;
+            wsZ[i] = z = nZ;
+          }
+          for (let u = 0; u < add; u++) {
+            idx[s + u] = S.cand[u];
+            z[s + u] = 0;
+          }
+          wsLen[i] = s + add;
+        }
+        active[next++] = i;
       }
-      active[next++] = i;
     }
     m = next;
     if (m > 0 && active.length > 4 * m) active = active.slice(0, m);
