@@ -18,15 +18,32 @@ export interface SAEConfig {
   atoms: number;
   /** active latents per row (topk, mp) or on average per row (batchtopk) */
   k?: number;
-  /** ReLU SAE L1 coefficient [default 1e-2] */
+  /**
+   * ReLU SAE L1 coefficient, in the scaled input space (unit mean squared norm when
+   * `scaleInputs`) [0.15]. It soft-thresholds codes at about l1/2 of that scale; 0.15 brings a
+   * 64-latent, k = 3, dim-32 world to L0 ≈ 2k with matched |cos| ≈ 0.95 in 1.6k steps (1e-2,
+   * the old default, left L0 ≈ 40).
+   */
   l1?: number;
   /** ReLU SAE: weight each latent's L1 by its decoder row norm (for use with normalizeDecoder false) [false] */
   l1DecoderNorm?: boolean;
-  /** JumpReLU L0 coefficient [default 1e-3] */
+  /**
+   * JumpReLU L0 coefficient: the reconstruction error (in units of the scaled input's mean
+   * squared norm) one more active latent must buy [0.02]
+   */
   l0?: number;
-  /** JumpReLU initial threshold [1e-3] */
+  /**
+   * JumpReLU initial threshold, in the scaled input space [0.05]. Thresholds are learned in log
+   * space, where Adam moves them by about lr per step: starting at the paper's 1e-3 (far below
+   * any code) they cannot rise to the code scale in a few thousand steps, and L0 stays near
+   * atoms/2. Rajamanoharan et al.'s 1e-3 suits their ~10⁵-step runs; pass it explicitly there.
+   */
   thresholdInit?: number;
-  /** JumpReLU straight-through kernel bandwidth [1e-3] */
+  /**
+   * JumpReLU straight-through kernel bandwidth, in the scaled input space [0.05]: only
+   * pre-activations within bandwidth/2 of a threshold teach it, so a narrow kernel (the paper's
+   * 1e-3) gives the threshold a gradient from very few samples.
+   */
   bandwidth?: number;
   /** keep decoder rows unit-norm (project out the radial gradient, renormalise each step) [true] */
   normalizeDecoder?: boolean;
@@ -87,11 +104,11 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   const r: ResolvedSAEConfig = {
     atoms: cfg.atoms,
     k,
-    l1: cfg.l1 ?? 1e-2,
+    l1: cfg.l1 ?? 0.15,
     l1DecoderNorm: cfg.l1DecoderNorm ?? false,
-    l0: cfg.l0 ?? 1e-3,
-    thresholdInit: cfg.thresholdInit ?? 1e-3,
-    bandwidth: cfg.bandwidth ?? 1e-3,
+    l0: cfg.l0 ?? 0.02,
+    thresholdInit: cfg.thresholdInit ?? 0.05,
+    bandwidth: cfg.bandwidth ?? 0.05,
     normalizeDecoder: cfg.normalizeDecoder ?? true,
     lr: cfg.lr ?? 1e-3,
     batch: cfg.batch ?? 1024,

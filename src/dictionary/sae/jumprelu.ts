@@ -12,7 +12,9 @@ import type { SAEConfig } from './config.js';
  * with a rectangle kernel K(u) = 1{|u| < 1/2} of bandwidth eps:
  *   d z / d theta      = -(theta / eps) K((pre - theta) / eps)
  *   d H(pre-theta)/d theta = -(1 / eps) K((pre - theta) / eps)
- * and d z / d pre = H(pre - theta). Threshold init and bandwidth default to 1e-3.
+ * and d z / d pre = H(pre - theta). Threshold init and bandwidth default to 0.05 and the L0
+ * coefficient to 0.02 in the scaled input space (see SAEConfig; the paper's 1e-3 / 1e-3 are
+ * for ~10⁵-step runs and must be passed explicitly).
  */
 export class JumpReluSAE extends SparseAutoencoder {
   logTheta = new Float32Array(0);
