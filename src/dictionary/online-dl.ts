@@ -6,6 +6,8 @@ import { matmul } from '../backend/index.js';
 import { fista } from '../inference/fista.js';
 import { meanL0 } from '../inference/common.js';
 import { checkData, checkInitDictionary, nextTick, normalizeRows, randomUnitRows, type DictionaryProgress } from './dl-fista.js';
+import type { RowSource } from '../io/rows.js';
+import { isRowSource, RowStream } from './stream.js';
 
 export interface OnlineDlOptions {
   atoms: number;
@@ -26,6 +28,8 @@ export interface OnlineDlOptions {
   fistaIters?: number;
   onProgress?: (p: DictionaryProgress) => void;
   signal?: AbortSignal;
+  /** X is a RowSource: sizes of the chunked shuffle (io/rows.ts batches) [about 4 MiB chunks, 16 in the buffer] */
+  stream?: { chunkRows?: number; bufferChunks?: number };
 }
 
 export interface OnlineDlResult {
@@ -46,17 +50,25 @@ export interface OnlineDlResult {
  * the codes computed with early dictionaries, as in scikit-learn's MiniBatchDictionaryLearning.
  * An atom with A_jj < 1e-6 (practically unused) is re-drawn from a random sample of the batch.
  * The returned rows are normalised to unit norm.
+ *
+ * X may be a RowSource (a file larger than memory, `openRows(path)`): minibatches then come
+ * from the chunked shuffle of io/rows.ts `batches()` (see dictionary/stream.ts RowStream)
+ * instead of per-pass permutations; memory is the statistics A, B, D, one minibatch and the
+ * shuffle buffer, whatever the number of rows. Same updates, different (seeded) sample order.
  */
-export async function onlineDictionaryLearning(X: Matrix, opts: OnlineDlOptions): Promise<OnlineDlResult> {
+export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: OnlineDlOptions): Promise<OnlineDlResult> {
   const where = 'online dictionary learning';
   if (!opts || typeof opts !== 'object') fail('E_ARG', `${where}: options { atoms, lambda, seed, ... } are required`);
-  checkData(X, where);
+  const src = isRowSource(data) ? data : null;
+  const X = src ? null : (data as Matrix);
+  if (X) checkData(X, where);
+  else if (data.rows === 0 || data.cols === 0) fail('E_SHAPE', `${where}: X is [${data.rows} x ${data.cols}]; it needs at least one sample and one column`);
   assertInt(`${where}: atoms`, opts.atoms, 1);
   if (typeof opts.lambda !== 'number') fail('E_ARG', `${where}: lambda (the L1 weight, e.g. 0.1) is required`);
   assertNumber(`${where}: lambda`, opts.lambda, 0);
   if (opts.seed === undefined) fail('E_ARG', `${where}: seed is required`);
-  const n = X.rows;
-  const d = X.cols;
+  const n = data.rows;
+  const d = data.cols;
   const atoms = opts.atoms;
   const lambda = opts.lambda;
   const batch = Math.min(opts.batch ?? 256, n);
@@ -87,17 +99,19 @@ export async function onlineDictionaryLearning(X: Matrix, opts: OnlineDlOptions)
   const ZtX = new Matrix(atoms, d);
   const u = new Float64Array(d);
   const Dold = new Float32Array(atoms * d);
-  let order = orderRng.permutation(n);
+  const stream = src ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: opts.stream?.chunkRows, bufferChunks: opts.stream?.bufferChunks }) : null;
+  let order = stream ? new Int32Array(0) : orderRng.permutation(n);
   let pos = 0;
   for (let step = 1; step <= steps; step++) {
     checkAborted(opts.signal);
     // the next minibatch, reshuffling at the end of each pass
-    for (let r = 0; r < batch; r++) {
+    if (stream) stream.next(Xb.data, batch);
+    else for (let r = 0; r < batch; r++) {
       if (pos === n) {
         order = orderRng.permutation(n);
         pos = 0;
       }
-      Xb.data.set(X.row(order[pos++]), r * d);
+      Xb.data.set(X!.row(order[pos++]), r * d);
     }
     const res = fista(Xb, D, { lambda, iters: fistaIters, tol: 1e-4, nonneg });
     const Z = res.Z;
@@ -163,6 +177,7 @@ export async function onlineDictionaryLearning(X: Matrix, opts: OnlineDlOptions)
     }
     if (step % 16 === 0) await nextTick();
   }
+  stream?.close();
   normalizeRows(D, redrawRng);
   return { D, steps };
 }

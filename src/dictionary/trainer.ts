@@ -6,6 +6,8 @@ import { Adam, learningRate, type LrSchedule, validateSchedule } from './adam.js
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { SparseAutoencoder } from './sae/base.js';
 import { columnMean, geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+import type { RowSource } from '../io/rows.js';
+import { defaultSampleRows, isRowSource, RowStream, sampleRows, type StreamPosition } from './stream.js';
 
 /** What `onProgress` receives (at most every `progressIntervalMs`, and after the last step). */
 export interface TrainProgress {
@@ -37,6 +39,18 @@ export interface FitOptions {
   resume?: boolean;
   /** minimum time between progress reports [250] */
   progressIntervalMs?: number;
+  /** training from a RowSource (files larger than memory): sizes of the shuffle and the statistics sample */
+  stream?: StreamFitOptions;
+}
+
+/** How `trainSAE` reads a RowSource. */
+export interface StreamFitOptions {
+  /** rows per chunk of the chunked shuffle [about 4 MiB of float32 rows] */
+  chunkRows?: number;
+  /** chunks held in the shuffle buffer [16] */
+  bufferChunks?: number;
+  /** rows of the seeded sample for the input scale, b_dec and the FVU's total variance [all rows up to ~64 MiB, >= 1024] */
+  sampleRows?: number;
 }
 
 export interface FitResult {
@@ -52,6 +66,8 @@ export interface FitResult {
   inputScale: number;
   /** step the run resumed from, or null */
   resumedFrom: number | null;
+  /** streaming runs: rows of the statistics sample, and the stream position after the last step */
+  stream?: { sampleRows: number; position: StreamPosition; chunkRows: number | null; bufferChunks: number | null };
 }
 
 /**
@@ -65,13 +81,33 @@ export interface FitResult {
  * squared norm) when `scaleInputs`; afterwards the scale is folded into the weights (b_enc,
  * b_dec and thresholds divided by it; codes come out in raw units and decoder rows stay
  * unit-norm), so the trained model takes raw activations.
+ *
+ * Out of core: `data` may be a RowSource (`openRows(path)`, a file larger than memory). Then
+ * - batches come from the chunked shuffle of `batches()` (io/rows.ts: runs of `chunkRows`
+ *   contiguous rows in a seeded random order, rows shuffled within a buffer of `bufferChunks`
+ *   chunks), as one endless stream cut into `batch`-row pieces (a batch may straddle two epochs,
+ *   as in memory); the order depends only on the seed and the sizes, so it can be replayed;
+ * - the input scale, the b_dec initialisation and the total variance (FVU) come from a seeded
+ *   sample of `stream.sampleRows` rows (default: all rows up to about 64 MiB of float32, at
+ *   least 1024), read with positioned reads; with a source no larger than that, the sample is
+ *   every row and the initialisation equals the in-memory one;
+ * - checkpoints record the stream position (epoch, batch, row offset of the next batch; it is
+ *   step·batch rows into the stream), and a resumed run reopens the stream there (replaying,
+ *   i.e. re-reading, at most the current epoch's earlier batches);
+ * - memory: the model, Adam state, one batch and its workspace, the shuffle buffer
+ *   ((bufferChunks·chunkRows + 2·batch)·dim·4 bytes) and the sample; nothing scales with rows.
+ * The result of a streamed run differs from an in-memory run with the same seed only through
+ * the batch order (and the sample, for sources larger than it): statistically equivalent.
  */
-export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptions = {}): Promise<FitResult> {
-  if (!(X instanceof Matrix)) fail('E_ARG', 'fit: X must be a Matrix [samples x dim]');
-  if (X.rows < 1 || X.cols < 1) fail('E_SHAPE', `fit: X is [${X.rows} x ${X.cols}]; need at least one sample and one column`);
-  assertFinite('X', X);
+export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource, opts: FitOptions = {}): Promise<FitResult> {
+  const streaming = isRowSource(data);
+  if (!streaming && !(data instanceof Matrix)) fail('E_ARG', 'fit: X must be a Matrix [samples x dim] or a RowSource (io/rows.ts openRows)');
+  const X = streaming ? null : (data as Matrix);
+  const src = streaming ? (data as RowSource) : null;
+  const n = data.rows, d = data.cols;
+  if (n < 1 || d < 1) fail('E_SHAPE', `fit: X is [${n} x ${d}]; need at least one sample and one column`);
+  if (X) assertFinite('X', X);
   const cfg = sae.config;
-  const n = X.rows, d = X.cols;
   const batch = Math.min(cfg.batch, n);
   const stepsPerEpoch = Math.ceil(n / batch);
   const total = cfg.steps ?? cfg.epochs * stepsPerEpoch;
@@ -87,21 +123,31 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
   }
   if (opts.checkpointEvery && !opts.checkpointDir) fail('E_ARG', 'checkpointEvery needs checkpointDir (where to write the checkpoints)');
   if (opts.resume && !opts.checkpointDir) fail('E_ARG', 'resume needs checkpointDir (where the checkpoint is)');
+  const so = opts.stream ?? {};
+  for (const [key, v] of Object.entries(so)) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail('E_ARG', `stream.${key} must be a positive integer, got ${v}`);
+  }
   const signal = opts.signal;
   checkAborted(signal);
   const rng = toRng(opts.seed as Seed | Rng | undefined);
   const deadAfter = cfg.deadAfter ?? Math.min(10_000_000, n);
 
   // ---- initialisation -----------------------------------------------------------------------
-  const ms = meanSquaredRowNorm(X);
+  // The statistics that look at the data (input scale, b_dec, total variance for FVU) come from
+  // S: all of X in memory; for a RowSource, a seeded sample of at most stream.sampleRows rows
+  // (all rows when the source is that small, so both paths then start identically).
+  const sampleCap = src ? (so.sampleRows ?? defaultSampleRows(n, d)) : n;
+  const S = src ? sampleRows(src, Math.min(n, sampleCap), rng.fork('sample')) : X!;
+  const ms = meanSquaredRowNorm(S);
   let scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
   sae.initParams(d, rng.fork('init'));
   {
-    const m = Math.min(n, 4096);
-    const rows = m === n ? null : rng.fork('bdec').choice(n, m);
-    const S = rows ? X.takeRows(rows) : X.clone();
-    for (let i = 0; i < S.data.length; i++) S.data[i] *= scale;
-    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(S) : cfg.bDecInit === 'mean' ? columnMean(S) : new Float64Array(d);
+    const ns = S.rows;
+    const m = Math.min(ns, 4096);
+    const rows = m === ns ? null : rng.fork('bdec').choice(ns, m);
+    const B = rows ? S.takeRows(rows) : S.clone();
+    for (let i = 0; i < B.data.length; i++) B.data[i] *= scale;
+    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMean(B) : new Float64Array(d);
     for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
   }
   const params = sae.paramList();
@@ -109,12 +155,16 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
   // total variance of the scaled data, for FVU
   let totalVar = 0;
   {
-    const mu = columnMean(X);
-    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) totalVar += (X.data[i * d + j] - mu[j]) ** 2;
-    totalVar = (totalVar / n) * scale * scale;
+    const ns = S.rows;
+    const mu = columnMean(S);
+    for (let i = 0; i < ns; i++) for (let j = 0; j < d; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
+    totalVar = (totalVar / ns) * scale * scale;
   }
+  const sampleSize = S.rows;
 
-  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: total };
+  // the batch order: per-epoch permutations in memory; the chunked shuffle of io/rows.ts batches() for sources
+  const order = src ? `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}` : 'permutation';
+  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: total, order };
   let step = 0;
   let resumedFrom: number | null = null;
   if (opts.resume && opts.checkpointDir) {
@@ -122,8 +172,10 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
     if (ck) {
       const id = ck.state.identity as Record<string, unknown> | undefined;
       for (const [key, v] of Object.entries(identity)) {
-        if (!id || id[key] !== v) {
-          fail('E_ARG', `the checkpoint in ${opts.checkpointDir} was written for ${key} = ${id?.[key]}, this run has ${key} = ${v}; use the original settings or a fresh output folder`);
+        const was = key === 'order' ? (id?.order ?? 'permutation') : id?.[key];
+        if (!id || was !== v) {
+          const hint = key === 'order' ? ' (in-memory runs use per-epoch permutations, streamed runs a chunked shuffle: resume the way the run started, e.g. with or without fit --stream)' : '';
+          fail('E_ARG', `the checkpoint in ${opts.checkpointDir} was written for ${key} = ${was}, this run has ${key} = ${v}${hint}; use the original settings or a fresh output folder`);
         }
       }
       for (let q = 0; q < params.length; q++) {
@@ -157,7 +209,11 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
     tensors.last_fired = { shape: [sae.lastFired.length], data: sae.lastFired };
     saveCheckpoint(opts.checkpointDir, {
       step: s,
-      state: { identity, adamT: adam.t, samplesSeen: sae.samplesSeen, inputScale: scale, extra: sae.extraState(), config: cfg },
+      state: {
+        identity, adamT: adam.t, samplesSeen: sae.samplesSeen, inputScale: scale, extra: sae.extraState(), config: cfg,
+        // where the next batch starts in the (replayable) batch stream
+        position: RowStream.positionOf(s * batch, n, batch),
+      },
       tensors,
     });
   };
@@ -166,6 +222,9 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
   if ('deadAfter' in sae) (sae as unknown as { deadAfter: number }).deadAfter = deadAfter;
   const xb = new Matrix(batch, d);
   const orderRng = rng.fork('order');
+  const stream = src
+    ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: so.chunkRows, bufferChunks: so.bufferChunks, startRow: step * batch })
+    : null;
   let permEpoch = -1;
   let perm: Int32Array = new Int32Array(0);
   const deadBuf = new Uint8Array(cfg.atoms);
@@ -185,16 +244,18 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
         checkAborted(signal);
       }
       // gather the batch (stream position step*batch .. + batch over per-epoch permutations)
-      for (let r = 0; r < batch; r++) {
+      if (stream) stream.next(xb.data, batch, scale);
+      else for (let r = 0; r < batch; r++) {
         const pos = step * batch + r;
         const epoch = Math.floor(pos / n);
         if (epoch !== permEpoch) {
           perm = orderRng.fork(epoch).permutation(n);
           permEpoch = epoch;
         }
-        const src = perm[pos - epoch * n] * d;
+        const at = perm[pos - epoch * n] * d;
         const o = r * d;
-        for (let j = 0; j < d; j++) xb.data[o + j] = X.data[src + j] * scale;
+        const xd = X!.data;
+        for (let j = 0; j < d; j++) xb.data[o + j] = xd[at + j] * scale;
       }
       const stats = sae.forwardBackward(xb);
       if (!Number.isFinite(stats.loss)) {
@@ -243,6 +304,7 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
     }
   } finally {
     sae.training = false;
+    stream?.close();
   }
   for (const p of params) assertFiniteParam(p.name, p.param);
   if (opts.checkpointDir && total > startStep) writeCheckpoint(total);
@@ -261,6 +323,7 @@ export async function trainSAE(sae: SparseAutoencoder, X: Matrix, opts: FitOptio
     inputScale: scale,
     resumedFrom,
   };
+  if (src) result.stream = { sampleRows: sampleSize, position: RowStream.positionOf(total * batch, n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
   sae.trainingStats = { steps: total, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
   return result;
 }
