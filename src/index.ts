@@ -14,6 +14,9 @@ export {
 } from './dictionary/index.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
 export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
+export { modelDictionary, type ModelDictionary } from './io/model-dictionary.js';
+export { RowStream, sampleRows, readRowsAt, transformedRows, defaultSampleRows, isRowSource, type RowStreamOptions, type StreamPosition } from './dictionary/stream.js';
+export type { StreamFitOptions } from './dictionary/trainer.js';
 export { readNpy, readNpyMatrix, writeNpy, decodeNpy, encodeNpy, openNpy, type NpyArray, type NpyReader } from './io/npy.js';
 export { createNpyWriter, type NpyWriter, type NpyWriterOptions } from './io/npy-writer.js';
 export {
