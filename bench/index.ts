@@ -5,6 +5,7 @@ import { alignBench } from './align.js';
 import { saeBench } from './sae.js';
 import { linalgBench } from './linalg.js';
 import { fistaBench } from './fista.js';
+import { dlBench } from './dl.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench];

@@ -17,6 +17,8 @@ export interface DictionaryProgress {
   l0: number;
   /** ||D_new − D_old||_F / ||D_old||_F of the latest dictionary update */
   relChange: number;
+  /** the current dictionary [atoms x dim] (the learner's own buffer: copy it to keep it; do not modify) */
+  D: Matrix;
 }
 
 export interface DlFistaOptions {
@@ -183,7 +185,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     D = Dnew;
     Dnew = tmp;
     iterations = outer;
-    opts.onProgress?.({ step: outer, total: maxOuter, loss: r.objective!, l0: meanL0(Z), relChange });
+    opts.onProgress?.({ step: outer, total: maxOuter, loss: r.objective!, l0: meanL0(Z), relChange, D });
     if (relChange < tol) {
       converged = true;
       break;

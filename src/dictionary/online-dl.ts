@@ -4,6 +4,7 @@ import { toRng, type Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber, checkAborted } from '../core/validate.js';
 import { matmul } from '../backend/index.js';
 import { fista } from '../inference/fista.js';
+import { lassoCD } from '../inference/lasso-cd.js';
 import { meanL0 } from '../inference/common.js';
 import { checkData, checkInitDictionary, nextTick, normalizeRows, randomUnitRows, type DictionaryProgress } from './dl-fista.js';
 import type { RowSource } from '../io/rows.js';
@@ -24,7 +25,14 @@ export interface OnlineDlOptions {
   init?: Matrix;
   /** non-negative codes (default false) */
   nonneg?: boolean;
-  /** FISTA iterations per minibatch (default 100; stops earlier at relative change 1e-4) */
+  /**
+   * how each minibatch is coded: 'lasso-cd' (default), the exact lasso by working-set
+   * coordinate descent (converged to tol 1e-6, as scikit-learn's lars/cd coders); 'fista',
+   * fistaIters FISTA iterations (stopping earlier at relative change 1e-4). Same objective;
+   * lasso-cd is an order of magnitude faster on sparse codes.
+   */
+  coder?: 'lasso-cd' | 'fista';
+  /** FISTA iterations per minibatch with coder 'fista' (default 100) */
   fistaIters?: number;
   onProgress?: (p: DictionaryProgress) => void;
   signal?: AbortSignal;
@@ -41,7 +49,8 @@ export interface OnlineDlResult {
 
 /**
  * Online dictionary learning (Mairal, Bach, Ponce & Sapiro 2009, minibatch form):
- * for each minibatch, codes Z_b by FISTA on the current D, then the sufficient statistics
+ * for each minibatch, codes Z_b of the lasso on the current D (exact, by working-set coordinate
+ * descent, or by FISTA with `coder: 'fista'`), then the sufficient statistics
  *     A ← β·A + Z_bᵀZ_b / b,    B ← β·B + Z_bᵀX_b / b        (A [atoms x atoms], B [atoms x dim])
  * and one pass of block-coordinate descent over the atoms,
  *     d_j ← d_j + (B_j − A_j·D) / A_jj,   d_j ← d_j / max(||d_j||, 1),
@@ -80,6 +89,8 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   assertInt(`${where}: steps`, steps, 1);
   const fistaIters = opts.fistaIters ?? 100;
   assertInt(`${where}: fistaIters`, fistaIters, 1);
+  const coder = opts.coder ?? 'lasso-cd';
+  if (coder !== 'lasso-cd' && coder !== 'fista') fail('E_ARG', `${where}: coder must be 'lasso-cd' or 'fista', got ${JSON.stringify(coder)}`);
   checkInitDictionary(opts.init, atoms, d, where);
   const nonneg = !!opts.nonneg;
   const rng = toRng(opts.seed);
@@ -113,7 +124,9 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
       }
       Xb.data.set(X!.row(order[pos++]), r * d);
     }
-    const res = fista(Xb, D, { lambda, iters: fistaIters, tol: 1e-4, nonneg });
+    const res = coder === 'fista'
+      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 1e-4, nonneg, objective: !!opts.onProgress })
+      : lassoCD(Xb, D, { lambda, nonneg, objective: !!opts.onProgress });
     const Z = res.Z;
     matmul(Z, Z, { transA: true, alpha: 1 / batch, out: ZtZ });
     matmul(Z, Xb, { transA: true, alpha: 1 / batch, out: ZtX });
@@ -173,7 +186,7 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
         diff += v * v;
         base += Dold[i] * Dold[i];
       }
-      opts.onProgress({ step, total: steps, loss: res.objective!, l0: meanL0(Z), relChange: Math.sqrt(diff / Math.max(base, 1e-300)) });
+      opts.onProgress({ step, total: steps, loss: res.objective!, l0: meanL0(Z), relChange: Math.sqrt(diff / Math.max(base, 1e-300)), D });
     }
     if (step % 16 === 0) await nextTick();
   }
