@@ -55,16 +55,17 @@ function referenceStep(X: Matrix, D0: Matrix, lambda: number): Float64Array {
 
 test("online DL, coder 'lasso-cd' (default): one full-batch step equals the float64 Mairal step from exact lasso codes", async () => {
   const ref = referenceStep(X, D0, 0.05);
-  let seen: Matrix | null = null;
-  const r = await onlineDictionaryLearning(X, { atoms: 24, lambda: 0.05, batch: X.rows, steps: 1, init: D0, seed: 0, onProgress: (p) => { seen = p.D.clone(); } });
+  const box: { seen: Matrix | null } = { seen: null };
+  const r = await onlineDictionaryLearning(X, { atoms: 24, lambda: 0.05, batch: X.rows, steps: 1, init: D0, seed: 0, onProgress: (p) => { box.seen = p.D.clone(); } });
   let maxErr = 0;
   for (let i = 0; i < ref.length; i++) maxErr = Math.max(maxErr, Math.abs(r.D.data[i] - ref[i]));
   assert.ok(maxErr < 2e-4, `max |D - D_ref| = ${maxErr}`);
   console.log(`one step: max |D - D_ref| = ${maxErr.toExponential(2)}`);
+  const seen = box.seen;
   assert.ok(seen !== null, 'onProgress got the dictionary');
   // before the final renormalisation the reported D is the same up to row scale
   for (let j = 0; j < 24; j++) {
-    const u = seen!.row(j), v = r.D.row(j);
+    const u = seen.row(j), v = r.D.row(j);
     let dot = 0, nu = 0;
     for (let c = 0; c < 16; c++) { dot += u[c] * v[c]; nu += u[c] * u[c]; }
     assert.ok(dot / Math.sqrt(nu) > 0.99999, `progress D row ${j}`);
