@@ -7,6 +7,7 @@ import {
   mcc, dictionaryRecovery, mse, fve, l0, deadLatents, activationCounts, auc, unitAucs, bestUnitAuc,
   ridgeProbe, logisticProbe, linearIdentifiabilityR2,
 } from '../src/metrics/index.js';
+import { LOGISTIC_NEWTON_MAX_COLS } from '../src/metrics/probes.js';
 import { assertAllClose, assertThrowsCode, randMatrix } from './helpers.js';
 
 // Reference values from NumPy / SciPy / scikit-learn: test/fixtures/metrics/gen.py
@@ -139,6 +140,59 @@ test('logisticProbe matches sklearn LogisticRegression(penalty=None) on non-sepa
     const p = r.predictProba(M(c.Xtest));
     assert.ok(p.every((v) => v > 0 && v < 1));
   }
+});
+
+test('logisticProbe L-BFGS path matches the sklearn fixtures and Newton; auto picks by width', () => {
+  for (const c of fx.logistic) {
+    const r = logisticProbe(M(c.X), c.y, M(c.Xtest), c.yTest, { solver: 'lbfgs', tol: 1e-10 });
+    assert.equal(r.solver, 'lbfgs');
+    assert.ok(r.converged);
+    assertAllClose(r.weights, c.coef, 1e-4, 1e-5, 'lbfgs coef');
+    assertAllClose([r.bias], [c.intercept], 1e-4, 1e-5, 'lbfgs intercept');
+    assert.equal(r.trainAccuracy, c.trainAccuracy);
+    assert.equal(r.accuracy, c.accuracy);
+  }
+  // a wider non-separable problem: both solvers reach the same optimum
+  const rng = new Rng(11);
+  const n = 400, d = 40;
+  const X = new Matrix(n, d);
+  const y = new Float32Array(n);
+  const w = Float64Array.from({ length: d }, () => rng.normal() * 0.3);
+  for (let i = 0; i < n; i++) {
+    let s = 0.2;
+    for (let j = 0; j < d; j++) {
+      const v = rng.normal() * (j % 3 === 0 ? 0 : 1); // every third column dead (zero)
+      X.data[i * d + j] = v;
+      s += v * w[j];
+    }
+    y[i] = s + rng.normal() > 0 ? 1 : 0;
+  }
+  const newton = logisticProbe(X, y, undefined, undefined, { solver: 'newton' });
+  const lbfgs = logisticProbe(X, y, undefined, undefined, { solver: 'lbfgs', tol: 1e-10 });
+  assert.equal(newton.solver, 'newton');
+  assert.ok(newton.converged && lbfgs.converged);
+  assertAllClose(lbfgs.weights, newton.weights, 1e-5, 1e-6, 'lbfgs vs newton');
+  assertAllClose([lbfgs.bias], [newton.bias], 1e-5, 1e-6, 'bias');
+  assert.equal(lbfgs.trainAccuracy, newton.trainAccuracy);
+  // separable data: L-BFGS separates too, finite weights in the separating direction
+  const Xs = new Matrix(60, 2);
+  const ys = new Float32Array(60);
+  for (let i = 0; i < 60; i++) {
+    Xs.data[i * 2] = rng.normal();
+    Xs.data[i * 2 + 1] = rng.normal();
+    ys[i] = Xs.data[i * 2] - Xs.data[i * 2 + 1] > 0 ? 1 : 0;
+  }
+  const sep = logisticProbe(Xs, ys, undefined, undefined, { solver: 'lbfgs' });
+  assert.equal(sep.trainAccuracy, 1);
+  assert.ok(sep.weights.every(Number.isFinite) && sep.weights[0] > 0 && sep.weights[1] < 0);
+  // auto: Newton up to LOGISTIC_NEWTON_MAX_COLS columns, L-BFGS beyond
+  assert.equal(logisticProbe(X, y).solver, 'newton');
+  const wide = new Matrix(30, LOGISTIC_NEWTON_MAX_COLS + 1);
+  rng.fillNormal(wide.data);
+  const yw = Float32Array.from({ length: 30 }, (_, i) => i % 2);
+  assert.equal(logisticProbe(wide, yw).solver, 'lbfgs');
+  assertThrowsCode(() => logisticProbe(X, y, undefined, undefined, { solver: 'sgd' as 'lbfgs' }), 'E_ARG', /solver/);
+  assertThrowsCode(() => logisticProbe(X, y, undefined, undefined, { memory: 0 }), 'E_ARG', /memory/);
 });
 
 test('logisticProbe on separable data stays finite and separates; bad input', () => {

@@ -259,13 +259,24 @@ export function ridgeProbe(X: Matrix, Z: Matrix, opts: RidgeProbeOptions = {}): 
 /* Logistic regression probe                                                             */
 /* ------------------------------------------------------------------------------------ */
 
+/** Widest input `solver: 'auto'` fits by Newton's method; wider inputs go to L-BFGS. */
+export const LOGISTIC_NEWTON_MAX_COLS = 256;
+
 export interface LogisticProbeOptions {
   /** tiny ridge on the weights (not the bias) that keeps separable data finite (default 1e-8) */
   l2?: number;
-  /** Newton iterations (default 100) */
+  /**
+   * 'newton' (IRLS, O(n·d² + d³) per step), 'lbfgs' (limited-memory BFGS, O(n·d) per step, as
+   * scikit-learn's default lbfgs solver), or 'auto' (default): Newton up to
+   * LOGISTIC_NEWTON_MAX_COLS columns, L-BFGS beyond.
+   */
+  solver?: 'auto' | 'newton' | 'lbfgs';
+  /** iterations (default 100 for Newton, 1000 for L-BFGS) */
   maxIter?: number;
-  /** stop when the largest gradient entry is below this (default 1e-10) */
+  /** stop when the largest gradient entry is below this (default 1e-10 for Newton, 1e-8 for L-BFGS) */
   tol?: number;
+  /** L-BFGS history length (default 20) */
+  memory?: number;
 }
 
 export interface LogisticProbe {
@@ -276,6 +287,8 @@ export interface LogisticProbe {
   trainAccuracy: number;
   iterations: number;
   converged: boolean;
+  /** the solver that ran */
+  solver: 'newton' | 'lbfgs';
   /** P(y = 1 | x) per row */
   predictProba(X: Matrix): Float64Array;
   /** accuracy of the fitted probe on (X, y) */
@@ -296,10 +309,11 @@ function sigmoid(s: number): number {
 /**
  * Unregularised binary logistic regression with intercept (the reference code's
  * LogisticRegression(C=inf)), fitted in float64 by Newton's method (IRLS) with a
- * backtracking (Armijo) line search. A tiny ridge `l2` on the weights keeps the optimum
- * finite on separable data; on non-separable data the fit is the maximum-likelihood one.
- * Labels are 0/1. Trained on (X, y); `accuracy` is measured on (Xtest, yTest) when given.
- * Cost per iteration O(n·d²) + O(d³): meant for probe widths up to a few thousand.
+ * backtracking (Armijo) line search, or for inputs wider than LOGISTIC_NEWTON_MAX_COLS by
+ * L-BFGS (scikit-learn's default solver; O(n·d) per step instead of Newton's O(n·d² + d³)).
+ * A tiny ridge `l2` on the weights keeps the optimum finite on separable data; on
+ * non-separable data the fit is the maximum-likelihood one. Labels are 0/1. Trained on
+ * (X, y); `accuracy` is measured on (Xtest, yTest) when given.
  */
 export function logisticProbe(
   X: Matrix, y: ArrayLike<number>, Xtest?: Matrix, yTest?: ArrayLike<number>, opts: LogisticProbeOptions = {},
@@ -314,15 +328,70 @@ export function logisticProbe(
   }
   const l2 = opts.l2 ?? 1e-8;
   assertNumber('l2', l2, 0);
-  const maxIter = opts.maxIter ?? 100;
+  const solverOpt = opts.solver ?? 'auto';
+  if (solverOpt !== 'auto' && solverOpt !== 'newton' && solverOpt !== 'lbfgs') {
+    fail('E_ARG', `logisticProbe: solver must be 'auto', 'newton' or 'lbfgs', got '${String(solverOpt)}'`);
+  }
+  const solver = solverOpt === 'auto' ? (X.cols <= LOGISTIC_NEWTON_MAX_COLS ? 'newton' : 'lbfgs') : solverOpt;
+  const maxIter = opts.maxIter ?? (solver === 'newton' ? 100 : 1000);
   assertInt('maxIter', maxIter, 1);
-  const tol = opts.tol ?? 1e-10;
+  const tol = opts.tol ?? (solver === 'newton' ? 1e-10 : 1e-8);
   assertNumber('tol', tol, 0);
-  const n = X.rows, d = X.cols, P = d + 1;
+  const memory = opts.memory ?? 20;
+  assertInt('memory', memory, 1);
+  const n = X.rows, d = X.cols;
   let nPos = 0;
   for (let i = 0; i < n; i++) nPos += y[i];
   if (nPos === 0 || nPos === n) fail('E_ARG', `logisticProbe: the training labels hold one class only (${nPos} of ${n} positive); both classes are needed`);
+  const fit = solver === 'newton' ? newtonLogistic(X, y, l2, maxIter, tol) : lbfgsLogistic(X, y, l2, maxIter, tol, memory);
+  const { theta, iterations, converged } = fit;
 
+  const weights = theta.slice(0, d);
+  const bias = theta[d];
+  const decision = (Xn: Matrix, i: number): number => {
+    let s = bias;
+    const o = i * d;
+    for (let a = 0; a < d; a++) s += Xn.data[o + a] * weights[a];
+    return s;
+  };
+  const score = (Xn: Matrix, yn: ArrayLike<number>): number => {
+    checkMatrix('X', Xn);
+    if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
+    checkLabels('y', yn, Xn.rows);
+    let hits = 0;
+    for (let i = 0; i < Xn.rows; i++) if ((decision(Xn, i) > 0 ? 1 : 0) === yn[i]) hits++;
+    return hits / Xn.rows;
+  };
+  const trainAccuracy = score(X, y);
+  return {
+    weights,
+    bias,
+    trainAccuracy,
+    accuracy: Xtest ? score(Xtest, yTest!) : trainAccuracy,
+    iterations,
+    converged,
+    solver,
+    score,
+    predictProba(Xn: Matrix): Float64Array {
+      checkMatrix('X', Xn);
+      if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
+      const out = new Float64Array(Xn.rows);
+      for (let i = 0; i < Xn.rows; i++) out[i] = sigmoid(decision(Xn, i));
+      return out;
+    },
+  };
+}
+
+interface LogisticFit {
+  /** weights then bias */
+  theta: Float64Array;
+  iterations: number;
+  converged: boolean;
+}
+
+/** Newton's method (IRLS) with Armijo backtracking on the mean logistic loss + l2/2‖w‖². */
+function newtonLogistic(X: Matrix, y: ArrayLike<number>, l2: number, maxIter: number, tol: number): LogisticFit {
+  const n = X.rows, d = X.cols, P = d + 1;
   const Xd = Float64Array.from(X.data);
   const theta = new Float64Array(P); // weights then bias
   const cand = new Float64Array(P);
@@ -431,37 +500,158 @@ export function logisticProbe(
     }
   }
 
-  const weights = theta.slice(0, d);
-  const bias = theta[d];
-  const decision = (Xn: Matrix, i: number): number => {
-    let s = bias;
+  return { theta, iterations, converged };
+}
+
+/**
+ * Mean logistic loss + l2/2‖w‖² and its gradient at theta (weights then bias), in one pass over
+ * the float32 rows with float64 accumulation. O(n·d).
+ */
+function logisticLossGrad(X: Float32Array, y: ArrayLike<number>, n: number, d: number, l2: number, theta: Float64Array, grad: Float64Array): number {
+  grad.fill(0);
+  let L = 0;
+  const b = theta[d];
+  for (let i = 0; i < n; i++) {
     const o = i * d;
-    for (let a = 0; a < d; a++) s += Xn.data[o + a] * weights[a];
-    return s;
-  };
-  const score = (Xn: Matrix, yn: ArrayLike<number>): number => {
-    checkMatrix('X', Xn);
-    if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
-    checkLabels('y', yn, Xn.rows);
-    let hits = 0;
-    for (let i = 0; i < Xn.rows; i++) if ((decision(Xn, i) > 0 ? 1 : 0) === yn[i]) hits++;
-    return hits / Xn.rows;
-  };
-  const trainAccuracy = score(X, y);
-  return {
-    weights,
-    bias,
-    trainAccuracy,
-    accuracy: Xtest ? score(Xtest, yTest!) : trainAccuracy,
-    iterations,
-    converged,
-    score,
-    predictProba(Xn: Matrix): Float64Array {
-      checkMatrix('X', Xn);
-      if (Xn.cols !== d) fail('E_SHAPE', `shape mismatch: the probe was fitted on ${d} columns, X has ${Xn.cols}`);
-      const out = new Float64Array(Xn.rows);
-      for (let i = 0; i < Xn.rows; i++) out[i] = sigmoid(decision(Xn, i));
-      return out;
-    },
-  };
+    let s = b;
+    for (let a = 0; a < d; a++) s += X[o + a] * theta[a];
+    L += softplus(s) - y[i] * s;
+    const r = sigmoid(s) - y[i];
+    if (r !== 0) {
+      for (let a = 0; a < d; a++) grad[a] += X[o + a] * r;
+      grad[d] += r;
+    }
+  }
+  let reg = 0;
+  for (let a = 0; a < d; a++) {
+    grad[a] = grad[a] / n + l2 * theta[a];
+    reg += theta[a] * theta[a];
+  }
+  grad[d] /= n;
+  return L / n + 0.5 * l2 * reg;
+}
+
+/**
+ * L-BFGS (two-loop recursion, `memory` pairs, initial Hessian scaling sᵀy/yᵀy) with Armijo
+ * backtracking on the same objective as the Newton path. Stops when the largest gradient entry
+ * is below `tol`, when a step no longer reduces the loss relative to max(|f|, 1) by more than
+ * 64 machine epsilons (SciPy's lbfgs `ftol`, which scikit-learn's lbfgs solver uses), or after
+ * maxIter steps. O(n·d) per step: for probes thousands of columns wide.
+ */
+function lbfgsLogistic(X: Matrix, y: ArrayLike<number>, l2: number, maxIter: number, tol: number, memory: number): LogisticFit {
+  const n = X.rows, d = X.cols, P = d + 1;
+  const Xf = X.data;
+  const theta = new Float64Array(P);
+  const cand = new Float64Array(P);
+  const g = new Float64Array(P);
+  const gNew = new Float64Array(P);
+  const dir = new Float64Array(P);
+  const S = Array.from({ length: memory }, () => new Float64Array(P));
+  const Yh = Array.from({ length: memory }, () => new Float64Array(P));
+  const rho = new Float64Array(memory);
+  const alpha = new Float64Array(memory);
+  let stored = 0; // pairs held
+  let newest = -1; // slot of the newest pair
+  const ftol = 64 * Number.EPSILON;
+  let loss = logisticLossGrad(Xf, y, n, d, l2, theta, g);
+  let iterations = 0;
+  let converged = false;
+  for (; iterations < maxIter; iterations++) {
+    let gmax = 0;
+    let gnorm = 0;
+    for (let a = 0; a < P; a++) {
+      gmax = Math.max(gmax, Math.abs(g[a]));
+      gnorm += g[a] * g[a];
+    }
+    if (gmax < tol) {
+      converged = true;
+      break;
+    }
+    // two-loop recursion: dir = −H·g
+    for (let a = 0; a < P; a++) dir[a] = g[a];
+    for (let q = 0; q < stored; q++) {
+      const k = (newest - q + memory) % memory;
+      const s = S[k], yv = Yh[k];
+      let dot = 0;
+      for (let a = 0; a < P; a++) dot += s[a] * dir[a];
+      alpha[k] = rho[k] * dot;
+      for (let a = 0; a < P; a++) dir[a] -= alpha[k] * yv[a];
+    }
+    let gamma: number;
+    if (stored > 0) {
+      const s = S[newest], yv = Yh[newest];
+      let sy = 0, yy = 0;
+      for (let a = 0; a < P; a++) {
+        sy += s[a] * yv[a];
+        yy += yv[a] * yv[a];
+      }
+      gamma = sy / yy;
+    } else gamma = 1 / Math.sqrt(gnorm);
+    for (let a = 0; a < P; a++) dir[a] *= gamma;
+    for (let q = stored - 1; q >= 0; q--) {
+      const k = (newest - q + memory) % memory;
+      const s = S[k], yv = Yh[k];
+      let dot = 0;
+      for (let a = 0; a < P; a++) dot += yv[a] * dir[a];
+      const beta = rho[k] * dot;
+      for (let a = 0; a < P; a++) dir[a] += s[a] * (alpha[k] - beta);
+    }
+    let slope = 0;
+    for (let a = 0; a < P; a++) {
+      dir[a] = -dir[a];
+      slope += g[a] * dir[a];
+    }
+    if (!(slope < 0)) {
+      // not a descent direction (numerical trouble): restart from steepest descent
+      stored = 0;
+      newest = -1;
+      const sc = 1 / Math.sqrt(gnorm);
+      slope = 0;
+      for (let a = 0; a < P; a++) {
+        dir[a] = -g[a] * sc;
+        slope += g[a] * dir[a];
+      }
+    }
+    let t = 1;
+    let accepted = false;
+    let newLoss = loss;
+    for (let ls = 0; ls < 60; ls++) {
+      for (let a = 0; a < P; a++) cand[a] = theta[a] + t * dir[a];
+      newLoss = logisticLossGrad(Xf, y, n, d, l2, cand, gNew);
+      if (newLoss <= loss + 1e-4 * t * slope) {
+        accepted = true;
+        break;
+      }
+      t *= 0.5;
+    }
+    if (!accepted) {
+      converged = true; // no further decrease is representable
+      break;
+    }
+    // curvature pair (the objective is convex, so sᵀy >= 0; skip degenerate pairs)
+    const slot = (newest + 1) % memory;
+    const sv = S[slot], yv = Yh[slot];
+    let sy = 0;
+    for (let a = 0; a < P; a++) {
+      sv[a] = cand[a] - theta[a];
+      yv[a] = gNew[a] - g[a];
+      sy += sv[a] * yv[a];
+    }
+    if (sy > 1e-300) {
+      rho[slot] = 1 / sy;
+      newest = slot;
+      if (stored < memory) stored++;
+    }
+    theta.set(cand);
+    g.set(gNew);
+    const decrease = loss - newLoss;
+    const scale = Math.max(Math.abs(loss), Math.abs(newLoss), 1);
+    loss = newLoss;
+    if (decrease <= ftol * scale) {
+      converged = true;
+      iterations++;
+      break;
+    }
+  }
+  return { theta, iterations, converged };
 }
