@@ -72,6 +72,11 @@ export interface ModelSpec {
   whitening?: ModelWhitening;
   /** training statistics and settings recorded in cfg.json */
   training?: Record<string, unknown>;
+  /**
+   * SAELens' `apply_b_dec_to_input`: subtract b_dec before the encoder (default true; some
+   * published SAEs, e.g. Gemma Scope's JumpReLU models, set it false).
+   */
+  applyBDecToInput?: boolean;
 }
 
 export interface LoadedModel extends ModelSpec {
@@ -170,7 +175,7 @@ export function saveModel(dir: string, m: ModelSpec): void {
     device: 'cpu',
     activation_fn_str: arch.activation,
     activation_fn_kwargs: m.k !== undefined && m.kind === 'topk' ? { k: m.k } : {},
-    apply_b_dec_to_input: isSAE(m.kind) && m.kind !== 'mp',
+    apply_b_dec_to_input: isSAE(m.kind) && m.kind !== 'mp' && m.applyBDecToInput !== false,
     finetuning_scaling_factor: false,
     normalize_activations: 'none',
     model_name: null,
@@ -239,7 +244,12 @@ export function loadModel(dir: string): LoadedModel {
     if (kind === 'jumprelu' || kind === 'batchtopk') weights.threshold = vectorFrom(t.threshold, 'threshold', atoms, where);
   }
   const k = sc.k ?? cfg.k ?? cfg.activation_fn_kwargs?.k;
+  const norm = cfg.normalize_activations;
+  if (norm !== undefined && norm !== null && norm !== 'none' && !cfg.sparsecode) {
+    fail('E_FORMAT', `${cfgPath}: normalize_activations "${norm}" needs a scaling factor that is not stored in the model; fold it into the weights (scale W_enc rows, b_dec) and set normalize_activations to "none"`);
+  }
   const spec: ModelSpec = { kind, weights, training: sc.training ?? {} };
+  if (cfg.apply_b_dec_to_input === false) spec.applyBDecToInput = false;
   if (k !== undefined && k !== null) spec.k = k;
   if (!isSAE(kind)) spec.inference = sc.inference;
   if (sc.whitening) {
@@ -300,7 +310,7 @@ function encodeWith(m: ModelSpec, X: Matrix): Matrix {
   if (m.kind === 'dl-fista' || m.kind === 'online-dl') return fistaCodes(X, w.W_dec, m.inference!);
   if (m.kind === 'mp') return pursuit(X, w.W_dec, w.b_dec!, m.k!);
   const xc = X.clone();
-  b.addRowVector(xc.data, n, d, w.b_dec!, -1);
+  if (m.applyBDecToInput !== false) b.addRowVector(xc.data, n, d, w.b_dec!, -1);
   const pre = matmul(xc, w.W_enc!);
   b.addRowVector(pre.data, n, A, w.b_enc!, 1);
   const pd = pre.data;
