@@ -31,3 +31,8 @@ export {
   runHiddenAlignment, runHiddenAlignmentCell, buildHiddenAlignmentState, randomTopKSAE, HIDDEN_ALIGNMENT_METHODS,
   type HiddenAlignmentOptions, type HiddenAlignmentSettings, type HiddenAlignmentConfig,
 } from './experiments/hidden-alignment.js';
+export { MlpEncoder, mlpEncoderFlops, mlpTrainingFlopsPerStep, type MlpEncoderConfig, type MlpEncoderFitOptions, type MlpEncoderFitResult } from './dictionary/index.js';
+export {
+  runAmortisationGap, runAmortisationCell, amortisationWorld, writeAmortisationReport, AMORTISATION_METHODS, AMORTISATION_SETTINGS,
+  type AmortisationGapRunOptions, type AmortisationSettings, type AmortisationConfig, type AmortisationMethod, type AmortisationSetting,
+} from './experiments/amortisation-gap.js';

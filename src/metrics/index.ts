@@ -7,3 +7,4 @@ export {
   type RidgeProbe, type RidgeProbeOptions, type LogisticProbe, type LogisticProbeOptions,
 } from './probes.js';
 export { linearIdentifiabilityR2, type IdentifiabilityR2 } from './identifiability.js';
+export { amortisationGap, sparseCodingObjectives, fistaFlopsPerSample, lassoLambdaOf, type AmortisationGap, type AmortisationGapOptions } from './amortisation.js';

@@ -9,12 +9,13 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
 import type { Context } from '../command.js';
 import type { SweepProgress } from '../../experiments/runner.js';
+import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
   name: 'repro',
   summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
   description: [
     'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -39,8 +40,13 @@ export const reproCommand: Command = {
     'different seeds on the same data, a TopK SAE (k = 7, width 64) on each; semi-matching, soft-matching and 5-fold',
     'ridge regression for neuron->neuron, SAE->neuron, SAE->SAE and an untrained random-SAE control.',
     `Methods: ${HIDDEN_ALIGNMENT_METHODS.join(', ')}.`,
+    '',
+    'amortisation-gap (PAPERS.md section 2): 16 sources, 8 dims, 3 active; SAE, MLP encoders (hidden 32/256/1024), per-sample',
+    'sparse coding (FISTA) and SAE + inference-time optimisation, with the decoder known (--setting known) or learned; code MCC,',
+    'dictionary recovery, FLOPs per sample, the amortisation gap; report.md with MCC-vs-FLOPs plots. --steps overrides Adam steps.',
+    `Methods: ${AMORTISATION_METHODS.join(', ')}.`,
   ].join('\n'),
-  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment'] }],
+  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment', 'amortisation-gap'] }],
   options: [
     { name: 'preset', type: 'string', help: 'quick (minutes) or full (the paper)', default: 'quick', choices: ['quick', 'full'] },
     { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples', 'dims'] },
@@ -49,9 +55,11 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
+    { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
+    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -62,9 +70,11 @@ export const reproCommand: Command = {
     'sparsecode repro stop-probing --latents 50 --active 5 --samples 1000 --methods oracle,probe --json',
     'sparsecode repro alignment-superposition --preset quick --out runs/alignment',
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
+    'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
   ],
   async run(ctx) {
     const experiment = ctx.positionals[0];
+    if (experiment === 'amortisation-gap') return runAmortisationRepro(ctx);
     if (experiment === 'alignment-superposition' || experiment === 'hidden-alignment') {
       if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
       return runAlignmentRepro(ctx, experiment);
@@ -171,6 +181,50 @@ async function runAlignmentRepro(ctx: Context, experiment: 'alignment-superposit
     ctx.print(markdownTable([...keys.map((k) => (k === 'latents' ? 'n' : k === 'dim' ? 'm' : k === 'active' ? 'k' : k)), 'method', 'seeds', ...metrics], body, [...keys.map(() => 'r' as const), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${experiment}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled) return EXIT.interrupted;
+  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** `repro amortisation-gap` (PAPERS.md section 2). */
+async function runAmortisationRepro(ctx: Context): Promise<number> {
+  const o = ctx.opts;
+  if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
+  const preset = o.preset as 'quick' | 'full';
+  for (const m of (o.methods as string[] | undefined) ?? []) {
+    if (!(AMORTISATION_METHODS as readonly string[]).includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of amortisation-gap; choose from ${AMORTISATION_METHODS.join(', ')}`);
+  }
+  for (const f of ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'hidden', 'epochs']) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro amortisation-gap`);
+  if (o.steps !== undefined && !(o.steps >= 1)) fail('E_USAGE', `--steps must be >= 1, got ${o.steps}`);
+  const out = resolve(o.out ?? join('runs', `amortisation-gap-${preset}`));
+  let bar = ctx.progress('amortisation-gap', 1, 'cells');
+  const t0 = Date.now();
+  const result = await runAmortisationGap({
+    out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined,
+    settings: o.setting ? [o.setting as AmortisationSetting] : undefined,
+    overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    signal: ctx.signal,
+    onProgress: (p) => {
+      if (!p.cell) {
+        bar = ctx.progress('amortisation-gap', p.total, 'cells');
+        ctx.note(`amortisation-gap: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
+        bar.update(p.done);
+        return;
+      }
+      bar.update(p.done, { last: `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+      if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
+    },
+  });
+  bar.finish();
+  const { summary, rows } = result;
+  if (o.json) {
+    ctx.print(JSON.stringify({ experiment: 'amortisation-gap', rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
+  } else {
+    const metrics = ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'].filter((m) => rows.some((r) => r.mean[m] !== undefined));
+    const cell = (r: (typeof rows)[number], m: string) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3));
+    const body = rows.map((r) => [String(r.config.setting), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => cell(r, m))]);
+    ctx.print(markdownTable(['D', 'method', 'seeds', ...metrics], body, ['l', 'l', 'r', ...metrics.map(() => 'r' as const)]));
+  }
+  ctx.note(`amortisation-gap: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
