@@ -10,12 +10,13 @@ import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../
 import type { Context } from '../command.js';
 import type { SweepProgress } from '../../experiments/runner.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
+import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
   name: 'repro',
   summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
   description: [
     'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -45,8 +46,13 @@ export const reproCommand: Command = {
     'sparse coding (FISTA) and SAE + inference-time optimisation, with the decoder known (--setting known) or learned; code MCC,',
     'dictionary recovery, FLOPs per sample, the amortisation gap; report.md with MCC-vs-FLOPs plots. --steps overrides Adam steps.',
     `Methods: ${AMORTISATION_METHODS.join(', ')}.`,
+    '',
+    'whitening (PAPERS.md section 3): anisotropic worlds (activation covariance with condition number κ, --conditions); ReLU and',
+    'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
+    'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
+    `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
   ].join('\n'),
-  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment', 'amortisation-gap'] }],
+  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment', 'amortisation-gap', 'whitening'] }],
   options: [
     { name: 'preset', type: 'string', help: 'quick (minutes) or full (the paper)', default: 'quick', choices: ['quick', 'full'] },
     { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples', 'dims'] },
@@ -55,8 +61,10 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
+    { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
+    { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
@@ -71,9 +79,11 @@ export const reproCommand: Command = {
     'sparsecode repro alignment-superposition --preset quick --out runs/alignment',
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
+    'sparsecode repro whitening --preset quick --out runs/whitening',
   ],
   async run(ctx) {
     const experiment = ctx.positionals[0];
+    if (experiment === 'whitening') return runWhiteningCli(ctx);
     if (experiment === 'amortisation-gap') return runAmortisationRepro(ctx);
     if (experiment === 'alignment-superposition' || experiment === 'hidden-alignment') {
       if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
@@ -225,6 +235,45 @@ async function runAmortisationRepro(ctx: Context): Promise<number> {
     ctx.print(markdownTable(['D', 'method', 'seeds', ...metrics], body, ['l', 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`amortisation-gap: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled) return EXIT.interrupted;
+  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** `repro whitening` (PAPERS.md section 3). */
+async function runWhiteningCli(ctx: Context): Promise<number> {
+  const o = ctx.opts;
+  if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
+  const preset = o.preset as 'quick' | 'full';
+  const allowed = ['relu-sae', 'topk-sae', ...WHITENING_METHODS];
+  for (const m of (o.methods as string[] | undefined) ?? []) if (!allowed.includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of whitening; choose relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`);
+  for (const f of ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'hidden', 'epochs', 'setting', 'steps']) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro whitening`);
+  const out = resolve(o.out ?? join('runs', `whitening-${preset}`));
+  let bar = ctx.progress('whitening', 1, 'cells');
+  const t0 = Date.now();
+  const result = await runWhiteningRepro({
+    out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined,
+    conditions: o.conditions as number[] | undefined, preprocessings: o.whiten as string[] | undefined, signal: ctx.signal,
+    onProgress: (p) => {
+      if (!p.cell) {
+        bar = ctx.progress('whitening', p.total, 'cells');
+        ctx.note(`whitening: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
+        bar.update(p.done);
+        return;
+      }
+      bar.update(p.done, { last: `${p.cell.method} κ=${p.cell.config.condition} seed=${p.cell.config.seed}`, failed: p.failed });
+      if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
+    },
+  });
+  bar.finish();
+  const { summary, rows } = result;
+  if (o.json) {
+    ctx.print(JSON.stringify({ experiment: 'whitening', rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
+  } else {
+    const metrics = WHITENING_METRICS.filter((m) => m !== 'dict_cos_train' && rows.some((r) => r.mean[m] !== undefined));
+    const body = rows.map((r) => [String(r.config.condition), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => formatMeanStd(r.mean[m], r.std[m]))]);
+    ctx.print(markdownTable(['κ', 'method', 'seeds', ...metrics], body, ['r', 'l', 'r', ...metrics.map(() => 'r' as const)]));
+  }
+  ctx.note(`whitening: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
