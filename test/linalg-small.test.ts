@@ -82,3 +82,70 @@ test('power iteration gives the squared spectral norm of a known matrix', () => 
   assert.ok(Math.abs(l1 - l2) / l1 < 1e-8);
   assert.equal(spectralNormSquared(new Matrix(0, 4)), 0);
 });
+
+/** The O(n²m) Hungarian method with potentials (e-maxx form): an independent reference for larger problems. */
+function hungarianReference(cost: ArrayLike<number>, rows: number, cols: number, sign: number): number {
+  const tr = rows > cols;
+  const n = tr ? cols : rows, m = tr ? rows : cols;
+  const at = (i: number, j: number) => sign * (tr ? cost[j * cols + i] : cost[i * cols + j]);
+  const u = new Float64Array(n + 1), v = new Float64Array(m + 1), p = new Int32Array(m + 1), way = new Int32Array(m + 1);
+  for (let i = 1; i <= n; i++) {
+    p[0] = i;
+    let j0 = 0;
+    const minv = new Float64Array(m + 1).fill(Infinity);
+    const used = new Uint8Array(m + 1);
+    do {
+      used[j0] = 1;
+      const i0 = p[j0];
+      let delta = Infinity, j1 = 0;
+      for (let j = 1; j <= m; j++) {
+        if (used[j]) continue;
+        const cur = at(i0 - 1, j - 1) - u[i0] - v[j];
+        if (cur < minv[j]) { minv[j] = cur; way[j] = j0; }
+        if (minv[j] < delta) { delta = minv[j]; j1 = j; }
+      }
+      for (let j = 0; j <= m; j++) {
+        if (used[j]) { u[p[j]] += delta; v[j] -= delta; } else minv[j] -= delta;
+      }
+      j0 = j1;
+    } while (p[j0] !== 0);
+    do { const j1 = way[j0]; p[j0] = p[j1]; j0 = j1; } while (j0);
+  }
+  let total = 0;
+  for (let j = 1; j <= m; j++) if (p[j]) total += at(p[j] - 1, j - 1);
+  return sign * total;
+}
+
+test('linearSumAssignment (JV shortest augmenting paths, greedy start) equals the Hungarian method on larger problems', () => {
+  const rng = new Rng(23);
+  for (const [r, c] of [[40, 40], [30, 70], [70, 30], [90, 90], [1, 50], [50, 1]]) {
+    for (const kind of ['int', 'float', 'corr'] as const) {
+      const cost = new Float64Array(r * c);
+      for (let i = 0; i < cost.length; i++) cost[i] = kind === 'int' ? Math.round(rng.uniform() * 6) : Math.abs(rng.normal()) * 0.05;
+      if (kind === 'corr') {
+        // |correlation|-like: a dominant entry for most rows, some rows competing for the same column
+        const perm = rng.permutation(Math.max(r, c));
+        for (let i = 0; i < Math.min(r, c); i++) {
+          const j = i % 4 === 3 ? perm[0] % c : perm[i] % c;
+          cost[(r <= c ? i : perm[i] % r) * c + (r <= c ? j : i)] = 0.5 + 0.5 * rng.uniform();
+        }
+      }
+      for (const maximize of [false, true]) {
+        const { rowInd, colInd } = linearSumAssignment(cost, r, c, { maximize });
+        assert.equal(rowInd.length, Math.min(r, c));
+        assert.equal(new Set(colInd).size, colInd.length, 'columns unique');
+        for (let i = 1; i < rowInd.length; i++) assert.ok(rowInd[i] > rowInd[i - 1], 'sorted by row');
+        let total = 0;
+        for (let i = 0; i < rowInd.length; i++) total += cost[rowInd[i] * c + colInd[i]];
+        const ref = hungarianReference(cost, r, c, maximize ? -1 : 1);
+        assert.ok(Math.abs(total - ref) <= 1e-9 * Math.max(1, Math.abs(ref)), `${r}x${c} ${kind} maximize=${maximize}: ${total} vs ${ref}`);
+      }
+    }
+  }
+  // float32 input, as the metrics pass it sometimes
+  const f32 = new Float32Array(25 * 25).map(() => rng.uniform());
+  const res = linearSumAssignment(f32, 25, 25);
+  let t32 = 0;
+  for (let i = 0; i < 25; i++) t32 += f32[res.rowInd[i] * 25 + res.colInd[i]];
+  assert.ok(Math.abs(t32 - hungarianReference(f32, 25, 25, 1)) < 1e-9);
+});

@@ -4,72 +4,149 @@ import { fail } from '../core/errors.js';
  * Rectangular linear assignment: minimise sum_i cost[i, col[i]] over one-to-one matchings
  * of the rows to columns (or of the columns to rows, when there are more rows than columns).
  * Same contract as scipy.optimize.linear_sum_assignment: returns matched (row, col) pairs
- * sorted by row, min(rows, cols) of them. O(r^2 c) shortest augmenting paths with potentials.
+ * sorted by row, min(rows, cols) of them. Exact.
  *
- * cost: row-major [rows x cols], float64 or float32; must be finite.
+ * Algorithm: the shortest augmenting path method of Jonker & Volgenant (1987) with column
+ * potentials only (row potentials implicit), as in SciPy's LAPJV-style solver:
+ * 1. initialisation: row reduction and a greedy matching of each row to its cheapest column
+ *    when that column is still free (for a cost matrix with a dominant entry per row, e.g.
+ *    |correlations| of good codes against the truth, this matches almost every row at once);
+ * 2. every row left free is matched by a Dijkstra search over reduced costs on the columns not
+ *    yet scanned (one pass per step that relaxes and finds the next minimum, preferring free
+ *    columns on ties), then the potentials of the scanned columns are updated and the path is
+ *    augmented.
+ * Worst case O(r²·c) like the Hungarian method, but each Dijkstra step touches only the
+ * columns not yet scanned and the greedy start leaves few rows to search for.
+ *
+ * cost: row-major [rows x cols], float64 or float32; must be finite. Not modified; copied
+ * (float64, transposed) only when rows > cols.
  */
 export function linearSumAssignment(
   cost: ArrayLike<number>, rows: number, cols: number, opts: { maximize?: boolean } = {},
 ): { rowInd: Int32Array; colInd: Int32Array } {
   if (cost.length !== rows * cols) fail('E_SHAPE', `assignment: cost has ${cost.length} entries, [${rows} x ${cols}] needs ${rows * cols}`);
-  const sign = opts.maximize ? -1 : 1;
   for (let i = 0; i < cost.length; i++) {
     if (!Number.isFinite(cost[i])) fail('E_NONFINITE', `assignment: cost has a non-finite value at row ${Math.floor(i / cols)}, column ${i % cols}`);
   }
   const transposed = rows > cols;
-  const n = transposed ? cols : rows; // n <= m
+  const n = transposed ? cols : rows; // n <= m: every one of the n rows gets a column
   const m = transposed ? rows : cols;
-  const at = transposed
-    ? (i: number, j: number) => sign * cost[j * cols + i]
-    : (i: number, j: number) => sign * cost[i * cols + j];
+  let sign = opts.maximize ? -1 : 1;
+  let a: ArrayLike<number> = cost;
+  if (transposed) {
+    const t = new Float64Array(n * m);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * m + r] = sign * cost[r * cols + c];
+    a = t;
+    sign = 1;
+  }
+  const rowCol = new Int32Array(n).fill(-1); // column of each row
+  const colRow = new Int32Array(m).fill(-1); // row of each column
+  const v = new Float64Array(m); // column potentials
 
-  // 1-based arrays, p[j] = row matched to column j (0 = none).
-  const u = new Float64Array(n + 1);
-  const v = new Float64Array(m + 1);
-  const p = new Int32Array(m + 1);
-  const way = new Int32Array(m + 1);
-  const minv = new Float64Array(m + 1);
-  const used = new Uint8Array(m + 1);
-  for (let i = 1; i <= n; i++) {
-    p[0] = i;
-    let j0 = 0;
-    minv.fill(Infinity);
-    used.fill(0);
-    do {
-      used[j0] = 1;
-      const i0 = p[j0];
-      let delta = Infinity;
-      let j1 = 0;
-      for (let j = 1; j <= m; j++) {
-        if (used[j]) continue;
-        const cur = at(i0 - 1, j - 1) - u[i0] - v[j];
-        if (cur < minv[j]) {
-          minv[j] = cur;
-          way[j] = j0;
+  // 1. greedy start: a row's cheapest column, when free (tight under v = 0, u_i = min_j a_ij)
+  for (let i = 0; i < n; i++) {
+    const o = i * m;
+    let best = Infinity;
+    let bj = -1;
+    for (let j = 0; j < m; j++) {
+      const c = sign * a[o + j];
+      if (c < best) {
+        best = c;
+        bj = j;
+      }
+    }
+    if (bj >= 0 && colRow[bj] === -1) {
+      colRow[bj] = i;
+      rowCol[i] = bj;
+    }
+  }
+
+  // 2. shortest augmenting paths for the rows left free
+  const d = new Float64Array(m);
+  const pred = new Int32Array(m);
+  const todo = new Int32Array(m);
+  const scanned = new Int32Array(m);
+  for (let f = 0; f < n; f++) {
+    if (rowCol[f] !== -1) continue;
+    const of = f * m;
+    let best = Infinity;
+    let pmin = -1;
+    for (let k = 0; k < m; k++) {
+      const dk = sign * a[of + k] - v[k];
+      d[k] = dk;
+      pred[k] = f;
+      todo[k] = k;
+      if (dk < best || (dk === best && colRow[k] === -1 && colRow[todo[pmin]] !== -1)) {
+        best = dk;
+        pmin = k;
+      }
+    }
+    let cnt = m;
+    let ns = 0;
+    let end = -1;
+    let mu = 0;
+    for (;;) {
+      const j = todo[pmin];
+      mu = d[j];
+      if (colRow[j] === -1) {
+        end = j;
+        break;
+      }
+      todo[pmin] = todo[--cnt];
+      scanned[ns++] = j;
+      const i = colRow[j];
+      const oi = i * m;
+      const h = sign * a[oi + j] - v[j] - mu; // row i's implicit potential, shifted by the path length
+      best = Infinity;
+      pmin = -1;
+      for (let p = 0; p < cnt; p++) {
+        const k = todo[p];
+        const cand = sign * a[oi + k] - v[k] - h;
+        let dk = d[k];
+        if (cand < dk) {
+          d[k] = dk = cand;
+          pred[k] = i;
         }
-        if (minv[j] < delta) {
-          delta = minv[j];
-          j1 = j;
+        if (dk < best || (dk === best && colRow[k] === -1 && colRow[todo[pmin]] !== -1)) {
+          best = dk;
+          pmin = p;
         }
       }
-      for (let j = 0; j <= m; j++) {
-        if (used[j]) {
-          u[p[j]] += delta;
-          v[j] -= delta;
-        } else minv[j] -= delta;
-      }
-      j0 = j1;
-    } while (p[j0] !== 0);
-    do {
-      const j1 = way[j0];
-      p[j0] = p[j1];
-      j0 = j1;
-    } while (j0);
+      if (pmin < 0) fail('E_NOTCONVERGED', 'assignment: no augmenting path found (internal error)');
+    }
+    // potentials of the scanned columns keep matched edges tight and reduced costs >= 0
+    for (let q = 0; q < ns; q++) {
+      const k = scanned[q];
+      v[k] += d[k] - mu;
+    }
+    // augment along the path ending at the free column `end`
+    let j = end;
+    for (;;) {
+      const i = pred[j];
+      colRow[j] = i;
+      const prev = rowCol[i];
+      rowCol[i] = j;
+      if (i === f) break;
+      j = prev;
+    }
   }
-  const pairs: [number, number][] = [];
-  for (let j = 1; j <= m; j++) {
-    if (p[j] !== 0) pairs.push(transposed ? [j - 1, p[j] - 1] : [p[j] - 1, j - 1]);
+
+  const rowInd = new Int32Array(n);
+  const colInd = new Int32Array(n);
+  if (transposed) {
+    // pairs (original row r = column of the transposed problem, original col c = its row)
+    const pairs: [number, number][] = [];
+    for (let c = 0; c < n; c++) pairs.push([rowCol[c], c]);
+    pairs.sort((x, y) => x[0] - y[0]);
+    for (let t = 0; t < n; t++) {
+      rowInd[t] = pairs[t][0];
+      colInd[t] = pairs[t][1];
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      rowInd[i] = i;
+      colInd[i] = rowCol[i];
+    }
   }
-  pairs.sort((a, b) => a[0] - b[0]);
-  return { rowInd: Int32Array.from(pairs, (q) => q[0]), colInd: Int32Array.from(pairs, (q) => q[1]) };
+  return { rowInd, colInd };
 }
