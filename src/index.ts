@@ -36,3 +36,8 @@ export {
   runAmortisationGap, runAmortisationCell, amortisationWorld, writeAmortisationReport, AMORTISATION_METHODS, AMORTISATION_SETTINGS,
   type AmortisationGapRunOptions, type AmortisationSettings, type AmortisationConfig, type AmortisationMethod, type AmortisationSetting,
 } from './experiments/amortisation-gap.js';
+export {
+  runWhiteningRepro, runWhiteningCell, whiteningCells, fitInputMap, writeWhiteningReport, whiteningDeltas, parseWhiteningMethod,
+  WHITENING_KINDS, WHITENING_METHODS, WHITENING_METRICS, PREPROCESSINGS, WHITENING_PRESETS,
+  type WhiteningReproOptions, type WhiteningSettings, type WhiteningConfig, type WhiteningKind, type Preprocessing, type InputMap,
+} from './experiments/whitening.js';
