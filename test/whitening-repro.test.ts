@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,7 +222,7 @@ test('headline (fixed seed): on an anisotropic world whitening improves ReLU-SAE
   // 32 latents, 2 active, dim 16, κ = 1000; 600 steps. Checked on seeds 0–4: ZCA − raw MCC +0.05…+0.09,
   // ZCA − centred +0.06…+0.08, dictionary recovery +0.07…+0.12, FVE −0.03…−0.09; at κ = 1 |ZCA − centred| MCC <= 0.004.
   const s: WhiteningSettings = {
-    ...WHITENING_QUICK_SETTINGS, latents: 32, active: 2, dim: 16, samples: 4500, atoms: 32, k: 2, steps: 600, batch: 128, probeLatents: 4, probeRows: 1500,
+    ...WHITENING_QUICK_SETTINGS, latents: 32, active: 2, dim: 16, samples: 4500, atoms: 32, k: 2, l1: 0.15, steps: 600, batch: 128, probeLatents: 4, probeRows: 1500,
   };
   const cache = new Map<string, unknown>();
   const r: Record<string, Record<string, number>> = {};
@@ -236,4 +237,28 @@ test('headline (fixed seed): on an anisotropic world whitening improves ReLU-SAE
   const a = await runWhiteningCell({ condition: 1, seed: 0 }, 'relu-sae/center', s, c1);
   const b = await runWhiteningCell({ condition: 1, seed: 0 }, 'relu-sae/zca', s, c1);
   assert.ok(Math.abs(a.mcc - b.mcc) < 0.02, `κ = 1: MCC centred ${a.mcc} vs zca ${b.mcc}`);
+});
+
+test('CLI: repro whitening runs one quick-preset cell with --json; bad flags are usage errors', () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], { encoding: 'utf8', timeout: 120000 });
+  const dir = mkdtempSync(join(tmpdir(), 'whitening-cli-'));
+  try {
+    const r = cli(['repro', 'whitening', '--conditions', '100', '--whiten', 'zca', '--methods', 'topk-sae', '--out', dir, '--json', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.experiment, 'whitening');
+    assert.equal(j.rows.length, 1);
+    assert.equal(j.rows[0].method, 'topk-sae/zca');
+    assert.deepEqual(j.rows[0].config, { condition: 100 });
+    assert.ok(j.rows[0].mean.mcc > 0.5 && j.rows[0].mean.l0 === 3, JSON.stringify(j.rows[0].mean));
+    assert.ok(existsSync(join(dir, 'report.md')));
+    const bad = cli(['repro', 'whitening', '--whiten', 'bogus', '--out', dir]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--whiten/);
+    const foreign = cli(['repro', 'whitening', '--hidden', '8', '--out', dir]);
+    assert.equal(foreign.status, 2);
+    assert.match(foreign.stderr, /--hidden does not apply/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
