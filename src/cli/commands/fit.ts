@@ -11,6 +11,7 @@ import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
+import { DEFAULT_L0, DEFAULT_L1 } from '../../dictionary/sae/config.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 
@@ -73,7 +74,7 @@ export const fitCommand: Command = {
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
     { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, mp)', metavar: 'K' },
-    { name: 'l1', type: 'number', help: 'sparsity weight: L1 for relu-sae [1e-2], L0 for jumprelu-sae [1e-3], lambda for dl-fista/online-dl [0.1]', metavar: 'C' },
+    { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
     { name: 'epochs', type: 'int', help: 'passes over the data (SAEs, online-dl) [10]', metavar: 'E' },
     { name: 'steps', type: 'int', help: 'optimiser steps (SAEs, online-dl); outer iterations for dl-fista [1000]', metavar: 'T' },
     { name: 'batch', type: 'int', help: 'samples per step [SAEs 1024, online-dl 256]', metavar: 'B' },

@@ -5,6 +5,10 @@ import { assertInt, assertNumber } from '../../core/validate.js';
 export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
 export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
 
+/** Default sparsity coefficients, in the scaled input space (unit mean squared norm). */
+export const DEFAULT_L1 = 0.15;
+export const DEFAULT_L0 = 0.02;
+
 /**
  * Configuration shared by every SAE. Only `atoms` is required (and `k` for the top-k kinds and
  * matching pursuit). Loss conventions (in the scaled input space, per batch of n rows):
@@ -104,9 +108,9 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   const r: ResolvedSAEConfig = {
     atoms: cfg.atoms,
     k,
-    l1: cfg.l1 ?? 0.15,
+    l1: cfg.l1 ?? DEFAULT_L1,
     l1DecoderNorm: cfg.l1DecoderNorm ?? false,
-    l0: cfg.l0 ?? 0.02,
+    l0: cfg.l0 ?? DEFAULT_L0,
     thresholdInit: cfg.thresholdInit ?? 0.05,
     bandwidth: cfg.bandwidth ?? 0.05,
     normalizeDecoder: cfg.normalizeDecoder ?? true,
