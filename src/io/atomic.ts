@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { SparsecodeError } from '../core/errors.js';
 
@@ -9,7 +9,12 @@ import { SparsecodeError } from '../core/errors.js';
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | (string | Uint8Array)[]): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new SparsecodeError('E_IO', `cannot write ${path}: ${(e as Error).message}`);
+  }
+  removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   let fd: number | null = null;
   try {
@@ -33,5 +38,40 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | (strin
     }
     const err = e as NodeJS.ErrnoException;
     throw new SparsecodeError('E_IO', `cannot write ${path}: ${err.message}`);
+  }
+}
+
+/**
+ * Remove temporary files a killed writer of `name` left in `dir` (`.<name>.<pid>.<stamp>.tmp`
+ * whose process no longer exists). Never touches a live writer's file or anything else.
+ */
+export function removeStaleTemps(dir: string, name: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(e.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, e));
+    } catch {
+      /* raced with another cleaner */
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
