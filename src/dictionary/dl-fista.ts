@@ -108,6 +108,71 @@ export function checkData(X: Matrix, where: string): void {
   assertFinite('X', X);
 }
 
+interface ModBuffers {
+  /** true: the dual form (more atoms than samples) */
+  dual: boolean;
+  /** ZᵀZ [atoms x atoms] (primal) or ZZᵀ [samples x samples] (dual) */
+  gram: Matrix;
+  /** the SPD system in float64 */
+  A: Float64Array;
+  /** ZᵀX [atoms x dim] (primal) or X in float64 (dual) */
+  rhs: Matrix | Float64Array;
+  /** dual: the solution W = (ZZᵀ + ridge·I)⁻¹X as float32 [samples x dim] */
+  W: Matrix | null;
+}
+
+function modBuffers(samples: number, atoms: number, dim: number): ModBuffers {
+  const dual = atoms > samples;
+  const s = dual ? samples : atoms;
+  return {
+    dual,
+    gram: new Matrix(s, s),
+    A: new Float64Array(s * s),
+    rhs: dual ? new Float64Array(samples * dim) : new Matrix(atoms, dim),
+    W: dual ? new Matrix(samples, dim) : null,
+  };
+}
+
+/**
+ * The MOD update D = (ZᵀZ + ridge·I)⁻¹ZᵀX into `out` [atoms x dim] (rows not yet normalised).
+ * With more atoms than samples the same matrix comes from the push-through identity
+ * (ZᵀZ + ridge·I)⁻¹Zᵀ = Zᵀ(ZZᵀ + ridge·I)⁻¹: a [samples x samples] system instead of
+ * [atoms x atoms] (for 10⁴ atoms and 2500 samples, a 64x smaller Cholesky).
+ */
+function modUpdate(Z: Matrix, X: Matrix, ridge: number, buf: ModBuffers, out: Matrix, where: string): void {
+  const { gram, A } = buf;
+  const s = gram.rows;
+  if (buf.dual) matmul(Z, Z, { transB: true, out: gram });
+  else matmul(Z, Z, { transA: true, out: gram });
+  for (let i = 0; i < A.length; i++) A[i] = gram.data[i];
+  for (let j = 0; j < s; j++) A[j * s + j] += ridge;
+  let rhs: ArrayLike<number>;
+  if (buf.dual) {
+    const r = buf.rhs as Float64Array;
+    for (let i = 0; i < r.length; i++) r[i] = X.data[i];
+    rhs = r;
+  } else {
+    matmul(Z, X, { transA: true, out: buf.rhs as Matrix });
+    rhs = (buf.rhs as Matrix).data;
+  }
+  let sol: Float64Array;
+  try {
+    sol = solveSPD(A, s, rhs, X.cols);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'E_ARG') {
+      fail('E_ARG', `${where}: the MOD update is singular (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
+    }
+    throw e;
+  }
+  if (buf.dual) {
+    const W = buf.W!;
+    for (let i = 0; i < sol.length; i++) W.data[i] = sol[i];
+    matmul(Z, W, { transA: true, out });
+  } else {
+    for (let i = 0; i < sol.length; i++) out.data[i] = sol[i];
+  }
+}
+
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -147,9 +212,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   } else randomUnitRows(D, rng.fork('init'));
 
   let Z: Matrix | undefined;
-  const ZtZ = new Matrix(atoms, atoms);
-  const ZtX = new Matrix(atoms, d);
-  const A = new Float64Array(atoms * atoms);
+  const mod = modBuffers(X.rows, atoms, d);
   let Dnew = new Matrix(atoms, d);
   let iterations = 0;
   let converged = false;
@@ -158,20 +221,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     const r = fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z });
     Z = r.Z;
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
-    matmul(Z, Z, { transA: true, out: ZtZ });
-    matmul(Z, X, { transA: true, out: ZtX });
-    for (let i = 0; i < A.length; i++) A[i] = ZtZ.data[i];
-    for (let j = 0; j < atoms; j++) A[j * atoms + j] += ridge;
-    let sol: Float64Array;
-    try {
-      sol = solveSPD(A, atoms, ZtX.data, d);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'E_ARG') {
-        fail('E_ARG', `${where}: the MOD update is singular (some atoms are never used); use ridge > 0 (default 1e-6)`);
-      }
-      throw e;
-    }
-    for (let i = 0; i < sol.length; i++) Dnew.data[i] = sol[i];
+    modUpdate(Z, X, ridge, mod, Dnew, where);
     normalizeRows(Dnew, redrawRng);
     let diff = 0;
     let base = 0;
