@@ -129,7 +129,7 @@ export const AG_QUICK_SETTINGS: AmortisationSettings = {
 };
 
 export const AG_PRESETS: Record<'quick' | 'full', { settings: AmortisationSettings; seeds: number[]; methods: AmortisationMethod[] }> = {
-  quick: { settings: AG_QUICK_SETTINGS, seeds: [0], methods: ['sae', 'mlp-32', 'mlp-256', 'sparse-coding', 'sae-ito'] },
+  quick: { settings: AG_QUICK_SETTINGS, seeds: [0, 1], methods: ['sae', 'mlp-32', 'mlp-256', 'sparse-coding', 'sae-ito'] },
   full: { settings: AG_FULL_SETTINGS, seeds: [0, 1, 2, 3, 4], methods: [...AMORTISATION_METHODS] },
 };
 
