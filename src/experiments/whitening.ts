@@ -105,7 +105,7 @@ export const WHITENING_QUICK_SETTINGS: WhiteningSettings = {
   magnitude: 'uniform',
   atoms: 64,
   k: 3,
-  l1: 0.15,
+  l1: 0.3,
   steps: 1500,
   batch: 256,
   lr: 1e-3,
