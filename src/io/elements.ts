@@ -1,5 +1,4 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { fail } from '../core/errors.js';
 
 /**
@@ -11,7 +10,8 @@ export type ElementKind = 'f2' | 'bf16' | 'f4' | 'f8';
 
 export const ELEMENT_BYTES: Record<ElementKind, number> = { f2: 2, bf16: 2, f4: 4, f8: 8 };
 
-export const HOST_LITTLE_ENDIAN = endianness() === 'LE';
+/** Byte order of this machine, probed with a typed array (no node:os, so the module also loads in browsers). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let f16Table: Float32Array | null = null;
 
