@@ -116,7 +116,7 @@ export const AG_FULL_SETTINGS: AmortisationSettings = {
   fistaTol: 1e-5,
   gapIters: 10000,
   gapTol: 1e-7,
-  dlOuter: 300,
+  dlOuter: 5000,
   dlFistaIters: 100,
   checkpoints: 8,
   budgets: [1, 3, 10, 30, 100, 300, 1000],
@@ -125,7 +125,7 @@ export const AG_FULL_SETTINGS: AmortisationSettings = {
 export const AG_QUICK_SETTINGS: AmortisationSettings = {
   ...AG_FULL_SETTINGS,
   steps: 4000,
-  dlOuter: 100,
+  dlOuter: 2000,
 };
 
 export const AG_PRESETS: Record<'quick' | 'full', { settings: AmortisationSettings; seeds: number[]; methods: AmortisationMethod[] }> = {
