@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
@@ -17,7 +16,8 @@ import { semiMatching, softMatching } from '../alignment/matching.js';
 import {
   kSparseLatentCovariance, predictedLinearCKA, predictedRegressionR2, randomProjectionCKA, randomProjectionR2,
 } from '../alignment/superposition.js';
-import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
+import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 import { aggregate, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 
 /**
@@ -394,27 +394,7 @@ export async function runAlignmentSuperpositionCell(
 /* The whole protocol                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
-/**
- * One output folder holds results of one set of hyperparameters: write DIR/sweep.json on the
- * first run, refuse (E_USAGE) a later run with other settings.
- */
-export function checkManifest(out: string, experiment: string, preset: string, settings: unknown): void {
-  const path = join(out, 'sweep.json');
-  if (existsSync(path)) {
-    let prev: { experiment?: string; settings?: unknown } = {};
-    try {
-      prev = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      fail('E_FORMAT', `${path} is not valid JSON; delete it or use another --out`);
-    }
-    if (prev.experiment && prev.experiment !== experiment) fail('E_USAGE', `${out} holds results of the ${prev.experiment} experiment; use another --out`);
-    if (prev.settings && JSON.stringify(prev.settings) !== JSON.stringify(settings)) {
-      fail('E_USAGE', `${out} holds results made with other hyperparameters (${path}); use another --out, or the same --preset as before`);
-    }
-  } else {
-    writeFileAtomic(path, JSON.stringify({ experiment, preset, settings }, null, 2) + '\n');
-  }
-}
+export { checkManifest, type ExperimentRun } from './experiment.js';
 
 export interface AlignmentSuperpositionOptions extends AsGridOptions {
   out: string;
@@ -425,34 +405,20 @@ export interface AlignmentSuperpositionOptions extends AsGridOptions {
   onProgress?: (p: SweepProgress) => void;
 }
 
-export interface ExperimentRun<S> {
-  summary: SweepSummary;
-  rows: SummaryRow[];
-  settings: S;
-  reportPath: string;
-}
-
 /** Run (or resume) the protocol into `out`, then write report.md and the plots. */
 export async function runAlignmentSuperposition(o: AlignmentSuperpositionOptions): Promise<ExperimentRun<AlignmentSuperpositionSettings>> {
-  const presetName = o.preset ?? 'quick';
-  const preset = AS_PRESETS[presetName];
-  if (!preset) fail('E_USAGE', `unknown preset "${presetName}"; use quick or full`);
-  const settings: AlignmentSuperpositionSettings = { ...preset.settings, ...(o.settings ?? {}) };
-  const configs = alignmentSuperpositionGrid(o);
-  const seeds = o.seeds?.length ? o.seeds : preset.seeds;
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
-  const cells = alignmentSuperpositionCells(configs, seeds, o.methods?.length ? o.methods : [...ALIGNMENT_SUPERPOSITION_METHODS]);
-  checkManifest(o.out, 'alignment-superposition', presetName, settings);
-  const summary = await runSweep({
-    dir: o.out,
-    cells,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    run: (cell, cache, signal) => runAlignmentSuperpositionCell(cell.config as AlignmentSuperpositionConfig, cell.method, settings, cache, signal),
-  });
-  const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));
-  const reportPath = writeAlignmentSuperpositionReport(o.out, readResults(summary.path).lines, { settings, preset: presetName });
-  return { summary, rows, settings, reportPath };
+  return runExperiment({
+    name: 'alignment-superposition',
+    presets: AS_PRESETS,
+    cells: (preset) => {
+      const configs = alignmentSuperpositionGrid(o);
+      const seeds = o.seeds?.length ? o.seeds : preset.seeds;
+      for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+      return alignmentSuperpositionCells(configs, seeds, o.methods?.length ? o.methods : [...ALIGNMENT_SUPERPOSITION_METHODS]);
+    },
+    runCell: runAlignmentSuperpositionCell,
+    writeReport: writeAlignmentSuperpositionReport,
+  }, { ...o, overrides: o.settings });
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -541,15 +507,5 @@ export function writeAlignmentSuperpositionReport(dir: string, lines: ResultLine
   }
   md.push('## All metrics', '');
   md.push(summaryTable(rows, [...AS_METRICS, 'codes_vs_latents']), '');
-  const failed = lines.filter((l) => l.error !== undefined);
-  if (failed.length) {
-    md.push('## Failed cells', '');
-    for (const f of failed) md.push(`- \`${f.method}\` ${JSON.stringify(f.config)}: ${f.error}`);
-    md.push('');
-  }
-  if (o.settings) md.push('## Hyperparameters', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
-  if (plots.length) md.push(`Plots: ${plots.join(', ')}.`, '');
-  const path = join(dir, 'report.md');
-  writeFileAtomic(path, md.join('\n'));
-  return path;
+  return finishReport(dir, md, { lines, settings: o.settings, plots });
 }

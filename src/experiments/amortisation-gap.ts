@@ -11,10 +11,10 @@ import { MlpEncoder, mlpEncoderFlops, mlpTrainingFlopsPerStep } from '../diction
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { amortisationGap, fistaFlopsPerSample, lassoLambdaOf } from '../metrics/amortisation.js';
-import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, meanStd, type SummaryRow } from './report.js';
 import { linePlot, type PlotSeries } from './svg.js';
-import { checkManifest, type ExperimentRun } from './alignment-superposition.js';
+import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
  * "Compute-optimal inference and the amortisation gap" (PAPERS.md sec. 2, arXiv 2411.13117).
@@ -335,26 +335,17 @@ export interface AmortisationGapRunOptions {
 
 /** Run (or resume) the protocol into `out`, then write report.md and the MCC-vs-FLOPs plots. */
 export async function runAmortisationGap(o: AmortisationGapRunOptions): Promise<ExperimentRun<AmortisationSettings>> {
-  const presetName = o.preset ?? 'quick';
-  const preset = AG_PRESETS[presetName];
-  if (!preset) fail('E_USAGE', `unknown preset "${presetName}"; use quick or full`);
-  const settings: AmortisationSettings = { ...preset.settings, ...(o.overrides ?? {}) };
-  const cells = amortisationCells(
-    o.settings?.length ? o.settings : [...AMORTISATION_SETTINGS],
-    o.seeds?.length ? o.seeds : preset.seeds,
-    o.methods?.length ? o.methods : [...preset.methods],
-  );
-  checkManifest(o.out, 'amortisation-gap', presetName, settings);
-  const summary = await runSweep({
-    dir: o.out,
-    cells,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    run: (cell, cache, signal) => runAmortisationCell(cell.config as AmortisationConfig, cell.method, settings, cache, signal),
-  });
-  const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));
-  const reportPath = writeAmortisationReport(o.out, readResults(summary.path).lines, { settings, preset: presetName });
-  return { summary, rows, settings, reportPath };
+  return runExperiment({
+    name: 'amortisation-gap',
+    presets: AG_PRESETS,
+    cells: (preset) => amortisationCells(
+      o.settings?.length ? o.settings : [...AMORTISATION_SETTINGS],
+      o.seeds?.length ? o.seeds : preset.seeds,
+      o.methods?.length ? o.methods : [...preset.methods],
+    ),
+    runCell: runAmortisationCell,
+    writeReport: writeAmortisationReport,
+  }, { out: o.out, preset: o.preset, overrides: o.overrides, signal: o.signal, onProgress: o.onProgress });
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -430,15 +421,5 @@ export function writeAmortisationReport(dir: string, lines: ResultLine[], o: { s
       md.push('Amortised encoders: points along training; sparse coding and SAE + ITO: points along FISTA iteration budgets', `(${(o.settings?.budgets ?? AG_FULL_SETTINGS.budgets).join(', ')}).`, '');
     }
   }
-  const failed = latest.filter((l) => l.error !== undefined);
-  if (failed.length) {
-    md.push('## Failed cells', '');
-    for (const f of failed) md.push(`- \`${f.method}\` ${JSON.stringify(f.config)}: ${f.error}`);
-    md.push('');
-  }
-  if (o.settings) md.push('## Hyperparameters', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
-  if (plots.length) md.push(`Plots: ${plots.join(', ')}.`, '');
-  const path = join(dir, 'report.md');
-  writeFileAtomic(path, md.join('\n'));
-  return path;
+  return finishReport(dir, md, { lines: latest, settings: o.settings, plots });
 }

@@ -9,9 +9,9 @@ import { createSAE, type SparseAutoencoder } from '../dictionary/sae/index.js';
 import { normalizeRows } from '../dictionary/sae/init.js';
 import { regression } from '../alignment/regression.js';
 import { semiMatching, softMatching } from '../alignment/matching.js';
-import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, markdownTable, metricPlot, pivotTable, summaryTable, formatMeanStd } from './report.js';
-import { checkManifest, type ExperimentRun } from './alignment-superposition.js';
+import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
  * "Superposition disentanglement reveals hidden alignment" (PAPERS.md sec. 5, arXiv 2510.03186).
@@ -252,22 +252,13 @@ export interface HiddenAlignmentOptions {
 }
 
 export async function runHiddenAlignment(o: HiddenAlignmentOptions): Promise<ExperimentRun<HiddenAlignmentSettings>> {
-  const presetName = o.preset ?? 'quick';
-  const preset = HA_PRESETS[presetName];
-  if (!preset) fail('E_USAGE', `unknown preset "${presetName}"; use quick or full`);
-  const settings: HiddenAlignmentSettings = { ...preset.settings, ...(o.settings ?? {}) };
-  const cells = hiddenAlignmentCells(o.hidden?.length ? o.hidden : preset.hidden, o.seeds?.length ? o.seeds : preset.seeds, o.methods?.length ? o.methods : [...HIDDEN_ALIGNMENT_METHODS]);
-  checkManifest(o.out, 'hidden-alignment', presetName, settings);
-  const summary = await runSweep({
-    dir: o.out,
-    cells,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    run: (cell, cache, signal) => runHiddenAlignmentCell(cell.config as HiddenAlignmentConfig, cell.method, settings, cache, signal),
-  });
-  const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));
-  const reportPath = writeHiddenAlignmentReport(o.out, readResults(summary.path).lines, { settings, preset: presetName });
-  return { summary, rows, settings, reportPath };
+  return runExperiment({
+    name: 'hidden-alignment',
+    presets: HA_PRESETS,
+    cells: (preset) => hiddenAlignmentCells(o.hidden?.length ? o.hidden : preset.hidden, o.seeds?.length ? o.seeds : preset.seeds, o.methods?.length ? o.methods : [...HIDDEN_ALIGNMENT_METHODS]),
+    runCell: runHiddenAlignmentCell,
+    writeReport: writeHiddenAlignmentReport,
+  }, { ...o, overrides: o.settings });
 }
 
 const HA_PLOT_METRICS: { metric: string; title: string }[] = [
@@ -323,15 +314,5 @@ export function writeHiddenAlignmentReport(dir: string, lines: ResultLine[], o: 
     md.push(markdownTable(['hidden', ...keys], diag.map((r) => [String(r.config.hidden), ...keys.map((k) => formatMeanStd(r.mean[k], r.std[k], 4))]), ['r', ...keys.map(() => 'r' as const)]), '');
   }
   md.push('## All metrics', '', summaryTable(rows, [...HA_METRICS]), '');
-  const failed = lines.filter((l) => l.error !== undefined);
-  if (failed.length) {
-    md.push('## Failed cells', '');
-    for (const f of failed) md.push(`- \`${f.method}\` ${JSON.stringify(f.config)}: ${f.error}`);
-    md.push('');
-  }
-  if (o.settings) md.push('## Hyperparameters', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
-  if (plots.length) md.push(`Plots: ${plots.join(', ')}.`, '');
-  const path = join(dir, 'report.md');
-  writeFileAtomic(path, md.join('\n'));
-  return path;
+  return finishReport(dir, md, { lines: lines, settings: o.settings, plots });
 }

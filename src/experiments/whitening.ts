@@ -13,9 +13,9 @@ import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { fve, l0, mse } from '../metrics/reconstruction.js';
 import { auc, unitAucs } from '../metrics/auc.js';
 import { logisticProbe } from '../metrics/probes.js';
-import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
-import { checkManifest, type ExperimentRun } from './alignment-superposition.js';
+import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
  * "Data whitening improves SAE learning" (PAPERS.md sec. 3, arXiv 2511.13981), on synthetic
@@ -344,27 +344,18 @@ export interface WhiteningReproOptions {
 
 /** Run (or resume) the sweep into `out`, then write report.md and the plots. */
 export async function runWhiteningRepro(o: WhiteningReproOptions): Promise<ExperimentRun<WhiteningSettings>> {
-  const presetName = o.preset ?? 'quick';
-  const preset = WHITENING_PRESETS[presetName];
-  if (!preset) fail('E_USAGE', `unknown preset "${presetName}"; use quick or full`);
-  const settings: WhiteningSettings = { ...preset.settings, ...(o.settings ?? {}) };
-  const cells = whiteningCells(
-    o.conditions?.length ? o.conditions : preset.conditions,
-    o.seeds?.length ? o.seeds : preset.seeds,
-    o.methods?.length ? o.methods : [...WHITENING_KINDS],
-    o.preprocessings?.length ? o.preprocessings : [...PREPROCESSINGS],
-  );
-  checkManifest(o.out, 'whitening', presetName, settings);
-  const summary = await runSweep({
-    dir: o.out,
-    cells,
-    signal: o.signal,
-    onProgress: o.onProgress,
-    run: (cell, cache, signal) => runWhiteningCell(cell.config as WhiteningConfig, cell.method, settings, cache, signal),
-  });
-  const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));
-  const reportPath = writeWhiteningReport(o.out, readResults(summary.path).lines, { settings, preset: presetName });
-  return { summary, rows, settings, reportPath };
+  return runExperiment({
+    name: 'whitening',
+    presets: WHITENING_PRESETS,
+    cells: (preset) => whiteningCells(
+      o.conditions?.length ? o.conditions : preset.conditions,
+      o.seeds?.length ? o.seeds : preset.seeds,
+      o.methods?.length ? o.methods : [...WHITENING_KINDS],
+      o.preprocessings?.length ? o.preprocessings : [...PREPROCESSINGS],
+    ),
+    runCell: runWhiteningCell,
+    writeReport: writeWhiteningReport,
+  }, { ...o, overrides: o.settings });
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -441,15 +432,5 @@ export function writeWhiteningReport(dir: string, lines: ResultLine[], o: { sett
     md.push(markdownTable(['κ', 'cond_sample', 'atom_coherence'], diag.map((r) => [String(r.config.condition), formatMeanStd(r.mean.cond_sample, r.std.cond_sample, 1), formatMeanStd(r.mean.atom_coherence, r.std.atom_coherence)]), ['r', 'r', 'r']), '');
   }
   md.push('## All metrics', '', summaryTable(rows, [...WHITENING_METRICS]), '');
-  const failed = lines.filter((l) => l.error !== undefined);
-  if (failed.length) {
-    md.push('## Failed cells', '');
-    for (const f of failed) md.push(`- \`${f.method}\` ${JSON.stringify(f.config)}: ${f.error}`);
-    md.push('');
-  }
-  if (o.settings) md.push('## Hyperparameters', '', '```json', JSON.stringify(o.settings, null, 2), '```', '');
-  if (plots.length) md.push(`Plots: ${plots.join(', ')}.`, '');
-  const path = join(dir, 'report.md');
-  writeFileAtomic(path, md.join('\n'));
-  return path;
+  return finishReport(dir, md, { lines: lines, settings: o.settings, plots });
 }
