@@ -81,7 +81,7 @@ test('repro: usage errors exit 2 with a message that names the fix', () => {
   assert.match(bad.stderr, /ID pool/);
   const m = cli(['repro', 'stop-probing', '--methods', 'oracle,sae']);
   assert.equal(m.code, 2);
-  assert.match(m.stderr, /"sae"(; choose from| is not one of)/);
+  assert.match(m.stderr, /"sae"(; choose from| is not one of| is not a method of stop-probing; choose from)/);
   const h = cli(['repro', '--help']);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /--preset quick\|full/);

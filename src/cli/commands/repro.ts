@@ -1,16 +1,110 @@
 import { join, resolve } from 'node:path';
 import { fail } from '../../core/errors.js';
 import { duration } from '../progress.js';
-import type { Command } from '../command.js';
-import { formatMeanStd, markdownTable } from '../../experiments/report.js';
-import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
+import type { Command, Context } from '../command.js';
+import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
+import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
+import type { Cell, SweepProgress, SweepSummary } from '../../experiments/runner.js';
+import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from '../../experiments/alignment-superposition.js';
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
-import type { Context } from '../command.js';
-import type { SweepProgress } from '../../experiments/runner.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
+
+/** What every experiment's run function gets from the driver. */
+interface ReproRunArgs {
+  out: string;
+  preset: 'quick' | 'full';
+  seeds: number[] | undefined;
+  methods: string[] | undefined;
+  signal: AbortSignal;
+  onProgress: (p: SweepProgress) => void;
+}
+
+/** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
+interface ReproExperiment {
+  name: string;
+  /** options it accepts besides the shared ones (REPRO_SHARED); any other option is refused (exit 2) */
+  options: readonly string[];
+  /** the values --methods may take, and how the usage error lists them */
+  methods: readonly string[];
+  methodsHint?: string;
+  /** the values --sweep may take (when `sweep` is accepted) */
+  sweeps?: readonly string[];
+  run: (o: Opts, a: ReproRunArgs) => Promise<{ summary: SweepSummary; rows: SummaryRow[]; reportPath: string }>;
+  /** the progress bar's "last cell" text (default: method and config as JSON) */
+  progressLabel?: (cell: Cell) => string;
+  /** stdout table: config columns (header, key, alignment), then method, seeds and these metrics (those present) */
+  columns: { header: string; key: string; align?: 'l' | 'r' }[];
+  metrics: readonly string[];
+  /** one metric's table cell (default mean ± std, 3 decimals) */
+  format?: (r: SummaryRow, metric: string) => string;
+  /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
+  jsonRowsOnly?: boolean;
+}
+
+/** Options every experiment accepts. */
+const REPRO_SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
+/** Integer options that must be >= 1 where accepted. */
+const REPRO_POSITIVE = ['epochs', 'steps'];
+
+const EXPERIMENTS: ReproExperiment[] = [
+  {
+    name: 'stop-probing',
+    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
+    methods: STOP_PROBING_METHODS,
+    sweeps: ['latents', 'sparsity', 'samples'],
+    run: (o, a) => runStopProbing({
+      ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
+      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} n=${c.config.latents} seed=${c.config.seed}`,
+    columns: [{ header: 'n', key: 'latents' }, { header: 'k', key: 'active' }, { header: 'N', key: 'samples' }],
+    metrics: METRIC_NAMES,
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'alignment-superposition',
+    options: ['sweep', 'latents', 'dims', 'active', 'samples'],
+    methods: ALIGNMENT_SUPERPOSITION_METHODS,
+    sweeps: ['dims', 'latents'],
+    run: (o, a) => runAlignmentSuperposition({
+      ...a, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined, latents: o.latents, dims: o.dims, active: o.active, samples: o.samples,
+    }),
+    columns: [{ header: 'n', key: 'latents' }, { header: 'm', key: 'dim' }, { header: 'k', key: 'active' }],
+    metrics: AS_METRICS,
+  },
+  {
+    name: 'hidden-alignment',
+    options: ['hidden'],
+    methods: HIDDEN_ALIGNMENT_METHODS,
+    run: (o, a) => runHiddenAlignment({ ...a, hidden: o.hidden }),
+    columns: [{ header: 'hidden', key: 'hidden' }],
+    metrics: HA_METRICS,
+  },
+  {
+    name: 'amortisation-gap',
+    options: ['setting', 'steps'],
+    methods: AMORTISATION_METHODS,
+    run: (o, a) => runAmortisationGap({
+      ...a, settings: o.setting ? [o.setting as AmortisationSetting] : undefined, overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    columns: [{ header: 'D', key: 'setting', align: 'l' }],
+    metrics: ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'],
+    format: (r, m) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3)),
+  },
+  {
+    name: 'whitening',
+    options: ['conditions', 'whiten'],
+    methods: ['relu-sae', 'topk-sae', ...WHITENING_METHODS],
+    methodsHint: `relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`,
+    run: (o, a) => runWhiteningRepro({ ...a, conditions: o.conditions, preprocessings: o.whiten }),
+    progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
+    columns: [{ header: 'κ', key: 'condition' }],
+    metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+];
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -82,198 +176,66 @@ export const reproCommand: Command = {
     'sparsecode repro whitening --preset quick --out runs/whitening',
   ],
   async run(ctx) {
-    const experiment = ctx.positionals[0];
-    if (experiment === 'whitening') return runWhiteningCli(ctx);
-    if (experiment === 'amortisation-gap') return runAmortisationRepro(ctx);
-    if (experiment === 'alignment-superposition' || experiment === 'hidden-alignment') {
-      if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
-      return runAlignmentRepro(ctx, experiment);
-    }
-    if (experiment !== 'stop-probing') {
-      fail('E_USAGE', experiment ? `unknown experiment "${experiment}"; available: stop-probing` : 'name the experiment: sparsecode repro stop-probing');
-    }
-    if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
-    const o = ctx.opts;
-    const preset = o.preset as PresetName;
-    if (o.epochs !== undefined && !(o.epochs >= 1)) fail('E_USAGE', `--epochs must be >= 1, got ${o.epochs}`);
-    const out = resolve(o.out ?? join('runs', `stop-probing-${preset}`));
-    let progressBar = ctx.progress('stop-probing', 1, 'cells');
-    let lastNote = 0;
-    const t0 = Date.now();
-    const result = await runStopProbing({
-      out,
-      preset,
-      sweep: o.sweep as SweepName | undefined,
-      latents: o.latents,
-      active: o.active,
-      samples: o.samples,
-      dim: o.dim,
-      seeds: o.seeds,
-      methods: o.methods,
-      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
-      signal: ctx.signal,
-      onProgress: (p) => {
-        if (!p.cell) {
-          progressBar = ctx.progress('stop-probing', p.total, 'cells');
-          ctx.note(`stop-probing: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
-          progressBar.update(p.done);
-          return;
-        }
-        const eta = Number.isFinite(p.eta) ? duration(p.eta) : '?';
-        progressBar.update(p.done, { last: `${p.cell.method} n=${p.cell.config.latents} seed=${p.cell.config.seed}`, failed: p.failed });
-        // a plain line now and then for logs (no TTY)
-        if (!process.stderr.isTTY && Date.now() - lastNote > 5000) {
-          lastNote = Date.now();
-          ctx.note(`  ${p.done}/${p.total} cells, ${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${eta}`);
-        }
-        if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
-      },
-    });
-    progressBar.finish();
-    const { summary, rows } = result;
-    if (o.json) {
-      ctx.print(JSON.stringify({ rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })) }));
-    } else {
-      const metrics = METRIC_NAMES.filter((m) => rows.some((r) => r.mean[m] !== undefined));
-      const header = ['n', 'k', 'N', 'method', 'seeds', ...metrics];
-      const body = rows.map((r) => [
-        String(r.config.latents), String(r.config.active), String(r.config.samples), r.method,
-        `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`,
-        ...metrics.map((m) => formatMeanStd(r.mean[m], r.std[m])),
-      ]);
-      ctx.print(markdownTable(header, body, ['r', 'r', 'r', 'l', 'r', ...metrics.map(() => 'r' as const)]));
-    }
-    ctx.note(`stop-probing: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
-    if (summary.cancelled) return EXIT.interrupted;
-    return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+    return runRepro(ctx);
   },
 };
 
-/** `repro alignment-superposition` and `repro hidden-alignment` (PAPERS.md sections 4 and 5). */
-async function runAlignmentRepro(ctx: Context, experiment: 'alignment-superposition' | 'hidden-alignment'): Promise<number> {
-  const o = ctx.opts;
-  const preset = o.preset as 'quick' | 'full';
-  const allowed = experiment === 'hidden-alignment' ? HIDDEN_ALIGNMENT_METHODS : ALIGNMENT_SUPERPOSITION_METHODS;
-  for (const m of (o.methods as string[] | undefined) ?? []) {
-    if (!(allowed as readonly string[]).includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of ${experiment}; choose from ${allowed.join(', ')}`);
-  }
-  const foreign = experiment === 'hidden-alignment' ? ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'epochs'] : ['hidden', 'dim', 'epochs'];
-  for (const f of foreign) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro ${experiment}`);
-  if (o.sweep !== undefined && o.sweep !== 'dims' && o.sweep !== 'latents') fail('E_USAGE', `--sweep for alignment-superposition is dims or latents, got ${o.sweep}`);
-  const out = resolve(o.out ?? join('runs', `${experiment}-${preset}`));
-  let bar = ctx.progress(experiment, 1, 'cells');
-  const t0 = Date.now();
-  const onProgress = (p: SweepProgress) => {
-    if (!p.cell) {
-      bar = ctx.progress(experiment, p.total, 'cells');
-      ctx.note(`${experiment}: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
-      bar.update(p.done);
-      return;
-    }
-    bar.update(p.done, { last: `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
-    if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
-  };
-  const common = { out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined, signal: ctx.signal, onProgress };
-  const result = experiment === 'hidden-alignment'
-    ? await runHiddenAlignment({ ...common, hidden: o.hidden as number[] | undefined })
-    : await runAlignmentSuperposition({
-      ...common, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined,
-      latents: o.latents as number[] | undefined, dims: o.dims as number[] | undefined, active: o.active as number[] | undefined, samples: o.samples as number[] | undefined,
-    });
-  bar.finish();
-  const { summary, rows } = result;
-  if (o.json) {
-    ctx.print(JSON.stringify({ experiment, rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
-  } else {
-    const keys = experiment === 'hidden-alignment' ? ['hidden'] : ['latents', 'dim', 'active'];
-    const metrics = (experiment === 'hidden-alignment' ? [...HA_METRICS] : [...AS_METRICS]).filter((m) => rows.some((r) => r.mean[m] !== undefined));
-    const body = rows.map((r) => [...keys.map((k) => String(r.config[k])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => formatMeanStd(r.mean[m], r.std[m]))]);
-    ctx.print(markdownTable([...keys.map((k) => (k === 'latents' ? 'n' : k === 'dim' ? 'm' : k === 'active' ? 'k' : k)), 'method', 'seeds', ...metrics], body, [...keys.map(() => 'r' as const), 'l', 'r', ...metrics.map(() => 'r' as const)]));
-  }
-  ctx.note(`${experiment}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
-  if (summary.cancelled) return EXIT.interrupted;
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
-}
-
-/** `repro amortisation-gap` (PAPERS.md section 2). */
-async function runAmortisationRepro(ctx: Context): Promise<number> {
-  const o = ctx.opts;
+/** Check the options against the experiment, run it with a progress bar, print the summary. */
+async function runRepro(ctx: Context): Promise<number> {
+  const name = ctx.positionals[0];
+  const ex = EXPERIMENTS.find((e) => e.name === name);
+  const names = EXPERIMENTS.map((e) => e.name).join(', ');
+  if (!ex) fail('E_USAGE', name ? `unknown experiment "${name}"; available: ${names}` : `name the experiment: sparsecode repro stop-probing (or ${names})`);
   if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
-  const preset = o.preset as 'quick' | 'full';
+  const o = ctx.opts;
   for (const m of (o.methods as string[] | undefined) ?? []) {
-    if (!(AMORTISATION_METHODS as readonly string[]).includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of amortisation-gap; choose from ${AMORTISATION_METHODS.join(', ')}`);
+    if (!ex.methods.includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of ${ex.name}; choose from ${ex.methodsHint ?? ex.methods.join(', ')}`);
   }
-  for (const f of ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'hidden', 'epochs']) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro amortisation-gap`);
-  if (o.steps !== undefined && !(o.steps >= 1)) fail('E_USAGE', `--steps must be >= 1, got ${o.steps}`);
-  const out = resolve(o.out ?? join('runs', `amortisation-gap-${preset}`));
-  let bar = ctx.progress('amortisation-gap', 1, 'cells');
+  for (const spec of reproCommand.options) {
+    const f = spec.name;
+    if (o[f] !== undefined && !REPRO_SHARED.includes(f) && !ex.options.includes(f)) fail('E_USAGE', `--${f} does not apply to repro ${ex.name}`);
+  }
+  for (const f of REPRO_POSITIVE) if (o[f] !== undefined && !(o[f] >= 1)) fail('E_USAGE', `--${f} must be >= 1, got ${o[f]}`);
+  if (o.sweep !== undefined && ex.sweeps && !ex.sweeps.includes(o.sweep)) {
+    fail('E_USAGE', `--sweep for ${ex.name} is ${ex.sweeps.slice(0, -1).join(', ')} or ${ex.sweeps[ex.sweeps.length - 1]}, got ${o.sweep}`);
+  }
+  const preset = o.preset as 'quick' | 'full';
+  const out = resolve(o.out ?? join('runs', `${ex.name}-${preset}`));
+  let bar = ctx.progress(ex.name, 1, 'cells');
+  let lastNote = 0;
   const t0 = Date.now();
-  const result = await runAmortisationGap({
-    out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined,
-    settings: o.setting ? [o.setting as AmortisationSetting] : undefined,
-    overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
-    signal: ctx.signal,
+  const result = await ex.run(o, {
+    out, preset, seeds: o.seeds, methods: o.methods, signal: ctx.signal,
     onProgress: (p) => {
       if (!p.cell) {
-        bar = ctx.progress('amortisation-gap', p.total, 'cells');
-        ctx.note(`amortisation-gap: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
+        bar = ctx.progress(ex.name, p.total, 'cells');
+        ctx.note(`${ex.name}: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
         bar.update(p.done);
         return;
       }
-      bar.update(p.done, { last: `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+      bar.update(p.done, { last: ex.progressLabel ? ex.progressLabel(p.cell) : `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+      // a plain line now and then for logs (no TTY)
+      if (!process.stderr.isTTY && Date.now() - lastNote > 5000) {
+        lastNote = Date.now();
+        ctx.note(`  ${p.done}/${p.total} cells, ${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${Number.isFinite(p.eta) ? duration(p.eta) : '?'}`);
+      }
       if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
     },
   });
   bar.finish();
   const { summary, rows } = result;
   if (o.json) {
-    ctx.print(JSON.stringify({ experiment: 'amortisation-gap', rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
+    const jsonRows = rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std }));
+    ctx.print(JSON.stringify(ex.jsonRowsOnly ? { rows: jsonRows } : { experiment: ex.name, rows: jsonRows, results: summary.path, report: result.reportPath }));
   } else {
-    const metrics = ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'].filter((m) => rows.some((r) => r.mean[m] !== undefined));
-    const cell = (r: (typeof rows)[number], m: string) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3));
-    const body = rows.map((r) => [String(r.config.setting), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => cell(r, m))]);
-    ctx.print(markdownTable(['D', 'method', 'seeds', ...metrics], body, ['l', 'l', 'r', ...metrics.map(() => 'r' as const)]));
+    const metrics = ex.metrics.filter((m) => rows.some((r) => r.mean[m] !== undefined));
+    const format = ex.format ?? ((r: SummaryRow, m: string) => formatMeanStd(r.mean[m], r.std[m]));
+    const body = rows.map((r) => [
+      ...ex.columns.map((c) => String(r.config[c.key])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => format(r, m)),
+    ]);
+    ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
-  ctx.note(`amortisation-gap: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
-  if (summary.cancelled) return EXIT.interrupted;
-  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
-}
-
-/** `repro whitening` (PAPERS.md section 3). */
-async function runWhiteningCli(ctx: Context): Promise<number> {
-  const o = ctx.opts;
-  if (ctx.positionals.length > 1) fail('E_USAGE', `unexpected argument "${ctx.positionals[1]}"`);
-  const preset = o.preset as 'quick' | 'full';
-  const allowed = ['relu-sae', 'topk-sae', ...WHITENING_METHODS];
-  for (const m of (o.methods as string[] | undefined) ?? []) if (!allowed.includes(m)) fail('E_USAGE', `--methods: "${m}" is not a method of whitening; choose relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`);
-  for (const f of ['sweep', 'latents', 'active', 'samples', 'dim', 'dims', 'hidden', 'epochs', 'setting', 'steps']) if (o[f] !== undefined) fail('E_USAGE', `--${f} does not apply to repro whitening`);
-  const out = resolve(o.out ?? join('runs', `whitening-${preset}`));
-  let bar = ctx.progress('whitening', 1, 'cells');
-  const t0 = Date.now();
-  const result = await runWhiteningRepro({
-    out, preset, seeds: o.seeds as number[] | undefined, methods: o.methods as string[] | undefined,
-    conditions: o.conditions as number[] | undefined, preprocessings: o.whiten as string[] | undefined, signal: ctx.signal,
-    onProgress: (p) => {
-      if (!p.cell) {
-        bar = ctx.progress('whitening', p.total, 'cells');
-        ctx.note(`whitening: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
-        bar.update(p.done);
-        return;
-      }
-      bar.update(p.done, { last: `${p.cell.method} κ=${p.cell.config.condition} seed=${p.cell.config.seed}`, failed: p.failed });
-      if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
-    },
-  });
-  bar.finish();
-  const { summary, rows } = result;
-  if (o.json) {
-    ctx.print(JSON.stringify({ experiment: 'whitening', rows: rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std })), results: summary.path, report: result.reportPath }));
-  } else {
-    const metrics = WHITENING_METRICS.filter((m) => m !== 'dict_cos_train' && rows.some((r) => r.mean[m] !== undefined));
-    const body = rows.map((r) => [String(r.config.condition), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => formatMeanStd(r.mean[m], r.std[m]))]);
-    ctx.print(markdownTable(['κ', 'method', 'seeds', ...metrics], body, ['r', 'l', 'r', ...metrics.map(() => 'r' as const)]));
-  }
-  ctx.note(`whitening: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
