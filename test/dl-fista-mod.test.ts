@@ -4,8 +4,8 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { loadBackends } from '../src/backend/index.js';
 import { fista } from '../src/inference/index.js';
-import { solveSPD } from '../src/linalg/cholesky.js';
-import { learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { cholesky, solveSPD } from '../src/linalg/cholesky.js';
+import { choleskyInPlace, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
 import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });
@@ -56,4 +56,34 @@ test('DL-FISTA MOD update: primal (atoms <= samples) and push-through dual (atom
     assert.equal(r.iterations, o.outer);
     assertAllClose(r.D.data, ref.data, 2e-4, 2e-4, `D (${n} samples, ${atoms} atoms)`);
   }
+});
+
+test('choleskyInPlace (blocked) equals the column-form Cholesky across block edges; reports the failing pivot', () => {
+  const rng = new Rng(2);
+  for (const [n, nb] of [[1, 48], [47, 48], [48, 48], [130, 48], [97, 16], [60, 7]]) {
+    const k = n + 5;
+    const B = new Float64Array(n * k);
+    rng.fillNormal(B);
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let t = 0; t < k; t++) s += B[i * k + t] * B[j * k + t];
+        A[i * n + j] = A[j * n + i] = s;
+      }
+      A[i * n + i] += 0.1;
+    }
+    const ref = cholesky(A, n);
+    const L = A.slice();
+    assert.equal(choleskyInPlace(L, n, nb), -1);
+    const lower = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) lower[i * n + j] = L[i * n + j];
+    assertAllClose(lower, ref, 1e-10, 1e-12, `L (n = ${n}, nb = ${nb})`);
+    // the strict upper triangle is left alone
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) assert.equal(L[i * n + j], A[i * n + j]);
+  }
+  // not positive definite: pivot 2 of diag(1, 1, -1, 1)
+  const bad = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1]);
+  assert.equal(choleskyInPlace(bad, 4, 2), 2);
+  assert.equal(choleskyInPlace(new Float64Array([NaN]), 1), 0);
 });
