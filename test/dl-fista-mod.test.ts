@@ -5,7 +5,8 @@ import { Rng } from '../src/core/rng.js';
 import { loadBackends } from '../src/backend/index.js';
 import { fista } from '../src/inference/index.js';
 import { cholesky, solveSPD } from '../src/linalg/cholesky.js';
-import { choleskyInPlace, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { spectralNormSquared } from '../src/linalg/power.js';
+import { choleskyInPlace, lipschitzViaGram, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
 import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });
@@ -86,4 +87,20 @@ test('choleskyInPlace (blocked) equals the column-form Cholesky across block edg
   const bad = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1]);
   assert.equal(choleskyInPlace(bad, 4, 2), 2);
   assert.equal(choleskyInPlace(new Float64Array([NaN]), 1), 0);
+});
+
+test('lipschitzViaGram equals spectralNormSquared (tall, wide and rank-one dictionaries)', () => {
+  const rng = new Rng(4);
+  for (const [a, d] of [[300, 20], [20, 45], [64, 64], [1, 7]]) {
+    const D = new Matrix(a, d);
+    rng.fillNormal(D.data);
+    const G = new Float64Array(Math.min(a, d) ** 2);
+    const got = lipschitzViaGram(D, G);
+    const want = spectralNormSquared(D);
+    assert.ok(Math.abs(got - want) <= 1e-8 * want, `${a}x${d}: ${got} vs ${want}`);
+  }
+  // rank one: ‖u vᵀ‖² = ‖u‖²‖v‖²
+  const u = [1, 2, 2], v = [3, 4];
+  const R = Matrix.from(u.map((x) => v.map((y) => x * y)));
+  assertAllClose([lipschitzViaGram(R, new Float64Array(4))], [9 * 25], 1e-10, 0);
 });
