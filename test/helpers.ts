@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
+import { linearSumAssignment } from '../src/linalg/hungarian.js';
 
 export function randMatrix(rows: number, cols: number, seed = 0): Matrix {
   const m = new Matrix(rows, cols);
@@ -40,4 +41,48 @@ export function refGemm(tA: boolean, tB: boolean, m: number, n: number, k: numbe
     }
   }
   return out;
+}
+
+/**
+ * The dictionary-learning test world: `latents` unit-norm directions (rows of A) in `dim`
+ * dimensions, n rows with exactly k active latents of U(0,1) magnitude (written independently
+ * of src/worlds, so tests of the learners do not lean on the code they compare against).
+ */
+export function kSparseTestWorld(seed: number, latents = 64, dim = 32, k = 3, n = 20000): { X: Matrix; A: Matrix } {
+  const rng = new Rng(seed);
+  const A = new Matrix(latents, dim);
+  rng.fork('mixing').fillNormal(A.data);
+  for (let a = 0; a < latents; a++) {
+    const r = A.row(a);
+    let s = 0;
+    for (const v of r) s += v * v;
+    for (let j = 0; j < dim; j++) r[j] /= Math.sqrt(s);
+  }
+  const X = new Matrix(n, dim);
+  const zr = rng.fork('codes');
+  for (let i = 0; i < n; i++) {
+    for (const a of zr.choice(latents, k)) {
+      const m = zr.uniform();
+      for (let j = 0; j < dim; j++) X.data[i * dim + j] += m * A.data[a * dim + j];
+    }
+  }
+  return { X, A };
+}
+
+/** Mean |cos| between learned rows D and true rows A after Hungarian matching (float64, from scratch). */
+export function matchedCosine(D: Matrix, A: Matrix): number {
+  const C = new Float64Array(D.rows * A.rows);
+  for (let i = 0; i < D.rows; i++) {
+    let nd = 0;
+    for (let q = 0; q < D.cols; q++) nd += D.get(i, q) ** 2;
+    for (let j = 0; j < A.rows; j++) {
+      let s = 0;
+      for (let q = 0; q < D.cols; q++) s += D.get(i, q) * A.get(j, q);
+      C[i * A.rows + j] = Math.abs(s) / Math.sqrt(nd);
+    }
+  }
+  const { rowInd, colInd } = linearSumAssignment(C, D.rows, A.rows, { maximize: true });
+  let m = 0;
+  for (let t = 0; t < rowInd.length; t++) m += C[rowInd[t] * A.rows + colInd[t]];
+  return m / rowInd.length;
 }

@@ -4,53 +4,15 @@
 // and JumpReLU at L0 ≈ 48 (|cos| ≈ 0.46) on this world, so this test fails with them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Matrix } from '../src/core/matrix.js';
-import { Rng } from '../src/core/rng.js';
 import { useBackend } from '../src/backend/index.js';
-import { linearSumAssignment } from '../src/linalg/hungarian.js';
 import { createSAE, resolveConfig, type SAEKind } from '../src/dictionary/index.js';
+
+import { kSparseTestWorld, matchedCosine } from './helpers.js';
 
 useBackend('js');
 
-/** 64 unit-norm directions in dim 32, exactly k = 3 active per row with U(0,1) magnitudes. */
-function world(seed: number, latents = 64, dim = 32, k = 3, n = 20000): { X: Matrix; A: Matrix } {
-  const rng = new Rng(seed);
-  const A = new Matrix(latents, dim);
-  rng.fork('mixing').fillNormal(A.data);
-  for (let a = 0; a < latents; a++) {
-    const r = A.row(a);
-    let s = 0;
-    for (const v of r) s += v * v;
-    for (let j = 0; j < dim; j++) r[j] /= Math.sqrt(s);
-  }
-  const X = new Matrix(n, dim);
-  const zr = rng.fork('codes');
-  for (let i = 0; i < n; i++) {
-    for (const a of zr.choice(latents, k)) {
-      const m = zr.uniform();
-      for (let j = 0; j < dim; j++) X.data[i * dim + j] += m * A.data[a * dim + j];
-    }
-  }
-  return { X, A };
-}
-
-/** Mean |cos| between learned and true directions after Hungarian matching. */
-function recovery(D: Matrix, A: Matrix): number {
-  const C = new Float64Array(D.rows * A.rows);
-  for (let i = 0; i < D.rows; i++) {
-    let nd = 0;
-    for (let q = 0; q < D.cols; q++) nd += D.get(i, q) ** 2;
-    for (let j = 0; j < A.rows; j++) {
-      let s = 0;
-      for (let q = 0; q < D.cols; q++) s += D.get(i, q) * A.get(j, q);
-      C[i * A.rows + j] = Math.abs(s) / Math.sqrt(nd);
-    }
-  }
-  const { rowInd, colInd } = linearSumAssignment(C, D.rows, A.rows, { maximize: true });
-  let m = 0;
-  for (let t = 0; t < rowInd.length; t++) m += C[rowInd[t] * A.rows + colInd[t]];
-  return m / rowInd.length;
-}
+const world = kSparseTestWorld;
+const recovery = matchedCosine;
 
 test('defaults: ReLU l1 0.15; JumpReLU l0 0.02, threshold 0.05, bandwidth 0.05 (scaled input space)', () => {
   const r = resolveConfig('relu', { atoms: 8 });

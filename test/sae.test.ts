@@ -6,52 +6,14 @@ import { join } from 'node:path';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { useBackend } from '../src/backend/index.js';
-import { linearSumAssignment } from '../src/linalg/hungarian.js';
 import { Adam, BatchTopKSAE, checkpointPath, createSAE, geometricMedian, learningRate, type SAEKind } from '../src/dictionary/index.js';
 import { loadModel, saveModel } from '../src/io/model.js';
-import { assertAllClose, assertThrowsCode } from './helpers.js';
+import { assertAllClose, assertThrowsCode, kSparseTestWorld, matchedCosine } from './helpers.js';
 
 useBackend('js');
 
-/** n samples, `latents` ground-truth directions (unit-norm rows of A), exactly k active with U(0,1) magnitudes. */
-function world(seed: number, latents = 64, dim = 32, k = 3, n = 20000): { X: Matrix; A: Matrix } {
-  const rng = new Rng(seed);
-  const A = new Matrix(latents, dim);
-  rng.fork('mixing').fillNormal(A.data);
-  for (let a = 0; a < latents; a++) {
-    const r = A.row(a);
-    let s = 0;
-    for (const v of r) s += v * v;
-    for (let j = 0; j < dim; j++) r[j] /= Math.sqrt(s);
-  }
-  const X = new Matrix(n, dim);
-  const zr = rng.fork('codes');
-  for (let i = 0; i < n; i++) {
-    for (const a of zr.choice(latents, k)) {
-      const m = zr.uniform();
-      for (let j = 0; j < dim; j++) X.data[i * dim + j] += m * A.data[a * dim + j];
-    }
-  }
-  return { X, A };
-}
-
-/** Mean |cos| between learned and true atoms after Hungarian matching. */
-function recovery(D: Matrix, A: Matrix): number {
-  const C = new Float64Array(D.rows * A.rows);
-  for (let i = 0; i < D.rows; i++) {
-    let nd = 0;
-    for (let q = 0; q < D.cols; q++) nd += D.get(i, q) ** 2;
-    for (let j = 0; j < A.rows; j++) {
-      let s = 0;
-      for (let q = 0; q < D.cols; q++) s += D.get(i, q) * A.get(j, q);
-      C[i * A.rows + j] = Math.abs(s) / Math.sqrt(nd);
-    }
-  }
-  const { rowInd, colInd } = linearSumAssignment(C, D.rows, A.rows, { maximize: true });
-  let m = 0;
-  for (let t = 0; t < rowInd.length; t++) m += C[rowInd[t] * A.rows + colInd[t]];
-  return m / rowInd.length;
-}
+const world = kSparseTestWorld;
+const recovery = matchedCosine;
 
 test('TopK SAE recovers the mixing directions of a k-sparse world (mean matched |cos| >= 0.9)', async () => {
   for (const seed of [0, 1]) {
