@@ -7,7 +7,7 @@ import { linearSumAssignment } from '../src/linalg/hungarian.js';
 import { fista, lassoObjectives } from '../src/inference/index.js';
 import { learnDictionaryFista } from '../src/dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../src/dictionary/online-dl.js';
-import { assertAllClose } from './helpers.js';
+import { assertAllClose, kktViolation } from './helpers.js';
 
 await loadBackends({ quiet: true });
 /**
@@ -192,27 +192,6 @@ test('dictionary learners reject bad input', async () => {
   await assert.rejects(onlineDictionaryLearning(X, { atoms: 4, lambda: 0.1, seed: 0, batch: 0 }), (e: any) => e.code === 'E_ARG' && /batch/.test(e.message));
 });
 
-/** Largest lasso KKT violation of Z for X ≈ Z·D (float64, independent of the solvers). */
-function kktViolation(X: Matrix, D: Matrix, Z: Matrix, lambda: number): number {
-  const a = D.rows, d = D.cols;
-  let worst = 0;
-  const r = new Float64Array(d);
-  for (let i = 0; i < X.rows; i++) {
-    for (let c = 0; c < d; c++) r[c] = X.get(i, c);
-    for (let j = 0; j < a; j++) {
-      const z = Z.get(i, j);
-      if (z !== 0) for (let c = 0; c < d; c++) r[c] -= z * D.get(j, c);
-    }
-    for (let j = 0; j < a; j++) {
-      let g = 0;
-      for (let c = 0; c < d; c++) g += D.get(j, c) * r[c];
-      const z = Z.get(i, j);
-      const v = z !== 0 ? Math.abs(g - lambda * Math.sign(z)) : Math.max(Math.abs(g) - lambda, 0);
-      if (v > worst) worst = v;
-    }
-  }
-  return worst;
-}
 
 test(`DL-FISTA with the lasso-cd coder: same recovery (|cos| >= 0.95) and codes that satisfy the lasso KKT conditions`, async () => {
   const X = quality.X.rowSlice(0, n);

@@ -86,3 +86,28 @@ export function matchedCosine(D: Matrix, A: Matrix): number {
   for (let t = 0; t < rowInd.length; t++) m += C[rowInd[t] * A.rows + colInd[t]];
   return m / rowInd.length;
 }
+
+/**
+ * Largest violation of the Lasso KKT conditions for X ≈ Z·D (float64, independent of the
+ * solvers): with g = D(x − zD), z_j ≠ 0 ⇒ g_j = λ·sign(z_j); z_j = 0 ⇒ |g_j| ≤ λ (g_j ≤ λ if nonneg).
+ */
+export function kktViolation(X: Matrix, D: Matrix, Z: Matrix, lambda: number, nonneg = false): number {
+  const a = D.rows, d = D.cols;
+  let worst = 0;
+  const r = new Float64Array(d);
+  for (let i = 0; i < X.rows; i++) {
+    for (let c = 0; c < d; c++) r[c] = X.get(i, c);
+    for (let j = 0; j < a; j++) {
+      const z = Z.get(i, j);
+      if (z !== 0) for (let c = 0; c < d; c++) r[c] -= z * D.get(j, c);
+    }
+    for (let j = 0; j < a; j++) {
+      let g = 0;
+      for (let c = 0; c < d; c++) g += D.get(j, c) * r[c];
+      const z = Z.get(i, j);
+      const v = z !== 0 ? Math.abs(g - lambda * Math.sign(z)) : nonneg ? Math.max(0, g - lambda) : Math.max(0, Math.abs(g) - lambda);
+      if (v > worst) worst = v;
+    }
+  }
+  return worst;
+}

@@ -12,7 +12,7 @@ import { Rng } from '../src/core/rng.js';
 import { availableBackends, getBackend, loadBackends } from '../src/backend/index.js';
 import { solveSPD } from '../src/linalg/cholesky.js';
 import { fista, lassoCD, lassoObjectives } from '../src/inference/index.js';
-import { assertAllClose, assertThrowsCode } from './helpers.js';
+import { assertAllClose, assertThrowsCode, kktViolation } from './helpers.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/inference/lasso_omp.json', import.meta.url), 'utf8'));
 const dicts: Record<string, Matrix> = { D: Matrix.from(fx.D), Dn: Matrix.from(fx.Dn) };
@@ -20,27 +20,6 @@ const FX = Matrix.from(fx.X);
 
 const meanOf = (v: Float64Array) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
 
-/** Max KKT violation in float64: g = D(x − zD); z_j≠0 ⇒ g_j = λ·sign z_j; z_j=0 ⇒ |g_j| <= λ (g_j <= λ if nonneg). */
-function kktViolation(X: Matrix, D: Matrix, Z: Matrix, lambda: number, nonneg: boolean): number {
-  let worst = 0;
-  const a = D.rows, d = D.cols;
-  for (let i = 0; i < X.rows; i++) {
-    const r = new Float64Array(d);
-    for (let c = 0; c < d; c++) r[c] = X.get(i, c);
-    for (let j = 0; j < a; j++) {
-      const z = Z.get(i, j);
-      if (z !== 0) for (let c = 0; c < d; c++) r[c] -= z * D.get(j, c);
-    }
-    for (let j = 0; j < a; j++) {
-      let g = 0;
-      for (let c = 0; c < d; c++) g += D.get(j, c) * r[c];
-      const z = Z.get(i, j);
-      const v = z > 0 ? Math.abs(g - lambda) : z < 0 ? Math.abs(g + lambda) : nonneg ? Math.max(0, g - lambda) : Math.max(0, Math.abs(g) - lambda);
-      worst = Math.max(worst, v);
-    }
-  }
-  return worst;
-}
 
 function unitDictionary(atoms: number, dim: number, rng: Rng): Matrix {
   const D = new Matrix(atoms, dim);

@@ -7,7 +7,7 @@ import { availableBackends, getBackend, loadBackends } from '../src/backend/inde
 import {
   chooseGradient, encode, fista, ista, lassoCD, lassoObjectives, matchingPursuit, meanL0, omp,
 } from '../src/inference/index.js';
-import { assertAllClose, assertThrowsCode } from './helpers.js';
+import { assertAllClose, assertThrowsCode, kktViolation } from './helpers.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/inference/lasso_omp.json', import.meta.url), 'utf8'));
 const D = Matrix.from(fx.D);
@@ -15,30 +15,6 @@ const Dn = Matrix.from(fx.Dn);
 const X = Matrix.from(fx.X);
 const dicts: Record<string, Matrix> = { D, Dn };
 
-/** Max violation of the Lasso KKT conditions, float64: g = D(x − zD); z_j≠0 ⇒ g_j = λ·sign(z_j); z_j=0 ⇒ |g_j| <= λ (g_j <= λ if nonneg). */
-function kktViolation(X: Matrix, D: Matrix, Z: Matrix, lambda: number, nonneg: boolean): number {
-  let worst = 0;
-  const a = D.rows, d = D.cols;
-  for (let i = 0; i < X.rows; i++) {
-    const r = new Float64Array(d);
-    for (let c = 0; c < d; c++) r[c] = X.get(i, c);
-    for (let j = 0; j < a; j++) {
-      const z = Z.get(i, j);
-      if (z !== 0) for (let c = 0; c < d; c++) r[c] -= z * D.get(j, c);
-    }
-    for (let j = 0; j < a; j++) {
-      let g = 0;
-      for (let c = 0; c < d; c++) g += D.get(j, c) * r[c];
-      const z = Z.get(i, j);
-      let v: number;
-      if (z > 0) v = Math.abs(g - lambda);
-      else if (z < 0) v = Math.abs(g + lambda);
-      else v = nonneg ? Math.max(0, g - lambda) : Math.max(0, Math.abs(g) - lambda);
-      worst = Math.max(worst, v);
-    }
-  }
-  return worst;
-}
 
 function sparseProblem(n: number, atoms: number, dim: number, seed: number) {
   const rng = new Rng(seed);

@@ -11,6 +11,7 @@ import { ridgeProbe, DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista } from '../dictionary/dl-fista.js';
 import { paperSAEConfig } from '../experiments/stop-probing-methods.js';
+import type { StopProbingSettings } from '../experiments/stop-probing.js';
 
 export const PLAYGROUND_METHODS = ['probe', 'oracle', 'topk-sae', 'dl-fista'] as const;
 export type PlaygroundMethod = (typeof PLAYGROUND_METHODS)[number];
@@ -23,21 +24,7 @@ export const METHOD_NAMES: Record<PlaygroundMethod, string> = {
 };
 
 /** The paper's hyperparameters (FULL_SETTINGS of the protocol), with shorter training as sliders set. */
-export interface PlaygroundSettings {
-  fistaLambda: number;
-  fistaIters: number;
-  saeLr: number;
-  saeBatch: number;
-  saeEpochs: number;
-  saeGamma: number;
-  saeWeightDecay: number;
-  dlLambda: number;
-  dlFistaIters: number;
-  dlMaxOuter: number;
-  dlTol: number;
-  dlOodIters: number;
-  probeAlphas: number[];
-}
+export type PlaygroundSettings = StopProbingSettings;
 
 export const PLAYGROUND_SETTINGS: PlaygroundSettings = {
   fistaLambda: 0.1,
