@@ -294,3 +294,19 @@ test('mse, fve, l0, dead latents', () => {
   assertThrowsCode(() => l0(Z, -1), 'E_ARG', /tol/);
   assertThrowsCode(() => fve(new Matrix(3, 2), new Matrix(3, 2)), 'E_ARG', /zero variance/);
 });
+
+test('dictionaryRecovery on large dictionaries (GEMM path) equals a float64 brute force', () => {
+  const T = randMatrix(620, 48, 21);
+  const L = randMatrix(600, 48, 22);
+  for (let i = 0; i < 600 * 48; i++) L.data[i] = 0.5 * L.data[i] + T.data[i];
+  const r = dictionaryRecovery(L, T);
+  // independent float64 |cos| for the matched pairs, and the optimum must not beat brute-force rows
+  for (let t = 0; t < r.matching.truth.length; t++) {
+    const i = r.matching.truth[t], j = r.matching.learned[t];
+    let s = 0, a = 0, b = 0;
+    for (let c = 0; c < 48; c++) { s += T.get(i, c) * L.get(j, c); a += T.get(i, c) ** 2; b += L.get(j, c) ** 2; }
+    assert.ok(Math.abs(Math.abs(s) / Math.sqrt(a * b) - r.cosines[t]) < 1e-5, `pair ${t}`);
+  }
+  assert.equal(r.matching.truth.length, 600);
+  assert.ok(r.meanCos > 0.85);
+});

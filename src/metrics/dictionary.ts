@@ -2,6 +2,10 @@ import { fail } from '../core/errors.js';
 import type { Matrix } from '../core/matrix.js';
 import { linearSumAssignment } from '../linalg/hungarian.js';
 import { checkMatrix } from './util.js';
+import { matmul } from '../backend/ops.js';
+
+/** Above this many multiply-adds the cosines go through the backend GEMM (exact float64 loop below). */
+const GEMM_ABOVE = 1 << 24;
 
 export interface DictionaryRecovery {
   /** mean |cosine| over the matched (true atom, learned atom) pairs */
@@ -44,13 +48,19 @@ export function dictionaryRecovery(learned: Matrix, truth: Matrix, opts: { thres
   const T = truth.rows;
   const Lr = learned.rows;
   const cos = new Float64Array(T * Lr);
-  for (let i = 0; i < T; i++) {
-    const oi = i * d;
-    for (let j = 0; j < Lr; j++) {
-      const oj = j * d;
-      let s = 0;
-      for (let c = 0; c < d; c++) s += truth.data[oi + c] * learned.data[oj + c];
-      cos[i * Lr + j] = Math.abs(s) / (nt[i] * nl[j]);
+  if (T * Lr * d > GEMM_ABOVE) {
+    // large dictionaries: the inner products through the backend GEMM (float32, ~1e-6 relative)
+    const P = matmul(truth, learned, { transB: true });
+    for (let i = 0; i < T; i++) for (let j = 0; j < Lr; j++) cos[i * Lr + j] = Math.abs(P.data[i * Lr + j]) / (nt[i] * nl[j]);
+  } else {
+    for (let i = 0; i < T; i++) {
+      const oi = i * d;
+      for (let j = 0; j < Lr; j++) {
+        const oj = j * d;
+        let s = 0;
+        for (let c = 0; c < d; c++) s += truth.data[oi + c] * learned.data[oj + c];
+        cos[i * Lr + j] = Math.abs(s) / (nt[i] * nl[j]);
+      }
     }
   }
   const { rowInd, colInd } = linearSumAssignment(cos, T, Lr, { maximize: true });
