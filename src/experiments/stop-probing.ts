@@ -8,7 +8,7 @@ import { defaultDim, superpositionWorld, type CompositionalSplit, type World } f
 import { fista } from '../inference/fista.js';
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
-import { ridgeProbe, logisticProbe, DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
+import { ridgeProbe, logisticProbe } from '../metrics/probes.js';
 import { bestUnitAuc } from '../metrics/auc.js';
 import { fitStopProbingSAE, learnStopProbingDictionary, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
 import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
@@ -71,43 +71,8 @@ export interface StopProbingConfig {
   [key: string]: number;
 }
 
-/** Every hyperparameter of a sweep; stored in DIR/sweep.json so a resume cannot mix settings. */
-export interface StopProbingSettings {
-  /** FISTA (oracle, frozen decoders): λ, iterations (run exactly, no early stop), non-negative */
-  fistaLambda: number;
-  fistaIters: number;
-  /** SAEs: AdamW learning rate, batch, epochs, ReLU L1 γ (on the per-element MSE, as the paper) */
-  saeLr: number;
-  saeBatch: number;
-  saeEpochs: number;
-  saeGamma: number;
-  saeWeightDecay: number;
-  /** DL-FISTA: λ, FISTA steps per outer iteration, max outer iterations, tolerance on ‖ΔD‖/‖D‖ */
-  dlLambda: number;
-  dlFistaIters: number;
-  dlMaxOuter: number;
-  dlTol: number;
-  /** DL-FISTA OOD codes: FISTA iterations with the learned dictionary (early stop at 1e-6 relative change) */
-  dlOodIters: number;
-  /** ridge probe penalties (leave-one-out CV) */
-  probeAlphas: number[];
-}
-
-export const FULL_SETTINGS: StopProbingSettings = {
-  fistaLambda: 0.1,
-  fistaIters: 100,
-  saeLr: 5e-4,
-  saeBatch: 64,
-  saeEpochs: 500,
-  saeGamma: 1e-4,
-  saeWeightDecay: 0.01,
-  dlLambda: 0.1,
-  dlFistaIters: 100,
-  dlMaxOuter: 1000,
-  dlTol: 1e-5,
-  dlOodIters: 2000,
-  probeAlphas: [...DEFAULT_RIDGE_ALPHAS],
-};
+export { FULL_SETTINGS, type StopProbingSettings } from './stop-probing-methods.js';
+import { FULL_SETTINGS, type StopProbingSettings } from './stop-probing-methods.js';
 
 /** The quick preset keeps the paper's hyperparameters; it is small through its sweeps and seeds. */
 export const QUICK_SETTINGS: StopProbingSettings = { ...FULL_SETTINGS };

@@ -7,11 +7,10 @@ import { superpositionWorld, defaultDim, type CompositionalSplit, type World } f
 import { fista } from '../inference/fista.js';
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
-import { ridgeProbe, DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
+import { ridgeProbe } from '../metrics/probes.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista } from '../dictionary/dl-fista.js';
-import { paperSAEConfig } from '../experiments/stop-probing-methods.js';
-import type { StopProbingSettings } from '../experiments/stop-probing.js';
+import { FULL_SETTINGS, paperSAEConfig, type StopProbingSettings } from '../experiments/stop-probing-methods.js';
 
 export const PLAYGROUND_METHODS = ['probe', 'oracle', 'topk-sae', 'dl-fista'] as const;
 export type PlaygroundMethod = (typeof PLAYGROUND_METHODS)[number];
@@ -26,21 +25,7 @@ export const METHOD_NAMES: Record<PlaygroundMethod, string> = {
 /** The paper's hyperparameters (FULL_SETTINGS of the protocol), with shorter training as sliders set. */
 export type PlaygroundSettings = StopProbingSettings;
 
-export const PLAYGROUND_SETTINGS: PlaygroundSettings = {
-  fistaLambda: 0.1,
-  fistaIters: 100,
-  saeLr: 5e-4,
-  saeBatch: 64,
-  saeEpochs: 500,
-  saeGamma: 1e-4,
-  saeWeightDecay: 0.01,
-  dlLambda: 0.1,
-  dlFistaIters: 100,
-  dlMaxOuter: 300,
-  dlTol: 1e-5,
-  dlOodIters: 2000,
-  probeAlphas: [...DEFAULT_RIDGE_ALPHAS],
-};
+export const PLAYGROUND_SETTINGS: PlaygroundSettings = { ...FULL_SETTINGS, dlMaxOuter: 300 };
 
 export interface PlaygroundParams {
   /** n latents */
