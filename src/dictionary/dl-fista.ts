@@ -7,6 +7,7 @@ import { choleskySolve } from '../linalg/cholesky.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
 import { meanL0 } from '../inference/common.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 
 /** Progress of a classical dictionary learner, reported once per outer step. */
 export interface DictionaryProgress {
@@ -62,6 +63,34 @@ export interface DlFistaOptions {
   init?: Matrix;
   onProgress?: (p: DictionaryProgress) => void;
   signal?: AbortSignal;
+  /**
+   * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
+   * `dir/checkpoint.safetensors` (atomically), and a later call with the same data and options
+   * continues from it, bit for bit as if it had never stopped
+   */
+  checkpoint?: DlFistaCheckpointOptions;
+}
+
+/**
+ * Checkpoints of a DL-FISTA run. A checkpoint holds the dictionary D, the warm-start codes Z,
+ * the outer step, how many draws the atom re-draw generator has made (replayed on resume, so
+ * its stream continues where it stopped), the last training loss (over-relaxed MOD) and an
+ * identity: the data's shape and a hash of its values, every option that changes the result,
+ * the seed and the initial dictionary. A checkpoint whose identity differs from the run's is
+ * refused with E_ARG (never silently ignored or overwritten): delete the folder, or use another.
+ * A checkpoint is written when `everySeconds` have passed since the last one (after an outer
+ * step), every `everySteps` outer steps, when `signal` aborts the run, and once the outer loop
+ * has finished (so a resume after that skips straight to the final coding pass).
+ */
+export interface DlFistaCheckpointOptions {
+  /** folder of checkpoint.safetensors (created when missing) */
+  dir: string;
+  /** seconds between checkpoints (default 60; 0: after every outer step) */
+  everySeconds?: number;
+  /** also a checkpoint every this many outer steps (default 0: by time only) */
+  everySteps?: number;
+  /** continue from the checkpoint in `dir` when there is one (default true) */
+  resume?: boolean;
 }
 
 export interface DlFistaResult {
@@ -76,6 +105,8 @@ export interface DlFistaResult {
   iterations: number;
   /** true when the relative change of D fell below tol */
   converged: boolean;
+  /** the outer step the run resumed from (options.checkpoint), or null when it started afresh */
+  resumedFrom: number | null;
 }
 
 /** Fill D with random unit-norm rows (N(0,1) entries, normalised). */
@@ -84,11 +115,17 @@ export function randomUnitRows(D: Matrix, rng: Rng): Matrix {
   return D;
 }
 
-function redrawRow(D: Matrix, j: number, rng: Rng): void {
+/** Counts the `fillNormal` calls of the re-draws (a checkpoint stores it to replay the stream). */
+export interface DrawCounter {
+  draws: number;
+}
+
+function redrawRow(D: Matrix, j: number, rng: Rng, counter?: DrawCounter): void {
   const row = D.row(j);
   let s = 0;
   do {
     rng.fillNormal(row);
+    if (counter) counter.draws++;
     s = 0;
     for (let c = 0; c < row.length; c++) s += row[c] * row[c];
   } while (!(s > 0));
@@ -98,9 +135,10 @@ function redrawRow(D: Matrix, j: number, rng: Rng): void {
 
 /**
  * Normalise the rows of D to unit norm in place; rows whose norm is below `eps` (or not
- * finite) are re-drawn as random unit vectors. Returns how many were re-drawn.
+ * finite) are re-drawn as random unit vectors. Returns how many were re-drawn. `counter`
+ * (optional) counts the generator's fillNormal calls (one per attempt, D.cols normals each).
  */
-export function normalizeRows(D: Matrix, rng: Rng, eps = 1e-10): number {
+export function normalizeRows(D: Matrix, rng: Rng, eps = 1e-10, counter?: DrawCounter): number {
   let redrawn = 0;
   for (let j = 0; j < D.rows; j++) {
     const row = D.row(j);
@@ -108,7 +146,7 @@ export function normalizeRows(D: Matrix, rng: Rng, eps = 1e-10): number {
     for (let c = 0; c < row.length; c++) s += row[c] * row[c];
     const norm = Math.sqrt(s);
     if (!(norm > eps) || !Number.isFinite(norm)) {
-      redrawRow(D, j, rng);
+      redrawRow(D, j, rng, counter);
       redrawn++;
       continue;
     }
@@ -366,6 +404,38 @@ function unitize(v: Float64Array): number {
 
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** FNV-1a over the 32-bit words of a float32 array: a cheap fingerprint of data values. */
+function hashFloat32(a: Float32Array): string {
+  const w = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  let h = 0x811c9dc5;
+  let g = 0x12345679;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    h = Math.imul(h ^ x, 0x01000193);
+    g = Math.imul(g ^ (x >>> 16) ^ (x << 16), 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0') + (g >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The checkpoint identity fields, in a fixed order (compared one by one on resume). */
+type Identity = Record<string, string | number | boolean>;
+
+function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
+  const was = ck.state.identity as Identity | undefined;
+  if (!was || typeof was !== 'object') fail('E_ARG', `${where}: the checkpoint in ${dir} is not a DL-FISTA checkpoint (no identity); delete ${dir} or use another checkpoint folder`);
+  for (const [key, v] of Object.entries(identity)) {
+    if (was[key] !== v) {
+      fail('E_ARG', `${where}: the checkpoint in ${dir} was written for ${key} = ${JSON.stringify(was[key])}, this run has ${key} = ${JSON.stringify(v)} (another problem or other options); resume with the original data and options, or delete ${dir} (or use another checkpoint folder) to start afresh`, { key, checkpoint: was[key], run: v });
+    }
+  }
+}
+
+function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
+  const t = ck.tensors[name];
+  if (!t || t.data.length !== out.length) fail('E_FORMAT', `${where}: checkpoint tensor ${name} in ${dir} is missing or has ${t ? t.data.length : 0} values, expected ${out.length}`);
+  out.set(t.data);
+}
+
 /**
  * Dictionary learning by alternating FISTA and MOD (PAPERS.md §1, "DL-FISTA"):
  * random unit-norm D; repeat up to maxOuter times: fistaIters FISTA steps warm-started from the
@@ -373,6 +443,7 @@ export const nextTick = (): Promise<void> => new Promise((resolve) => setImmedia
  * 1999), renormalise rows (atoms that went to zero are re-drawn, seeded); stop when
  * ||D_new − D_old||_F / ||D_old||_F < tol. The returned codes come from one more warm-started
  * FISTA pass on the final dictionary, so X ≈ Z·D holds for the pair returned.
+ * With `checkpoint`, long runs survive a kill: see DlFistaCheckpointOptions.
  */
 export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Promise<DlFistaResult> {
   const where = 'dictionary learning (DL-FISTA)';
@@ -399,30 +470,104 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   const extrapolate = opts.extrapolate ?? 0;
   assertNumber(`${where}: extrapolate`, extrapolate, 0, 1);
   checkInitDictionary(opts.init, atoms, X.cols, where);
+  const ckOpts = opts.checkpoint;
+  if (ckOpts !== undefined) {
+    if (!ckOpts || typeof ckOpts !== 'object' || typeof ckOpts.dir !== 'string' || ckOpts.dir === '') {
+      fail('E_ARG', `${where}: checkpoint must be { dir: string, everySeconds?, everySteps?, resume? } with a non-empty dir`);
+    }
+    if (ckOpts.everySeconds !== undefined) assertNumber(`${where}: checkpoint.everySeconds`, ckOpts.everySeconds, 0);
+    if (ckOpts.everySteps !== undefined) assertInt(`${where}: checkpoint.everySteps`, ckOpts.everySteps, 0);
+  }
   const nonneg = !!opts.nonneg;
   const rng = toRng(opts.seed);
   const redrawRng = rng.fork('redraw');
+  const redraws: DrawCounter = { draws: 0 };
   const d = X.cols;
 
   let D = new Matrix(atoms, d);
-  if (opts.init) {
+  let Z: Matrix | undefined;
+  let prevLoss = Infinity;
+  let iterations = 0;
+  let converged = false;
+  let finished = false;
+  let resumedFrom: number | null = null;
+  let savedStep = 0;
+
+  // checkpoint identity: everything that changes the trajectory or where it stops
+  const identity: Identity | null = ckOpts
+    ? {
+        algorithm: 'dl-fista',
+        samples: X.rows,
+        dim: d,
+        data: hashFloat32(X.data),
+        atoms,
+        lambda,
+        coder,
+        fistaIters: coder === 'fista' ? fistaIters : 0,
+        codeTol: coder === 'lasso-cd' ? codeTol : 0,
+        codeIters: coder === 'lasso-cd' ? codeIters : 0,
+        extrapolate,
+        maxOuter,
+        tol,
+        nonneg,
+        ridge,
+        // the generator's identity, without advancing it (fork does not)
+        seed: rng.fork('checkpoint-identity').nextU32().toString(16),
+        init: opts.init ? hashFloat32(opts.init.data) : 'random',
+      }
+    : null;
+  const save = (step: number) => {
+    if (!ckOpts) return;
+    const tensors: Checkpoint['tensors'] = { D: { shape: [atoms, d], data: D.data } };
+    if (Z) tensors.Z = { shape: [Z.rows, Z.cols], data: Z.data };
+    saveCheckpoint(ckOpts.dir, {
+      step,
+      state: { identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged },
+      tensors,
+    });
+    savedStep = step;
+  };
+
+  const ck = ckOpts && ckOpts.resume !== false ? loadCheckpoint(ckOpts.dir) : null;
+  if (ck) {
+    checkIdentity(ck, identity!, ckOpts!.dir, where);
+    if (ck.step < 1 || ck.step > maxOuter) fail('E_FORMAT', `${where}: the checkpoint in ${ckOpts!.dir} is at outer step ${ck.step}, outside 1..${maxOuter}`);
+    tensorInto(ck, 'D', D.data, ckOpts!.dir, where);
+    Z = new Matrix(X.rows, atoms);
+    tensorInto(ck, 'Z', Z.data, ckOpts!.dir, where);
+    const draws = Number(ck.state.redrawDraws);
+    if (!Number.isSafeInteger(draws) || draws < 0) fail('E_FORMAT', `${where}: the checkpoint in ${ckOpts!.dir} has a bad redrawDraws (${ck.state.redrawDraws})`);
+    // replay the re-draw stream to where it stopped (its state is a function of the draws made)
+    const scratch = new Float32Array(d);
+    for (let i = 0; i < draws; i++) redrawRng.fillNormal(scratch);
+    redraws.draws = draws;
+    prevLoss = ck.state.prevLoss === null || ck.state.prevLoss === undefined ? Infinity : Number(ck.state.prevLoss);
+    finished = ck.state.finished === true;
+    converged = ck.state.converged === true;
+    iterations = ck.step;
+    resumedFrom = ck.step;
+    savedStep = ck.step;
+  } else if (opts.init) {
     D.data.set(opts.init.data);
     normalizeRows(D, rng.fork('init'));
   } else randomUnitRows(D, rng.fork('init'));
 
-  let Z: Matrix | undefined;
   const mod = modBuffers(X.rows, atoms, d);
   const gramBuf = new Float64Array(Math.min(atoms, d) ** 2);
   // progress losses come from the (primal) MOD statistics, not from another pass over X
   const statsLoss = !!opts.onProgress && !mod.dual;
   let sumX2 = 0;
-  let prevLoss = Infinity;
   if (statsLoss || extrapolate > 0) for (let i = 0; i < X.data.length; i++) sumX2 += X.data[i] * X.data[i];
   let Dnew = new Matrix(atoms, d);
-  let iterations = 0;
-  let converged = false;
-  for (let outer = 1; outer <= maxOuter; outer++) {
-    checkAborted(opts.signal);
+  const everyMs = (ckOpts?.everySeconds ?? 60) * 1000;
+  const everySteps = ckOpts?.everySteps ?? 0;
+  let lastSave = performance.now();
+  for (let outer = iterations + 1; !finished && outer <= maxOuter; outer++) {
+    if (opts.signal?.aborted) {
+      // keep the work done so far
+      if (ckOpts && iterations > savedStep) save(iterations);
+      checkAborted(opts.signal);
+    }
     const r = coder === 'fista'
       ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: !!opts.onProgress && !statsLoss, lipschitz: lipschitzViaGram(D, gramBuf) })
       : lassoCD(X, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Z, objective: !!opts.onProgress && !statsLoss });
@@ -430,13 +575,13 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
     modUpdate(Z, X, ridge, mod, Dnew, where);
     const stats = statsLoss || (extrapolate > 0 && !mod.dual) ? modLoss(mod, D, Z, sumX2, lambda) : null;
-    normalizeRows(Dnew, redrawRng);
+    normalizeRows(Dnew, redrawRng, undefined, redraws);
     if (extrapolate > 0 && stats && stats.loss <= prevLoss) {
       // over-relaxed MOD: step past the MOD solution along D_mod − D_old (skipped after a step
       // whose loss rose)
       const dn = Dnew.data, dold = D.data;
       for (let i = 0; i < dn.length; i++) dn[i] += extrapolate * (dn[i] - dold[i]);
-      normalizeRows(Dnew, redrawRng);
+      normalizeRows(Dnew, redrawRng, undefined, redraws);
     }
     if (stats) prevLoss = stats.loss;
     let diff = 0;
@@ -456,11 +601,23 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       converged = true;
       break;
     }
+    if (ckOpts && outer < maxOuter) {
+      const now = performance.now();
+      if ((everySteps > 0 && outer % everySteps === 0) || now - lastSave >= everyMs) {
+        save(outer);
+        lastSave = performance.now();
+      }
+    }
     await nextTick();
+  }
+  if (ckOpts && !finished) {
+    // the outer loop is done: a resume from here runs only the final coding pass
+    finished = true;
+    save(iterations);
   }
   checkAborted(opts.signal);
   const final = coder === 'fista'
     ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
     : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged };
+  return { D, Z: final.Z, iterations, converged, resumedFrom };
 }
