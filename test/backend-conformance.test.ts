@@ -356,6 +356,27 @@ forEachBackend('gatherDecode matches js (padding skipped, beta = 0 overwrites Na
   assert.deepEqual(Array.from(out), [2, 4, 6, 8]);
 });
 
+forEachBackend('compressRows matches js (column order, padding, NaN kept, -0 dropped, overflow count)', (b) => {
+  for (const [rows, cols, density, k] of [[0, 5, 0.5, 2], [1, 1, 1, 1], [7, 13, 0.3, 13], [50, 100, 0.05, 8], [40, 257, 0.02, 4], [300, 1000, 0.01, 40], [9, 33, 0.9, 3]] as const) {
+    const r = new Rng(rows * 31 + cols);
+    const x = new Float32Array(rows * cols);
+    for (let i = 0; i < x.length; i++) if (r.uniform() < density) x[i] = r.normal();
+    if (x.length > 3) {
+      x[1] = -0;
+      x[2] = NaN;
+    }
+    const ri = new Int32Array(rows * k).fill(99), rv = new Float32Array(rows * k).fill(99);
+    const gi = new Int32Array(rows * k).fill(-99), gv = new Float32Array(rows * k).fill(-99);
+    const want = jsBackend.compressRows(x, rows, cols, k, ri, rv);
+    const got = b.compressRows(x, rows, cols, k, gi, gv);
+    assert.equal(got, want, `${b.name} compressRows rows=${rows} cols=${cols}: largest count`);
+    if (want <= k) {
+      assertSame(gi, ri, `${b.name} compressRows idx rows=${rows} cols=${cols}`);
+      assertSame(gv, rv, `${b.name} compressRows val rows=${rows} cols=${cols}`);
+    }
+  }
+});
+
 forEachBackend('gatherDot matches js (padding gives 0)', (b) => {
   for (const [rows, k, atoms, dim] of SPARSE) {
     const s = sparseCase(rows, k, atoms, dim, rows * 17 + k + dim * 5);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsBackend } from '../src/backend/js/index.js';
-import { matmul, topkRows } from '../src/backend/ops.js';
+import { matmul, SparseLeftProduct, topkRows } from '../src/backend/ops.js';
 import { Matrix } from '../src/core/matrix.js';
 import { assertAllClose, assertThrowsCode, randMatrix, refGemm } from './helpers.js';
 
@@ -82,6 +82,31 @@ test('elementwise ops and reductions match closed forms', () => {
   assert.equal(jsBackend.sumSquares(M), 91);
   jsBackend.addRowVector(M, 2, 3, new Float32Array([1, 0, -1]), 2);
   assert.deepEqual(Array.from(M), [3, 2, 1, 6, 5, 4]);
+});
+
+test('compressRows lists each row\'s nonzeros in column order and reports the largest count', () => {
+  const x = new Float32Array([0, 2, 0, -3, /* row 1 */ 0, 0, 0, 0, /* row 2 */ 1, -0, NaN, 4]);
+  const idx = new Int32Array(9).fill(7), val = new Float32Array(9).fill(7);
+  assert.equal(jsBackend.compressRows(x, 3, 4, 3, idx, val), 3);
+  assert.deepEqual(Array.from(idx), [1, 3, -1, -1, -1, -1, 0, 2, 3]);
+  assert.deepEqual(Array.from(val), [2, -3, 0, 0, 0, 0, 1, NaN, 4]);
+  // a row over k: the count says so, the first k are kept
+  const i2 = new Int32Array(6), v2 = new Float32Array(6);
+  assert.equal(jsBackend.compressRows(x, 3, 4, 2, i2, v2), 3);
+  assert.deepEqual(Array.from(i2.subarray(4)), [0, 2]);
+  // SparseLeftProduct: the product of the compressed rows equals the dense product
+  const A = new Matrix(3, 4, x.map((v) => (Number.isNaN(v) ? 5 : v)));
+  const B = randMatrix(4, 6, 9);
+  const want = matmul(A, B);
+  const out = new Matrix(3, 6);
+  const sp = new SparseLeftProduct(3, 4, 3);
+  assert.equal(sp.multiply(A, B, 0, out, jsBackend), true);
+  assertAllClose(out.data, want.data, 1e-6, 1e-6, 'SparseLeftProduct sparse path');
+  const dense = new SparseLeftProduct(3, 4, 2);
+  out.data.fill(1);
+  assert.equal(dense.multiply(A, B, 1, out, jsBackend), false, 'a row with 3 nonzeros > maxNnz 2 takes the GEMM');
+  assertAllClose(out.data, want.data.map((v) => v + 1), 1e-6, 1e-6, 'SparseLeftProduct dense path, beta = 1');
+  assert.throws(() => sp.multiply(randMatrix(2, 4, 1), B, 0, out, jsBackend), /built for \[3 x 4\]/);
 });
 
 test('sparse gather-decode, gather-dot and scatter equal their dense forms', () => {

@@ -108,6 +108,8 @@ test('native: bad arguments throw (wrong types, short buffers, bad atoms) instea
   code(() => b.gatherDot(new Int32Array([9]), 1, 1, f(2), f(4), 2, f(1)), 'E_SHAPE', /out of range/);
   code(() => b.scatterOuter(new Int32Array([2]), f(1), 1, 1, f(2), 2, f(4)), 'E_SHAPE', /out of range/);
   code(() => b.gatherDecode(new Float32Array(1) as any, f(1), 1, 1, f(2), 2, 0, f(2)), 'E_ARG', /idx must be a Int32Array/);
+  code(() => b.compressRows(f(5), 2, 3, 1, new Int32Array(2), f(2)), 'E_SHAPE', /x has 5 elements, needs at least 6/);
+  code(() => b.compressRows(f(6), 2, 3, 2, new Int32Array(3), f(4)), 'E_SHAPE', /outIdx has 3 elements/);
 });
 
 test('native: typed-array views (byteOffset) and SharedArrayBuffer memory are used in place', { skip }, () => {

@@ -156,6 +156,21 @@ test('Gram and two-GEMM gradient forms agree; the cost rule', () => {
   assert.equal(chooseGradient(10, 4096, 64, 1), 'direct'); // few rows: forming G is not worth it
 });
 
+test('direct form through the nonzeros of sparse iterates equals the Gram form', async () => {
+  await loadBackends({ quiet: true });
+  // 512 atoms, 3 active per row: the iterates have far fewer than 512/16 nonzeros per row
+  const { D, X } = sparseProblem(60, 512, 32, 11);
+  for (const name of availableBackends()) {
+    const b = getBackend(name)!;
+    const g = fista(X, D, { lambda: 0.1, iters: 150, tol: 0, gradient: 'gram', backend: b, nonneg: true });
+    const dd = fista(X, D, { lambda: 0.1, iters: 150, tol: 0, gradient: 'direct', backend: b, nonneg: true });
+    assert.equal(g.sparseSteps, 0);
+    assert.ok(dd.sparseSteps > 100, `${name}: ${dd.sparseSteps} of 150 steps through the nonzeros`);
+    assertAllClose(dd.Z.data, g.Z.data, 0, 1e-4, `${name}: direct (sparse) vs gram`);
+    assert.ok(Math.abs(dd.objective! - g.objective!) <= 1e-5 * g.objective!, `${name}: objectives ${dd.objective} vs ${g.objective}`);
+  }
+});
+
 test('every loaded backend gives the same codes', async () => {
   await loadBackends({ quiet: true });
   const names = availableBackends();

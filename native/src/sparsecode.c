@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #if defined(__SSE2__)
@@ -51,6 +52,11 @@ char *openblas_get_corename(void);
 /* ------------------------------------------------------------------------------------------ */
 /* fork-join over index ranges (row-parallel kernels); thread count follows setThreads          */
 /* ------------------------------------------------------------------------------------------ */
+
+/* LAPACK from OpenBLAS (weak: an OpenBLAS built without LAPACK leaves them NULL and spdSolve
+ * reports it; the trailing size_t is gfortran's hidden length of the character argument) */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len) __attribute__((weak));
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b, const int *ldb, int *info, size_t uplo_len) __attribute__((weak));
 
 #define PAR_MAX_THREADS 64
 #define PAR_MIN_WORK ((size_t)1 << 18) /* elements per thread below which one thread is faster */
@@ -367,6 +373,50 @@ typedef struct {
   size_t k, dim, rows_;
   float beta;
 } SparseJob;
+
+/* compressRows: each row's nonzeros in column order into idx/val [rows x k], padding idx -1 / val 0;
+ * counts[i] = nonzeros of row i (may exceed k: then only the first k are written) */
+typedef struct {
+  const float *x;
+  int32_t *idx;
+  float *val;
+  int32_t *counts;
+  size_t cols, k;
+} CompressJob;
+
+HOT static size_t k_compress_row(const float *restrict x, size_t cols, size_t k, int32_t *restrict idx, float *restrict val) {
+  size_t c = 0, j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    /* skip all-zero blocks of 16 (the common case for sparse codes): an OR over the bits
+     * without the sign, so +0 and -0 both count as zero */
+    uint32_t any = 0;
+    const uint32_t *u = (const uint32_t *)(x + j);
+    for (int l = 0; l < 16; l++) any |= u[l] & 0x7fffffffu;
+    if (!any) continue;
+    for (size_t l = j; l < j + 16; l++) {
+      if (x[l] != 0.0f) { /* NaN counts as nonzero */
+        if (c < k) { idx[c] = (int32_t)l; val[c] = x[l]; }
+        c++;
+      }
+    }
+  }
+  for (; j < cols; j++) {
+    if (x[j] != 0.0f) {
+      if (c < k) { idx[c] = (int32_t)j; val[c] = x[j]; }
+      c++;
+    }
+  }
+  for (size_t t = c; t < k; t++) { idx[t] = -1; val[t] = 0.0f; }
+  return c;
+}
+
+static void compress_range(void *p, size_t lo, size_t hi) {
+  CompressJob *J = (CompressJob *)p;
+  for (size_t i = lo; i < hi; i++) {
+    size_t c = k_compress_row(J->x + i * J->cols, J->cols, J->k, J->idx + i * J->k, J->val + i * J->k);
+    J->counts[i] = c > (size_t)INT32_MAX ? INT32_MAX : (int32_t)c;
+  }
+}
 
 static void gather_decode_range(void *p, size_t lo, size_t hi) {
   SparseJob *J = (SparseJob *)p;
@@ -730,6 +780,31 @@ static int check_atoms(Args *A, const int32_t *idx, size_t rows, size_t k, size_
   return 1;
 }
 
+/* compressRows(x, rows, cols, k, outIdx, outVal) -> largest nonzero count of a row */
+static napi_value js_compress_rows(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "compressRows", 6)) return NULL;
+  size_t lx, li, lv;
+  float *x = arg_array(&A, 0, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols"), k = arg_dim(&A, 3, "k");
+  int32_t *idx = arg_array(&A, 4, napi_int32_array, &li, "outIdx");
+  float *val = arg_array(&A, 5, napi_float32_array, &lv, "outVal");
+  if (A.failed || !need(&A, lx, rows * cols, "x") || !need(&A, li, rows * k, "outIdx") || !need(&A, lv, rows * k, "outVal")) return NULL;
+  int32_t *counts = (int32_t *)malloc((rows ? rows : 1) * sizeof(int32_t));
+  if (!counts) {
+    napi_throw_error(env, NULL, "compressRows: out of memory");
+    return NULL;
+  }
+  CompressJob J = {x, idx, val, counts, cols, k};
+  parallel_for(rows, rows * cols, compress_range, &J);
+  int32_t mx = 0;
+  for (size_t i = 0; i < rows; i++) if (counts[i] > mx) mx = counts[i];
+  free(counts);
+  napi_value r;
+  napi_create_int32(env, mx, &r);
+  return r;
+}
+
 /* gatherDecode(idx, val, rows, k, d, dim, beta, out) */
 static napi_value js_gather_decode(napi_env env, napi_callback_info info) {
   Args A;
@@ -818,6 +893,61 @@ static napi_value js_noop(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* hasLapack() -> whether spdSolve can run */
+static napi_value js_has_lapack(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_get_boolean(env, dpotrf_ != NULL && dpotrs_ != NULL, &r);
+  return r;
+}
+
+/* spdSolve(a, n, b, nrhs) -> -1, or the 0-based pivot that was not positive (or not finite).
+ * a: SPD [n x n] float64 row-major, lower triangle read, overwritten by its Cholesky factor L
+ * (A = L Lᵀ, in the lower triangle); b: [n x nrhs] float64 row-major, overwritten by A⁻¹b.
+ * A symmetric row-major matrix is the same buffer column-major, and the column-major upper
+ * factor U (A = UᵀU) is the row-major lower L: LAPACK's 'U' on the buffer as it is. */
+static napi_value js_spd_solve(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "spdSolve", 4)) return NULL;
+  size_t la, lb;
+  double *a = arg_array(&A, 0, napi_float64_array, &la, "a");
+  size_t n = arg_dim(&A, 1, "n");
+  double *b = arg_array(&A, 2, napi_float64_array, &lb, "b");
+  size_t nrhs = arg_dim(&A, 3, "nrhs");
+  if (A.failed || !need(&A, la, n * n, "a") || !need(&A, lb, n * nrhs, "b")) return NULL;
+  if (!dpotrf_ || !dpotrs_) {
+    napi_throw_error(env, "E_BACKEND", "spdSolve: this OpenBLAS has no LAPACK (dpotrf/dpotrs); use the JavaScript Cholesky");
+    return NULL;
+  }
+  napi_value r;
+  int in = (int)n, inrhs = (int)nrhs, infoc = 0;
+  if (n == 0) {
+    napi_create_int32(env, -1, &r);
+    return r;
+  }
+  dpotrf_("U", &in, a, &in, &infoc, 1);
+  if (infoc != 0) {
+    napi_create_int32(env, infoc > 0 ? infoc - 1 : 0, &r);
+    return r;
+  }
+  if (nrhs > 0) {
+    /* b row-major [n x nrhs] -> column-major for dpotrs, and back */
+    double *t = (double *)malloc(n * nrhs * sizeof(double));
+    if (!t) {
+      napi_throw_error(env, NULL, "spdSolve: out of memory");
+      return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+      for (size_t c = 0; c < nrhs; c++) t[c * n + i] = b[i * nrhs + c];
+    dpotrs_("U", &in, &inrhs, a, &in, t, &in, &infoc, 1);
+    for (size_t i = 0; i < n; i++)
+      for (size_t c = 0; c < nrhs; c++) b[i * nrhs + c] = t[c * n + i];
+    free(t);
+  }
+  napi_create_int32(env, -1, &r);
+  return r;
+}
+
 /* blasInfo() -> string: OpenBLAS build configuration and core kernel */
 static napi_value js_blas_info(napi_env env, napi_callback_info info) {
   (void)info;
@@ -841,12 +971,15 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumCols", NULL, js_sum_cols, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"compressRows", NULL, js_compress_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherDecode", NULL, js_gather_decode, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherDot", NULL, js_gather_dot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterOuter", NULL, js_scatter_outer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, js_get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"noop", NULL, js_noop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spdSolve", NULL, js_spd_solve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hasLapack", NULL, js_has_lapack, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, js_blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

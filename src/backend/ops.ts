@@ -40,6 +40,51 @@ export function matmul(A: Matrix, B: Matrix, opts: GemmOptions = {}): Matrix {
   return out;
 }
 
+/**
+ * out = A·B + beta·out for a left operand that is often mostly zeros (the iterates of a sparse
+ * solver): each call lists A's nonzeros per row (`compressRows`) and, when no row has more than
+ * `maxNnz`, multiplies through them (`gatherDecode`: nnz·cols multiply-adds instead of
+ * rows·inner·cols); otherwise it runs the dense GEMM. The scan costs one read of A (1/cols of
+ * the GEMM). Buffers are allocated once, for A of shape [rows x inner]. The sparse path sums in
+ * another order than the GEMM, so results agree to float32 rounding, not bit for bit.
+ */
+export class SparseLeftProduct {
+  readonly maxNnz: number;
+  private readonly idx: Int32Array;
+  private readonly val: Float32Array;
+  /** calls that took the sparse path / all calls (diagnostics) */
+  sparseCalls = 0;
+  calls = 0;
+
+  /** maxNnz defaults to inner/16: the gather runs well below GEMM speed per multiply-add */
+  constructor(readonly rows: number, readonly inner: number, maxNnz = Math.floor(inner / 16)) {
+    if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(inner) || inner < 0) fail('E_ARG', `SparseLeftProduct: rows and inner must be non-negative integers, got ${rows}, ${inner}`);
+    if (!Number.isInteger(maxNnz) || maxNnz < 0) fail('E_ARG', `SparseLeftProduct: maxNnz must be a non-negative integer, got ${maxNnz}`);
+    this.maxNnz = Math.min(maxNnz, inner);
+    this.idx = new Int32Array(rows * this.maxNnz);
+    this.val = new Float32Array(rows * this.maxNnz);
+  }
+
+  /** out = A·B + beta·out; returns true when the sparse path ran. */
+  multiply(A: Matrix, B: Matrix, beta: number, out: Matrix, b: Backend = backend()): boolean {
+    if (A.rows !== this.rows || A.cols !== this.inner) fail('E_SHAPE', `SparseLeftProduct: A is [${A.rows} x ${A.cols}], built for [${this.rows} x ${this.inner}]`);
+    if (B.rows !== this.inner) fail('E_SHAPE', `SparseLeftProduct: A is [${A.rows} x ${A.cols}] but B is [${B.rows} x ${B.cols}]; inner dimensions must agree`);
+    if (out.rows !== A.rows || out.cols !== B.cols) fail('E_SHAPE', `SparseLeftProduct: out is [${out.rows} x ${out.cols}], the product is [${A.rows} x ${B.cols}]`);
+    this.calls++;
+    if (this.maxNnz > 0 && A.rows > 0) {
+      const most = b.compressRows(A.data, A.rows, A.cols, this.maxNnz, this.idx, this.val);
+      if (most <= this.maxNnz) {
+        // gatherDecode's stride is its k: pass the buffer's, padding entries are skipped
+        b.gatherDecode(this.idx, this.val, A.rows, this.maxNnz, B.data, B.cols, beta, out.data);
+        this.sparseCalls++;
+        return true;
+      }
+    }
+    matmul(A, B, { beta, out, backend: b });
+    return false;
+  }
+}
+
 /** Per-row top-k (values and column indices, descending). */
 export function topkRows(X: Matrix, k: number, out?: { idx: Int32Array; val: Float32Array }, b: Backend = backend()) {
   if (!Number.isInteger(k) || k < 0) fail('E_ARG', `top-k: k must be a non-negative integer, got ${k}`);

@@ -58,6 +58,23 @@ export interface Backend {
   sumSquares(x: Float32Array): number;
 
   /**
+   * Optional (native with LAPACK): solve A·X = B for a symmetric positive-definite A in float64.
+   * a [n x n] row-major, lower triangle read, overwritten by its Cholesky factor L (A = L·Lᵀ,
+   * lower triangle); b [n x nrhs] row-major, overwritten by X. Returns −1, or the index of the
+   * first pivot that was not positive (b then unspecified). `linalg/cholesky.ts`
+   * `choleskySolveInPlace` uses it when present and its own blocked Cholesky otherwise.
+   */
+  spdSolve?(a: Float64Array, n: number, b: Float64Array, nrhs: number): number;
+
+  /**
+   * The nonzeros of each row of x [rows x cols], in column order: outIdx/outVal [rows x k] get
+   * row i's column indices and values, padded with index −1 and value 0 after the last (the
+   * layout `gatherDecode` reads). NaN counts as nonzero, ±0 as zero. Returns the largest number
+   * of nonzeros in a row; when it exceeds k, rows with more than k keep only their first k.
+   */
+  compressRows(x: Float32Array, rows: number, cols: number, k: number, outIdx: Int32Array, outVal: Float32Array): number;
+
+  /**
    * Sparse decode: out[i, :] = beta * out[i, :] + sum_j val[i, j] * d[idx[i, j], :].
    * idx, val are [rows x k]; d is [atoms x dim]; out is [rows x dim].
    */

@@ -1,7 +1,7 @@
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { assertNumber } from '../core/validate.js';
-import { backend, matmul } from '../backend/index.js';
+import { backend, matmul, SparseLeftProduct } from '../backend/index.js';
 import type { Backend } from '../backend/types.js';
 import { spectralNormSquared } from '../linalg/power.js';
 import { checkInit, checkIters, checkLambda, checkProblem, checkTol, lassoObjectives, mean, type InferenceResult } from './common.js';
@@ -17,7 +17,8 @@ import { checkInit, checkIters, checkLambda, checkProblem, checkTol, lassoObject
  * Gradient at Y: ∇ = Y·G − X·Dᵀ with G = D·Dᵀ. Two ways to apply it:
  * - `gram`:   V = C/L + Y·(I − G/L), with C = X·Dᵀ and I − G/L precomputed. Per iteration
  *             one [n x atoms x atoms] GEMM: atoms² multiply-adds per row.
- * - `direct`: R = Y·D − X, V = Y − (1/L)·R·Dᵀ. Two GEMMs through D: 2·atoms·dim per row.
+ * - `direct`: R = Y·D − X, V = Y − (1/L)·R·Dᵀ. Two GEMMs through D: 2·atoms·dim per row;
+ *             Y·D goes through Y's nonzeros when Y is sparse (nnz·dim per row instead).
  * `auto` (the default) picks the cheaper total, counting setup:
  *     gram   = atoms²·dim + n·atoms·dim + iters·n·atoms²
  *     direct = iters·2·n·atoms·dim
@@ -56,6 +57,8 @@ export interface ProxGradResult extends InferenceResult {
   gradient: 'gram' | 'direct';
   /** the Lipschitz constant used */
   lipschitz: number;
+  /** direct form: iterations whose Y·D ran through Y's nonzeros (the rest ran the dense GEMM) */
+  sparseSteps: number;
 }
 
 /** The gradient form `auto` picks for a problem; see ProxGradOptions. */
@@ -115,6 +118,9 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
     for (let j = 0; j < a; j++) M.data[j * a + j] += 1;
   }
   if (gradient === 'direct' || (stop === 'objective' && tol > 0)) R = new Matrix(n, d);
+  // direct: the iterates are sparse (soft-thresholded, or their extrapolation), so Y·D runs
+  // through their nonzeros whenever every row has few enough (see SparseLeftProduct)
+  const yd = gradient === 'direct' ? new SparseLeftProduct(n, a) : null;
   const thresh = lambda / L;
 
   let t = 1;
@@ -129,7 +135,7 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
       matmul(Ycur, M!, { beta: 1, out: V, backend: b });
     } else {
       R!.data.set(X.data);
-      matmul(Ycur, D, { beta: -1, out: R!, backend: b });
+      yd!.multiply(Ycur, D, -1, R!, b);
       V.data.set(Ycur.data);
       matmul(R!, D, { transB: true, alpha: -1 / L, beta: 1, out: V, backend: b });
     }
@@ -174,7 +180,7 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
       break;
     }
   }
-  const result: ProxGradResult = { Z, iterations, converged, gradient, lipschitz: L };
+  const result: ProxGradResult = { Z, iterations, converged, gradient, lipschitz: L, sparseSteps: yd ? yd.sparseCalls : 0 };
   if (opts.objective !== false) {
     const obj = mean(lassoObjectives(X, D, Z, lambda, b, R ?? undefined));
     if (!Number.isFinite(obj)) fail('E_DIVERGED', `${where}: the objective is non-finite; check the dictionary scale and the Lipschitz constant`);

@@ -127,6 +127,31 @@ export const jsBackend: Backend = {
     return s;
   },
 
+  compressRows(x, rows, cols, k, outIdx, outVal) {
+    let most = 0;
+    for (let i = 0; i < rows; i++) {
+      const o = i * cols;
+      const p = i * k;
+      let c = 0;
+      for (let j = 0; j < cols; j++) {
+        const v = x[o + j];
+        if (v !== 0) {
+          if (c < k) {
+            outIdx[p + c] = j;
+            outVal[p + c] = v;
+          }
+          c++;
+        }
+      }
+      for (let t = c; t < k; t++) {
+        outIdx[p + t] = -1;
+        outVal[p + t] = 0;
+      }
+      if (c > most) most = c;
+    }
+    return most;
+  },
+
   gatherDecode(idx, val, rows, k, d, dim, beta, out) {
     for (let i = 0; i < rows; i++) {
       const o = i * dim;

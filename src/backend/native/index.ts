@@ -12,9 +12,13 @@ export interface NativeAddon {
   sumRows: Backend['sumRows'];
   sumCols: Backend['sumCols'];
   sumSquares: Backend['sumSquares'];
+  compressRows: Backend['compressRows'];
   gatherDecode: Backend['gatherDecode'];
   gatherDot: Backend['gatherDot'];
   scatterOuter: Backend['scatterOuter'];
+  spdSolve(a: Float64Array, n: number, b: Float64Array, nrhs: number): number;
+  /** whether OpenBLAS has LAPACK's dpotrf/dpotrs (spdSolve) */
+  hasLapack(): boolean;
   setThreads(n: number): void;
   getThreads(): number;
   /** reads one Float32Array and returns: the bare cost of a call */
@@ -25,8 +29,8 @@ export interface NativeAddon {
 
 const OPS = [
   'sgemm', 'softThreshold', 'relu', 'axpby', 'extrapolate', 'addRowVector', 'topkRows',
-  'sumRows', 'sumCols', 'sumSquares', 'gatherDecode', 'gatherDot', 'scatterOuter',
-  'setThreads', 'getThreads', 'noop', 'blasInfo',
+  'sumRows', 'sumCols', 'sumSquares', 'compressRows', 'gatherDecode', 'gatherDot', 'scatterOuter',
+  'spdSolve', 'hasLapack', 'setThreads', 'getThreads', 'noop', 'blasInfo',
 ] as const;
 
 /** A native Backend plus the addon's extras. */
@@ -52,7 +56,7 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
       throw new Error(`the native addon lacks "${op}"; it is out of date: rebuild it with "npm rebuild sparsecode" or "node scripts/build-native.mjs"`);
     }
   }
-  return {
+  const b: NativeBackend = {
     name: 'native',
     get threads() {
       return addon.getThreads();
@@ -75,8 +79,11 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
     sumRows: addon.sumRows,
     sumCols: addon.sumCols,
     sumSquares: addon.sumSquares,
+    compressRows: addon.compressRows,
     gatherDecode: addon.gatherDecode,
     gatherDot: addon.gatherDot,
     scatterOuter: addon.scatterOuter,
   };
+  if (addon.hasLapack()) b.spdSolve = addon.spdSolve;
+  return b;
 }

@@ -400,6 +400,14 @@ export class WasmBackend implements Backend {
     return Math.max(1, Math.min(rows, Math.floor(left / bytesPerRow)));
   }
 
+  /**
+   * A single read of x: copying x into wasm memory would cost as much as the scan itself, so
+   * this runs in JavaScript on the caller's arrays.
+   */
+  compressRows(x: Float32Array, rows: number, cols: number, k: number, outIdx: Int32Array, outVal: Float32Array): number {
+    return jsBackend.compressRows(x, rows, cols, k, outIdx, outVal);
+  }
+
   gatherDecode(idx: Int32Array, val: Float32Array, rows: number, k: number, d: Float32Array, dim: number, beta: number, out: Float32Array): void {
     if (rows === 0 || dim === 0) return;
     const step = this.sparseStep(d.length * 4, (2 * k + dim) * 4, rows);
