@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linearSumAssignment } from '../src/linalg/hungarian.js';
-import { cholesky, solveSPD } from '../src/linalg/cholesky.js';
+import { cholesky, choleskySolveInPlace, solveSPD } from '../src/linalg/cholesky.js';
+import { availableBackends, getBackend, loadBackends } from '../src/backend/index.js';
 import { spectralNormSquared } from '../src/linalg/power.js';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -148,4 +149,40 @@ test('linearSumAssignment (JV shortest augmenting paths, greedy start) equals th
   let t32 = 0;
   for (let i = 0; i < 25; i++) t32 += f32[res.rowInd[i] * 25 + res.colInd[i]];
   assert.ok(Math.abs(t32 - hungarianReference(f32, 25, 25, 1)) < 1e-9);
+});
+
+test('choleskySolveInPlace (LAPACK through the native backend, blocked JS otherwise) solves SPD systems and names a bad pivot', async () => {
+  await loadBackends({ quiet: true });
+  const rng = new Rng(5);
+  for (const name of availableBackends()) {
+    const bk = getBackend(name)!;
+    for (const [n, r] of [[0, 2], [1, 1], [7, 0], [7, 3], [130, 5]]) {
+      // A = MᵀM + I (SPD), float64
+      const m = n + 3;
+      const M = new Float64Array(m * n).map(() => rng.normal());
+      const A = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let s = i === j ? 1 : 0;
+        for (let t = 0; t < m; t++) s += M[t * n + i] * M[t * n + j];
+        A[i * n + j] = s;
+      }
+      const B = new Float64Array(n * r).map(() => rng.normal());
+      const a = A.slice(), x = B.slice();
+      assert.equal(choleskySolveInPlace(a, n, x, r, bk), -1, `${name} n=${n}`);
+      // A·X = B
+      for (let i = 0; i < n; i++) for (let c = 0; c < r; c++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += A[i * n + k] * x[k * r + c];
+        assert.ok(Math.abs(s - B[i * r + c]) <= 1e-9 * (1 + Math.abs(B[i * r + c])), `${name} n=${n} residual ${s - B[i * r + c]}`);
+      }
+      // the lower triangle holds L with L·Lᵀ = A, and equals the column-form factor
+      const L = cholesky(A, n);
+      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) assert.ok(Math.abs(a[i * n + j] - L[i * n + j]) <= 1e-10 * (1 + Math.abs(L[i * n + j])), `${name} n=${n} L[${i},${j}]`);
+    }
+    // not positive definite at pivot 1 (and 2 x 2 principal minor negative)
+    const bad = new Float64Array([1, 2, 0, 2, 1, 0, 0, 0, 1]);
+    assert.equal(choleskySolveInPlace(bad, 3, new Float64Array(3), 1, bk), 1, `${name}: first bad pivot`);
+    assert.equal(choleskySolveInPlace(new Float64Array([1, 0, 0, NaN]), 2, new Float64Array(2), 1, bk), 1, `${name}: NaN pivot`);
+  }
+  assertThrowsCode(() => choleskySolveInPlace(new Float64Array(3), 2, new Float64Array(2), 1), 'E_SHAPE');
 });

@@ -3,7 +3,7 @@ export { eighSym } from './eigh.js';
 export type { EighResult, EighOptions } from './eigh.js';
 export { svd } from './svd.js';
 export type { SvdResult, SvdOptions } from './svd.js';
-export { cholesky, choleskySolve, solveSPD } from './cholesky.js';
+export { cholesky, choleskyInPlace, choleskySolve, choleskySolveInPlace, solveSPD } from './cholesky.js';
 export { ridge, lstsq } from './ridge.js';
 export type { RidgeOptions, RidgeResult, LstsqResult } from './ridge.js';
 export { crossProduct, rowGram, columnMeans } from './gram.js';
