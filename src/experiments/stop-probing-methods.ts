@@ -2,7 +2,7 @@ import type { Matrix } from '../core/matrix.js';
 import type { SAEConfig } from '../dictionary/sae/config.js';
 import type { SparseAutoencoder } from '../dictionary/sae/base.js';
 import { createSAE } from '../dictionary/sae/index.js';
-import { learnDictionaryFista } from '../dictionary/dl-fista.js';
+import { learnDictionaryFista, type DlFistaCheckpointOptions } from '../dictionary/dl-fista.js';
 import { DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
 
 /** Every hyperparameter of a sweep; stored in DIR/sweep.json so a resume cannot mix settings. */
@@ -68,6 +68,13 @@ export interface StopProbingSAEOptions {
   weightDecay: number;
   seed: number | string;
   signal?: AbortSignal;
+  /**
+   * checkpoints of the training (the trainer's own mechanism): written to this folder every
+   * `checkpointEvery` steps and at the end, and resumed from when the folder holds one
+   */
+  checkpointDir?: string;
+  /** steps between checkpoints (with checkpointDir; 0 = only at the end and on cancel) */
+  checkpointEvery?: number;
 }
 
 export interface TrainedSAE {
@@ -78,6 +85,10 @@ export interface TrainedSAE {
   decoderBias: Float32Array;
   encode(X: Matrix): Matrix;
   model: SparseAutoencoder;
+  /** the training step it resumed from (a checkpoint in checkpointDir), or null */
+  resumedFrom: number | null;
+  /** training steps in all */
+  steps: number;
 }
 
 /** The SAE config the paper's settings translate to, for inputs of width `dim`. */
@@ -112,9 +123,10 @@ export function paperSAEConfig(kind: SaeKindName, dim: number, o: StopProbingSAE
 /** Train one SAE on X (the train split) with the paper's settings. */
 export async function fitStopProbingSAE(kind: SaeKindName, X: Matrix, o: StopProbingSAEOptions): Promise<TrainedSAE> {
   const sae = createSAE(kind, paperSAEConfig(kind, X.cols, o));
-  await sae.fit(X, { seed: o.seed, signal: o.signal });
+  const ck = o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 0, resume: true } : {};
+  const r = await sae.fit(X, { seed: o.seed, signal: o.signal, ...ck });
   const w = sae.getWeights();
-  return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae };
+  return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae, resumedFrom: r.resumedFrom, steps: r.steps };
 }
 
 export interface DictionaryRun {
@@ -122,11 +134,17 @@ export interface DictionaryRun {
   Z: Matrix;
   iterations: number;
   converged: boolean;
+  /** the outer step it resumed from (a checkpoint), or null */
+  resumedFrom: number | null;
 }
 
-/** DL-FISTA: random unit-norm D, then warm-started FISTA steps and MOD updates (non-negative codes). */
+/**
+ * DL-FISTA: random unit-norm D, then warm-started FISTA steps and MOD updates (non-negative codes).
+ * `checkpoint`: learnDictionaryFista's checkpoint/resume (a folder; bit-exact resume).
+ */
 export async function learnStopProbingDictionary(
-  X: Matrix, o: { atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal },
+  X: Matrix,
+  o: { atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal; checkpoint?: DlFistaCheckpointOptions },
 ): Promise<DictionaryRun> {
   const r = await learnDictionaryFista(X, {
     atoms: o.atoms,
@@ -137,6 +155,7 @@ export async function learnStopProbingDictionary(
     nonneg: true,
     seed: o.seed,
     signal: o.signal,
+    checkpoint: o.checkpoint,
   });
-  return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged };
+  return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged, resumedFrom: r.resumedFrom };
 }

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { checkAborted } from '../core/validate.js';
+import { loadCheckpoint } from '../dictionary/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { defaultDim, superpositionWorld, type CompositionalSplit, type World } from '../worlds/superposition.js';
 import { fista } from '../inference/fista.js';
@@ -10,8 +11,8 @@ import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { ridgeProbe, logisticProbe } from '../metrics/probes.js';
 import { bestUnitAuc } from '../metrics/auc.js';
-import { fitStopProbingSAE, learnStopProbingDictionary, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
-import { configKey, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
+import { fitStopProbingSAE, learnStopProbingDictionary, paperSAEConfig, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
+import { cellKey, configKey, latestByCell, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
 import { aggregate, metricPlot, pivotTable, summaryTable, varyingKeys, type SummaryRow } from './report.js';
 
 /**
@@ -254,11 +255,43 @@ function getWorld(config: StopProbingConfig, cache: Map<string, unknown>): World
   return w;
 }
 
-async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World<CompositionalSplit>, settings: StopProbingSettings, cache: Map<string, unknown>, signal?: AbortSignal): Promise<TrainedSAE> {
+/** Options of one cell beyond its config and settings (all optional). */
+export interface StopProbingCellOptions {
+  /**
+   * folder for the checkpoints of the cells that learn (runStopProbing: DIR/checkpoints).
+   * DL-FISTA checkpoints to `<dir>/<config>/dl-fista/`, each SAE kind to `<dir>/<config>/sae-<kind>/`
+   * (one folder for an SAE and FISTA on its decoder, which share the trained SAE); a cell
+   * resumes from its folder when it holds a checkpoint. Nothing is written without it.
+   */
+  checkpointDir?: string;
+  /** DL-FISTA: seconds between checkpoints [60] */
+  dlCheckpointSeconds?: number;
+  /** SAEs: epochs between checkpoints [max(1, round(epochs / 100)): 5 at the paper's 500] */
+  saeCheckpointEpochs?: number;
+  /** notes for the user (a cell that resumed from a checkpoint) */
+  onNote?: (message: string) => void;
+}
+
+/** A filesystem-safe folder name for a config: `active-10_dim-47_latents-100_samples-5000_seed-0`. */
+export function configSlug(config: StopProbingConfig): string {
+  return Object.keys(config).sort().map((k) => `${k}-${String(config[k])}`.replace(/[^A-Za-z0-9.+-]/g, '_')).join('_');
+}
+
+/**
+ * The checkpoint folder a cell uses under `root`, or null for cells that learn nothing (probe,
+ * oracle). An SAE and FISTA on its decoder share the SAE's folder.
+ */
+export function stopProbingCheckpointFolder(root: string, config: StopProbingConfig, method: string): string | null {
+  if (method === 'dl-fista') return join(root, configSlug(config), 'dl-fista');
+  const m = /^(?:fista-on-)?(relu|topk|jumprelu|mp)-sae$/.exec(method);
+  return m ? join(root, configSlug(config), `sae-${m[1]}`) : null;
+}
+
+async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World<CompositionalSplit>, settings: StopProbingSettings, cache: Map<string, unknown>, signal?: AbortSignal, co: StopProbingCellOptions = {}): Promise<TrainedSAE> {
   const key = `sae:${kind}`;
   let t = cache.get(key) as TrainedSAE | undefined;
   if (!t) {
-    t = await fitStopProbingSAE(kind, world.X.train, {
+    const o = {
       atoms: config.latents,
       k: config.active,
       lr: settings.saeLr,
@@ -268,15 +301,41 @@ async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World
       weightDecay: settings.saeWeightDecay,
       seed: `${config.seed}:sae:${kind}`,
       signal,
-    });
+    };
+    const Xt = world.X.train;
+    let ck: { checkpointDir: string; checkpointEvery: number } | undefined;
+    if (co.checkpointDir) {
+      const dir = stopProbingCheckpointFolder(co.checkpointDir, config, `${kind}-sae`)!;
+      // the trainer checks the shapes and step counts; the hyperparameters are checked here
+      const prev = loadCheckpoint(dir);
+      if (prev) {
+        const had = (prev.state.config ?? {}) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(paperSAEConfig(kind, Xt.cols, o))) {
+          if (JSON.stringify(had[k]) !== JSON.stringify(v)) {
+            fail('E_ARG', `the SAE checkpoint in ${dir} was trained with ${k} = ${JSON.stringify(had[k])}, this run has ${k} = ${JSON.stringify(v)}; delete ${dir} to train afresh`);
+          }
+        }
+      }
+      const epochs = co.saeCheckpointEpochs ?? Math.max(1, Math.round(settings.saeEpochs / 100));
+      if (!Number.isInteger(epochs) || epochs < 1) fail('E_ARG', `saeCheckpointEpochs must be a positive integer, got ${epochs}`);
+      const stepsPerEpoch = Math.ceil(Xt.rows / Math.min(settings.saeBatch, Xt.rows));
+      ck = { checkpointDir: dir, checkpointEvery: epochs * stepsPerEpoch };
+    }
+    t = await fitStopProbingSAE(kind, Xt, { ...o, ...ck });
+    if (t.resumedFrom !== null) co.onNote?.(`${kind} SAE ${configSlug(config)}: resumed from its checkpoint at step ${t.resumedFrom} of ${t.steps}`);
     cache.set(key, t);
   }
   return t;
 }
 
-/** Run one method on one config × seed and return its metrics. */
+/**
+ * Run one method on one config × seed and return its metrics. `cache` holds what the methods
+ * of one config × seed share (the world, trained SAEs); `options.checkpointDir` makes the
+ * learning cells checkpoint and resume (StopProbingCellOptions).
+ */
 export async function runStopProbingCell(
   config: StopProbingConfig, method: string, settings: StopProbingSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal,
+  options: StopProbingCellOptions = {},
 ): Promise<Record<string, number>> {
   if (!isStopProbingMethod(method)) fail('E_ARG', `unknown method "${method}"; choose from ${STOP_PROBING_METHODS.join(', ')}`);
   checkAborted(signal);
@@ -304,7 +363,11 @@ export async function runStopProbingCell(
       tol: settings.dlTol,
       seed: `${config.seed}:dl-fista`,
       signal,
+      checkpoint: options.checkpointDir
+        ? { dir: stopProbingCheckpointFolder(options.checkpointDir, config, method)!, everySeconds: options.dlCheckpointSeconds ?? 60 }
+        : undefined,
     });
+    if (r.resumedFrom !== null) options.onNote?.(`dl-fista ${configSlug(config)}: resumed from its checkpoint at outer step ${r.resumedFrom}`);
     checkAborted(signal);
     const ood = fista(X.ood, r.D, { lambda: settings.dlLambda, iters: settings.dlOodIters, tol: 1e-6, nonneg: true, objective: false }).Z;
     return { ...codeMetrics(world, r.Z, ood), ...dictMetrics(r.D, A), dl_outer: r.iterations };
@@ -312,7 +375,7 @@ export async function runStopProbingCell(
   const fistaOn = method.startsWith('fista-on-');
   const saeMethod = (fistaOn ? method.slice('fista-on-'.length) : method) as (typeof SAE_METHODS)[number];
   const kind = saeMethod.replace(/-sae$/, '') as SaeKindName;
-  const sae = await getSAE(kind, config, world, settings, cache, signal);
+  const sae = await getSAE(kind, config, world, settings, cache, signal, options);
   checkAborted(signal);
   const dict = dictMetrics(sae.decoder, A);
   if (!fistaOn) return { ...codeMetrics(world, sae.encode(X.val), sae.encode(X.ood)), ...dict };
@@ -335,6 +398,18 @@ export interface StopProbingOptions extends ConfigGridOptions {
   settings?: Partial<StopProbingSettings>;
   signal?: AbortSignal;
   onProgress?: (p: SweepProgress) => void;
+  /**
+   * checkpoints of the learning cells in DIR/checkpoints (default true): a killed sweep resumes
+   * DL-FISTA and the SAEs where they stopped; a folder is removed once every cell that uses it
+   * has its line in results.jsonl
+   */
+  checkpoints?: boolean;
+  /** DL-FISTA: seconds between checkpoints [60] */
+  dlCheckpointSeconds?: number;
+  /** SAEs: epochs between checkpoints [max(1, round(epochs / 100))] */
+  saeCheckpointEpochs?: number;
+  /** notes for the user (cells resumed from checkpoints) */
+  onNote?: (message: string) => void;
 }
 
 export interface StopProbingRun {
@@ -343,6 +418,19 @@ export interface StopProbingRun {
   rows: SummaryRow[];
   settings: StopProbingSettings;
   reportPath: string;
+}
+
+/** Remove a cell's checkpoint folder, then its config folder and `root` when they are left empty. */
+function removeCheckpointFolder(folder: string, root: string): void {
+  if (!existsSync(folder)) return;
+  rmSync(folder, { recursive: true, force: true });
+  for (const dir of [dirname(folder), root]) {
+    try {
+      if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function sameSettings(a: unknown, b: unknown): boolean {
@@ -377,12 +465,42 @@ export async function runStopProbing(o: StopProbingOptions): Promise<StopProbing
     writeFileAtomic(manifestPath, JSON.stringify({ experiment: 'stop-probing', preset: presetName, settings }, null, 2) + '\n');
   }
 
+  // checkpoint folders, and the cells that use each (an SAE's folder serves the SAE and FISTA on its decoder)
+  const ckRoot = o.checkpoints === false ? undefined : join(o.out, 'checkpoints');
+  const users = new Map<string, Set<string>>();
+  const pending = new Set<string>();
+  if (ckRoot) {
+    for (const c of cells) {
+      const f = stopProbingCheckpointFolder(ckRoot, c.config as StopProbingConfig, c.method);
+      if (!f) continue;
+      if (!users.has(f)) users.set(f, new Set());
+      users.get(f)!.add(cellKey(c.config, c.method));
+    }
+    // cells without a successful line yet (failed cells run again)
+    const stored = latestByCell(readResults(join(o.out, 'results.jsonl')).lines);
+    for (const c of cells) {
+      const key = cellKey(c.config, c.method);
+      if (stored.get(key)?.metrics === undefined) pending.add(key);
+    }
+    // folders left behind by a sweep killed between a cell's line and the clean-up
+    for (const [f, u] of users) if (![...u].some((k) => pending.has(k))) removeCheckpointFolder(f, ckRoot);
+  }
+  const cellOpts: StopProbingCellOptions = { checkpointDir: ckRoot, dlCheckpointSeconds: o.dlCheckpointSeconds, saeCheckpointEpochs: o.saeCheckpointEpochs, onNote: o.onNote };
   const summary = await runSweep({
     dir: o.out,
     cells,
     signal: o.signal,
-    onProgress: o.onProgress,
-    run: (cell, cache, signal) => runStopProbingCell(cell.config as StopProbingConfig, cell.method, settings, cache, signal),
+    onProgress: (p) => {
+      if (ckRoot && p.cell && p.line) {
+        // the cell has its line: its folder goes once no other cell of this sweep needs it
+        // (a failed cell too, so its rerun starts afresh rather than from a state that failed)
+        pending.delete(cellKey(p.cell.config, p.cell.method));
+        const f = stopProbingCheckpointFolder(ckRoot, p.cell.config as StopProbingConfig, p.cell.method);
+        if (f && ![...users.get(f)!].some((k) => pending.has(k))) removeCheckpointFolder(f, ckRoot);
+      }
+      o.onProgress?.(p);
+    },
+    run: (cell, cache, signal) => runStopProbingCell(cell.config as StopProbingConfig, cell.method, settings, cache, signal, cellOpts),
   });
   const mine = summary.lines.filter((l): l is ResultLine => !!l);
   const rows = aggregate(mine);
