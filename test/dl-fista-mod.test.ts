@@ -4,9 +4,9 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { loadBackends } from '../src/backend/index.js';
 import { fista } from '../src/inference/index.js';
-import { cholesky, solveSPD } from '../src/linalg/cholesky.js';
+import { cholesky, choleskyInPlace, solveSPD } from '../src/linalg/cholesky.js';
 import { spectralNormSquared } from '../src/linalg/power.js';
-import { choleskyInPlace, lipschitzViaGram, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { lipschitzViaGram, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
 import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });

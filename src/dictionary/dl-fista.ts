@@ -2,12 +2,10 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { matmul } from '../backend/index.js';
-import { choleskySolve } from '../linalg/cholesky.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
-import { meanL0 } from '../inference/common.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { ModSolver } from './mod.js';
 
 /** Progress of a classical dictionary learner, reported once per outer step. */
 export interface DictionaryProgress {
@@ -169,168 +167,6 @@ export function checkData(X: Matrix, where: string): void {
   if (!(X instanceof Matrix)) fail('E_ARG', `${where}: X must be a Matrix [samples x dim]`);
   if (X.rows === 0 || X.cols === 0) fail('E_SHAPE', `${where}: X is [${X.rows} x ${X.cols}]; it needs at least one sample and one column`);
   assertFinite('X', X);
-}
-
-interface ModBuffers {
-  /** true: the dual form (more atoms than samples) */
-  dual: boolean;
-  /** ZᵀZ [atoms x atoms] (primal) or ZZᵀ [samples x samples] (dual) */
-  gram: Matrix;
-  /** the SPD system in float64 (overwritten by its Cholesky factor) */
-  A: Float64Array;
-  /** ZᵀX [atoms x dim] (primal) or X in float64 (dual) */
-  rhs: Matrix | Float64Array;
-  /** dual: the solution W = (ZZᵀ + ridge·I)⁻¹X as float32 [samples x dim] */
-  W: Matrix | null;
-}
-
-function modBuffers(samples: number, atoms: number, dim: number): ModBuffers {
-  const dual = atoms > samples;
-  const s = dual ? samples : atoms;
-  return {
-    dual,
-    gram: new Matrix(s, s),
-    A: new Float64Array(s * s),
-    rhs: dual ? new Float64Array(samples * dim) : new Matrix(atoms, dim),
-    W: dual ? new Matrix(samples, dim) : null,
-  };
-}
-
-/**
- * The MOD update D = (ZᵀZ + ridge·I)⁻¹ZᵀX into `out` [atoms x dim] (rows not yet normalised).
- * With more atoms than samples the same matrix comes from the push-through identity
- * (ZᵀZ + ridge·I)⁻¹Zᵀ = Zᵀ(ZZᵀ + ridge·I)⁻¹: a [samples x samples] system instead of
- * [atoms x atoms] (for 10⁴ atoms and 2500 samples, a 64x smaller Cholesky). The system is
- * factorised by the blocked `choleskyInPlace` (2–2.5x faster than the column form at 1000–2500).
- */
-function modUpdate(Z: Matrix, X: Matrix, ridge: number, buf: ModBuffers, out: Matrix, where: string): void {
-  const { gram, A } = buf;
-  const s = gram.rows;
-  if (buf.dual) matmul(Z, Z, { transB: true, out: gram });
-  else matmul(Z, Z, { transA: true, out: gram });
-  for (let i = 0; i < A.length; i++) A[i] = gram.data[i];
-  for (let j = 0; j < s; j++) A[j * s + j] += ridge;
-  let rhs: ArrayLike<number>;
-  if (buf.dual) {
-    const r = buf.rhs as Float64Array;
-    for (let i = 0; i < r.length; i++) r[i] = X.data[i];
-    rhs = r;
-  } else {
-    matmul(Z, X, { transA: true, out: buf.rhs as Matrix });
-    rhs = (buf.rhs as Matrix).data;
-  }
-  const bad = choleskyInPlace(A, s);
-  if (bad >= 0) {
-    fail('E_ARG', `${where}: the MOD update is singular or not finite at pivot ${bad} (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
-  }
-  const sol = choleskySolve(A, s, rhs, X.cols);
-  if (buf.dual) {
-    const W = buf.W!;
-    for (let i = 0; i < sol.length; i++) W.data[i] = sol[i];
-    matmul(Z, W, { transA: true, out });
-  } else {
-    for (let i = 0; i < sol.length; i++) out.data[i] = sol[i];
-  }
-}
-
-/**
- * The mean lasso objective (1/n)·Σ 1/2||x − zD||² + λ||z||₁ of the codes Z under the dictionary D
- * they were computed with, from the MOD statistics of a primal update (gram = ZᵀZ, rhs = ZᵀX):
- * Σ||x − zD||² = ||X||² − 2⟨ZᵀX, D⟩ + ⟨ZᵀZ, DDᵀ⟩, so the data term costs atoms²·dim instead of
- * another pass over X (sumX2 = ||X||²_F in float64). Also returns the mean L0.
- */
-function modLoss(buf: ModBuffers, D: Matrix, Z: Matrix, sumX2: number, lambda: number): { loss: number; l0: number } {
-  const a = D.rows, d = D.cols, n = Z.rows;
-  const G = buf.gram.data, R = (buf.rhs as Matrix).data, Dd = D.data;
-  let cross = 0;
-  for (let i = 0; i < a * d; i++) cross += R[i] * Dd[i];
-  let quad = 0;
-  for (let j = 0; j < a; j++) {
-    const dj = j * d;
-    for (let l = j; l < a; l++) {
-      const g = G[j * a + l];
-      if (g === 0) continue;
-      const dl = l * d;
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += Dd[dj + c] * Dd[dl + c];
-      quad += (l === j ? 1 : 2) * g * dot;
-    }
-  }
-  let l1 = 0, nnz = 0;
-  const zd = Z.data;
-  for (let i = 0; i < zd.length; i++) {
-    const v = zd[i];
-    if (v !== 0) {
-      nnz++;
-      l1 += v < 0 ? -v : v;
-    }
-  }
-  const sse = Math.max(sumX2 - 2 * cross + quad, 0);
-  return { loss: (0.5 * sse + lambda * l1) / n, l0: nnz / n };
-}
-
-/**
- * In-place blocked Cholesky of an SPD matrix (float64, row-major [n x n], lower triangle
- * read and overwritten with L; the strict upper triangle is left as it was). Right-looking,
- * panels of `nb` columns copied into a compact buffer so the trailing update runs over
- * contiguous `nb`-long rows (cache-resident), which is what makes it faster than the
- * column-by-column form for n in the thousands. Returns the pivot index that was not
- * positive, or -1 on success.
- */
-export function choleskyInPlace(A: Float64Array, n: number, nb = 48): number {
-  const P = new Float64Array(n * nb);
-  for (let k0 = 0; k0 < n; k0 += nb) {
-    const k1 = Math.min(n, k0 + nb);
-    const w = k1 - k0;
-    // 1. the diagonal block (already updated by the earlier panels)
-    for (let j = k0; j < k1; j++) {
-      const Aj = j * n;
-      let d = A[Aj + j];
-      for (let t = k0; t < j; t++) d -= A[Aj + t] * A[Aj + t];
-      if (!(d > 0) || !Number.isFinite(d)) return j;
-      const ljj = Math.sqrt(d);
-      A[Aj + j] = ljj;
-      // 2. column j of the panel, rows below (diagonal block and the rest)
-      for (let i = j + 1; i < n; i++) {
-        const Ai = i * n;
-        let s = A[Ai + j];
-        for (let t = k0; t < j; t++) s -= A[Ai + t] * A[Aj + t];
-        A[Ai + j] = s / ljj;
-      }
-    }
-    if (k1 >= n) break;
-    // compact copy of the panel rows below the block
-    for (let i = k1; i < n; i++) {
-      const Ai = i * n + k0;
-      const Pi = i * nb;
-      for (let t = 0; t < w; t++) P[Pi + t] = A[Ai + t];
-    }
-    // 3. trailing update of the lower triangle: A[i][j] -= P[i]·P[j], k1 <= j <= i
-    for (let i = k1; i < n; i++) {
-      const Pi = i * nb;
-      const Ai = i * n;
-      let j = k1;
-      for (; j + 1 <= i; j += 2) {
-        const Pj = j * nb;
-        const Pj2 = Pj + nb;
-        let s0 = 0, s1 = 0;
-        for (let t = 0; t < w; t++) {
-          const p = P[Pi + t];
-          s0 += p * P[Pj + t];
-          s1 += p * P[Pj2 + t];
-        }
-        A[Ai + j] -= s0;
-        A[Ai + j + 1] -= s1;
-      }
-      for (; j <= i; j++) {
-        const Pj = j * nb;
-        let s0 = 0;
-        for (let t = 0; t < w; t++) s0 += P[Pi + t] * P[Pj + t];
-        A[Ai + j] -= s0;
-      }
-    }
-  }
-  return -1;
 }
 
 /**
@@ -552,12 +388,10 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     normalizeRows(D, rng.fork('init'));
   } else randomUnitRows(D, rng.fork('init'));
 
-  const mod = modBuffers(X.rows, atoms, d);
+  const mod = new ModSolver(X.rows, atoms, d, ridge);
   const gramBuf = new Float64Array(Math.min(atoms, d) ** 2);
-  // progress losses come from the (primal) MOD statistics, not from another pass over X
-  const statsLoss = !!opts.onProgress && !mod.dual;
-  let sumX2 = 0;
-  if (statsLoss || extrapolate > 0) for (let i = 0; i < X.data.length; i++) sumX2 += X.data[i] * X.data[i];
+  // the training loss of the latest codes: for progress, and for over-relaxation (primal only)
+  const wantLoss = !!opts.onProgress || (extrapolate > 0 && !mod.dual);
   let Dnew = new Matrix(atoms, d);
   const everyMs = (ckOpts?.everySeconds ?? 60) * 1000;
   const everySteps = ckOpts?.everySteps ?? 0;
@@ -569,14 +403,16 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       checkAborted(opts.signal);
     }
     const r = coder === 'fista'
-      ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: !!opts.onProgress && !statsLoss, lipschitz: lipschitzViaGram(D, gramBuf) })
-      : lassoCD(X, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Z, objective: !!opts.onProgress && !statsLoss });
+      ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
+      : lassoCD(X, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Z, objective: false });
     Z = r.Z;
+    const stats = wantLoss ? mod.loss(Z, D, X, lambda) : null;
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
-    modUpdate(Z, X, ridge, mod, Dnew, where);
-    const stats = statsLoss || (extrapolate > 0 && !mod.dual) ? modLoss(mod, D, Z, sumX2, lambda) : null;
+    if (!mod.update(Z, X, Dnew)) {
+      fail('E_ARG', `${where}: the MOD update is singular or not finite (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
+    }
     normalizeRows(Dnew, redrawRng, undefined, redraws);
-    if (extrapolate > 0 && stats && stats.loss <= prevLoss) {
+    if (extrapolate > 0 && !mod.dual && stats && stats.loss <= prevLoss) {
       // over-relaxed MOD: step past the MOD solution along D_mod − D_old (skipped after a step
       // whose loss rose)
       const dn = Dnew.data, dold = D.data;
@@ -596,7 +432,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     D = Dnew;
     Dnew = tmp;
     iterations = outer;
-    opts.onProgress?.({ step: outer, total: maxOuter, loss: stats ? stats.loss : r.objective!, l0: stats ? stats.l0 : meanL0(Z), relChange, D });
+    opts.onProgress?.({ step: outer, total: maxOuter, loss: stats!.loss, l0: stats!.l0, relChange, D });
     if (relChange < tol) {
       converged = true;
       break;
