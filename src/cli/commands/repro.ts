@@ -20,6 +20,8 @@ interface ReproRunArgs {
   methods: string[] | undefined;
   signal: AbortSignal;
   onProgress: (p: SweepProgress) => void;
+  /** one-line notes from inside a cell (e.g. "resumed from its checkpoint at step ...") */
+  onNote: (message: string) => void;
 }
 
 /** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
@@ -206,6 +208,7 @@ async function runRepro(ctx: Context): Promise<number> {
   const t0 = Date.now();
   const result = await ex.run(o, {
     out, preset, seeds: o.seeds, methods: o.methods, signal: ctx.signal,
+    onNote: (m) => ctx.note(`  ${m}`),
     onProgress: (p) => {
       if (!p.cell) {
         bar = ctx.progress(ex.name, p.total, 'cells');
