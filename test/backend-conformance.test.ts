@@ -356,6 +356,29 @@ forEachBackend('gatherDecode matches js (padding skipped, beta = 0 overwrites Na
   assert.deepEqual(Array.from(out), [2, 4, 6, 8]);
 });
 
+forEachBackend('fistaUpdate matches js and the unfused softThreshold + extrapolate', (b) => {
+  for (const n of [0, 1, 7, 1000, 40001]) {
+    for (const nonneg of [false, true]) {
+      const v = normal(n, n + 1), z = normal(n, n + 2), y0 = normal(n, n + 3);
+      const t = 0.3, beta = 0.7;
+      const refY = y0.slice(), refZ = new Float32Array(n);
+      jsBackend.fistaUpdate(v, refY, z, t, nonneg, beta, refZ);
+      const gotY = y0.slice(), gotZ = new Float32Array(n).fill(NaN);
+      b.fistaUpdate(v, gotY, z, t, nonneg, beta, gotZ);
+      assertAllClose(gotZ, refZ, 1e-6, 1e-6, `${b.name} fistaUpdate zNew n=${n} nonneg=${nonneg}`);
+      assertAllClose(gotY, refY, 1e-6, 1e-6, `${b.name} fistaUpdate y n=${n} nonneg=${nonneg}`);
+      // unfused: V = y + v stored, threshold, extrapolate
+      const V = new Float32Array(n);
+      for (let i = 0; i < n; i++) V[i] = y0[i] + v[i];
+      const zn = new Float32Array(n), y = new Float32Array(n);
+      b.softThreshold(V, t, nonneg, zn);
+      b.extrapolate(zn, z, beta, y);
+      assertAllClose(gotZ, zn, 1e-6, 1e-6, `${b.name} fused vs unfused zNew n=${n}`);
+      assertAllClose(gotY, y, 1e-6, 1e-6, `${b.name} fused vs unfused y n=${n}`);
+    }
+  }
+});
+
 forEachBackend('compressRows matches js (column order, padding, NaN kept, -0 dropped, overflow count)', (b) => {
   for (const [rows, cols, density, k] of [[0, 5, 0.5, 2], [1, 1, 1, 1], [7, 13, 0.3, 13], [50, 100, 0.05, 8], [40, 257, 0.02, 4], [300, 1000, 0.01, 40], [9, 33, 0.9, 3]] as const) {
     const r = new Rng(rows * 31 + cols);

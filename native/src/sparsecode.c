@@ -141,6 +141,24 @@ HOT static void k_extrapolate(const float *restrict z, const float *restrict zp,
   for (size_t i = 0; i < n; i++) out[i] = z[i] + beta * (z[i] - zp[i]);
 }
 
+HOT static void k_fista_update(const float *restrict v, float *restrict y, const float *restrict z, float t, int nonneg, float beta, float *restrict zn, size_t n) {
+  if (nonneg) {
+    for (size_t i = 0; i < n; i++) {
+      float u = (y[i] + v[i]) - t;
+      float w = u > 0.0f ? u : 0.0f;
+      zn[i] = w;
+      y[i] = w + beta * (w - z[i]);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      float u = y[i] + v[i];
+      float w = u > t ? u - t : (u < -t ? u + t : 0.0f);
+      zn[i] = w;
+      y[i] = w + beta * (w - z[i]);
+    }
+  }
+}
+
 HOT static void k_add_row_vector(float *restrict x, size_t rows, size_t cols, const float *restrict v, float alpha) {
   for (size_t i = 0; i < rows; i++) {
     float *xi = x + i * cols;
@@ -693,6 +711,23 @@ static napi_value js_extrapolate(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* fistaUpdate(v, y, z, t, nonneg, beta, zNew) */
+static napi_value js_fista_update(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "fistaUpdate", 7)) return NULL;
+  size_t lv, ly, lz, ln;
+  float *v = arg_array(&A, 0, napi_float32_array, &lv, "v");
+  float *y = arg_array(&A, 1, napi_float32_array, &ly, "y");
+  float *z = arg_array(&A, 2, napi_float32_array, &lz, "z");
+  double t = arg_num(&A, 3, "t");
+  int nonneg = arg_bool(&A, 4);
+  double beta = arg_num(&A, 5, "beta");
+  float *zn = arg_array(&A, 6, napi_float32_array, &ln, "zNew");
+  if (A.failed || !need(&A, ly, lv, "y") || !need(&A, lz, lv, "z") || !need(&A, ln, lv, "zNew")) return NULL;
+  k_fista_update(v, y, z, (float)t, nonneg, (float)beta, zn, lv);
+  return undef(env);
+}
+
 /* addRowVector(x, rows, cols, v, alpha) */
 static napi_value js_add_row_vector(napi_env env, napi_callback_info info) {
   Args A;
@@ -966,6 +1001,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"relu", NULL, js_relu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"axpby", NULL, js_axpby, NULL, NULL, NULL, napi_enumerable, NULL},
       {"extrapolate", NULL, js_extrapolate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fistaUpdate", NULL, js_fista_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRowVector", NULL, js_add_row_vector, NULL, NULL, NULL, napi_enumerable, NULL},
       {"topkRows", NULL, js_topk_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, js_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},

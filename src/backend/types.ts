@@ -38,6 +38,14 @@ export interface Backend {
   /** out = z + beta * (z - zPrev) (FISTA extrapolation). out may alias neither input. */
   extrapolate(z: Float32Array, zPrev: Float32Array, beta: number, out: Float32Array): void;
 
+  /**
+   * One FISTA update after the gradient product, fused (one pass instead of three):
+   * zNew = softThreshold(y + v, t, nonneg), then y ← zNew + beta·(zNew − z). v holds
+   * −∇f(y)/L. zNew may alias none of v, y, z; y + v is rounded to float32 before the threshold,
+   * as when it is stored first.
+   */
+  fistaUpdate(v: Float32Array, y: Float32Array, z: Float32Array, t: number, nonneg: boolean, beta: number, zNew: Float32Array): void;
+
   /** x[i, :] += alpha * v for every row i of x [rows x cols]. */
   addRowVector(x: Float32Array, rows: number, cols: number, v: Float32Array, alpha: number): void;
 

@@ -121,6 +121,8 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
   // direct: the iterates are sparse (soft-thresholded, or their extrapolation), so Y·D runs
   // through their nonzeros whenever every row has few enough (see SparseLeftProduct)
   const yd = gradient === 'direct' ? new SparseLeftProduct(n, a) : null;
+  // FISTA, direct form: the GEMM writes −∇f/L alone and one fused pass does prox + momentum
+  const fused = momentum && gradient === 'direct';
   const thresh = lambda / L;
 
   let t = 1;
@@ -136,10 +138,16 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
     } else {
       R!.data.set(X.data);
       yd!.multiply(Ycur, D, -1, R!, b);
-      V.data.set(Ycur.data);
-      matmul(R!, D, { transB: true, alpha: -1 / L, beta: 1, out: V, backend: b });
+      if (fused) matmul(R!, D, { transB: true, alpha: -1 / L, out: V, backend: b });
+      else {
+        V.data.set(Ycur.data);
+        matmul(R!, D, { transB: true, alpha: -1 / L, beta: 1, out: V, backend: b });
+      }
     }
-    b.softThreshold(V.data, thresh, nonneg, Znew.data);
+    const tNext = momentum ? (1 + Math.sqrt(1 + 4 * t * t)) / 2 : 1;
+    // fused: Znew = prox(Y + V) and Y ← Znew + β(Znew − Z) in one pass (Z is left as it was)
+    if (fused) b.fistaUpdate(V.data, Y.data, Z.data, thresh, nonneg, (t - 1) / tNext, Znew.data);
+    else b.softThreshold(V.data, thresh, nonneg, Znew.data);
     iterations = it + 1;
 
     let done = false;
@@ -167,8 +175,7 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
     }
 
     if (momentum) {
-      const tNext = (1 + Math.sqrt(1 + 4 * t * t)) / 2;
-      b.extrapolate(Znew.data, Z.data, (t - 1) / tNext, Y.data);
+      if (!fused) b.extrapolate(Znew.data, Z.data, (t - 1) / tNext, Y.data);
       t = tNext;
     }
     const tmp = Z;

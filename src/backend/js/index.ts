@@ -72,6 +72,15 @@ export const jsBackend: Backend = {
     for (let i = 0; i < z.length; i++) out[i] = z[i] + beta * (z[i] - zPrev[i]);
   },
 
+  fistaUpdate(v, y, z, t, nonneg, beta, zNew) {
+    for (let i = 0; i < v.length; i++) {
+      const u = Math.fround(y[i] + v[i]);
+      zNew[i] = nonneg ? (u - t > 0 ? u - t : 0) : u > t ? u - t : u < -t ? u + t : 0;
+      const w = zNew[i];
+      y[i] = w + beta * (w - z[i]);
+    }
+  },
+
   addRowVector(x, rows, cols, v, alpha) {
     for (let i = 0; i < rows; i++) {
       const o = i * cols;

@@ -7,6 +7,7 @@ export interface NativeAddon {
   relu: Backend['relu'];
   axpby: Backend['axpby'];
   extrapolate: Backend['extrapolate'];
+  fistaUpdate: Backend['fistaUpdate'];
   addRowVector: Backend['addRowVector'];
   topkRows: Backend['topkRows'];
   sumRows: Backend['sumRows'];
@@ -28,7 +29,7 @@ export interface NativeAddon {
 }
 
 const OPS = [
-  'sgemm', 'softThreshold', 'relu', 'axpby', 'extrapolate', 'addRowVector', 'topkRows',
+  'sgemm', 'softThreshold', 'relu', 'axpby', 'extrapolate', 'fistaUpdate', 'addRowVector', 'topkRows',
   'sumRows', 'sumCols', 'sumSquares', 'compressRows', 'gatherDecode', 'gatherDot', 'scatterOuter',
   'spdSolve', 'hasLapack', 'setThreads', 'getThreads', 'noop', 'blasInfo',
 ] as const;
@@ -74,6 +75,7 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
     relu: addon.relu,
     axpby: addon.axpby,
     extrapolate: addon.extrapolate,
+    fistaUpdate: addon.fistaUpdate,
     addRowVector: addon.addRowVector,
     topkRows: addon.topkRows,
     sumRows: addon.sumRows,

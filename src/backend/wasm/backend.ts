@@ -310,6 +310,11 @@ export class WasmBackend implements Backend {
     }
   }
 
+  /** one pass over four caller arrays: copying them into wasm memory would cost more than the pass */
+  fistaUpdate(v: Float32Array, y: Float32Array, z: Float32Array, t: number, nonneg: boolean, beta: number, zNew: Float32Array): void {
+    jsBackend.fistaUpdate(v, y, z, t, nonneg, beta, zNew);
+  }
+
   addRowVector(x: Float32Array, rows: number, cols: number, v: Float32Array, alpha: number): void {
     if (rows === 0 || cols === 0) return;
     const step = Math.max(1, Math.floor(CHUNK / cols));
