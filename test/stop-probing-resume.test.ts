@@ -156,3 +156,16 @@ test('stop-probing checkpoint folder names are filesystem-safe and distinct per 
   assert.equal(stopProbingCheckpointFolder('/r', { latents: 2, active: 1, samples: 4, dim: 1, seed: 0 }, 'probe'), null);
   assert.match(stopProbingCheckpointFolder('/r', { latents: 2, active: 1, samples: 4, dim: 1, seed: 0 }, 'fista-on-mp-sae')!, /sae-mp$/);
 });
+
+test('stop-probing: the cells that learn send progress notes (DL-FISTA outer steps, SAE epochs) without changing their results', async () => {
+  const cfg: StopProbingConfig = { latents: 16, active: 3, samples: 200, dim: 10, seed: 1 };
+  const settings = { ...FULL_SETTINGS, saeEpochs: 40, dlMaxOuter: 20, dlTol: 0, dlOodIters: 50 };
+  const notes: string[] = [];
+  const quiet = await runStopProbingCell(cfg, 'dl-fista', settings);
+  const loud = await runStopProbingCell(cfg, 'dl-fista', settings, new Map(), undefined, { onNote: (m) => notes.push(m), progressSeconds: 0 });
+  assert.deepEqual(loud, quiet, 'progress notes change nothing');
+  assert.ok(notes.some((m) => /^dl-fista n=16 seed=1: outer step \d+\/20 \(stops when ‖ΔD‖\/‖D‖ < 0: now [\d.e+-]+\), L0 [\d.]+, [\d.]+ s\/step/.test(m)), notes.join('\n'));
+  notes.length = 0;
+  await runStopProbingCell(cfg, 'topk-sae', settings, new Map(), undefined, { onNote: (m) => notes.push(m), progressSeconds: 0 });
+  assert.ok(notes.some((m) => /^topk SAE n=16 seed=1: epoch \d+\/40, FVU [\d.]+, L0 [\d.]+, ETA/.test(m)), notes.join('\n'));
+});

@@ -2,7 +2,8 @@ import type { Matrix } from '../core/matrix.js';
 import type { SAEConfig } from '../dictionary/sae/config.js';
 import type { SparseAutoencoder } from '../dictionary/sae/base.js';
 import { createSAE } from '../dictionary/sae/index.js';
-import { learnDictionaryFista, type DlFistaCheckpointOptions } from '../dictionary/dl-fista.js';
+import { learnDictionaryFista, type DictionaryProgress, type DlFistaCheckpointOptions } from '../dictionary/dl-fista.js';
+import type { TrainProgress } from '../dictionary/trainer.js';
 import { DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
 
 /** Every hyperparameter of a sweep; stored in DIR/sweep.json so a resume cannot mix settings. */
@@ -75,6 +76,9 @@ export interface StopProbingSAEOptions {
   checkpointDir?: string;
   /** steps between checkpoints (with checkpointDir; 0 = only at the end and on cancel) */
   checkpointEvery?: number;
+  /** training progress, at most every progressIntervalMs (the trainer's default 250 ms) */
+  onProgress?: (p: TrainProgress) => void;
+  progressIntervalMs?: number;
 }
 
 export interface TrainedSAE {
@@ -124,7 +128,7 @@ export function paperSAEConfig(kind: SaeKindName, dim: number, o: StopProbingSAE
 export async function fitStopProbingSAE(kind: SaeKindName, X: Matrix, o: StopProbingSAEOptions): Promise<TrainedSAE> {
   const sae = createSAE(kind, paperSAEConfig(kind, X.cols, o));
   const ck = o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 0, resume: true } : {};
-  const r = await sae.fit(X, { seed: o.seed, signal: o.signal, ...ck });
+  const r = await sae.fit(X, { seed: o.seed, signal: o.signal, ...ck, ...(o.onProgress ? { onProgress: o.onProgress, progressIntervalMs: o.progressIntervalMs } : {}) });
   const w = sae.getWeights();
   return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae, resumedFrom: r.resumedFrom, steps: r.steps };
 }
@@ -144,7 +148,11 @@ export interface DictionaryRun {
  */
 export async function learnStopProbingDictionary(
   X: Matrix,
-  o: { atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal; checkpoint?: DlFistaCheckpointOptions },
+  o: {
+    atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal; checkpoint?: DlFistaCheckpointOptions;
+    /** per outer step (costs one residual of the codes per step) */
+    onProgress?: (p: DictionaryProgress) => void;
+  },
 ): Promise<DictionaryRun> {
   const r = await learnDictionaryFista(X, {
     atoms: o.atoms,
@@ -156,6 +164,7 @@ export async function learnStopProbingDictionary(
     seed: o.seed,
     signal: o.signal,
     checkpoint: o.checkpoint,
+    onProgress: o.onProgress,
   });
   return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged, resumedFrom: r.resumedFrom };
 }

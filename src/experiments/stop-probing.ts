@@ -4,6 +4,8 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { checkAborted } from '../core/validate.js';
 import { loadCheckpoint } from '../dictionary/checkpoint.js';
+import type { DictionaryProgress } from '../dictionary/dl-fista.js';
+import type { TrainProgress } from '../dictionary/trainer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { defaultDim, superpositionWorld, type CompositionalSplit, type World } from '../worlds/superposition.js';
 import { fista } from '../inference/fista.js';
@@ -268,8 +270,37 @@ export interface StopProbingCellOptions {
   dlCheckpointSeconds?: number;
   /** SAEs: epochs between checkpoints [max(1, round(epochs / 100)): 5 at the paper's 500] */
   saeCheckpointEpochs?: number;
-  /** notes for the user (a cell that resumed from a checkpoint) */
+  /**
+   * notes for the user: a cell that resumed from a checkpoint, and inside the cells that learn
+   * a progress line every `progressSeconds` (DL-FISTA's outer step and relative change, an
+   * SAE's epoch, FVU and ETA)
+   */
   onNote?: (message: string) => void;
+  /** seconds between progress notes from inside a cell [60] */
+  progressSeconds?: number;
+}
+
+/** m:ss or h:mm:ss */
+function clock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const mm = String(Math.floor(s / 60) % 60).padStart(2, '0'), ss = String(s % 60).padStart(2, '0');
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${Math.floor(s / 60)}:${ss}`;
+}
+
+/** DL-FISTA progress as a note at most every `everyMs`: outer step, relative change of D, L0, time per step. */
+function dlProgressNotes(config: StopProbingConfig, settings: StopProbingSettings, note: (m: string) => void, everyMs: number): (p: DictionaryProgress) => void {
+  let last = performance.now();
+  let lastStep = -1;
+  return (p) => {
+    const now = performance.now();
+    if (lastStep < 0) lastStep = p.step - 1;
+    if (now - last < everyMs) return;
+    const perStep = (now - last) / 1000 / Math.max(1, p.step - lastStep);
+    note(`dl-fista n=${config.latents} seed=${config.seed}: outer step ${p.step}/${p.total} (stops when ‖ΔD‖/‖D‖ < ${settings.dlTol}: now ${p.relChange.toExponential(2)}), L0 ${p.l0.toFixed(1)}, ${perStep.toFixed(1)} s/step, at most ${clock(perStep * (p.total - p.step))} left`);
+    last = now;
+    lastStep = p.step;
+  };
 }
 
 /** A filesystem-safe folder name for a config: `active-10_dim-47_latents-100_samples-5000_seed-0`. */
@@ -321,7 +352,14 @@ async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World
       const stepsPerEpoch = Math.ceil(Xt.rows / Math.min(settings.saeBatch, Xt.rows));
       ck = { checkpointDir: dir, checkpointEvery: epochs * stepsPerEpoch };
     }
-    t = await fitStopProbingSAE(kind, Xt, { ...o, ...ck });
+    const every = (co.progressSeconds ?? 60) * 1000;
+    const where = `${kind} SAE n=${config.latents} seed=${config.seed}`;
+    const onProgress = co.onNote
+      ? (p: TrainProgress) => {
+          if (p.step < p.totalSteps) co.onNote!(`${where}: epoch ${p.epoch}/${settings.saeEpochs}, FVU ${p.fvu.toFixed(3)}, L0 ${p.l0.toFixed(1)}, ETA ${clock(p.etaSeconds)}`);
+        }
+      : undefined;
+    t = await fitStopProbingSAE(kind, Xt, { ...o, ...ck, onProgress, progressIntervalMs: every });
     if (t.resumedFrom !== null) co.onNote?.(`${kind} SAE ${configSlug(config)}: resumed from its checkpoint at step ${t.resumedFrom} of ${t.steps}`);
     cache.set(key, t);
   }
@@ -366,6 +404,7 @@ export async function runStopProbingCell(
       checkpoint: options.checkpointDir
         ? { dir: stopProbingCheckpointFolder(options.checkpointDir, config, method)!, everySeconds: options.dlCheckpointSeconds ?? 60 }
         : undefined,
+      onProgress: options.onNote ? dlProgressNotes(config, settings, options.onNote, (options.progressSeconds ?? 60) * 1000) : undefined,
     });
     if (r.resumedFrom !== null) options.onNote?.(`dl-fista ${configSlug(config)}: resumed from its checkpoint at outer step ${r.resumedFrom}`);
     checkAborted(signal);
@@ -410,6 +449,8 @@ export interface StopProbingOptions extends ConfigGridOptions {
   saeCheckpointEpochs?: number;
   /** notes for the user (cells resumed from checkpoints) */
   onNote?: (message: string) => void;
+  /** seconds between progress notes from inside the cells that learn [60] */
+  progressSeconds?: number;
 }
 
 export interface StopProbingRun {
@@ -485,7 +526,7 @@ export async function runStopProbing(o: StopProbingOptions): Promise<StopProbing
     // folders left behind by a sweep killed between a cell's line and the clean-up
     for (const [f, u] of users) if (![...u].some((k) => pending.has(k))) removeCheckpointFolder(f, ckRoot);
   }
-  const cellOpts: StopProbingCellOptions = { checkpointDir: ckRoot, dlCheckpointSeconds: o.dlCheckpointSeconds, saeCheckpointEpochs: o.saeCheckpointEpochs, onNote: o.onNote };
+  const cellOpts: StopProbingCellOptions = { checkpointDir: ckRoot, dlCheckpointSeconds: o.dlCheckpointSeconds, saeCheckpointEpochs: o.saeCheckpointEpochs, onNote: o.onNote, progressSeconds: o.progressSeconds };
   const summary = await runSweep({
     dir: o.out,
     cells,
