@@ -42,27 +42,7 @@ export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>, 
   if (!Number.isInteger(r) || r < 0) fail('E_ARG', `choleskySolve: r (right-hand sides) must be a non-negative integer, got ${r}`);
   if (b.length !== n * r) fail('E_SHAPE', `choleskySolve: right-hand side has ${b.length} entries, needs [${n} x ${r}]`);
   const x = Float64Array.from(b);
-  // forward: L y = b
-  for (let i = 0; i < n; i++) {
-    const Li = i * n;
-    for (let k = 0; k < i; k++) {
-      const l = L[Li + k];
-      if (l === 0) continue;
-      for (let c = 0; c < r; c++) x[i * r + c] -= l * x[k * r + c];
-    }
-    const d = L[Li + i];
-    for (let c = 0; c < r; c++) x[i * r + c] /= d;
-  }
-  // backward: L^T x = y
-  for (let i = n - 1; i >= 0; i--) {
-    for (let k = i + 1; k < n; k++) {
-      const l = L[k * n + i];
-      if (l === 0) continue;
-      for (let c = 0; c < r; c++) x[i * r + c] -= l * x[k * r + c];
-    }
-    const d = L[i * n + i];
-    for (let c = 0; c < r; c++) x[i * r + c] /= d;
-  }
+  solveWithFactorInPlace(L, n, x, r);
   return x;
 }
 
@@ -158,29 +138,31 @@ export function choleskySolveInPlace(a: Float64Array, n: number, b: Float64Array
   }
   const bad = choleskyInPlace(a, n);
   if (bad >= 0) return bad;
-  // forward L·y = b, then backward Lᵀ·x = y (L in the lower triangle of a)
-  for (let i = 0; i < n; i++) {
-    const ai = i * n;
-    const bi = i * r;
-    for (let k = 0; k < i; k++) {
-      const l = a[ai + k];
-      if (l === 0) continue;
-      const bk_ = k * r;
-      for (let c = 0; c < r; c++) b[bi + c] -= l * b[bk_ + c];
-    }
-    const d = a[ai + i];
-    for (let c = 0; c < r; c++) b[bi + c] /= d;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    const bi = i * r;
-    for (let k = i + 1; k < n; k++) {
-      const l = a[k * n + i];
-      if (l === 0) continue;
-      const bk_ = k * r;
-      for (let c = 0; c < r; c++) b[bi + c] -= l * b[bk_ + c];
-    }
-    const d = a[i * n + i];
-    for (let c = 0; c < r; c++) b[bi + c] /= d;
-  }
+  solveWithFactorInPlace(a, n, b, r);
   return -1;
+}
+
+/** x ← A⁻¹x given A's Cholesky factor L in the lower triangle of `L` (upper ignored); x is [n x r]. */
+function solveWithFactorInPlace(L: Float64Array, n: number, x: Float64Array, r: number): void {
+  // forward: L y = b
+  for (let i = 0; i < n; i++) {
+    const Li = i * n;
+    for (let k = 0; k < i; k++) {
+      const l = L[Li + k];
+      if (l === 0) continue;
+      for (let c = 0; c < r; c++) x[i * r + c] -= l * x[k * r + c];
+    }
+    const d = L[Li + i];
+    for (let c = 0; c < r; c++) x[i * r + c] /= d;
+  }
+  // backward: Lᵀ x = y
+  for (let i = n - 1; i >= 0; i--) {
+    for (let k = i + 1; k < n; k++) {
+      const l = L[k * n + i];
+      if (l === 0) continue;
+      for (let c = 0; c < r; c++) x[i * r + c] -= l * x[k * r + c];
+    }
+    const d = L[i * n + i];
+    for (let c = 0; c < r; c++) x[i * r + c] /= d;
+  }
 }
