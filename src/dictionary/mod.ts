@@ -144,23 +144,26 @@ export class ModSolver {
     if (most > cap) return false;
     // multiply-adds: sparse (scalar JS, float64) against the GEMM (about 50x faster per
     // multiply-add), counting the Gram and the right-hand side / back-product
-    let pairs = 0;
+    let pairs = 0, nnz = 0;
     const { idx } = this;
     if (this.dual) {
       const counts = new Float64Array(atoms);
       for (let p = 0; p < idx.length; p++) if (idx[p] >= 0) counts[idx[p]]++;
-      for (let a = 0; a < atoms; a++) pairs += counts[a] * (counts[a] + 1) / 2;
+      for (let a = 0; a < atoms; a++) {
+        nnz += counts[a];
+        pairs += counts[a] * (counts[a] + 1) / 2;
+      }
     } else {
       for (let i = 0; i < samples; i++) {
         let c = 0;
         for (let p = i * cap, e = p + cap; p < e && idx[p] >= 0; p++) c++;
+        nnz += c;
         pairs += c * (c + 1) / 2;
       }
     }
-    let nnz = 0;
-    for (let p = 0; p < idx.length; p++) if (idx[p] >= 0) nnz++;
     const sparseWork = pairs + nnz * dim;
-    const denseWork = this.dual ? samples * samples * atoms / 2 + samples * atoms * dim : samples * atoms * atoms / 2 + samples * atoms * dim;
+    // the GEMM Gram: samples·atoms² (primal) or samples²·atoms (dual), halved for symmetry
+    const denseWork = samples * this.size * atoms / 2 + samples * atoms * dim;
     return sparseWork * 50 < denseWork;
   }
 
