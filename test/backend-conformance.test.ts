@@ -429,3 +429,99 @@ test('the conformance suite sees every backend that loaded', () => {
   assert.ok(names.includes('js'));
   for (const n of names) assert.ok(getBackend(n), `${n} is listed but getBackend returns nothing`);
 });
+
+/**
+ * The dense Gram-form FISTA that fistaGramRows computes row by row through the nonzeros:
+ * V = c + Y·m (sgemm), softThreshold, extrapolate (the js reference ops), for every row.
+ */
+function denseGramRows(c: Float32Array, m: Float32Array, rows: number, atoms: number, t: number, nonneg: boolean, betas: Float32Array, z0: Float32Array): Float32Array {
+  let z = z0.slice();
+  const y = z0.slice();
+  const v = new Float32Array(rows * atoms);
+  const zn = new Float32Array(rows * atoms);
+  for (const beta of betas) {
+    v.set(c);
+    jsBackend.sgemm(false, false, rows, atoms, atoms, 1, y, atoms, m, atoms, 1, v, atoms);
+    jsBackend.softThreshold(v, t, nonneg, zn);
+    jsBackend.extrapolate(zn, z, beta, y);
+    z = zn.slice();
+  }
+  return z;
+}
+
+/** a Gram-form problem: unit-norm D [atoms x dim], c = X·Dᵀ/L, m = I − D·Dᵀ/L, a sparse warm start */
+function gramCase(rows: number, atoms: number, dim: number, active: number, seed: number) {
+  const r = new Rng(seed);
+  const d = normal(atoms * dim, seed + 1);
+  for (let j = 0; j < atoms; j++) {
+    let s = 0;
+    for (let q = 0; q < dim; q++) s += d[j * dim + q] ** 2;
+    for (let q = 0; q < dim; q++) d[j * dim + q] /= Math.sqrt(s);
+  }
+  const z0 = new Float32Array(rows * atoms);
+  for (let i = 0; i < rows; i++) for (let q = 0; q < active; q++) z0[i * atoms + r.int(atoms)] = 0.5 + r.uniform();
+  const x = new Float32Array(rows * dim);
+  jsBackend.sgemm(false, false, rows, dim, atoms, 1, z0, atoms, d, dim, 0, x, dim);
+  for (let i = 0; i < x.length; i++) x[i] += 0.01 * r.normal();
+  const L = (1 + Math.sqrt(atoms / dim)) ** 2;
+  const c = new Float32Array(rows * atoms);
+  jsBackend.sgemm(false, true, rows, atoms, dim, 1 / L, x, dim, d, dim, 0, c, atoms);
+  const m = new Float32Array(atoms * atoms);
+  jsBackend.sgemm(false, true, atoms, atoms, dim, -1 / L, d, dim, d, dim, 0, m, atoms);
+  for (let j = 0; j < atoms; j++) m[j * atoms + j] += 1;
+  // warm start: the true codes, shrunk (an iterate near, not at, the solution)
+  for (let i = 0; i < z0.length; i++) z0[i] *= 0.9;
+  return { c, m, z0, L };
+}
+
+function fistaBetas(iters: number): Float32Array {
+  const betas = new Float32Array(iters);
+  let t = 1;
+  for (let k = 0; k < iters; k++) {
+    const tn = (1 + Math.sqrt(1 + 4 * t * t)) / 2;
+    betas[k] = (t - 1) / tn;
+    t = tn;
+  }
+  return betas;
+}
+
+test('fistaGramRows equals the dense Gram-form FISTA on every backend (js included); capped rows are left and flagged', () => {
+  for (const name of ['js', ...others] as BackendName[]) {
+    const b = getBackend(name)!;
+    for (const [rows, atoms, dim, active, t, nonneg, iters] of [
+      [7, 37, 30, 2, 0.02, true, 40], [5, 200, 60, 3, 0.01, false, 60], [1, 16, 16, 1, 0.05, true, 1], [3, 1, 1, 1, 0.1, false, 5],
+    ] as [number, number, number, number, number, boolean, number][]) {
+      const { c, m, z0 } = gramCase(rows, atoms, dim, active, rows * 31 + atoms);
+      for (const betas of [fistaBetas(iters), new Float32Array(iters)]) {
+        const ref = denseGramRows(c, m, rows, atoms, t, nonneg, betas, z0);
+        const z = z0.slice();
+        const flags = new Uint8Array(rows).fill(7);
+        const left = b.fistaGramRows(c, m, rows, atoms, t, nonneg, betas, atoms, z, flags);
+        assert.equal(left, 0, `${name}: no row exceeds cap = atoms`);
+        assert.deepEqual(Array.from(flags), new Array(rows).fill(0));
+        assertAllClose(z, ref, 1e-5, 1e-5, `${name} fistaGramRows rows=${rows} atoms=${atoms} nonneg=${nonneg}`);
+      }
+    }
+    // a cap every row outgrows at once (a dense warm start): nothing changes, every row is flagged
+    const { c, m } = gramCase(4, 50, 20, 2, 99);
+    const dense = normal(4 * 50, 5);
+    const z = dense.slice();
+    const flags = new Uint8Array(4);
+    assert.equal(b.fistaGramRows(c, m, 4, 50, 0.01, false, fistaBetas(10), 3, z, flags), 4, `${name}: all rows flagged`);
+    assertSame(z, dense, `${name}: flagged rows untouched`);
+    assert.deepEqual(Array.from(flags), [1, 1, 1, 1]);
+    // a cap some rows outgrow during the iterations: those are untouched, the others finished
+    const g = gramCase(6, 120, 40, 2, 7);
+    const ref = denseGramRows(g.c, g.m, 6, 120, 0.005, false, fistaBetas(30), g.z0);
+    const z2 = g.z0.slice();
+    const f2 = new Uint8Array(6);
+    const left = b.fistaGramRows(g.c, g.m, 6, 120, 0.005, false, fistaBetas(30), 12, z2, f2);
+    assert.deepEqual(Array.from(f2), [1, 0, 1, 1, 1, 0], `${name}: the rows that outgrow 12 nonzeros`);
+    assert.equal(left, 4);
+    for (let i = 0; i < 6; i++) {
+      const got = z2.subarray(i * 120, (i + 1) * 120);
+      if (f2[i]) assertSame(got, g.z0.subarray(i * 120, (i + 1) * 120), `${name}: flagged row ${i} untouched`);
+      else assertAllClose(got, ref.subarray(i * 120, (i + 1) * 120), 1e-5, 1e-5, `${name}: row ${i} finished`);
+    }
+  }
+});

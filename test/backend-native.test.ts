@@ -110,6 +110,10 @@ test('native: bad arguments throw (wrong types, short buffers, bad atoms) instea
   code(() => b.gatherDecode(new Float32Array(1) as any, f(1), 1, 1, f(2), 2, 0, f(2)), 'E_ARG', /idx must be a Int32Array/);
   code(() => b.compressRows(f(5), 2, 3, 1, new Int32Array(2), f(2)), 'E_SHAPE', /x has 5 elements, needs at least 6/);
   code(() => b.compressRows(f(6), 2, 3, 2, new Int32Array(3), f(4)), 'E_SHAPE', /outIdx has 3 elements/);
+  code(() => b.fistaGramRows(f(6), f(8), 2, 3, 0.1, true, f(2), 3, f(6), new Uint8Array(2)), 'E_SHAPE', /m has 8 elements, needs at least 9/);
+  code(() => b.fistaGramRows(f(6), f(9), 2, 3, 0.1, true, f(2), 3, f(6), new Uint8Array(1)), 'E_SHAPE', /flags has 1 elements/);
+  code(() => b.fistaGramRows(f(6), f(9), 2, 3, -1, true, f(2), 3, f(6), new Uint8Array(2)), 'E_SHAPE', /t must be >= 0/);
+  code(() => b.fistaGramRows(f(6), f(9), 2, 3, 0.1, true, f(2), 3, f(6), new Int32Array(2) as any), 'E_ARG', /flags must be a Uint8Array/);
 });
 
 test('native: typed-array views (byteOffset) and SharedArrayBuffer memory are used in place', { skip }, () => {

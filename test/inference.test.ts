@@ -171,6 +171,54 @@ test('direct form through the nonzeros of sparse iterates equals the Gram form',
   }
 });
 
+test('sparse-gram form (row by row through the nonzeros) equals the dense forms from a warm start; rows past the cap run dense', async () => {
+  await loadBackends({ quiet: true });
+  const { D, X, Z: truth } = sparseProblem(80, 400, 48, 21);
+  // warm start: a converged solve on a slightly perturbed dictionary (as in DL-FISTA's alternation)
+  const Dp = D.clone();
+  const r = new Rng(3);
+  for (let i = 0; i < Dp.size; i++) Dp.data[i] += 0.01 * r.normal();
+  const warm = fista(X, Dp, { lambda: 0.1, iters: 300, tol: 0, nonneg: true, gradient: 'direct' }).Z;
+  for (const name of availableBackends()) {
+    const b = getBackend(name)!;
+    for (const momentum of [true, false]) {
+      const solve = momentum ? fista : ista;
+      const opts = { lambda: 0.1, iters: 60, tol: 0, nonneg: true, init: warm, backend: b };
+      const sg = solve(X, D, { ...opts, gradient: 'sparse-gram' });
+      const dd = solve(X, D, { ...opts, gradient: 'direct' });
+      assert.equal(sg.gradient, 'sparse-gram');
+      assert.equal(sg.denseRows, 0, `${name}: every row stays sparse`);
+      assert.equal(sg.iterations, 60);
+      assertAllClose(sg.Z.data, dd.Z.data, 1e-5, 1e-4, `${name} momentum=${momentum}: sparse-gram vs direct`);
+      assert.ok(Math.abs(sg.objective! - dd.objective!) <= 1e-5 * dd.objective!, `${name}: objectives ${sg.objective} vs ${dd.objective}`);
+    }
+    // signed codes, and a warm start with some rows far denser than the cap (max(8, 48/2) = 24): those run dense
+    const init = warm.clone();
+    for (const i of [3, 17, 42]) for (let j = 0; j < 400; j += 7) init.data[i * 400 + j] = 0.05;
+    const opts = { lambda: 0.1, iters: 40, tol: 0, init, backend: b };
+    const sg = fista(X, D, { ...opts, gradient: 'sparse-gram' });
+    const dd = fista(X, D, { ...opts, gradient: 'direct' });
+    assert.ok(sg.denseRows >= 3, `${name}: ${sg.denseRows} rows ran dense`);
+    assert.ok(sg.denseRows < 80);
+    assertAllClose(sg.Z.data, dd.Z.data, 1e-5, 1e-4, `${name}: sparse-gram with dense rows vs direct`);
+  }
+  // auto picks it for a sparse warm start at tol 0, never with a tolerance or without a warm start
+  assert.equal(fista(X, D, { lambda: 0.1, iters: 60, tol: 0, nonneg: true, init: warm }).gradient, 'sparse-gram');
+  assert.notEqual(fista(X, D, { lambda: 0.1, iters: 60, tol: 1e-6, nonneg: true, init: warm }).gradient, 'sparse-gram');
+  assert.notEqual(fista(X, D, { lambda: 0.1, iters: 60, tol: 0, nonneg: true }).gradient, 'sparse-gram');
+  assert.throws(() => fista(X, D, { lambda: 0.1, iters: 60, tol: 1e-6, init: warm, gradient: 'sparse-gram' }), (e: any) => e.code === 'E_ARG' && /tol: 0/.test(e.message));
+  assert.ok(truth.rows === 80);
+});
+
+test('cost rule with a warm start: sparse-gram for sparse iterates, never past the cap or for a huge Gram', () => {
+  assert.equal(chooseGradient(5000, 10000, 139, 100, 2), 'sparse-gram');
+  assert.equal(chooseGradient(5000, 10000, 139, 100, 80), 'direct'); // past the cap ceil(139/2) = 70
+  assert.equal(chooseGradient(5000, 10000, 139, 100), 'direct'); // no warm start
+  assert.equal(chooseGradient(5000, 20000, 139, 100, 2), 'direct'); // I − G/L would take 1.6 GB
+  assert.equal(chooseGradient(10, 4096, 64, 1, 1), 'direct'); // few rows, one iteration: forming G is not worth it
+  assert.equal(chooseGradient(4096, 256, 256, 100, 4), 'sparse-gram');
+});
+
 test('every loaded backend gives the same codes', async () => {
   await loadBackends({ quiet: true });
   const names = availableBackends();

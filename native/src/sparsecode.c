@@ -436,6 +436,129 @@ static void compress_range(void *p, size_t lo, size_t hi) {
   }
 }
 
+/* fistaGramRows: FISTA in the Gram form, one row at a time through the iterates' nonzeros
+ * (types.ts). Per row and iteration: v = c_i + y·M and its threshold in one pass
+ * (k_gram_step) into a sorted list of survivors; y = zNew + beta·(zNew − z) merges two sorted
+ * lists. Rows are independent, so threads take contiguous ranges of rows. */
+typedef struct {
+  const float *c, *m, *betas;
+  float *z;
+  uint8_t *flags;
+  size_t atoms, iters, cap;
+  float t;
+  int nonneg;
+  int oom;
+} GramRowsJob;
+
+/* One iteration's v = c + y·M fused with the threshold, 16 columns at a time in registers (no
+ * row buffer is written): the nonzero entries of softThreshold(v), in order, go to idx/val.
+ * Returns how many, or cap + 1 as soon as there are more than cap. The sums run in the same
+ * order as a copy of c followed by one axpy per nonzero of y. NaN never passes the threshold
+ * (softThreshold gives 0 for it). */
+HOT static size_t k_gram_step(const float *restrict c, const float *restrict m, size_t atoms, const int32_t *restrict yi,
+                              const float *restrict yv, size_t yc, float t, int nonneg, size_t cap,
+                              int32_t *restrict idx, float *restrict val) {
+  size_t cnt = 0;
+  for (size_t j = 0; j < atoms; j += 16) {
+    float v[16];
+    size_t w = atoms - j < 16 ? atoms - j : 16;
+    float mx = 0.0f;
+    if (w == 16) {
+      for (int l = 0; l < 16; l++) v[l] = c[j + l];
+      for (size_t p = 0; p < yc; p++) {
+        const float *mr = m + (size_t)yi[p] * atoms + j;
+        const float wv = yv[p];
+        for (int l = 0; l < 16; l++) v[l] += wv * mr[l];
+      }
+      if (nonneg) for (int l = 0; l < 16; l++) mx = v[l] > mx ? v[l] : mx;
+      else for (int l = 0; l < 16; l++) { float a = fabsf(v[l]); mx = a > mx ? a : mx; }
+    } else {
+      for (size_t l = 0; l < w; l++) v[l] = c[j + l];
+      for (size_t p = 0; p < yc; p++) {
+        const float *mr = m + (size_t)yi[p] * atoms + j;
+        const float wv = yv[p];
+        for (size_t l = 0; l < w; l++) v[l] += wv * mr[l];
+      }
+      for (size_t l = 0; l < w; l++) { float a = nonneg ? v[l] : fabsf(v[l]); mx = a > mx ? a : mx; }
+    }
+    if (!(mx > t)) continue;
+    for (size_t l = 0; l < w; l++) {
+      float u = v[l];
+      float r = nonneg ? (u - t > 0.0f ? u - t : 0.0f) : (u > t ? u - t : (u < -t ? u + t : 0.0f));
+      if (r != 0.0f) {
+        if (cnt == cap) return cap + 1;
+        idx[cnt] = (int32_t)(j + l);
+        val[cnt] = r;
+        cnt++;
+      }
+    }
+  }
+  return cnt;
+}
+
+/* one row; returns 0 when it ran, 1 when y got more than cap nonzeros (z row untouched) */
+static int gram_row(const GramRowsJob *J, size_t i, int32_t *zi, float *zv, int32_t *ni, float *nv, int32_t *yi, float *yv) {
+  const size_t atoms = J->atoms, cap = J->cap;
+  float *zrow = J->z + i * atoms;
+  const float *crow = J->c + i * atoms;
+  size_t zc = 0;
+  for (size_t k = 0; k < atoms; k++) {
+    if (zrow[k] != 0.0f) {
+      if (zc == cap) return 1;
+      zi[zc] = (int32_t)k;
+      zv[zc] = zrow[k];
+      zc++;
+    }
+  }
+  size_t yc = zc;
+  memcpy(yi, zi, zc * sizeof(int32_t));
+  memcpy(yv, zv, zc * sizeof(float));
+  for (size_t it = 0; it < J->iters; it++) {
+    size_t nc = k_gram_step(crow, J->m, atoms, yi, yv, yc, J->t, J->nonneg, cap, ni, nv);
+    if (nc > cap) return 1;
+    /* y = zNew + beta·(zNew − z) over the union of the supports (exact zeros dropped) */
+    const float beta = J->betas[it];
+    size_t a = 0, b = 0;
+    yc = 0;
+    while (a < nc || b < zc) {
+      int32_t k;
+      float wn = 0.0f, wz = 0.0f;
+      if (b >= zc || (a < nc && ni[a] < zi[b])) { k = ni[a]; wn = nv[a++]; }
+      else if (a >= nc || zi[b] < ni[a]) { k = zi[b]; wz = zv[b++]; }
+      else { k = ni[a]; wn = nv[a++]; wz = zv[b++]; }
+      float y = wn + beta * (wn - wz);
+      if (y != 0.0f) {
+        if (yc == cap) return 1;
+        yi[yc] = k;
+        yv[yc] = y;
+        yc++;
+      }
+    }
+    memcpy(zi, ni, nc * sizeof(int32_t));
+    memcpy(zv, nv, nc * sizeof(float));
+    zc = nc;
+  }
+  memset(zrow, 0, atoms * sizeof(float));
+  for (size_t p = 0; p < zc; p++) zrow[zi[p]] = zv[p];
+  return 0;
+}
+
+static void gram_rows_range(void *p, size_t lo, size_t hi) {
+  GramRowsJob *J = (GramRowsJob *)p;
+  const size_t cap = J->cap;
+  int32_t *ix = (int32_t *)malloc(3 * (cap + 1) * sizeof(int32_t));
+  float *vx = (float *)malloc(3 * (cap + 1) * sizeof(float));
+  if (!ix || !vx) {
+    free(ix); free(vx);
+    J->oom = 1;
+    return;
+  }
+  for (size_t i = lo; i < hi; i++) {
+    J->flags[i] = (uint8_t)gram_row(J, i, ix, vx, ix + (cap + 1), vx + (cap + 1), ix + 2 * (cap + 1), vx + 2 * (cap + 1));
+  }
+  free(ix); free(vx);
+}
+
 static void gather_decode_range(void *p, size_t lo, size_t hi) {
   SparseJob *J = (SparseJob *)p;
   const size_t k = J->k, dim = J->dim;
@@ -537,7 +660,7 @@ static void *arg_array(Args *A, size_t i, napi_typedarray_type want, size_t *len
   void *data = NULL;
   if (napi_get_typedarray_info(A->env, A->argv[i], &type, &length, &data, NULL, NULL) != napi_ok || type != want) {
     char buf[128];
-    const char *tn = want == napi_float32_array ? "Float32Array" : want == napi_int32_array ? "Int32Array" : "Float64Array";
+    const char *tn = want == napi_float32_array ? "Float32Array" : want == napi_int32_array ? "Int32Array" : want == napi_uint8_array ? "Uint8Array" : "Float64Array";
     snprintf(buf, sizeof buf, "argument %s must be a %s", name, tn);
     throw_type(A, buf);
     return NULL;
@@ -840,6 +963,39 @@ static napi_value js_compress_rows(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* fistaGramRows(c, m, rows, atoms, t, nonneg, betas, cap, z, flags) -> rows left to the caller */
+static napi_value js_fista_gram_rows(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "fistaGramRows", 10)) return NULL;
+  size_t lc, lm, lb, lz, lf;
+  float *c = arg_array(&A, 0, napi_float32_array, &lc, "c");
+  float *m = arg_array(&A, 1, napi_float32_array, &lm, "m");
+  size_t rows = arg_dim(&A, 2, "rows"), atoms = arg_dim(&A, 3, "atoms");
+  double t = arg_num(&A, 4, "t");
+  int nonneg = arg_bool(&A, 5);
+  float *betas = arg_array(&A, 6, napi_float32_array, &lb, "betas");
+  size_t cap = arg_dim(&A, 7, "cap");
+  float *z = arg_array(&A, 8, napi_float32_array, &lz, "z");
+  uint8_t *flags = arg_array(&A, 9, napi_uint8_array, &lf, "flags");
+  if (A.failed || !need(&A, lc, rows * atoms, "c") || !need(&A, lm, atoms * atoms, "m") || !need(&A, lz, rows * atoms, "z") || !need(&A, lf, rows, "flags")) return NULL;
+  if (!(t >= 0)) {
+    throw_range(&A, "t must be >= 0");
+    return NULL;
+  }
+  if (cap > atoms) cap = atoms;
+  GramRowsJob J = {c, m, betas, z, flags, atoms, lb, cap, (float)t, nonneg, 0};
+  parallel_for(rows, rows * atoms * (lb + 1), gram_rows_range, &J);
+  if (J.oom) {
+    napi_throw_error(env, NULL, "fistaGramRows: out of memory");
+    return NULL;
+  }
+  int32_t left = 0;
+  for (size_t i = 0; i < rows; i++) left += flags[i];
+  napi_value r;
+  napi_create_int32(env, left, &r);
+  return r;
+}
+
 /* gatherDecode(idx, val, rows, k, d, dim, beta, out) */
 static napi_value js_gather_decode(napi_env env, napi_callback_info info) {
   Args A;
@@ -1008,6 +1164,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sumCols", NULL, js_sum_cols, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"compressRows", NULL, js_compress_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fistaGramRows", NULL, js_fista_gram_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherDecode", NULL, js_gather_decode, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherDot", NULL, js_gather_dot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterOuter", NULL, js_scatter_outer, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -46,6 +46,23 @@ export interface Backend {
    */
   fistaUpdate(v: Float32Array, y: Float32Array, z: Float32Array, t: number, nonneg: boolean, beta: number, zNew: Float32Array): void;
 
+  /**
+   * FISTA for the Lasso in the Gram form, row by row through the iterates' nonzeros (rows of a
+   * batch are independent problems). For each row i of z [rows x atoms] (the warm start in, the
+   * result out), with y = z and for k = 0 … iters−1 (iters = betas.length):
+   *     v = c[i, :] + y·m;   zNew = softThreshold(v, t, nonneg);
+   *     y ← zNew + betas[k]·(zNew − z);   z ← zNew
+   * where m = I − G/L [atoms x atoms] (G = D·Dᵀ) and c = X·Dᵀ/L [rows x atoms]: exactly the
+   * dense Gram form of `inference/fista.ts` with a fixed number of iterations, costing per
+   * iteration nnz(y) rows of m plus two passes over a row of length atoms instead of a GEMM.
+   * A row whose z or y gets more than `cap` nonzeros is left as it was and flagged
+   * (flags[i] = 1, else 0) for the caller to run another way. Returns the number flagged.
+   */
+  fistaGramRows(
+    c: Float32Array, m: Float32Array, rows: number, atoms: number, t: number, nonneg: boolean,
+    betas: Float32Array, cap: number, z: Float32Array, flags: Uint8Array,
+  ): number;
+
   /** x[i, :] += alpha * v for every row i of x [rows x cols]. */
   addRowVector(x: Float32Array, rows: number, cols: number, v: Float32Array, alpha: number): void;
 

@@ -24,6 +24,18 @@ import { checkInit, checkIters, checkLambda, checkProblem, checkTol, lassoObject
  *     direct = iters·2·n·atoms·dim
  * i.e. for many rows and iterations, gram when atoms < 2·dim (under-/moderately
  * over-complete dictionaries), direct when the dictionary is more than 2x overcomplete.
+ * - `sparse-gram`: the Gram form row by row through the iterates' nonzeros (backend op
+ *             `fistaGramRows`): per iteration and row, nnz(y) rows of I − G/L plus two passes
+ *             over the row, instead of a GEMM. For warm starts that are already sparse, as in
+ *             dictionary learning's alternation, that is one to two orders of magnitude less
+ *             work than either dense form. It runs a fixed number of iterations, so it needs
+ *             `tol: 0` (rows are independent then; a tolerance couples them through one global
+ *             stopping test). A row whose iterate gets more than max(8, dim/2) nonzeros leaves
+ *             it and runs the direct or gram form with the other such rows (`denseRows`).
+ * `auto` also considers `sparse-gram` when `tol` is 0 and a warm start is given, with
+ *     sparse-gram = atoms²·dim + n·atoms·dim + iters·n·atoms·2·(nnz + 2)
+ * (nnz: the warm start's mean nonzeros per row; the passes over a row cost about twice a GEMM
+ * multiply-add each), and not when I − G/L would take more than 1 GiB.
  */
 export interface ProxGradOptions {
   /** L1 weight λ >= 0 */
@@ -43,7 +55,7 @@ export interface ProxGradOptions {
   /** warm start: initial codes [samples x atoms] (copied, not modified) */
   init?: Matrix;
   /** gradient form; see above (default 'auto') */
-  gradient?: 'auto' | 'gram' | 'direct';
+  gradient?: 'auto' | 'gram' | 'direct' | 'sparse-gram';
   /** a precomputed Lipschitz constant ||D||₂² (must not underestimate) */
   lipschitz?: number;
   /** compute the mean objective of the result (default true; one extra GEMM) */
@@ -54,18 +66,35 @@ export interface ProxGradOptions {
 
 export interface ProxGradResult extends InferenceResult {
   /** which gradient form ran */
-  gradient: 'gram' | 'direct';
+  gradient: 'gram' | 'direct' | 'sparse-gram';
   /** the Lipschitz constant used */
   lipschitz: number;
   /** direct form: iterations whose Y·D ran through Y's nonzeros (the rest ran the dense GEMM) */
   sparseSteps: number;
+  /** sparse-gram: rows whose iterates outgrew the sparse form and ran a dense form (else 0) */
+  denseRows: number;
 }
 
-/** The gradient form `auto` picks for a problem; see ProxGradOptions. */
-export function chooseGradient(samples: number, atoms: number, dim: number, iters: number): 'gram' | 'direct' {
-  const gram = atoms * atoms * dim + samples * atoms * dim + iters * samples * atoms * atoms;
+/** Largest I − G/L (entries, float32) the sparse-gram form builds: 1 GiB. */
+const MAX_GRAM_ENTRIES = 2 ** 28;
+
+/** Nonzeros per row above which a row leaves the sparse-gram form (a row of y·M then costs about a dense row). */
+export function sparseGramCap(atoms: number, dim: number): number {
+  return Math.min(atoms, Math.max(8, Math.ceil(dim / 2)));
+}
+
+/**
+ * The gradient form `auto` picks for a problem; see ProxGradOptions. `nnz` (mean nonzeros per
+ * row of a warm start) makes `sparse-gram` a candidate: pass it only when it can run (tol 0).
+ */
+export function chooseGradient(samples: number, atoms: number, dim: number, iters: number, nnz?: number): 'gram' | 'direct' | 'sparse-gram' {
+  const setup = atoms * atoms * dim + samples * atoms * dim;
+  const gram = setup + iters * samples * atoms * atoms;
   const direct = iters * 2 * samples * atoms * dim;
-  return gram <= direct ? 'gram' : 'direct';
+  const dense = gram <= direct ? 'gram' : 'direct';
+  if (nnz === undefined || atoms * atoms > MAX_GRAM_ENTRIES || !(nnz < sparseGramCap(atoms, dim))) return dense;
+  const sparse = setup + iters * samples * atoms * 2 * (nnz + 2);
+  return sparse < Math.min(gram, direct) ? 'sparse-gram' : dense;
 }
 
 export function fista(X: Matrix, D: Matrix, opts: ProxGradOptions): ProxGradResult {
@@ -99,8 +128,12 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
     L = spectralNormSquared(D);
   }
   const mode = opts.gradient ?? 'auto';
-  if (mode !== 'auto' && mode !== 'gram' && mode !== 'direct') fail('E_ARG', `${where}: gradient must be 'auto', 'gram' or 'direct', got ${String(mode)}`);
-  const gradient = mode === 'auto' ? chooseGradient(n, a, d, iters) : mode;
+  if (mode !== 'auto' && mode !== 'gram' && mode !== 'direct' && mode !== 'sparse-gram') {
+    fail('E_ARG', `${where}: gradient must be 'auto', 'gram', 'direct' or 'sparse-gram', got ${String(mode)}`);
+  }
+  if (mode === 'sparse-gram' && tol > 0) fail('E_ARG', `${where}: gradient 'sparse-gram' runs a fixed number of iterations: set tol: 0 (or use another gradient form)`);
+  const gradient = mode === 'auto' ? chooseGradient(n, a, d, iters, tol === 0 && opts.init ? meanNonzeros(opts.init) : undefined) : mode;
+  if (gradient === 'sparse-gram') return sparseGram(X, D, opts, { lambda, iters, nonneg, momentum, L, b, where });
 
   // ---- buffers: allocated once per call ----
   let Z = new Matrix(n, a);
@@ -187,9 +220,71 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
       break;
     }
   }
-  const result: ProxGradResult = { Z, iterations, converged, gradient, lipschitz: L, sparseSteps: yd ? yd.sparseCalls : 0 };
+  const result: ProxGradResult = { Z, iterations, converged, gradient, lipschitz: L, sparseSteps: yd ? yd.sparseCalls : 0, denseRows: 0 };
   if (opts.objective !== false) {
     const obj = mean(lassoObjectives(X, D, Z, lambda, b, R ?? undefined));
+    if (!Number.isFinite(obj)) fail('E_DIVERGED', `${where}: the objective is non-finite; check the dictionary scale and the Lipschitz constant`);
+    result.objective = obj;
+  }
+  return result;
+}
+
+function meanNonzeros(Z: Matrix): number {
+  const z = Z.data;
+  let c = 0;
+  for (let i = 0; i < z.length; i++) if (z[i] !== 0) c++;
+  return Z.rows > 0 ? c / Z.rows : 0;
+}
+
+interface SparseGramRun {
+  lambda: number;
+  iters: number;
+  nonneg: boolean;
+  momentum: boolean;
+  L: number;
+  b: Backend;
+  where: string;
+}
+
+/**
+ * The sparse-gram form (see ProxGradOptions): the backend's fistaGramRows runs every row whose
+ * iterates stay within the cap; the rows it hands back run the dense form together, from the
+ * same warm start, for the same iterations (rows are independent problems at tol 0).
+ */
+function sparseGram(X: Matrix, D: Matrix, opts: ProxGradOptions, r: SparseGramRun): ProxGradResult {
+  const { lambda, iters, nonneg, momentum, L, b, where } = r;
+  const n = X.rows;
+  const a = D.rows;
+  const d = D.cols;
+  const Cs = matmul(X, D, { transB: true, alpha: 1 / L, backend: b });
+  const M = matmul(D, D, { transB: true, alpha: -1 / L, backend: b });
+  for (let j = 0; j < a; j++) M.data[j * a + j] += 1;
+  const betas = new Float32Array(iters);
+  let t = 1;
+  for (let k = 0; k < iters; k++) {
+    const tNext = momentum ? (1 + Math.sqrt(1 + 4 * t * t)) / 2 : 1;
+    betas[k] = momentum ? (t - 1) / tNext : 0;
+    t = tNext;
+  }
+  const Z = new Matrix(n, a);
+  if (opts.init) Z.data.set(opts.init.data);
+  const flags = new Uint8Array(n);
+  const denseRows = n > 0 && iters > 0 ? b.fistaGramRows(Cs.data, M.data, n, a, lambda / L, nonneg, betas, sparseGramCap(a, d), Z.data, flags) : 0;
+  if (denseRows > 0) {
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) if (flags[i]) rows.push(i);
+    const Xs = new Matrix(rows.length, d);
+    const Is = new Matrix(rows.length, a);
+    rows.forEach((i, k) => {
+      Xs.data.set(X.data.subarray(i * d, (i + 1) * d), k * d);
+      Is.data.set(Z.data.subarray(i * a, (i + 1) * a), k * a);
+    });
+    const dense = proxGrad(Xs, D, { ...opts, init: Is, tol: 0, lipschitz: L, objective: false, gradient: chooseGradient(rows.length, a, d, iters) as 'gram' | 'direct', backend: b }, momentum, where);
+    rows.forEach((i, k) => Z.data.set(dense.Z.data.subarray(k * a, (k + 1) * a), i * a));
+  }
+  const result: ProxGradResult = { Z, iterations: iters, converged: false, gradient: 'sparse-gram', lipschitz: L, sparseSteps: 0, denseRows };
+  if (opts.objective !== false) {
+    const obj = mean(lassoObjectives(X, D, Z, lambda, b));
     if (!Number.isFinite(obj)) fail('E_DIVERGED', `${where}: the objective is non-finite; check the dictionary scale and the Lipschitz constant`);
     result.objective = obj;
   }

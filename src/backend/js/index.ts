@@ -81,6 +81,67 @@ export const jsBackend: Backend = {
     }
   },
 
+  fistaGramRows(c, m, rows, atoms, t, nonneg, betas, cap, z, flags) {
+    cap = Math.min(cap, atoms);
+    const acc = new Float32Array(atoms);
+    let zi = new Int32Array(cap), zv = new Float32Array(cap);
+    let ni = new Int32Array(cap), nv = new Float32Array(cap);
+    const yi = new Int32Array(cap), yv = new Float32Array(cap);
+    let left = 0;
+    rows: for (let i = 0; i < rows; i++) {
+      flags[i] = 1;
+      const o = i * atoms;
+      let zc = 0;
+      for (let k = 0; k < atoms; k++) {
+        if (z[o + k] !== 0) {
+          if (zc === cap) { left++; continue rows; }
+          zi[zc] = k; zv[zc] = z[o + k]; zc++;
+        }
+      }
+      yi.set(zi.subarray(0, zc)); yv.set(zv.subarray(0, zc));
+      let yc = zc;
+      for (let it = 0; it < betas.length; it++) {
+        acc.set(c.subarray(o, o + atoms));
+        for (let p = 0; p < yc; p++) {
+          const w = yv[p];
+          const mo = yi[p] * atoms;
+          for (let k = 0; k < atoms; k++) acc[k] += w * m[mo + k];
+        }
+        let nc = 0;
+        for (let k = 0; k < atoms; k++) {
+          const u = acc[k];
+          const v = nonneg ? (u - t > 0 ? u - t : 0) : u > t ? u - t : u < -t ? u + t : 0;
+          if (v !== 0) {
+            if (nc === cap) { left++; continue rows; }
+            ni[nc] = k; nv[nc] = v; nc++;
+          }
+        }
+        // y = zNew + beta·(zNew − z) over the union of the two supports (exact zeros dropped)
+        const beta = betas[it];
+        let a = 0, b = 0;
+        yc = 0;
+        while (a < nc || b < zc) {
+          let k: number, wn = 0, wz = 0;
+          if (b >= zc || (a < nc && ni[a] < zi[b])) { k = ni[a]; wn = nv[a++]; }
+          else if (a >= nc || zi[b] < ni[a]) { k = zi[b]; wz = zv[b++]; }
+          else { k = ni[a]; wn = nv[a++]; wz = zv[b++]; }
+          const y = Math.fround(wn + Math.fround(beta * Math.fround(wn - wz)));
+          if (y !== 0) {
+            if (yc === cap) { left++; continue rows; }
+            yi[yc] = k; yv[yc] = y; yc++;
+          }
+        }
+        [zi, ni] = [ni, zi];
+        [zv, nv] = [nv, zv];
+        zc = nc;
+      }
+      z.fill(0, o, o + atoms);
+      for (let p = 0; p < zc; p++) z[o + zi[p]] = zv[p];
+      flags[i] = 0;
+    }
+    return left;
+  },
+
   addRowVector(x, rows, cols, v, alpha) {
     for (let i = 0; i < rows; i++) {
       const o = i * cols;

@@ -14,6 +14,7 @@ export interface NativeAddon {
   sumCols: Backend['sumCols'];
   sumSquares: Backend['sumSquares'];
   compressRows: Backend['compressRows'];
+  fistaGramRows: Backend['fistaGramRows'];
   gatherDecode: Backend['gatherDecode'];
   gatherDot: Backend['gatherDot'];
   scatterOuter: Backend['scatterOuter'];
@@ -30,7 +31,7 @@ export interface NativeAddon {
 
 const OPS = [
   'sgemm', 'softThreshold', 'relu', 'axpby', 'extrapolate', 'fistaUpdate', 'addRowVector', 'topkRows',
-  'sumRows', 'sumCols', 'sumSquares', 'compressRows', 'gatherDecode', 'gatherDot', 'scatterOuter',
+  'sumRows', 'sumCols', 'sumSquares', 'compressRows', 'fistaGramRows', 'gatherDecode', 'gatherDot', 'scatterOuter',
   'spdSolve', 'hasLapack', 'setThreads', 'getThreads', 'noop', 'blasInfo',
 ] as const;
 
@@ -82,6 +83,7 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
     sumCols: addon.sumCols,
     sumSquares: addon.sumSquares,
     compressRows: addon.compressRows,
+    fistaGramRows: addon.fistaGramRows,
     gatherDecode: addon.gatherDecode,
     gatherDot: addon.gatherDot,
     scatterOuter: addon.scatterOuter,

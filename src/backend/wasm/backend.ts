@@ -409,6 +409,13 @@ export class WasmBackend implements Backend {
    * A single read of x: copying x into wasm memory would cost as much as the scan itself, so
    * this runs in JavaScript on the caller's arrays.
    */
+  fistaGramRows(
+    c: Float32Array, m: Float32Array, rows: number, atoms: number, t: number, nonneg: boolean,
+    betas: Float32Array, cap: number, z: Float32Array, flags: Uint8Array,
+  ): number {
+    return jsBackend.fistaGramRows(c, m, rows, atoms, t, nonneg, betas, cap, z, flags);
+  }
+
   compressRows(x: Float32Array, rows: number, cols: number, k: number, outIdx: Int32Array, outVal: Float32Array): number {
     return jsBackend.compressRows(x, rows, cols, k, outIdx, outVal);
   }
