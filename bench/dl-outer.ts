@@ -16,7 +16,8 @@
  * One outer step, ours: the learner's loop body with the library functions it calls (and no
  * progress loss, as in the experiment, which passes no onProgress): fista(X, D, {lambda,
  * iters: 100, tol: 0, nonneg: true, init: Z, objective: false, lipschitz: lipschitzViaGram(D)})
- * (gradient 'direct' at these sizes: Y·D through the iterates' nonzeros), ModSolver.update
+ * (gradient 'auto': 'sparse-gram', the Gram iteration row by row through the iterates' nonzeros,
+ * once the warm codes are sparse; else 'direct', Y·D through the nonzeros), ModSolver.update
  * (sparse float64 Gram + LAPACK Cholesky; the dual form when atoms > samples), normalizeRows.
  * From (D_w, Z_w): one untimed step (the warm-up, and the agreement step), then --steps
  * (default 3) timed steps; the row reports their median.
@@ -128,9 +129,13 @@ export const dlOuterBench: Bench = {
       let D = Dw.clone();
       let Dnew = new Matrix(n, d);
       let Z: Matrix = Zw.clone();
+      let gradient = '';
+      let denseRows = 0;
       const step = (): number => {
         const r = fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg: true, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) });
         Z = r.Z;
+        gradient = r.gradient;
+        denseRows = r.denseRows;
         if (!mod.update(Z, X, Dnew)) fail('E_ARG', `dl-outer: the MOD update failed at ${n} atoms`);
         const redrawn = normalizeRows(Dnew, redrawRng);
         const t = D;
@@ -165,7 +170,7 @@ export const dlOuterBench: Bench = {
         bench: 'dl-outer', latents: n, rows, dim: d, impl: `sparsecode (${b.name})`, threads: b.threads ?? 1,
         secondsPerStep: sig(ours), minSeconds: sig(Math.min(...times)), firstStepSeconds: sig(firstSeconds), steps: times.length,
         libStepSeconds: libSteps.length ? sig(median(libSteps)) : null, warmSeconds: sig(warmSeconds),
-        l0: sig(l0First, 3), l0End: sig(l0(Z), 3), modSparse: `${mod.sparseUpdates}/${mod.updates}`, dual: mod.dual, redrawn: redrawnTimed, load: load(),
+        l0: sig(l0First, 3), l0End: sig(l0(Z), 3), gradient, denseRows, modSparse: `${mod.sparseUpdates}/${mod.updates}`, dual: mod.dual, redrawn: redrawnTimed, load: load(),
       });
 
       if (ctx.opts.peers === false) continue;

@@ -34,6 +34,7 @@ export const benchCommand: Command = {
     { name: 'budget', type: 'number', metavar: 'SECONDS', help: 'stop adding timed runs to a measurement after this long (default 3 for gemm, 2 for ops)' },
     { name: 'latents', type: 'intlist', metavar: 'N,...', help: 'dl-outer: latents (= atoms) of the Stop-Probing worlds (default 1000,5000; at most 10000)' },
     { name: 'steps', type: 'int', metavar: 'N', help: 'dl-outer: timed outer steps, after one untimed (default 3)' },
+    { name: 'warm', type: 'int', metavar: 'N', help: 'dl-outer: untimed outer steps of the learner before timing (default 3; more gives the sparser codes of a long run: ~2 nonzeros per row after 30)' },
     { name: 'peers', type: 'boolean', default: true, help: 'also run the Python peers (NumPy); --no-peers skips them' },
   ],
   examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench all --json > bench.jsonl'],
