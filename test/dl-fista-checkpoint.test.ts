@@ -59,6 +59,7 @@ for (const variant of [
     const ref = await learnDictionaryFista(X, base);
     assert.equal(ref.iterations, N);
     assert.equal(ref.resumedFrom, null);
+    assert.equal(ref.resumedSeconds, 0);
 
     const dir = tmp();
     try {
@@ -76,6 +77,8 @@ for (const variant of [
       const steps: number[] = [];
       const res = await learnDictionaryFista(X, { ...base, checkpoint, onProgress: (p) => steps.push(p.step) });
       assert.equal(res.resumedFrom, at);
+      assert.equal(res.resumedSeconds, Number(ck.state.seconds), 'the seconds the checkpoint recorded');
+      assert.ok(res.resumedSeconds > 0);
       assert.deepEqual(steps, Array.from({ length: N - at }, (_, i) => at + 1 + i), 'the resumed run continues after the checkpoint');
       assert.equal(res.iterations, N);
       assert.equal(res.converged, ref.converged);

@@ -51,6 +51,25 @@ test('runSweep writes one JSON line per cell with config, method, metrics, secon
   }
 });
 
+test('runSweep: a cell that resumed a checkpoint counts the seconds it recorded (seconds_before_resume)', async () => {
+  const dir = tmp();
+  try {
+    const all = cells(['m1', 'm2'], [0]);
+    await runSweep({ dir, cells: all, run: (c, _cache, _signal, ctx) => { if (c.method === 'm2') ctx!.priorSeconds += 12.5; return { score: 1 }; } });
+    const { lines } = readResults(join(dir, 'results.jsonl'));
+    assert.equal(lines.length, all.length);
+    for (const l of lines) {
+      if (l.method === 'm1') assert.ok(!('seconds_before_resume' in l));
+      else {
+        assert.equal(l.seconds_before_resume, 12.5);
+        assert.ok(l.seconds >= 12.5 && l.seconds < 12.5 + 60, `whole time ${l.seconds}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('resume: completed cells are skipped, a torn last line is dropped and its cell re-run', async () => {
   const dir = tmp();
   try {

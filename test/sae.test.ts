@@ -111,6 +111,8 @@ test('a cancelled run checkpoints; resuming gives exactly the uninterrupted resu
     const second = createSAE('topk', cfg);
     const res = await second.fit(X, { seed: 9, checkpointDir: dir, resume: true });
     assert.equal(res.resumedFrom, 25);
+    assert.ok(res.resumedSeconds > 0, 'the checkpoint recorded the first run\'s seconds');
+    assert.ok(res.seconds + res.resumedSeconds >= res.resumedSeconds);
     assert.deepEqual(Array.from(second.getWeights().W_dec.data), Array.from(full.getWeights().W_dec.data));
     assert.deepEqual(Array.from(second.getWeights().b_enc), Array.from(full.getWeights().b_enc));
     // a checkpoint written for other settings is refused

@@ -80,6 +80,12 @@ test('stop-probing: cells killed mid-training resume from their checkpoints and 
     assert.equal(r2.summary.cancelled, true);
     assert.ok(notes.some((m) => m.startsWith('dl-fista') && m.includes(`outer step ${dlStep}`)), notes.join('\n'));
     assert.deepEqual(metricsOf(out, 'dl-fista'), metricsOf(ref, 'dl-fista'), 'resumed DL-FISTA = uninterrupted');
+    {
+      // its seconds include the killed process's, as its checkpoint recorded them
+      const line = linesOf(out).find((l: any) => l.method === 'dl-fista') as any;
+      assert.ok(line.seconds_before_resume > 0, JSON.stringify(line));
+      assert.ok(line.seconds >= line.seconds_before_resume);
+    }
     assert.ok(!existsSync(dlDir), 'the DL-FISTA folder is removed once its line is written');
 
     // 3. killed inside the SAE's training (a checkpoint every epoch)
@@ -95,6 +101,7 @@ test('stop-probing: cells killed mid-training resume from their checkpoints and 
     await runStopProbing({ out, ...grid, ...ckOpts, signal: ac2.signal, onNote: (m) => notes.push(m), onProgress: (p) => { if (p.line?.method === 'topk-sae') ac2.abort(); } });
     assert.ok(notes.some((m) => m.startsWith('topk SAE') && m.includes(`step ${saeCk.step} of ${total}`)), notes.join('\n'));
     assert.deepEqual(metricsOf(out, 'topk-sae'), metricsOf(ref, 'topk-sae'), 'resumed SAE = uninterrupted');
+    assert.ok((linesOf(out).find((l: any) => l.method === 'topk-sae') as any).seconds_before_resume > 0, 'the SAE line counts the killed training');
     // FISTA on its decoder still needs the trained SAE: its final checkpoint is kept
     assert.equal(loadCheckpoint(saeDir)!.step, total);
 

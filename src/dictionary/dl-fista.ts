@@ -105,6 +105,11 @@ export interface DlFistaResult {
   converged: boolean;
   /** the outer step the run resumed from (options.checkpoint), or null when it started afresh */
   resumedFrom: number | null;
+  /**
+   * seconds of work the checkpoint resumed from had recorded (the earlier processes' time up to
+   * their last checkpoint); 0 when the run started afresh or the checkpoint predates the field
+   */
+  resumedSeconds: number;
 }
 
 /** Fill D with random unit-norm rows (N(0,1) entries, normalised). */
@@ -327,7 +332,9 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   let converged = false;
   let finished = false;
   let resumedFrom: number | null = null;
+  let resumedSeconds = 0;
   let savedStep = 0;
+  const started = performance.now();
 
   // checkpoint identity: everything that changes the trajectory or where it stops
   const identity: Identity | null = ckOpts
@@ -358,7 +365,10 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (Z) tensors.Z = { shape: [Z.rows, Z.cols], data: Z.data };
     saveCheckpoint(ckOpts.dir, {
       step,
-      state: { identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged },
+      state: {
+        identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged,
+        seconds: resumedSeconds + (performance.now() - started) / 1000,
+      },
       tensors,
     });
     savedStep = step;
@@ -382,6 +392,8 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     converged = ck.state.converged === true;
     iterations = ck.step;
     resumedFrom = ck.step;
+    const secs = Number(ck.state.seconds);
+    resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
     savedStep = ck.step;
   } else if (opts.init) {
     D.data.set(opts.init.data);
@@ -455,5 +467,5 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   const final = coder === 'fista'
     ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
     : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged, resumedFrom };
+  return { D, Z: final.Z, iterations, converged, resumedFrom, resumedSeconds };
 }

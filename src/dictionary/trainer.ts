@@ -66,6 +66,11 @@ export interface FitResult {
   inputScale: number;
   /** step the run resumed from, or null */
   resumedFrom: number | null;
+  /**
+   * seconds of training the checkpoint resumed from had recorded (the earlier processes' time up
+   * to their last checkpoint); 0 when the run started afresh or the checkpoint predates the field
+   */
+  resumedSeconds: number;
   /** streaming runs: rows of the statistics sample, and the stream position after the last step */
   stream?: { sampleRows: number; position: StreamPosition; chunkRows: number | null; bufferChunks: number | null };
 }
@@ -167,6 +172,8 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
   const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: total, order };
   let step = 0;
   let resumedFrom: number | null = null;
+  let resumedSeconds = 0;
+  const started = performance.now();
   if (opts.resume && opts.checkpointDir) {
     const ck = loadCheckpoint(opts.checkpointDir);
     if (ck) {
@@ -195,6 +202,8 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
       sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
       step = ck.step;
       resumedFrom = step;
+      const secs = Number(ck.state.seconds);
+      resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
     }
   }
 
@@ -211,6 +220,7 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
       step: s,
       state: {
         identity, adamT: adam.t, samplesSeen: sae.samplesSeen, inputScale: scale, extra: sae.extraState(), config: cfg,
+        seconds: resumedSeconds + (performance.now() - started) / 1000,
         // where the next batch starts in the (replayable) batch stream
         position: RowStream.positionOf(s * batch, n, batch),
       },
@@ -322,6 +332,7 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
     samplesPerSec: secs > 0 ? ((total - startStep) * batch) / secs : 0,
     inputScale: scale,
     resumedFrom,
+    resumedSeconds,
   };
   if (src) result.stream = { sampleRows: sampleSize, position: RowStream.positionOf(total * batch, n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
   sae.trainingStats = { steps: total, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };

@@ -24,7 +24,18 @@ export interface ResultLine {
   metrics?: Record<string, number>;
   /** present on failure: the error message (code first, when a SparsecodeError) */
   error?: string;
+  /** seconds the cell took, including the time recorded by a checkpoint it resumed from */
   seconds: number;
+  /** of `seconds`, the part spent by earlier processes (a cell resumed from a checkpoint) */
+  seconds_before_resume?: number;
+}
+
+/**
+ * Passed to a cell's `run`: a cell that resumes work from a checkpoint adds the seconds that
+ * checkpoint recorded, so its line's `seconds` is the cell's whole time, not the last process's.
+ */
+export interface CellRun {
+  priorSeconds: number;
 }
 
 export interface Cell {
@@ -59,7 +70,7 @@ export interface SweepOptions {
   dir: string;
   cells: Cell[];
   /** computes one cell's metrics; may use `cache` (shared within a group) to reuse work */
-  run: (cell: Cell, cache: Map<string, unknown>, signal?: AbortSignal) => Promise<Record<string, number>> | Record<string, number>;
+  run: (cell: Cell, cache: Map<string, unknown>, signal?: AbortSignal, ctx?: CellRun) => Promise<Record<string, number>> | Record<string, number>;
   onProgress?: (p: SweepProgress) => void;
   signal?: AbortSignal;
   /** rerun cells whose stored line is an error (default true) */
@@ -229,12 +240,15 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
       group = g;
     }
     const c0 = performance.now();
+    const ctx: CellRun = { priorSeconds: 0 };
     let line: ResultLine;
     try {
-      const metrics = await opts.run(cell, cache, opts.signal);
+      const metrics = await opts.run(cell, cache, opts.signal, ctx);
       const clean: Record<string, number> = {};
       for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) clean[k] = v;
-      line = { config: cell.config, method: cell.method, metrics: clean, seconds: round((performance.now() - c0) / 1000) };
+      const prior = Number.isFinite(ctx.priorSeconds) && ctx.priorSeconds > 0 ? ctx.priorSeconds : 0;
+      line = { config: cell.config, method: cell.method, metrics: clean, seconds: round((performance.now() - c0) / 1000 + prior) };
+      if (prior > 0) line.seconds_before_resume = round(prior);
     } catch (e) {
       if (opts.signal?.aborted || (isSparsecodeError(e) && e.code === 'E_CANCELLED')) {
         cancelled = true;

@@ -91,6 +91,8 @@ export interface TrainedSAE {
   model: SparseAutoencoder;
   /** the training step it resumed from (a checkpoint in checkpointDir), or null */
   resumedFrom: number | null;
+  /** seconds of training recorded in that checkpoint (0 when none) */
+  resumedSeconds: number;
   /** training steps in all */
   steps: number;
 }
@@ -130,7 +132,7 @@ export async function fitStopProbingSAE(kind: SaeKindName, X: Matrix, o: StopPro
   const ck = o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 0, resume: true } : {};
   const r = await sae.fit(X, { seed: o.seed, signal: o.signal, ...ck, ...(o.onProgress ? { onProgress: o.onProgress, progressIntervalMs: o.progressIntervalMs } : {}) });
   const w = sae.getWeights();
-  return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae, resumedFrom: r.resumedFrom, steps: r.steps };
+  return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae, resumedFrom: r.resumedFrom, resumedSeconds: r.resumedSeconds, steps: r.steps };
 }
 
 export interface DictionaryRun {
@@ -140,6 +142,8 @@ export interface DictionaryRun {
   converged: boolean;
   /** the outer step it resumed from (a checkpoint), or null */
   resumedFrom: number | null;
+  /** seconds of work recorded in that checkpoint (0 when none) */
+  resumedSeconds: number;
 }
 
 /**
@@ -166,5 +170,5 @@ export async function learnStopProbingDictionary(
     checkpoint: o.checkpoint,
     onProgress: o.onProgress,
   });
-  return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged, resumedFrom: r.resumedFrom };
+  return { D: r.D, Z: r.Z, iterations: r.iterations, converged: r.converged, resumedFrom: r.resumedFrom, resumedSeconds: r.resumedSeconds };
 }

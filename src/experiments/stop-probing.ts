@@ -14,7 +14,7 @@ import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { ridgeProbe, logisticProbe } from '../metrics/probes.js';
 import { bestUnitAuc } from '../metrics/auc.js';
 import { fitStopProbingSAE, learnStopProbingDictionary, paperSAEConfig, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
-import { cellKey, configKey, latestByCell, readResults, runSweep, type Cell, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
+import { cellKey, configKey, latestByCell, readResults, runSweep, type Cell, type CellRun, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
 import { aggregate, metricPlot, pivotTable, summaryTable, varyingKeys, type SummaryRow } from './report.js';
 
 /**
@@ -318,7 +318,10 @@ export function stopProbingCheckpointFolder(root: string, config: StopProbingCon
   return m ? join(root, configSlug(config), `sae-${m[1]}`) : null;
 }
 
-async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World<CompositionalSplit>, settings: StopProbingSettings, cache: Map<string, unknown>, signal?: AbortSignal, co: StopProbingCellOptions = {}): Promise<TrainedSAE> {
+async function getSAE(
+  kind: SaeKindName, config: StopProbingConfig, world: World<CompositionalSplit>, settings: StopProbingSettings, cache: Map<string, unknown>,
+  signal?: AbortSignal, co: StopProbingCellOptions = {}, run?: CellRun,
+): Promise<TrainedSAE> {
   const key = `sae:${kind}`;
   let t = cache.get(key) as TrainedSAE | undefined;
   if (!t) {
@@ -361,6 +364,7 @@ async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World
       : undefined;
     t = await fitStopProbingSAE(kind, Xt, { ...o, ...ck, onProgress, progressIntervalMs: every });
     if (t.resumedFrom !== null) co.onNote?.(`${kind} SAE ${configSlug(config)}: resumed from its checkpoint at step ${t.resumedFrom} of ${t.steps}`);
+    if (run) run.priorSeconds += t.resumedSeconds;
     cache.set(key, t);
   }
   return t;
@@ -369,11 +373,12 @@ async function getSAE(kind: SaeKindName, config: StopProbingConfig, world: World
 /**
  * Run one method on one config × seed and return its metrics. `cache` holds what the methods
  * of one config × seed share (the world, trained SAEs); `options.checkpointDir` makes the
- * learning cells checkpoint and resume (StopProbingCellOptions).
+ * learning cells checkpoint and resume (StopProbingCellOptions); `run` (the sweep runner's)
+ * receives the seconds a resumed checkpoint had recorded.
  */
 export async function runStopProbingCell(
   config: StopProbingConfig, method: string, settings: StopProbingSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal,
-  options: StopProbingCellOptions = {},
+  options: StopProbingCellOptions = {}, run?: CellRun,
 ): Promise<Record<string, number>> {
   if (!isStopProbingMethod(method)) fail('E_ARG', `unknown method "${method}"; choose from ${STOP_PROBING_METHODS.join(', ')}`);
   checkAborted(signal);
@@ -407,6 +412,7 @@ export async function runStopProbingCell(
       onProgress: options.onNote ? dlProgressNotes(config, settings, options.onNote, (options.progressSeconds ?? 60) * 1000) : undefined,
     });
     if (r.resumedFrom !== null) options.onNote?.(`dl-fista ${configSlug(config)}: resumed from its checkpoint at outer step ${r.resumedFrom}`);
+    if (run) run.priorSeconds += r.resumedSeconds;
     checkAborted(signal);
     const ood = fista(X.ood, r.D, { lambda: settings.dlLambda, iters: settings.dlOodIters, tol: 1e-6, nonneg: true, objective: false }).Z;
     return { ...codeMetrics(world, r.Z, ood), ...dictMetrics(r.D, A), dl_outer: r.iterations };
@@ -414,7 +420,7 @@ export async function runStopProbingCell(
   const fistaOn = method.startsWith('fista-on-');
   const saeMethod = (fistaOn ? method.slice('fista-on-'.length) : method) as (typeof SAE_METHODS)[number];
   const kind = saeMethod.replace(/-sae$/, '') as SaeKindName;
-  const sae = await getSAE(kind, config, world, settings, cache, signal, options);
+  const sae = await getSAE(kind, config, world, settings, cache, signal, options, run);
   checkAborted(signal);
   const dict = dictMetrics(sae.decoder, A);
   if (!fistaOn) return { ...codeMetrics(world, sae.encode(X.val), sae.encode(X.ood)), ...dict };
@@ -541,7 +547,7 @@ export async function runStopProbing(o: StopProbingOptions): Promise<StopProbing
       }
       o.onProgress?.(p);
     },
-    run: (cell, cache, signal) => runStopProbingCell(cell.config as StopProbingConfig, cell.method, settings, cache, signal, cellOpts),
+    run: (cell, cache, signal, ctx) => runStopProbingCell(cell.config as StopProbingConfig, cell.method, settings, cache, signal, cellOpts, ctx),
   });
   const mine = summary.lines.filter((l): l is ResultLine => !!l);
   const rows = aggregate(mine);
