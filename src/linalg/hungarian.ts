@@ -11,7 +11,11 @@ import { fail } from '../core/errors.js';
  * 1. initialisation: row reduction and a greedy matching of each row to its cheapest column
  *    when that column is still free (for a cost matrix with a dominant entry per row, e.g.
  *    |correlations| of good codes against the truth, this matches almost every row at once);
- * 2. every row left free is matched by a Dijkstra search over reduced costs on the columns not
+ * 2. augmenting row reduction (JV's second phase, two passes over the free rows): a free row
+ *    takes its cheapest column, whose potential drops by the gap to the row's second cheapest,
+ *    and the row it displaces is freed; on noise-like matrices (|correlations| of poor codes,
+ *    where many rows share a cheapest column) this matches most rows the greedy start left;
+ * 3. every row left free is matched by a Dijkstra search over reduced costs on the columns not
  *    yet scanned (one pass per step that relaxes and finds the next minimum, preferring free
  *    columns on ties), then the potentials of the scanned columns are updated and the path is
  *    augmented.
@@ -61,7 +65,66 @@ export function linearSumAssignment(
     }
   }
 
-  // 2. shortest augmenting paths for the rows left free
+  // 2. augmenting row reduction (Jonker & Volgenant's second phase, two passes): a free row
+  // takes its cheapest column j1 at reduced cost c − v, lowering v[j1] by the gap to its second
+  // cheapest so the edge stays tight for it (and only gets dearer for every other row, so each
+  // matched edge stays a minimum of its row); the row it displaces is freed and, when the gap
+  // was positive, processed next. On noise-like matrices, where many rows share a cheapest
+  // column, this leaves few rows for the searches below.
+  let cur = new Int32Array(n);
+  let nxt = new Int32Array(n);
+  let numFree = 0;
+  for (let i = 0; i < n; i++) if (rowCol[i] === -1) cur[numFree++] = i;
+  for (let pass = 0; pass < 2 && numFree > 0 && m > 1; pass++) {
+    const listed = numFree;
+    numFree = 0;
+    // re-processing a displaced row at once is bounded, so a pass ends (each such step lowers a
+    // potential by a positive gap; the rest go to the next pass or to the searches)
+    let budget = 4 * listed + 16;
+    let k = 0;
+    while (k < listed) {
+      const i = cur[k++];
+      const o = i * m;
+      let u1 = sign * a[o] - v[0];
+      let j1 = 0;
+      let u2 = Infinity;
+      let j2 = -1;
+      for (let j = 1; j < m; j++) {
+        const h = sign * a[o + j] - v[j];
+        if (h < u2) {
+          if (h >= u1) {
+            u2 = h;
+            j2 = j;
+          } else {
+            u2 = u1;
+            j2 = j1;
+            u1 = h;
+            j1 = j;
+          }
+        }
+      }
+      let i0 = colRow[j1];
+      const gap = u2 - u1;
+      if (gap > 0) v[j1] -= gap;
+      else if (i0 !== -1) {
+        // a tie: take the second cheapest column instead (no potential changes)
+        j1 = j2;
+        i0 = colRow[j1];
+      }
+      rowCol[i] = j1;
+      colRow[j1] = i;
+      if (i0 !== -1) {
+        rowCol[i0] = -1;
+        if (gap > 0 && --budget > 0) cur[--k] = i0;
+        else nxt[numFree++] = i0;
+      }
+    }
+    const t = cur;
+    cur = nxt;
+    nxt = t;
+  }
+
+  // 3. shortest augmenting paths for the rows left free
   const d = new Float64Array(m);
   const pred = new Int32Array(m);
   const todo = new Int32Array(m);
