@@ -147,8 +147,7 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
   let R: Matrix | null = null; // residual [n x d] (direct, objective stop)
   if (gradient === 'gram') {
     Cs = matmul(X, D, { transB: true, alpha: 1 / L, backend: b });
-    M = matmul(D, D, { transB: true, alpha: -1 / L, backend: b });
-    for (let j = 0; j < a; j++) M.data[j * a + j] += 1;
+    M = gramIteration(D, L, b);
   }
   if (gradient === 'direct' || (stop === 'objective' && tol > 0)) R = new Matrix(n, d);
   // direct: the iterates are sparse (soft-thresholded, or their extrapolation), so Y·D runs
@@ -257,8 +256,7 @@ function sparseGram(X: Matrix, D: Matrix, opts: ProxGradOptions, r: SparseGramRu
   const a = D.rows;
   const d = D.cols;
   const Cs = matmul(X, D, { transB: true, alpha: 1 / L, backend: b });
-  const M = matmul(D, D, { transB: true, alpha: -1 / L, backend: b });
-  for (let j = 0; j < a; j++) M.data[j * a + j] += 1;
+  const M = gramIteration(D, L, b);
   const betas = new Float32Array(iters);
   let t = 1;
   for (let k = 0; k < iters; k++) {
@@ -273,12 +271,8 @@ function sparseGram(X: Matrix, D: Matrix, opts: ProxGradOptions, r: SparseGramRu
   if (denseRows > 0) {
     const rows: number[] = [];
     for (let i = 0; i < n; i++) if (flags[i]) rows.push(i);
-    const Xs = new Matrix(rows.length, d);
-    const Is = new Matrix(rows.length, a);
-    rows.forEach((i, k) => {
-      Xs.data.set(X.data.subarray(i * d, (i + 1) * d), k * d);
-      Is.data.set(Z.data.subarray(i * a, (i + 1) * a), k * a);
-    });
+    const Xs = X.takeRows(rows);
+    const Is = Z.takeRows(rows);
     const dense = proxGrad(Xs, D, { ...opts, init: Is, tol: 0, lipschitz: L, objective: false, gradient: chooseGradient(rows.length, a, d, iters) as 'gram' | 'direct', backend: b }, momentum, where);
     rows.forEach((i, k) => Z.data.set(dense.Z.data.subarray(k * a, (k + 1) * a), i * a));
   }
@@ -289,4 +283,12 @@ function sparseGram(X: Matrix, D: Matrix, opts: ProxGradOptions, r: SparseGramRu
     result.objective = obj;
   }
   return result;
+}
+
+/** I − D·Dᵀ/L [atoms x atoms]: one Gram-form iteration is V = X·Dᵀ/L + Y·(I − D·Dᵀ/L). */
+function gramIteration(D: Matrix, L: number, b: Backend): Matrix {
+  const a = D.rows;
+  const M = matmul(D, D, { transB: true, alpha: -1 / L, backend: b });
+  for (let j = 0; j < a; j++) M.data[j * a + j] += 1;
+  return M;
 }
