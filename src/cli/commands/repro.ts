@@ -6,7 +6,7 @@ import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
 import type { Cell, SweepProgress, SweepSummary } from '../../experiments/runner.js';
-import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
+import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing/index.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from '../../experiments/alignment-superposition.js';
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
