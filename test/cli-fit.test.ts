@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { writeNpy } from '../src/io/npy.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 
 function cli(args: string[]) {

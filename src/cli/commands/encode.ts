@@ -3,7 +3,7 @@ import type { Matrix } from '../../core/matrix.js';
 import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
 import { batches } from '../../io/rows.js';
-import { type LoadedModel, loadModel } from '../../io/model.js';
+import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
 import { modelDictionary } from '../../io/model-dictionary.js';
 import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index.js';
 import type { Command } from '../command.js';
