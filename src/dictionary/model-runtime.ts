@@ -17,12 +17,13 @@ import { createSAE } from './sae/index.js';
  *
  * What a layout means beyond the plain SAELens forward pass is folded into the weights
  * explicitly (dictionary/fold.ts), in this order, each recorded in `layout.notes`:
- *   1. a legacy feature scale into W_dec rows;
- *   2. activation scales (Llama Scope's dataset norm, SAELens' expected_average_only_in) by
+ *   1. a decoder-norm gate (TopK rescale_acts_by_decoder_norm, Llama Scope
+ *      sparsity_include_decoder_norm) by foldDecoderNormIntoGate, with the norms of the stored
+ *      (training-scale) decoder the gate was defined with;
+ *   2. a legacy feature scale (SAELens finetuning_scaling_factor) into W_dec rows;
+ *   3. activation scales (Llama Scope's dataset norm, SAELens' expected_average_only_in) by
  *      foldActivationScale; when the encoder does not subtract b_dec, or input and output
  *      scales differ, the input bias is folded into b_enc first;
- *   3. a decoder-norm gate (TopK rescale_acts_by_decoder_norm, Llama Scope
- *      sparsity_include_decoder_norm) by foldDecoderNormIntoGate;
  *   4. with `{ foldDecoderNorm: true }`, unit-norm decoder rows by foldDecoderNorm (refused for
  *      TopK and matching pursuit, where it would change which latents are chosen, and for
  *      classical dictionaries, where it changes the Lasso problem).
@@ -70,9 +71,15 @@ export function canonicalSpec(spec: ModelSpec, notes: string[] = [], unitDecoder
   const out: ModelSpec = { ...spec };
   let w: ModelWeights = spec.weights;
   const sae = isSAEKind(spec.kind);
+  if (spec.gateOnDecoderNorm) {
+    w = foldDecoderNormIntoGate(w);
+    delete out.gateOnDecoderNorm;
+    notes.push('decoder norms folded into the encoder (the gate saw pre·‖W_dec row‖; W_dec rows now unit-norm in the training scale)');
+  }
   if (spec.featureScale) {
     w = foldFeatureScale(w, spec.featureScale);
     delete out.featureScale;
+    notes.push('feature scale folded into the decoder rows');
   }
   const sIn = spec.inputScale ?? 1, sOut = spec.outputScale ?? 1;
   if (sIn !== 1 || sOut !== 1) {
@@ -91,11 +98,6 @@ export function canonicalSpec(spec: ModelSpec, notes: string[] = [], unitDecoder
     }
     delete out.inputScale;
     delete out.outputScale;
-  }
-  if (spec.gateOnDecoderNorm) {
-    w = foldDecoderNormIntoGate(w);
-    delete out.gateOnDecoderNorm;
-    notes.push('decoder norms folded into the encoder (unit-norm W_dec rows)');
   }
   if (unitDecoder && !hasUnitDecoder(w.W_dec, 1e-6)) {
     if (!sae) fail('E_ARG', `${where}: folding decoder norms changes a classical dictionary's Lasso problem; normalise the dictionary and refit the codes instead`);
