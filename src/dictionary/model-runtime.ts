@@ -27,7 +27,8 @@ import { createSAE } from './sae/index.js';
  *   4. with `{ foldDecoderNorm: true }`, unit-norm decoder rows by foldDecoderNorm (refused for
  *      TopK and matching pursuit, where it would change which latents are chosen, and for
  *      classical dictionaries, where it changes the Lasso problem).
- * The resulting `weights` are those the encoder uses; `model.decode(model.encode(x))` equals the
+ * The resulting `weights` are those the encoder uses (with `applyBDecToInput: false` kept as a
+ * flag: the SAE instance gets b_enc + b_dec·W_enc); `model.decode(model.encode(x))` equals the
  * layout's own reconstruction.
  */
 export interface LoadedModel extends ModelSpec {
@@ -105,10 +106,6 @@ export function canonicalSpec(spec: ModelSpec, notes: string[] = [], unitDecoder
     w = foldDecoderNorm(w);
     notes.push('decoder norms folded (foldDecoderNorm: W_dec rows unit-norm; W_enc, b_enc and thresholds scaled; codes scaled by the norms)');
   }
-  if (sae && spec.kind !== 'mp' && out.applyBDecToInput === false) {
-    w = foldInputBias(w);
-    out.applyBDecToInput = true;
-  }
   out.weights = w;
   checkSpec(out, where);
   return out;
@@ -155,7 +152,9 @@ function buildSAE(spec: ModelSpec, atoms: number): SparseAutoencoder {
       if (t[a] !== t[0]) fail('E_FORMAT', `a batchtopk model has one inference threshold, but threshold[${a}] = ${t[a]} differs from threshold[0] = ${t[0]}; it is a per-latent JumpReLU (read it as kind jumprelu)`);
     }
   }
-  sae.setWeights({ W_enc: w.W_enc!, b_enc: w.b_enc!, W_dec: w.W_dec, b_dec: w.b_dec!, ...(w.threshold ? { threshold: w.threshold } : {}) });
+  // the SAE classes subtract b_dec before the encoder; an encoder of x itself gets b_dec·W_enc added to b_enc (foldInputBias)
+  const e = spec.applyBDecToInput === false ? foldInputBias(w) : w;
+  sae.setWeights({ W_enc: e.W_enc!, b_enc: e.b_enc!, W_dec: w.W_dec, b_dec: w.b_dec!, ...(w.threshold ? { threshold: w.threshold } : {}) });
   return sae;
 }
 
@@ -163,7 +162,7 @@ function buildSAE(spec: ModelSpec, atoms: number): SparseAutoencoder {
 export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec, layout: LayoutInfo): LoadedModel {
   const { dim, atoms } = checkSpec(spec, dir);
   if (spec.inputScale !== undefined && spec.inputScale !== 1) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds the activation scale)`);
-  if (spec.gateOnDecoderNorm || spec.featureScale || spec.applyBDecToInput === false && spec.kind !== 'mp') fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds gates, feature scales and the input bias)`);
+  if (spec.gateOnDecoderNorm || spec.featureScale) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds gates and feature scales)`);
   const wh = spec.whitening;
   const toInput = (X: Matrix): Matrix => {
     if (!wh) return X;

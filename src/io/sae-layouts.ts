@@ -588,7 +588,7 @@ function readSparsify(dir: string): Omit<ReadModel, 'path' | 'dim' | 'atoms'> {
   };
   T.refuseUnused();
   notes.push('encoder.weight [M x D] transposed to W_enc [D x M]; encode = top-k of relu((x − b_dec)·W_enc + b) as sparsify does');
-  const spec: ModelSpec = { kind: 'topk', weights, k };
+  const spec: ModelSpec = { kind: 'topk', weights, k, metadata: { hf_hook_name: basename(resolve(dir)) } };
   return { layout: layout('sparsify', dir, [cfgPath, wp], notes), cfg, spec };
 }
 
@@ -635,6 +635,7 @@ function readLlamaScope(dir: string): Omit<ReadModel, 'path' | 'dim' | 'atoms'> 
   notes.push('encoder.weight and decoder.weight transposed to W_enc [d_model x d_sae] and W_dec [d_sae x d_model]');
   const spec: ModelSpec = { kind, weights, applyBDecToInput: optBool(cfg.apply_decoder_bias_to_pre_encoder, 'apply_decoder_bias_to_pre_encoder', hp, false) };
   if (k !== undefined) spec.k = k;
+  if (typeof cfg.hook_point_in === 'string') spec.metadata = { hook_name: cfg.hook_point_in };
   if (!spec.applyBDecToInput) notes.push('apply_decoder_bias_to_pre_encoder false: the encoder sees x, not x − b_dec');
   const norm = cfg.norm_activation ?? 'inference';
   if (norm === 'dataset-wise') {
