@@ -158,6 +158,15 @@ function buildSAE(spec: ModelSpec, atoms: number): SparseAutoencoder {
   return sae;
 }
 
+/** Finite weights can still overflow float32 in a product (a corrupt file with entries near 3e38): refuse rather than return Inf. */
+function overflow(M: Matrix, what: string): Matrix {
+  const d = M.data;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] - d[i] !== 0) fail('E_NONFINITE', `the model's ${what} overflow float32 (a non-finite value at row ${Math.floor(i / M.cols)}, column ${i % M.cols}); its weights are too large for these inputs, or the file is corrupt`);
+  }
+  return M;
+}
+
 /** A model object over a canonical spec (see canonicalSpec): encode/decode in the raw activation space. */
 export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec, layout: LayoutInfo): LoadedModel {
   const { dim, atoms } = checkSpec(spec, dir);
@@ -184,18 +193,19 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
       if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
       assertFinite('X', X);
       const U = toInput(X);
-      if (sae) return sae.encode(U);
-      return inferCodes(U, spec.weights.W_dec, { method: 'fista', lambda: inf!.lambda, iters: inf!.iters, nonneg: inf!.nonneg }).Z;
+      const Z = sae ? sae.encode(U) : inferCodes(U, spec.weights.W_dec, { method: 'fista', lambda: inf!.lambda, iters: inf!.iters, nonneg: inf!.nonneg }).Z;
+      overflow(Z, 'codes');
+      return Z;
     },
     decode(Z: Matrix): Matrix {
       if (!(Z instanceof Matrix)) fail('E_ARG', 'decode: Z must be a Matrix');
       if (Z.cols !== atoms) fail('E_SHAPE', `shape mismatch: Z has ${Z.cols} columns, the model has d_sae = ${atoms} latents`);
       const out = matmul(Z, spec.weights.W_dec);
       if (spec.weights.b_dec) backend().addRowVector(out.data, out.rows, dim, spec.weights.b_dec, 1);
-      if (!wh) return out;
+      if (!wh) return overflow(out, 'reconstructions');
       const raw = matmul(out, wh.W_inv);
       backend().addRowVector(raw.data, raw.rows, dim, wh.mean, 1);
-      return raw;
+      return overflow(raw, 'reconstructions');
     },
   };
 }
