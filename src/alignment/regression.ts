@@ -4,7 +4,8 @@ import { Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 import { matmul } from '../backend/ops.js';
 import { ridge } from '../linalg/ridge.js';
-import { checkPair, colMeans } from './common.js';
+import { checkPair } from './common.js';
+import { columnMeans } from '../linalg/rows.js';
 
 /**
  * Ridge-regression predictivity (linear encoding model) from A [n x p] to B [n x q] with
@@ -112,11 +113,11 @@ export function regression(A: Matrix, B: Matrix, opts: RegressionOptions = {}): 
     for (let t = 0; t < te.length; t++) predictions.data.set(pred.row(t), te[t] * q);
   }
   // pooled scores
-  const my = colMeans(B);
+  const my = columnMeans(B);
   const r = new Float64Array(q);
   const sse = new Float64Array(q);
   const sst = new Float64Array(q);
-  const mp = colMeans(predictions);
+  const mp = columnMeans(predictions);
   const spp = new Float64Array(q);
   const sty = new Float64Array(q);
   const b = B.data;

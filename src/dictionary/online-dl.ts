@@ -6,7 +6,8 @@ import { matmul } from '../backend/index.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
 import { meanL0 } from '../inference/common.js';
-import { checkData, checkInitDictionary, nextTick, normalizeRows, randomUnitRows, type DictionaryProgress } from './dl-fista.js';
+import { checkData, checkInitDictionary, nextTick, type DictionaryProgress } from './dl-fista.js';
+import { normalizeRows, randomUnitRows } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
 import { isRowSource, RowStream } from './stream.js';
 
@@ -100,8 +101,8 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   const D = new Matrix(atoms, d);
   if (opts.init) {
     D.data.set(opts.init.data);
-    normalizeRows(D, rng.fork('init'));
-  } else randomUnitRows(D, rng.fork('init'));
+    normalizeRows(D, { redraw: rng.fork('init'), eps: 1e-10 });
+  } else D.data.set(randomUnitRows(D.rows, D.cols, rng.fork('init')).data);
 
   const A = new Float64Array(atoms * atoms);
   const B = new Float64Array(atoms * d);
@@ -191,6 +192,6 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
     if (step % 16 === 0) await nextTick();
   }
   stream?.close();
-  normalizeRows(D, redrawRng);
+  normalizeRows(D, { redraw: redrawRng, eps: 1e-10 });
   return { D, steps };
 }

@@ -6,7 +6,8 @@ import { Adam } from '../optim/adam.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../optim/schedule.js';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Trainable } from './trainable.js';
-import { columnMean, geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+import { geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+import { columnMeans } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
 import { defaultSampleRows, isRowSource, RowStream, sampleRows, type StreamPosition } from './stream.js';
 
@@ -153,7 +154,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     const rows = m === ns ? null : rng.fork('bdec').choice(ns, m);
     const B = rows ? S.takeRows(rows) : S.clone();
     for (let i = 0; i < B.data.length; i++) B.data[i] *= scale;
-    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMean(B) : new Float64Array(d);
+    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMeans(B) : new Float64Array(d);
     for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
   }
   const params = sae.paramList();
@@ -162,7 +163,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   let totalVar = 0;
   {
     const ns = S.rows;
-    const mu = columnMean(S);
+    const mu = columnMeans(S);
     for (let i = 0; i < ns; i++) for (let j = 0; j < d; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
     totalVar = (totalVar / ns) * scale * scale;
   }

@@ -1,3 +1,5 @@
+import { saeKindOf } from '../dictionary/sae/config.js';
+import { columnMeans } from '../linalg/rows.js';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
@@ -193,17 +195,12 @@ export interface InputMap {
   Winv: Matrix | null;
 }
 
-function columnMean(X: Matrix): Float32Array {
-  const m = new Float64Array(X.cols);
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.cols; j++) m[j] += X.data[i * X.cols + j];
-  return Float32Array.from(m, (v) => v / X.rows);
-}
 
 /** Fit the preprocessing on training rows. */
 export function fitInputMap(prep: Preprocessing, Xtrain: Matrix, eps: number): InputMap {
   if (prep === 'none') return { prep, apply: (X) => X, invert: (X) => X, W: null, Winv: null };
   if (prep === 'center') {
-    const mu = columnMean(Xtrain);
+    const mu = Float32Array.from(columnMeans(Xtrain));
     const shift = (X: Matrix, s: number) => {
       const out = X.clone();
       for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.cols; j++) out.data[i * X.cols + j] += s * mu[j];
@@ -287,7 +284,7 @@ export async function runWhiteningCell(
   }
   const Xt = map.apply(world.X.train);
   const Xv = map.apply(world.X.val);
-  const sae = createSAE(kind === 'relu-sae' ? 'relu' : 'topk', {
+  const sae = createSAE(saeKindOf(kind)!, {
     atoms: s.atoms, k: kind === 'topk-sae' ? s.k : undefined, l1: s.l1, steps: s.steps, batch: s.batch, lr: s.lr,
   });
   const fit = await sae.fit(Xt, { seed: `${config.seed}:${kind}`, signal });

@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
-import { checkpointPath, createSAE, type SAEConfig, type SAEKind, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
+import { checkpointPath, createSAE, type SAEConfig, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
 import { type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
@@ -12,18 +12,11 @@ import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
-import { DEFAULT_L0, DEFAULT_L1 } from '../../dictionary/sae/config.js';
+import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 
-const SAE_METHODS: Record<string, SAEKind> = {
-  'relu-sae': 'relu',
-  'topk-sae': 'topk',
-  'batchtopk-sae': 'batchtopk',
-  'jumprelu-sae': 'jumprelu',
-  'mp-sae': 'mp',
-};
-const METHODS = [...Object.keys(SAE_METHODS), 'dl-fista', 'online-dl'] as const;
+const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl'] as const;
 
 /** Fraction of variance unexplained of R against X (float64), on at most `cap` evenly spaced rows. */
 function fvu(X: Matrix, R: Matrix): number {
@@ -106,7 +99,7 @@ export const fitCommand: Command = {
     if (!method) fail('E_USAGE', `fit needs a method: one of ${METHODS.join(', ')}`);
     if (!(METHODS as readonly string[]).includes(method)) fail('E_USAGE', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
     if (ctx.positionals.length > 1) fail('E_USAGE', `fit takes one method, got ${ctx.positionals.join(' ')}`);
-    const saeKind = SAE_METHODS[method];
+    const saeKind = saeKindOf(method);
     if (!saeKind && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
     if (o.epochs !== undefined && o.steps !== undefined && method !== 'dl-fista') fail('E_USAGE', 'give --epochs or --steps, not both');
     if (o['checkpoint-every'] !== undefined && o['checkpoint-every'] < 1) fail('E_USAGE', `--checkpoint-every must be >= 1, got ${o['checkpoint-every']}`);

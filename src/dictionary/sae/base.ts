@@ -4,7 +4,7 @@ import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import { assertFinite } from '../../core/validate.js';
 import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } from './config.js';
-import { normalizeRows, randomUnitRows } from './init.js';
+import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
 import type { StepStats, Trainable } from '../trainable.js';
 
@@ -90,7 +90,7 @@ export abstract class SparseAutoencoder implements Trainable {
   initParams(dim: number, rng: Rng): void {
     const A = this.atoms;
     this.dim = dim;
-    this.Wdec = new Matrix(A, dim, randomUnitRows(A, dim, rng));
+    this.Wdec = randomUnitRows(A, dim, rng);
     this.Wenc = this.Wdec.clone();
     this.benc = new Float32Array(A);
     this.bdec = new Float32Array(dim);
@@ -314,6 +314,6 @@ export abstract class SparseAutoencoder implements Trainable {
 
   /** Renormalise decoder rows (used after each step when normalizeDecoder). */
   normalizeDecoder(): void {
-    normalizeRows(this.Wdec.data, this.atoms, this.dim);
+    normalizeRows(this.Wdec);
   }
 }

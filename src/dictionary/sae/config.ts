@@ -5,6 +5,20 @@ import { assertInt, assertNumber } from '../../core/validate.js';
 export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
 export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
 
+/** The method names the CLI and the experiments use for each SAE kind (`topk-sae` → `topk`). */
+export const SAE_METHOD_KINDS: Readonly<Record<string, SAEKind>> = {
+  'relu-sae': 'relu',
+  'topk-sae': 'topk',
+  'batchtopk-sae': 'batchtopk',
+  'jumprelu-sae': 'jumprelu',
+  'mp-sae': 'mp',
+};
+
+/** The SAE kind of a method name (`topk-sae` → `topk`), or undefined for a method that is not an SAE. */
+export function saeKindOf(method: string): SAEKind | undefined {
+  return Object.hasOwn(SAE_METHOD_KINDS, method) ? SAE_METHOD_KINDS[method] : undefined;
+}
+
 /** Default sparsity coefficients, in the scaled input space (unit mean squared norm). */
 export const DEFAULT_L1 = 0.15;
 export const DEFAULT_L0 = 0.02;
