@@ -159,6 +159,7 @@ export const encodeCommand: Command = {
     if (o.batch !== undefined && o.batch < 1) fail('E_USAGE', `--batch must be >= 1, got ${o.batch}`);
     const { D, source, dim, model, prepare } = loadDictionary(o);
     const label = own ? `model:${model!.kind}` : method;
+    if (model && model.layout.name !== 'sparsecode') ctx.note(`encode: ${o.model} read as ${model.layout.description}${model.layout.notes.length ? `; ${model.layout.notes.join('; ')}` : ''}`);
     const X = openRowsArg(o.input, o.tensor, '--input', 'X');
     let writer: NpyWriter | null = null;
     let bar: Progress | null = null;
@@ -219,7 +220,7 @@ export const encodeCommand: Command = {
       mean_l0: l0,
       iterations: r.iterations,
       converged: r.converged,
-      ...(model ? { model: o.model, model_kind: model.kind, fvu } : {}),
+      ...(model ? { model: o.model, model_kind: model.kind, model_layout: model.layout.name, fvu } : {}),
       seconds,
       backend: backend().name,
       out: o.out,
