@@ -21,7 +21,10 @@ export { readModel, detectLayout, LAYOUT_DESCRIPTIONS, type LayoutName, type Lay
 export { readNpz, decodeNpz, encodeNpz, writeNpz, type NpzFile } from './io/npz.js';
 export { loadModel, canonicalSpec, makeModel, unitNormWarning, type LoadedModel, type LoadModelOptions } from './dictionary/model-runtime.js';
 export { foldActivationScale, foldDecoderNorm, foldDecoderNormIntoGate, foldInputBias, foldFeatureScale, foldWhitening, decoderNorms, hasUnitDecoder } from './dictionary/fold.js';
-export { modelDictionary, type ModelDictionary } from './io/model-dictionary.js';
+export { exportSaelens, saelensSpec, firingCounts, logSparsity, type ExportSaelensOptions } from './dictionary/model-export.js';
+export { inspectPath, type Inspection, type TensorListing } from './io/inspect.js';
+export { writeNeuronpediaExport, readNeuronpediaView, decoderNeighbours, type NeuronpediaOptions, type NeuronpediaResult } from './explore/neuronpedia.js';
+export { modelDictionary, type ModelDictionary } from './dictionary/model-dictionary.js';
 export { RowStream, sampleRows, readRowsAt, transformedRows, defaultSampleRows, isRowSource, type RowStreamOptions, type StreamPosition } from './dictionary/stream.js';
 export type { StreamFitOptions } from './dictionary/trainer.js';
 export { readNpy, readNpyMatrix, writeNpy, decodeNpy, encodeNpy, openNpy, type NpyArray, type NpyReader } from './io/npy.js';

@@ -11,7 +11,7 @@ import { createSAE } from '../src/dictionary/index.js';
 import { fista, omp } from '../src/inference/index.js';
 import { saveModel } from '../src/io/model.js';
 import { loadModel } from '../src/dictionary/model-runtime.js';
-import { modelDictionary } from '../src/io/model-dictionary.js';
+import { modelDictionary } from '../src/dictionary/model-dictionary.js';
 import { readNpyMatrix, writeNpy } from '../src/io/npy.js';
 import { fitWhitening } from '../src/preprocess/whiten.js';
 import { assertAllClose } from './helpers.js';

@@ -2,7 +2,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
-import { loadModel, type LoadedModel } from '../dictionary/model-runtime.js';
+import { loadModel, type LoadedModel, unitNormWarning } from '../dictionary/model-runtime.js';
 import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';
@@ -63,6 +63,8 @@ export interface FeatureDetail {
 
 export interface ModelView {
   summary: ModelSummary;
+  /** notes for the person running the server (e.g. non-unit decoder rows), printed by the CLI */
+  warnings?: string[];
   features: FeatureRow[];
   detail(index: number): FeatureDetail;
 }
@@ -257,5 +259,6 @@ export function buildModelView(dir: string, o: { data?: string; truth?: string }
     };
   }
 
-  return { summary, features, detail };
+  const warn = unitNormWarning(model, 'comparing activations across features (mean, max, histograms)');
+  return { summary, features, detail, ...(warn ? { warnings: [warn] } : {}) };
 }

@@ -43,6 +43,8 @@ export interface ExploreServer {
   url: string;
   port: number;
   kind: DirKind;
+  /** notes about the model (ModelView.warnings) */
+  warnings: string[];
   server: Server;
   close(): Promise<void>;
 }
@@ -206,6 +208,7 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
     url: `http://127.0.0.1:${port}/`,
     port,
     kind,
+    warnings: model?.warnings ?? [],
     server,
     close: () => new Promise<void>((ok) => {
       server.closeAllConnections?.();

@@ -4,7 +4,7 @@ import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
 import { batches } from '../../io/rows.js';
 import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
-import { modelDictionary } from '../../io/model-dictionary.js';
+import { modelDictionary } from '../../dictionary/model-dictionary.js';
 import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index.js';
 import type { Command } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
@@ -21,7 +21,7 @@ const L1_METHODS = new Set<EncodeMethod>(['fista', 'ista', 'lasso-cd']);
  *   encoder, or FISTA with the stored settings for classical dictionaries), on raw rows;
  * - `--model DIR --method M`: the model's decoder W_dec as the dictionary, on the rows
  *   `prepare(x) = u − b_dec` (u = x, whitened first when the model stores a whitening): the
- *   codes that reconstruct x through the model's decoder (see io/model-dictionary.ts).
+ *   codes that reconstruct x through the model's decoder (see dictionary/model-dictionary.ts).
  * With a model, `model` is set and reconstructions (model.decode) give the FVU in raw space.
  */
 interface CodeSource {
@@ -166,6 +166,7 @@ export const encodeCommand: Command = {
     if (o.batch !== undefined && o.batch < 1) fail('E_USAGE', `--batch must be >= 1, got ${o.batch}`);
     const { D, source, dim, model, prepare } = loadDictionary(o);
     const label = own ? `model:${model!.kind}` : method;
+    if (model && model.layout.name !== 'sparsecode') ctx.note(`encode: ${o.model} read as ${model.layout.description}${model.layout.notes.length ? `; ${model.layout.notes.join('; ')}` : ''}`);
     const X = openRowsArg(o.input, o.tensor, '--input', 'X');
     let writer: NpyWriter | null = null;
     let bar: Progress | null = null;
@@ -226,7 +227,7 @@ export const encodeCommand: Command = {
       mean_l0: l0,
       iterations: r.iterations,
       converged: r.converged,
-      ...(model ? { model: o.model, model_kind: model.kind, fvu } : {}),
+      ...(model ? { model: o.model, model_kind: model.kind, model_layout: model.layout.name, fvu } : {}),
       seconds,
       backend: backend().name,
       out: o.out,

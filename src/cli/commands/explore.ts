@@ -68,6 +68,7 @@ export const exploreCommand: Command = {
     }
     ctx.print(`sparsecode explore: ${srv.kind} view of ${dir} at ${srv.url}`);
     ctx.print(`playground: ${srv.url}#/play`);
+    for (const w of srv.warnings) ctx.note(w);
     ctx.note('(loopback only; Ctrl-C stops the server)');
     if (ctx.opts.open && process.stdout.isTTY) openBrowser(srv.url);
     await new Promise<void>((ok) => {

@@ -1,7 +1,7 @@
 import { backend, matmul } from '../backend/index.js';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
-import type { ModelSpec } from './model.js';
+import type { ModelSpec } from '../io/model.js';
 
 /**
  * A model's decoder as a dictionary for sparse inference (FISTA, OMP, ... on `W_dec`).
