@@ -305,6 +305,14 @@ export function negativeDistances(X: Matrix, C: Matrix): Matrix {
   return out;
 }
 
+/** A k-means direction's activation for new samples: −‖normalise(a) − c‖ per centroid [samples x k]. */
+export function kmeansActivations(acts: Matrix, centroids: Matrix): Matrix {
+  if (!(acts instanceof Matrix) || !(centroids instanceof Matrix)) fail('E_ARG', 'kmeansActivations: acts and centroids must be Matrices');
+  if (acts.cols !== centroids.cols) fail('E_SHAPE', `kmeansActivations: acts has ${acts.cols} units, the centroids have ${centroids.cols}`);
+  assertFinite('acts', acts);
+  return negativeDistances(l2NormalizeRows(acts), centroids);
+}
+
 export interface KMeansDirectionsOptions extends Omit<KMeansOptions, 'init'> {
   /** default: 'identity' when k equals the number of units (one start, "align with neurons"), else 'k-means++' */
   init?: KMeansInit;
