@@ -11,6 +11,7 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
+import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS, runInterpretabilityRepro } from '../../experiments/interpretability.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -106,6 +107,15 @@ const EXPERIMENTS: ReproExperiment[] = [
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
   },
+  {
+    name: 'interpretability',
+    options: ['ratios', 'worlds'],
+    methods: INTERPRETABILITY_METHODS,
+    run: (o, a) => runInterpretabilityRepro({ ...a, ratios: o.ratios, worlds: o.worlds }),
+    progressLabel: (c) => `${c.method} ${c.config.world} F/U=${c.config.ratio} seed=${c.config.seed}`,
+    columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'F/U', key: 'ratio' }, { header: 'F', key: 'concepts' }],
+    metrics: ['mis', 'mis_alpha', 'frac_mis090', 'dead'],
+  },
 ];
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
@@ -114,7 +124,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -149,6 +159,11 @@ export const reproCommand: Command = {
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'interpretability (docs/evidence.md, Klindt et al. 2023 / MIS): F concepts read by U = 16 units (F/U = --ratios) in a random-',
+    'projection ReLU layer (--worlds concepts) or a trained toy model of superposition (toy); the 2-AFC index MIS with an oracle',
+    'observer (cosine in concept space) of the units, k-means directions (k = U from the identity, k = F) and TopK SAE latents.',
+    `Methods: ${INTERPRETABILITY_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -159,13 +174,15 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...INTERPRETABILITY_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
+    { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -178,6 +195,7 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro interpretability --preset quick --out runs/interpretability',
   ],
   async run(ctx) {
     return runRepro(ctx);
