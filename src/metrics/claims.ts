@@ -137,6 +137,9 @@ export function parseClaims(json: unknown, where = 'claims.json'): ClaimRecord[]
 
 /** Check one claim against its evidence. */
 export function checkClaim(c: ClaimRecord, index = 0): ClaimCheck {
+  if (!RUNG_NAMES[c.rung]) fail('E_ARG', `claim ${c.id ?? index + 1}: rung must be 1, 2 or 3, got ${describe(c.rung)}`);
+  if (!Array.isArray(c.evidence) || c.evidence.length === 0) fail('E_ARG', `claim ${c.id ?? index + 1}: evidence must be a non-empty list of evidence kinds`);
+  for (const e of c.evidence) if (!Object.hasOwn(EVIDENCE_KINDS, e)) fail('E_ARG', `claim ${c.id ?? index + 1}: unknown evidence kind ${describe(e)}; use one of ${Object.keys(EVIDENCE_KINDS).join(', ')}`);
   const supported = Math.max(...c.evidence.map((e) => EVIDENCE_KINDS[e].rung)) as Rung;
   const flags: ClaimFlag[] = [];
   if (c.rung > supported) {

@@ -12,6 +12,7 @@ import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
 import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS, runInterpretabilityRepro } from '../../experiments/interpretability.js';
+import { RUNG_METHODS, runCausalRungsRepro } from '../../experiments/causal-rungs.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -116,6 +117,15 @@ const EXPERIMENTS: ReproExperiment[] = [
     columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'F/U', key: 'ratio' }, { header: 'F', key: 'concepts' }],
     metrics: ['mis', 'mis_alpha', 'frac_mis090', 'dead'],
   },
+  {
+    name: 'causal-rungs',
+    options: [],
+    methods: RUNG_METHODS,
+    run: (o, a) => runCausalRungsRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['holds_id', 'holds_ood', 'holds_mech', 'holds_cov', 'err_id', 'err_ood'],
+  },
 ];
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
@@ -124,7 +134,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -164,6 +174,12 @@ export const reproCommand: Command = {
     'projection ReLU layer (--worlds concepts) or a trained toy model of superposition (toy); the 2-AFC index MIS with an oracle',
     'observer (cosine in concept space) of the units, k-means directions (k = U from the identity, k = F) and TopK SAE latents.',
     `Methods: ${INTERPRETABILITY_METHODS.join(', ')}.`,
+    '',
+    'causal-rungs (docs/evidence.md, "Causality is Key"): a small MLP trained on a structural causal model with known latents;',
+    'evidence about each latent\'s effect on the output at rung 1 (correlation, probe), rung 2 (steering, patching, ablation, SAE',
+    'steering) and rung 3 (per-unit counterfactuals from a causal model fitted with latent labels), scored against the SCM in',
+    'distribution (holds_id) and under a shift of the mechanism and of the law of a cause (holds_ood).',
+    `Methods: ${RUNG_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -174,7 +190,7 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...INTERPRETABILITY_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...INTERPRETABILITY_METHODS, ...RUNG_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
@@ -196,6 +212,7 @@ export const reproCommand: Command = {
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
     'sparsecode repro interpretability --preset quick --out runs/interpretability',
+    'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
