@@ -631,7 +631,7 @@ export function writeCausalRungsReport(dir: string, lines: ResultLine[], o: { se
   const rows = aggregate(lines);
   const md: string[] = [];
   md.push('# Causality is Key — rungs of evidence in a synthetic SCM', '');
-  md.push('Protocol: PROTOCOLS.md §8.2 (no reference code: the small faithful version). A small MLP is trained in distribution on a');
+  md.push('Protocol: docs/evidence.md (arXiv 2602.16698; no reference code: the small faithful version). A small MLP is trained in distribution on a');
   md.push('structural causal model with known latents (c → s, g, n; y = c + g + c·g/2); evidence about how each latent drives the output is gathered');
   md.push('at each rung on an in-distribution analysis set and checked against the SCM\'s interventional / counterfactual truth on');
   md.push('held-out units, in distribution and under a shift (μ_c 0 → 1.5 and the mechanism c → s switched off; each shift alone in');

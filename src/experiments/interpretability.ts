@@ -295,7 +295,7 @@ export function writeInterpretabilityReport(dir: string, lines: ResultLine[], o:
   const rows = aggregate(lines);
   const md: string[] = [];
   md.push('# Interpretable directions beyond neurons — reproduction report', '');
-  md.push('Protocol: PROTOCOLS.md §6 (Klindt et al., arXiv 2310.11431; MIS as in klindtlab/MachInterp) on synthetic worlds with an');
+  md.push('Protocol: docs/evidence.md (Klindt et al., arXiv 2310.11431; MIS as in klindtlab/MachInterp) on synthetic worlds with an');
   md.push('oracle observer (cosine similarity of stimuli in concept space). Claim to check: under superposition (F/U ≥ 4) k-means');
   md.push('directions (and SAE latents) are more interpretable than single units; without superposition (F = U) units are already good.');
   md.push('The paper reports the direction of the effect on CNNs and neural data, no number for this synthetic setting (none to print beside ours).');
