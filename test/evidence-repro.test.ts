@@ -11,10 +11,43 @@ import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from '../src/exper
 import { RUNG_METHODS, runCausalRungsRepro } from '../src/experiments/causal-rungs.js';
 import { cosineSimilarity, mis } from '../src/metrics/interpretability.js';
 import { kmeansDirections } from '../src/metrics/kmeans.js';
+import { commands } from '../src/cli/commands/index.js';
+import { parseArgs } from '../src/cli/args.js';
+import type { Context } from '../src/cli/command.js';
+import { Progress } from '../src/cli/progress.js';
+import { EXIT, exitCodeFor } from '../src/cli/exit.js';
+import { isSparsecodeError } from '../src/core/errors.js';
 
-function cli(args: string[]) {
+/** The CLI in a child process, as a user runs it (isolated commands run in a grandchild). */
+function spawnCli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, SPARSECODE_BACKEND: 'js' }, timeout: 120000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A command run in this process the way main() runs it (options parsed from the command's table,
+ * SparsecodeErrors turned into exit codes and messages), with its output collected instead of
+ * written (the test runner reports through this process's stdout, so it must not be patched).
+ */
+async function cli(argv: string[]) {
+  const [name, ...rest] = argv;
+  const cmd = commands.find((c) => c.name === name)!;
+  let stdout = '', stderr = '';
+  try {
+    const { opts, positionals } = parseArgs(rest, cmd.options);
+    const ctx: Context = {
+      opts, positionals,
+      print: (line) => void (stdout += line + '\n'),
+      note: (line) => void (stderr += line + '\n'),
+      progress: (label, total, unit) => new Progress(label, total, { enabled: false, unit }),
+      signal: new AbortController().signal,
+    };
+    const code = (await cmd.run(ctx)) ?? EXIT.ok;
+    return { code, stdout, stderr };
+  } catch (e) {
+    if (!isSparsecodeError(e)) throw e;
+    return { code: exitCodeFor(e.code), stdout, stderr: stderr + `sparsecode ${name}: ${e.message}\n` };
+  }
 }
 
 const TINY_INTERP = {
@@ -76,19 +109,19 @@ test('repro causal-rungs (tiny): rows rung-1..3 with holds_id / holds_ood, a rep
   }
 });
 
-test('CLI repro: the new experiments refuse unknown methods and options', () => {
-  const a = cli(['repro', 'causal-rungs', '--methods', 'units', '--out', join(tmpdir(), 'never')]);
+test('CLI repro: the new experiments refuse unknown methods and options', async () => {
+  const a = await cli(['repro', 'causal-rungs', '--methods', 'units', '--out', join(tmpdir(), 'never')]);
   assert.equal(a.code, 2);
   assert.match(a.stderr, /"units" is not a method of causal-rungs; choose from rung-1, rung-2, rung-3/);
-  const b = cli(['repro', 'interpretability', '--ratios', '0', '--out', join(tmpdir(), 'never2')]);
+  const b = await cli(['repro', 'interpretability', '--ratios', '0', '--out', join(tmpdir(), 'never2')]);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /--ratios must be integers >= 1/);
-  const c = cli(['repro', 'causal-rungs', '--ratios', '2']);
+  const c = await cli(['repro', 'causal-rungs', '--ratios', '2']);
   assert.equal(c.code, 2);
   assert.match(c.stderr, /--ratios does not apply to repro causal-rungs/);
 });
 
-test('CLI interpretability: units, kmeans and the JSON equal the library; bad inputs name the argument', () => {
+test('CLI interpretability: units, kmeans and the JSON equal the library; bad inputs name the argument', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sparsecode-mis-'));
   try {
     const rng = new Rng(7);
@@ -102,7 +135,7 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     }
     writeNpy(join(dir, 'A.npy'), A);
     writeNpy(join(dir, 'E.npy'), E);
-    const r = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--tasks', '50', '--seed', '3', '--save-tasks', join(dir, 't.json'), '--json']);
+    const r = spawnCli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--tasks', '50', '--seed', '3', '--save-tasks', join(dir, 't.json'), '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     const lib = mis(A, cosineSimilarity(E), { tasks: 50, seed: 3 });
@@ -116,7 +149,7 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     assert.equal(saved.plus[0].length, 50);
     assert.equal(saved.plus[0][0].length, 10);
     // k-means directions
-    const k = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', 'kmeans', '--clusters', '5', '--restarts', '2', '--json']);
+    const k = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', 'kmeans', '--clusters', '5', '--restarts', '2', '--json']);
     assert.equal(k.code, 0, k.stderr);
     const jk = JSON.parse(k.stdout);
     assert.equal(jk.count, 5);
@@ -127,31 +160,31 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     const cs = cosineSimilarity(E);
     for (let i = 0; i < 300; i++) for (let q = 0; q < 300; q++) S.data[i * 300 + q] = cs.sim(i, q);
     writeNpy(join(dir, 'S.npy'), S);
-    const s = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S.npy'), '--json']);
+    const s = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S.npy'), '--json']);
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(JSON.parse(s.stdout).scores, Array.from(mis(A, cs).scores));
     // human-readable output
-    const h = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy')]);
+    const h = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy')]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /mean MIS: 0\.\d{4}/);
     // bad inputs
     writeNpy(join(dir, 'S_bad.npy'), S.rowSlice(0, 299));
-    const e1 = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S_bad.npy')]);
+    const e1 = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S_bad.npy')]);
     assert.equal(e1.code, 3);
     assert.match(e1.stderr, /--similarity .* is \[299 x 300\] but --acts has 300 samples/);
     const Sn = S.clone();
     Sn.data[5] = NaN;
     writeNpy(join(dir, 'S_nan.npy'), Sn);
-    const e2 = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S_nan.npy')]);
+    const e2 = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S_nan.npy')]);
     assert.equal(e2.code, 3);
     assert.match(e2.stderr, /--similarity.*non-finite value \(NaN\) at row 0, column 5/);
-    const e3 = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--quantile', '0.01']);
+    const e3 = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--quantile', '0.01']);
     assert.equal(e3.code, 2);
     assert.match(e3.stderr, /too few samples for the quantile and k asked.*ceil\(300 · 0\.01\) = 3/);
-    const e4 = cli(['interpretability', '--acts', join(dir, 'A.npy')]);
+    const e4 = await cli(['interpretability', '--acts', join(dir, 'A.npy')]);
     assert.equal(e4.code, 2);
     assert.match(e4.stderr, /give exactly one similarity model/);
-    const e5 = cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', 'pca']);
+    const e5 = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', 'pca']);
     assert.equal(e5.code, 2);
     assert.match(e5.stderr, /--directions must be units, kmeans or sae:DIR/);
   } finally {
@@ -159,30 +192,30 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
   }
 });
 
-test('CLI claims: check prints flags, --json, --strict exit 1; bad files exit 3 naming the field', () => {
+test('CLI claims: check prints flags, --json, --strict exit 1; bad files exit 3 naming the field', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sparsecode-claims-'));
   try {
-    const r = cli(['claims', 'check', 'test/fixtures/evidence/claims.json']);
+    const r = await cli(['claims', 'check', 'test/fixtures/evidence/claims.json']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /FLAGGED \[probe-uses\]/);
     assert.match(r.stdout, /15 claims, 8 flagged/);
-    const j = cli(['claims', 'check', 'test/fixtures/evidence/claims.json', '--json', '--strict']);
+    const j = spawnCli(['claims', 'check', 'test/fixtures/evidence/claims.json', '--json', '--strict']);
     assert.equal(j.code, 1);
     const o = JSON.parse(j.stdout);
     assert.equal(o.flagged, 8);
     assert.equal(o.checks.length, 15);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ claims: [{ claim: 'x', rung: 1, evidence: 'probe', regime: 'id' }, { claim: 'y', rung: 9, evidence: 'probe', regime: 'id' }] }));
-    const b = cli(['claims', 'check', join(dir, 'bad.json')]);
+    const b = await cli(['claims', 'check', join(dir, 'bad.json')]);
     assert.equal(b.code, 3);
     assert.match(b.stderr, /claims\[1\]\.rung: unknown rung 9/);
     writeFileSync(join(dir, 'bad2.json'), '{"claims": [');
-    const b2 = cli(['claims', 'check', join(dir, 'bad2.json')]);
+    const b2 = await cli(['claims', 'check', join(dir, 'bad2.json')]);
     assert.equal(b2.code, 3);
     assert.match(b2.stderr, /not valid JSON/);
-    const k = cli(['claims', 'kinds']);
+    const k = await cli(['claims', 'kinds']);
     assert.equal(k.code, 0);
     assert.match(k.stdout, /rung 2 \(intervention\):\n {2}ablation/);
-    const m = cli(['claims', 'check']);
+    const m = await cli(['claims', 'check']);
     assert.equal(m.code, 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
