@@ -11,6 +11,7 @@ import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from '../src/exper
 import { RUNG_METHODS, runCausalRungsRepro } from '../src/experiments/causal-rungs.js';
 import { cosineSimilarity, mis } from '../src/metrics/interpretability.js';
 import { kmeansDirections } from '../src/metrics/kmeans.js';
+import { loadModel } from '../src/io/model.js';
 import { commands } from '../src/cli/commands/index.js';
 import { parseArgs } from '../src/cli/args.js';
 import type { Context } from '../src/cli/command.js';
@@ -163,6 +164,19 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     const s = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--similarity', join(dir, 'S.npy'), '--json']);
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(JSON.parse(s.stdout).scores, Array.from(mis(A, cs).scores));
+    // SAE latents as directions: a model written by `sparsecode fit`, encoding the activations
+    const fit = await cli(['fit', 'topk-sae', '--input', join(dir, 'A.npy'), '--atoms', '6', '--k', '2', '--steps', '30', '--batch', '64', '--seed', '0', '--out', join(dir, 'sae')]);
+    assert.equal(fit.code, 0, fit.stderr);
+    const sae = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`, '--json']);
+    assert.equal(sae.code, 0, sae.stderr);
+    const js = JSON.parse(sae.stdout);
+    assert.equal(js.directions, 'sae');
+    assert.equal(js.count, 6);
+    const model = loadModel(join(dir, 'sae'));
+    assert.deepEqual(js.scores, Array.from(mis(model.encode(A), cosineSimilarity(E)).scores));
+    const wrong = await cli(['interpretability', '--acts', join(dir, 'E.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`]);
+    assert.equal(wrong.code, 3);
+    assert.match(wrong.stderr, /the model expects d_in = 3 units, --acts has 5 columns/);
     // human-readable output
     const h = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy')]);
     assert.equal(h.code, 0);
