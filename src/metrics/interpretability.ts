@@ -147,35 +147,72 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
   const minus = new Int32Array(U * tasks * K1);
   const root = new Rng(seed);
   const a = new Float64Array(n);
-  const order = new Int32Array(n);
   const rank = new Int32Array(n);
+  const buf = new Int32Array(n);
   const drawT = new Int32Array(K1);
   const drawB = new Int32Array(K1);
+  // ascending by activation, ties by the shuffled rank: a strict total order
+  const asc = (x: number, y: number) => a[x] - a[y] || rank[x] - rank[y];
+  const desc = (x: number, y: number) => asc(y, x);
   for (let u = 0; u < U; u++) {
     const rng = root.fork(`mis:unit:${u}`);
     for (let i = 0; i < n; i++) a[i] = acts.data[i * U + u];
-    // one shuffle, then a stable ascending sort: ties in random order
+    // one shuffle, then the order (activation, shuffled rank): ties in random order
     const perm = rng.permutation(n);
     for (let i = 0; i < n; i++) rank[perm[i]] = i;
-    order.set(perm);
-    order.sort((x, y) => a[x] - a[y] || rank[x] - rank[y]);
+    // the L least / most activating samples, most extreme first (selection, then a sort of L)
+    buf.set(perm);
+    selectFirst(buf, L, asc);
+    const bottom = buf.slice(0, L).sort(asc);
+    buf.set(perm);
+    selectFirst(buf, L, desc);
+    const top = buf.slice(0, L).sort(desc);
     for (let t = 0; t < tasks; t++) {
       const pt = rng.choice(L, K1);
       const pb = rng.choice(L, K1);
-      // top set position p ↔ sample order[n−1−p]; bottom set position p ↔ order[p]
+      // set position p (0 = most extreme) ↔ top[p] / bottom[p]; sorted positions = sorted by activation
       pt.sort((x, y) => x - y);
       pb.sort((x, y) => x - y);
       for (let j = 0; j < K1; j++) {
-        drawT[j] = order[n - 1 - pt[j]];
-        drawB[j] = order[pb[j]];
+        drawT[j] = top[pt[j]];
+        drawB[j] = bottom[pb[j]];
       }
-      // sorted by set position = sorted by activation (top descending, bottom ascending)
       const off = (u * tasks + t) * K1;
       plus.set(drawT, off);
       minus.set(drawB, off);
     }
   }
   return { samples: n, units: U, tasks, k, quantile, subset: L, plus, minus };
+}
+
+/**
+ * Rearrange `idx` so that its first `m` entries are the m smallest under `cmp` (a strict total
+ * order), in no particular order: quickselect with a median-of-three pivot, O(n) on average.
+ */
+function selectFirst(idx: Int32Array, m: number, cmp: (x: number, y: number) => number): void {
+  let lo = 0, hi = idx.length - 1;
+  const k = m - 1;
+  const swap = (i: number, j: number) => {
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  };
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    if (cmp(idx[mid], idx[lo]) < 0) swap(mid, lo);
+    if (cmp(idx[hi], idx[lo]) < 0) swap(hi, lo);
+    if (cmp(idx[hi], idx[mid]) < 0) swap(hi, mid);
+    const pivot = idx[mid];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (cmp(idx[i], pivot) < 0) i++;
+      while (cmp(idx[j], pivot) > 0) j--;
+      if (i <= j) swap(i++, j--);
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
 }
 
 export interface MisScores {
