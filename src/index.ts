@@ -16,7 +16,11 @@ export {
 } from './dictionary/index.js';
 export { saveParams, loadParams, type LoadParamsOptions } from './io/nn-params.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
-export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
+export { saveModel, MODEL_KINDS, type ModelKind, type ModelSpec, type ModelWeights, type SaveModelOptions } from './io/model.js';
+export { readModel, detectLayout, LAYOUT_DESCRIPTIONS, type LayoutName, type LayoutInfo, type ReadModel, type ReadModelOptions } from './io/sae-layouts.js';
+export { readNpz, decodeNpz, encodeNpz, writeNpz, type NpzFile } from './io/npz.js';
+export { loadModel, canonicalSpec, makeModel, unitNormWarning, type LoadedModel, type LoadModelOptions } from './dictionary/model-runtime.js';
+export { foldActivationScale, foldDecoderNorm, foldDecoderNormIntoGate, foldInputBias, foldFeatureScale, foldWhitening, decoderNorms, hasUnitDecoder } from './dictionary/fold.js';
 export { modelDictionary, type ModelDictionary } from './io/model-dictionary.js';
 export { RowStream, sampleRows, readRowsAt, transformedRows, defaultSampleRows, isRowSource, type RowStreamOptions, type StreamPosition } from './dictionary/stream.js';
 export type { StreamFitOptions } from './dictionary/trainer.js';

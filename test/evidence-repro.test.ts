@@ -11,7 +11,7 @@ import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from '../src/exper
 import { RUNG_METHODS, runCausalRungsRepro } from '../src/experiments/causal-rungs.js';
 import { cosineSimilarity, mis } from '../src/metrics/interpretability.js';
 import { kmeansDirections } from '../src/metrics/kmeans.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { commands } from '../src/cli/commands/index.js';
 import { parseArgs } from '../src/cli/args.js';
 import type { Context } from '../src/cli/command.js';

@@ -1,8 +1,14 @@
 import { fail } from '../core/errors.js';
-import type { StateTensor } from '../nn/types.js';
 import { readExact } from './elements.js';
 import { f16ToNumber, writeSafetensors, type TensorInput } from './safetensors.js';
 import { openSafetensorsIndex } from './safetensors-index.js';
+
+/** One named float32 tensor (nn's `StateTensor`: a layer's parameter or buffer). */
+export interface NamedTensor {
+  name: string;
+  param: Float32Array;
+  shape: number[];
+}
 
 /**
  * Parameters (and buffers) of `nn` layers as .safetensors files with PyTorch's names and shapes:
@@ -12,7 +18,7 @@ import { openSafetensorsIndex } from './safetensors-index.js';
  * Everything is written as F32 (PyTorch casts on load; its int64 `num_batches_tracked` included);
  * reading accepts F32, F64, F16, BF16, I64 and I32.
  */
-export function saveParams(path: string, tensors: StateTensor[], metadata: Record<string, string> = {}): void {
+export function saveParams(path: string, tensors: NamedTensor[], metadata: Record<string, string> = {}): void {
   if (!Array.isArray(tensors)) fail('E_ARG', 'saveParams: give the tensors as an array of {name, param, shape} (model.state() or model.params())');
   const out: Record<string, TensorInput> = {};
   for (const t of tensors) {
@@ -35,7 +41,7 @@ export interface LoadParamsOptions {
  * Every tensor must be present with the same shape; values must be finite. Returns the names
  * of the file's tensors that were not used (none when strict).
  */
-export function loadParams(path: string, tensors: StateTensor[], opts: LoadParamsOptions = {}): { unexpected: string[] } {
+export function loadParams(path: string, tensors: NamedTensor[], opts: LoadParamsOptions = {}): { unexpected: string[] } {
   if (!Array.isArray(tensors)) fail('E_ARG', 'loadParams: give the tensors as an array of {name, param, shape} (model.state() or model.params())');
   const strict = opts.strict ?? true;
   const idx = openSafetensorsIndex(path);

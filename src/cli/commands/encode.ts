@@ -3,7 +3,7 @@ import type { Matrix } from '../../core/matrix.js';
 import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
 import { batches } from '../../io/rows.js';
-import { type LoadedModel, loadModel } from '../../io/model.js';
+import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
 import { modelDictionary } from '../../io/model-dictionary.js';
 import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index.js';
 import type { Command } from '../command.js';
@@ -39,7 +39,10 @@ interface CodeSource {
 function loadDictionary(opts: Record<string, any>): CodeSource {
   if (opts.model !== undefined) {
     if (opts.dictionary !== undefined) fail('E_USAGE', 'give --dictionary D.npy or --model DIR, not both');
-    const model = loadModel(opts.model);
+    const model = loadModel(opts.model, {
+      ...(opts['fold-decoder-norm'] ? { foldDecoderNorm: true } : {}),
+      ...(opts['activation-scale'] !== undefined ? { activationScale: opts['activation-scale'] } : {}),
+    });
     const source = `--model ${opts.model}`;
     if (opts.method === undefined) return { D: model.weights.W_dec, source, dim: model.dim, model };
     const md = modelDictionary(model);
@@ -105,7 +108,8 @@ export const encodeCommand: Command = {
     '  relative change of the codes that counts as converged (0 runs exactly --iters iterations).',
     'omp: orthogonal matching pursuit, --k atoms per sample and/or stop when ||x − zD||² <= --tol.',
     'mp: matching pursuit, --k greedy steps.',
-    '--model DIR (written by sparsecode fit, or a SAELens directory: cfg.json + sae_weights.safetensors)',
+    '--model DIR (written by sparsecode fit, or any layout "sparsecode inspect" reads: SAELens v6 and pre-v6,',
+    '  Gemma Scope params.npz / params.safetensors, sparsify, Llama Scope)',
     '  instead of --dictionary: without --method the model encodes with its own encoder (an SAE\'s',
     '  encoder; FISTA with the stored settings for classical dictionaries). With --method the model\'s',
     '  decoder W_dec is the dictionary and the codes are inferred for u − b_dec, u = x (or the whitened x',
@@ -119,7 +123,7 @@ export const encodeCommand: Command = {
   ].join('\n'),
   options: [
     { name: 'dictionary', type: 'string', help: 'dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
-    { name: 'model', type: 'string', help: 'model directory (sparsecode fit or SAELens layout) instead of --dictionary', metavar: 'DIR' },
+    { name: 'model', type: 'string', help: 'a model (sparsecode fit output, SAELens, Gemma Scope, sparsify, Llama Scope) instead of --dictionary', metavar: 'DIR' },
     { name: 'input', type: 'string', help: 'data [samples x dim] (.npy)', required: true, metavar: 'X.npy' },
     { name: 'out', type: 'string', help: 'where to write the codes [samples x atoms] (.npy, written atomically)', required: true, metavar: 'Z.npy' },
     { name: 'method', type: 'string', help: "inference method [lasso-cd; with --model: the model's own encoder]", choices: ENCODE_METHODS },
@@ -129,6 +133,8 @@ export const encodeCommand: Command = {
     { name: 'nonneg', type: 'boolean', help: 'non-negative codes (fista, ista, lasso-cd)' },
     { name: 'tol', type: 'number', help: 'stopping tolerance (omp: target squared residual)', metavar: 'T' },
     { name: 'batch', type: 'int', help: 'samples per batch [2^24/atoms, within 256..8192]', metavar: 'B' },
+    { name: 'fold-decoder-norm', type: 'boolean', help: 'with --model: fold decoder norms into the encoder first (unit-norm W_dec rows; codes scaled by the norms; not for TopK)' },
+    { name: 'activation-scale', type: 'number', help: 'with --model: the scaling factor of a SAELens model saved with normalize_activations expected_average_only_in and no activation_scaler.json', metavar: 'S' },
     TENSOR_OPTION,
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of the summary line' },
   ],

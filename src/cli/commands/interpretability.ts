@@ -1,7 +1,7 @@
 import { fail } from '../../core/errors.js';
 import type { Matrix } from '../../core/matrix.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../io/model.js';
+import { loadModel } from '../../dictionary/model-runtime.js';
 import { cosineSimilarity, matrixSimilarity, misScores, misTasks, misTasksToJSON, type SimilarityModel } from '../../metrics/interpretability.js';
 import { kmeansDirections } from '../../metrics/kmeans.js';
 import type { Command } from '../command.js';
