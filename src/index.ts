@@ -51,3 +51,13 @@ export {
   WHITENING_KINDS, WHITENING_METHODS, WHITENING_METRICS, PREPROCESSINGS, WHITENING_PRESETS,
   type WhiteningReproOptions, type WhiteningSettings, type WhiteningConfig, type WhiteningKind, type Preprocessing, type InputMap,
 } from './experiments/whitening.js';
+export {
+  runInterpretabilityRepro, runInterpretabilityCell, interpretabilityCells, interpretabilityMargins, writeInterpretabilityReport,
+  INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS, INTERPRETABILITY_PRESETS,
+  type InterpretabilityReproOptions, type InterpretabilitySettings, type InterpretabilityConfig,
+} from './experiments/interpretability.js';
+export {
+  runCausalRungsRepro, runCausalRungsCell, causalRungsCells, trainRungsNet, splitNet, rungClaims, writeCausalRungsReport,
+  RUNG_METHODS, RUNG_SUBMETHODS, CAUSAL_RUNGS_PRESETS,
+  type CausalRungsReproOptions, type CausalRungsSettings, type CausalRungsConfig, type SplitNet,
+} from './experiments/causal-rungs.js';

@@ -8,3 +8,15 @@ export {
 } from './probes.js';
 export { linearIdentifiabilityR2, type IdentifiabilityR2 } from './identifiability.js';
 export { amortisationGap, sparseCodingObjectives, fistaFlopsPerSample, lassoLambdaOf, type AmortisationGap, type AmortisationGapOptions } from './amortisation.js';
+export {
+  mis, misTasks, misScores, misSubsetSize, misTasksToJSON, cosineSimilarity, matrixSimilarity,
+  type SimilarityModel, type MisOptions, type MisTaskOptions, type MisTasks, type MisScores, type MisResult,
+} from './interpretability.js';
+export {
+  kmeans, kmeansPlusPlus, kmeansDirections, kmeansActivations, l2NormalizeRows, negativeDistances,
+  type KMeansOptions, type KMeansResult, type KMeansInit, type KMeansDirections, type KMeansDirectionsOptions,
+} from './kmeans.js';
+export {
+  parseClaim, parseClaims, checkClaim, checkClaims, EVIDENCE_KINDS, RUNG_NAMES, REGIMES, SCOPES,
+  type ClaimRecord, type ClaimCheck, type ClaimFlag, type Rung, type Regime, type Scope,
+} from './claims.js';

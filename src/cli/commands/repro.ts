@@ -14,6 +14,8 @@ import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-sup
 import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
+import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS } from '../../experiments/interpretability.js';
+import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -21,7 +23,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -56,6 +58,17 @@ export const reproCommand: Command = {
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'interpretability (docs/evidence.md, Klindt et al. 2023 / MIS): F concepts read by U = 16 units (F/U = --ratios) in a random-',
+    'projection ReLU layer (--worlds concepts) or a trained toy model of superposition (toy); the 2-AFC index MIS with an oracle',
+    'observer (cosine in concept space) of the units, k-means directions (k = U from the identity, k = F) and TopK SAE latents.',
+    `Methods: ${INTERPRETABILITY_METHODS.join(', ')}.`,
+    '',
+    'causal-rungs (docs/evidence.md, "Causality is Key"): a small MLP trained on a structural causal model with known latents;',
+    'evidence about each latent\'s effect on the output at rung 1 (correlation, probe), rung 2 (steering, patching, ablation, SAE',
+    'steering) and rung 3 (per-unit counterfactuals from a causal model fitted with latent labels), scored against the SCM in',
+    'distribution (holds_id) and under a shift of the mechanism and of the law of a cause (holds_ood).',
+    `Methods: ${RUNG_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -73,6 +86,8 @@ export const reproCommand: Command = {
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
+    { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -88,6 +103,8 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro interpretability --preset quick --out runs/interpretability',
+    'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
