@@ -4,7 +4,7 @@ import type { SparseAutoencoder } from '../dictionary/sae/base.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista, type DictionaryProgress, type DlFistaCheckpointOptions } from '../dictionary/dl-fista.js';
 import type { TrainProgress } from '../dictionary/trainer.js';
-import { DEFAULT_RIDGE_ALPHAS } from '../metrics/probes.js';
+import { DEFAULT_RIDGE_ALPHAS } from '../metrics/ridge-probe.js';
 
 /** Every hyperparameter of a sweep; stored in DIR/sweep.json so a resume cannot mix settings. */
 export interface StopProbingSettings {

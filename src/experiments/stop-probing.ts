@@ -11,7 +11,8 @@ import { defaultDim, superpositionWorld, type CompositionalSplit, type World } f
 import { fista } from '../inference/fista.js';
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
-import { ridgeProbe, logisticProbe } from '../metrics/probes.js';
+import { ridgeProbe } from '../metrics/ridge-probe.js';
+import { logisticProbe } from '../metrics/logistic-probe.js';
 import { bestUnitAuc } from '../metrics/auc.js';
 import { fitStopProbingSAE, learnStopProbingDictionary, paperSAEConfig, type SaeKindName, type TrainedSAE } from './stop-probing-methods.js';
 import { cellKey, configKey, latestByCell, readResults, runSweep, type Cell, type CellRun, type ResultLine, type SweepProgress, type SweepSummary } from './runner.js';
