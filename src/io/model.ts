@@ -56,12 +56,27 @@ export interface ModelWhitening {
   json?: unknown;
 }
 
-/** Sparse-inference settings for classical dictionaries (codes by FISTA on W_dec). */
+/**
+ * Sparse-inference settings for classical dictionaries (codes by FISTA on W_dec): the lasso
+ * weight and sign constraint, and how far FISTA runs: at most `iters` iterations, stopping once
+ * no code moved by more than tol · max(max|z|, 1e-12) in an iteration. Stored apart from the
+ * training's per-step FISTA iterations (cfg.json sparsecode.training.fistaIters), so a model
+ * encodes with a converged solve whatever it was trained with.
+ */
 export interface DictionaryInference {
   lambda: number;
   nonneg: boolean;
   iters: number;
+  /** relative change tolerance (absent in models written before it existed: see DEFAULT_INFERENCE) */
+  tol?: number;
 }
+
+/**
+ * The inference settings of new dictionary models (a converged solve). Models written before
+ * `tol` existed stored the training's per-step iterations as `iters` (e.g. 5); they are read
+ * with these iteration and tolerance settings too.
+ */
+export const DEFAULT_INFERENCE: { iters: number; tol: number } = { iters: 10000, tol: 1e-6 };
 
 export interface ModelSpec {
   kind: ModelKind;
@@ -132,6 +147,7 @@ function checkSpec(m: ModelSpec, where: string): { dim: number; atoms: number } 
   } else {
     const inf = m.inference;
     if (!inf || !(inf.lambda >= 0) || !Number.isInteger(inf.iters) || inf.iters < 1) fail('E_FORMAT', `${where}: a ${m.kind} model needs inference settings {lambda >= 0, nonneg, iters >= 1}`);
+    if (inf.tol !== undefined && !(inf.tol >= 0)) fail('E_FORMAT', `${where}: inference tol must be a number >= 0, got ${inf.tol}`);
   }
   for (const [name, a] of Object.entries(w)) if (a) assertFinite(`${where}: ${name}`, a instanceof Matrix ? a : (a as Float32Array));
   if (m.whitening) {
@@ -251,7 +267,10 @@ export function loadModel(dir: string): LoadedModel {
   const spec: ModelSpec = { kind, weights, training: sc.training ?? {} };
   if (cfg.apply_b_dec_to_input === false) spec.applyBDecToInput = false;
   if (k !== undefined && k !== null) spec.k = k;
-  if (!isSAE(kind)) spec.inference = sc.inference;
+  if (!isSAE(kind)) {
+    // models from before the inference settings had a tolerance stored the training iterations: use a converged solve
+    spec.inference = sc.inference && sc.inference.tol === undefined ? { ...sc.inference, ...DEFAULT_INFERENCE } : sc.inference;
+  }
   if (sc.whitening) {
     const wp = join(dir, WHITENING_FILE);
     const wt = readSafetensors(wp).tensors;
@@ -368,6 +387,7 @@ function fistaCodes(X: Matrix, D: Matrix, inf: DictionaryInference): Matrix {
   const G = matmul(D, D, { transB: true });
   const Y = new Matrix(n, A), Zprev = new Matrix(n, A), grad = new Matrix(n, A);
   let tk = 1;
+  const tol = inf.tol ?? 0;
   for (let it = 0; it < inf.iters; it++) {
     // grad = Y G - X D^T
     matmul(Y, G, { out: grad });
@@ -378,6 +398,17 @@ function fistaCodes(X: Matrix, D: Matrix, inf: DictionaryInference): Matrix {
     const tn = (1 + Math.sqrt(1 + 4 * tk * tk)) / 2;
     b.extrapolate(Z.data, Zprev.data, (tk - 1) / tn, Y.data);
     tk = tn;
+    if (tol > 0) {
+      let change = 0, top = 0;
+      const zd = Z.data, pd = Zprev.data;
+      for (let i = 0; i < zd.length; i++) {
+        const v = Math.abs(zd[i] - pd[i]);
+        if (v > change) change = v;
+        const a = Math.abs(zd[i]);
+        if (a > top) top = a;
+      }
+      if (change <= tol * Math.max(top, 1e-12)) break;
+    }
   }
   return Z;
 }

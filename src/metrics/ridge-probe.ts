@@ -49,7 +49,7 @@ export function ridgeProbe(X: Matrix, Z: Matrix, opts: RidgeProbeOptions = {}): 
   const cv = opts.cv ?? 'loo';
   const n = X.rows, d = X.cols, t = Z.cols;
   if (cv !== 'loo') assertInt('cv (number of folds)', cv, 2, n);
-  let cvErrors = new Float64Array(alphas.length);
+  let cvErrors: Float64Array = new Float64Array(alphas.length);
   if (alphas.length > 1) {
     if (cv === 'loo') cvErrors = ridgeLooErrors(X, Z, alphas);
     else {
