@@ -87,7 +87,7 @@ test('mcc bad input: row mismatch, NaN, nothing active', () => {
   const bad = randMatrix(10, 3);
   bad.data[4] = NaN;
   assertThrowsCode(() => mcc(bad, randMatrix(10, 3)), 'E_NONFINITE', /codes/);
-  assertThrowsCode(() => mcc(randMatrix(10, 3), new Matrix(10, 3)), 'E_ARG', /no true latent varies/);
+  assertThrowsCode(() => mcc(randMatrix(10, 3), new Matrix(10, 3)), 'E_DATA', /no true latent varies/);
   assertThrowsCode(() => mcc(randMatrix(10, 3), randMatrix(10, 3), { pad: 'zeros' as any }), 'E_ARG', /pad/);
 });
 
@@ -293,7 +293,7 @@ test('mse, fve, l0, dead latents', () => {
   assert.deepEqual(Array.from(activationCounts(Z)), [0, 2, 2, 0]);
   assertThrowsCode(() => mse(X, randMatrix(30, 5)), 'E_SHAPE', /reconstruction/);
   assertThrowsCode(() => l0(Z, -1), 'E_ARG', /tol/);
-  assertThrowsCode(() => fve(new Matrix(3, 2), new Matrix(3, 2)), 'E_ARG', /zero variance/);
+  assertThrowsCode(() => fve(new Matrix(3, 2), new Matrix(3, 2)), 'E_DATA', /zero variance/);
 });
 
 test('dictionaryRecovery on large dictionaries (GEMM path) equals a float64 brute force', () => {

@@ -2,7 +2,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
-import { loadModel, type LoadedModel } from '../io/model.js';
+import { inputSpaceDecoder, loadModel, type LoadedModel } from '../io/model.js';
 import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';
@@ -93,7 +93,8 @@ function dotRows(U: Float64Array, i: number, V: Float64Array, j: number, d: numb
 /** Load a model directory (and optional data / truth files) and compute the feature table. */
 export function buildModelView(dir: string, o: { data?: string; truth?: string } = {}): ModelView {
   const model: LoadedModel = loadModel(dir);
-  const D = model.weights.W_dec;
+  // atoms in the space of the activations (un-whitened for a model trained on whitened inputs)
+  const D = inputSpaceDecoder(model);
   const atoms = model.atoms, dim = model.dim;
   const U = unitRows(D);
   const metrics: Record<string, number> = {};

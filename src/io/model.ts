@@ -287,6 +287,18 @@ export function loadModel(dir: string): LoadedModel {
   return makeModel(dir, cfg, spec, dim, atoms);
 }
 
+/**
+ * The dictionary in the space of the raw activations, [atoms x dim]: W_dec itself, or for a model
+ * trained on whitened inputs W_dec·W_inv (the whitened-space atoms mapped back through the
+ * inverse whitening, X = Xw·W_inv + mean). The rows are the directions each feature adds to a
+ * raw activation (not renormalised). This is what any comparison with directions in the data's
+ * space (a true dictionary, another model) must use: W_dec of a whitened model lives elsewhere.
+ */
+export function inputSpaceDecoder(m: ModelSpec): Matrix {
+  const D = m.weights.W_dec;
+  return m.whitening ? matmul(D, m.whitening.W_inv) : D;
+}
+
 /** A model object over validated weights (encode/decode in the raw activation space). */
 export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec, dim: number, atoms: number): LoadedModel {
   const wh = spec.whitening;
