@@ -246,10 +246,10 @@ export class ConvergenceMonitor {
    * For an unconverged run: how fast the held-out FVU (and L0) was still moving over the stretch
    * ending at `at` (default: where the decay began, else the last measurement).
    */
-  rateNote(at: number = this.decayStart ?? (this.steps.length ? this.steps[this.steps.length - 1] : 0)): string {
+  rateNote(at: number = this.decayStart ?? (this.steps.length ? this.steps[this.steps.length - 1] : 0), what = 'held-out FVU'): string {
     const from = Math.floor((1 - this.o.stretch) * at);
     const f = this.seriesChange(this.fvu, at);
-    const parts = [Number.isFinite(f) ? `the held-out FVU was still ${f <= 0 ? 'falling' : 'rising'} by ${(100 * Math.abs(f)).toFixed(1)} %` : 'too few held-out measurements to judge'];
+    const parts = [Number.isFinite(f) ? `the ${what} was still ${f <= 0 ? 'falling' : 'rising'} by ${(100 * Math.abs(f)).toFixed(1)} %` : 'too few measurements to judge'];
     if (this.l0.length === this.fvu.length && this.l0.length) {
       const l = this.seriesChange(this.l0, at);
       if (Number.isFinite(l) && Math.abs(l) > this.o.rtol) parts.push(`its L0 ${l <= 0 ? 'falling' : 'rising'} by ${(100 * Math.abs(l)).toFixed(1)} %`);

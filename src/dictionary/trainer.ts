@@ -427,12 +427,15 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
   if (watch) {
     // auto: the rule's verdict; a watched fixed budget: the verdict where the decay began
     const judgedAt = conv ? (conv.decayStart ?? ran) : Math.max(1, total - (schedule.decaySteps ?? 0));
-    const ok = conv ? conv.converged : watch.judge(judgedAt);
+    // (a watched run shorter than the rule's minSteps is too short to call converged)
+    const tooShort = !conv && judgedAt < watch.o.minSteps;
+    const ok = conv ? conv.converged : !tooShort && watch.judge(judgedAt);
     result.converged = ok;
     result.heldOutFvu = watch.last;
+    const note = ok ? null : `${tooShort ? `${judgedAt} steps before the learning-rate decay, fewer than the ${watch.o.minSteps} the rule needs; ` : ''}${watch.rateNote(judgedAt, conv ? 'held-out FVU' : 'FVU on training rows')}`;
     result.convergence = {
       mode: conv ? 'auto' : 'watched', heldOutRows: heldOut!.rows, convergedAt: conv ? conv.convergedAt : null, judgedAt,
-      note: ok ? null : watch.rateNote(judgedAt), steps: [...watch.steps], fvu: [...watch.fvu], l0: [...watch.l0],
+      note, steps: [...watch.steps], fvu: [...watch.fvu], l0: [...watch.l0],
     };
   }
   sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
