@@ -149,7 +149,7 @@ export function regression(A: Matrix, B: Matrix, opts: RegressionOptions = {}): 
     sumR += r[j];
     countR++;
   }
-  if (countR === 0) fail('E_ARG', 'regression: every column of B is constant; there is nothing to predict');
+  if (countR === 0) fail('E_DATA', 'regression: every column of B is constant; there is nothing to predict');
   const meanR = sumR / countR;
   const r2 = 1 - SSE / SST;
   return { value: score === 'pearson' ? meanR : r2, meanR, r2, r, folds, alpha, predictions };

@@ -61,6 +61,12 @@ export interface DlFistaOptions {
   /** initial dictionary [atoms x dim] (rows are normalised; not modified) */
   init?: Matrix;
   onProgress?: (p: DictionaryProgress) => void;
+  /**
+   * an extra stopping rule, asked after each outer step with its number and the dictionary (the
+   * learner's own buffer: do not modify); true ends the outer loop (result.stoppedBy 'rule'), as
+   * `fit dl-fista --steps auto` does with a held-out FVU (dictionary/convergence.ts)
+   */
+  stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /**
    * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
@@ -104,6 +110,8 @@ export interface DlFistaResult {
   iterations: number;
   /** true when the relative change of D fell below tol */
   converged: boolean;
+  /** what ended the outer loop: the change tolerance, the `stop` rule, or maxOuter */
+  stoppedBy: 'tol' | 'rule' | 'maxOuter';
   /** the outer step the run resumed from (options.checkpoint), or null when it started afresh */
   resumedFrom: number | null;
   /**
@@ -284,6 +292,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   let prevLoss = Infinity;
   let iterations = 0;
   let converged = false;
+  let stoppedByRule = false;
   let finished = false;
   let resumedFrom: number | null = null;
   let resumedSeconds = 0;
@@ -403,6 +412,10 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       converged = true;
       break;
     }
+    if (opts.stop?.(outer, D)) {
+      stoppedByRule = true;
+      break;
+    }
     if (ckOpts && outer < maxOuter) {
       const now = performance.now();
       if ((everySteps > 0 && outer % everySteps === 0) || now - lastSave >= everyMs) {
@@ -421,5 +434,5 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   const final = coder === 'fista'
     ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
     : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged, resumedFrom, resumedSeconds };
+  return { D, Z: final.Z, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
 }

@@ -3,7 +3,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { assertFinite } from '../core/validate.js';
 import { encode as inferCodes } from '../inference/index.js';
-import { checkSpec, isSAEKind, type ModelSpec, type ModelWeights } from '../io/model.js';
+import { checkSpec, DEFAULT_INFERENCE, isSAEKind, type ModelSpec, type ModelWeights } from '../io/model.js';
 import { type LayoutInfo, readModel, type ReadModelOptions } from '../io/sae-layouts.js';
 import { decoderNorms, foldActivationScale, foldDecoderNorm, foldDecoderNormIntoGate, foldFeatureScale, foldInputBias, hasUnitDecoder } from './fold.js';
 import type { SparseAutoencoder } from './sae/base.js';
@@ -13,7 +13,7 @@ import { createSAE } from './sae/index.js';
  * The one model runtime: a model read from any layout (io/sae-layouts.ts) becomes an object
  * whose encode/decode take raw activations, built from the real SAE classes (createSAE(kind)
  * + setWeights) and, for classical dictionaries, `inference/`'s FISTA with the stored λ,
- * iteration cap and the same stopping rule as `encode --method fista` (tol 1e-5).
+ * iteration cap and tolerance (DEFAULT_INFERENCE: a converged solve unless the model stores its own).
  *
  * What a layout means beyond the plain SAELens forward pass is folded into the weights
  * explicitly (dictionary/fold.ts), in this order, each recorded in `layout.notes`:
@@ -193,7 +193,7 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
       if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
       assertFinite('X', X);
       const U = toInput(X);
-      const Z = sae ? sae.encode(U) : inferCodes(U, spec.weights.W_dec, { method: 'fista', lambda: inf!.lambda, iters: inf!.iters, nonneg: inf!.nonneg }).Z;
+      const Z = sae ? sae.encode(U) : inferCodes(U, spec.weights.W_dec, { method: 'fista', lambda: inf!.lambda, iters: inf!.iters, tol: inf!.tol ?? DEFAULT_INFERENCE.tol, nonneg: inf!.nonneg }).Z;
       overflow(Z, 'codes');
       return Z;
     },

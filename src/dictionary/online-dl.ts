@@ -36,6 +36,12 @@ export interface OnlineDlOptions {
   /** FISTA iterations per minibatch with coder 'fista' (default 100) */
   fistaIters?: number;
   onProgress?: (p: DictionaryProgress) => void;
+  /**
+   * an extra stopping rule, asked after each step with its number and the dictionary (do not
+   * modify it); true ends the run early (result.stopped true), as `fit online-dl --epochs auto`
+   * does with a held-out FVU (dictionary/convergence.ts)
+   */
+  stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /** X is a RowSource: sizes of the chunked shuffle (io/rows.ts batches) [about 4 MiB chunks, 16 in the buffer] */
   stream?: { chunkRows?: number; bufferChunks?: number };
@@ -46,6 +52,8 @@ export interface OnlineDlResult {
   D: Matrix;
   /** minibatch steps run */
   steps: number;
+  /** the `stop` rule ended the run before `steps` */
+  stopped: boolean;
 }
 
 /**
@@ -114,6 +122,8 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   const stream = src ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: opts.stream?.chunkRows, bufferChunks: opts.stream?.bufferChunks }) : null;
   let order = stream ? new Int32Array(0) : orderRng.permutation(n);
   let pos = 0;
+  let ran = steps;
+  let stopped = false;
   for (let step = 1; step <= steps; step++) {
     checkAborted(opts.signal);
     // the next minibatch, reshuffling at the end of each pass
@@ -189,9 +199,14 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
       }
       opts.onProgress({ step, total: steps, loss: res.objective!, l0: meanL0(Z), relChange: Math.sqrt(diff / Math.max(base, 1e-300)), D });
     }
+    if (opts.stop?.(step, D)) {
+      ran = step;
+      stopped = true;
+      break;
+    }
     if (step % 16 === 0) await nextTick();
   }
   stream?.close();
   normalizeRows(D, { redraw: redrawRng, eps: 1e-10 });
-  return { D, steps };
+  return { D, steps: ran, stopped };
 }

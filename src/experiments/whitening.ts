@@ -14,7 +14,7 @@ import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { fve, l0, mse } from '../metrics/reconstruction.js';
 import { auc, unitAucs } from '../metrics/auc.js';
-import { logisticProbe } from '../metrics/probes.js';
+import { logisticProbe } from '../metrics/logistic-probe.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
@@ -259,7 +259,7 @@ function sparseProbing(Ctrain: Matrix, Cval: Matrix, labels: WorldState['labels'
     const order = Array.from(per.keys()).sort((a, b) => per[b] - per[a] || a - b).slice(0, Math.min(probeK, per.length));
     const best = Cval.takeCols([order[0]]);
     s1 += unitAucs(best, val)[0];
-    const probe = logisticProbe(Ctrain.takeCols(order), train, undefined, undefined, { l2: 1e-4, maxIter: 50 });
+    const probe = logisticProbe(Ctrain.takeCols(order), train, undefined, undefined, { solver: 'newton', l2: 1e-4, maxIter: 50 });
     sk += auc(probe.predictProba(Cval.takeCols(order)), val);
   }
   const n = Math.max(labels.length, 1);

@@ -3,6 +3,7 @@ import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
 import { loadModel, type LoadedModel, unitNormWarning } from '../dictionary/model-runtime.js';
+import { inputSpaceDecoder } from '../io/model.js';
 import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';
@@ -95,7 +96,8 @@ function dotRows(U: Float64Array, i: number, V: Float64Array, j: number, d: numb
 /** Load a model directory (and optional data / truth files) and compute the feature table. */
 export function buildModelView(dir: string, o: { data?: string; truth?: string } = {}): ModelView {
   const model: LoadedModel = loadModel(dir);
-  const D = model.weights.W_dec;
+  // atoms in the space of the activations (un-whitened for a model trained on whitened inputs)
+  const D = inputSpaceDecoder(model);
   const atoms = model.atoms, dim = model.dim;
   const U = unitRows(D);
   const metrics: Record<string, number> = {};

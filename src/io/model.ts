@@ -2,6 +2,7 @@ import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
+import { matmul } from '../backend/index.js';
 import { assertFinite } from '../core/validate.js';
 import { writeFileAtomic } from './atomic.js';
 import { packageRoot } from './paths.js';
@@ -63,12 +64,27 @@ export interface ModelWhitening {
   json?: unknown;
 }
 
-/** Sparse-inference settings for classical dictionaries (codes by FISTA on W_dec). */
+/**
+ * Sparse-inference settings for classical dictionaries (codes by FISTA on W_dec): the lasso
+ * weight and sign constraint, and how far FISTA runs: at most `iters` iterations, stopping once
+ * no code moved by more than tol · max(max|z|, 1e-12) in an iteration. Stored apart from the
+ * training's per-step FISTA iterations (cfg.json sparsecode.training.fistaIters), so a model
+ * encodes with a converged solve whatever it was trained with.
+ */
 export interface DictionaryInference {
   lambda: number;
   nonneg: boolean;
   iters: number;
+  /** relative change tolerance (absent in models written before it existed: see DEFAULT_INFERENCE) */
+  tol?: number;
 }
+
+/**
+ * The inference settings of new dictionary models (a converged solve). Models written before
+ * `tol` existed stored the training's per-step iterations as `iters` (e.g. 5); they are read
+ * with these iteration and tolerance settings too.
+ */
+export const DEFAULT_INFERENCE: { iters: number; tol: number } = { iters: 10000, tol: 1e-6 };
 
 export interface ModelSpec {
   kind: ModelKind;
@@ -153,6 +169,7 @@ export function checkSpec(m: ModelSpec, where: string): { dim: number; atoms: nu
   } else {
     const inf = m.inference;
     if (!inf || !(inf.lambda >= 0) || !Number.isInteger(inf.iters) || inf.iters < 1) fail('E_FORMAT', `${where}: a ${m.kind} model needs inference settings {lambda >= 0, nonneg, iters >= 1}`);
+    if (inf.tol !== undefined && !(inf.tol >= 0)) fail('E_FORMAT', `${where}: inference tol must be a number >= 0, got ${inf.tol}`);
   }
   for (const [name, a] of Object.entries(w)) if (a) assertFinite(`${where}: ${name}`, a instanceof Matrix ? a : (a as Float32Array));
   for (const key of ['inputScale', 'outputScale'] as const) {
@@ -250,4 +267,16 @@ export function saveModel(dir: string, m: ModelSpec, opts: SaveModelOptions = {}
     training: m.training ?? {},
   };
   writeFileAtomic(cfgPath, JSON.stringify(cfg, null, 2) + '\n');
+}
+
+/**
+ * The dictionary in the space of the raw activations, [atoms x dim]: W_dec itself, or for a model
+ * trained on whitened inputs W_dec·W_inv (the whitened-space atoms mapped back through the
+ * inverse whitening, X = Xw·W_inv + mean). The rows are the directions each feature adds to a
+ * raw activation (not renormalised). This is what any comparison with directions in the data's
+ * space (a true dictionary, another model) must use: W_dec of a whitened model lives elsewhere.
+ */
+export function inputSpaceDecoder(m: Pick<ModelSpec, 'weights' | 'whitening'>): Matrix {
+  const D = m.weights.W_dec;
+  return m.whitening ? matmul(D, m.whitening.W_inv) : D;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
-import { type ModelKind, type ModelSpec, type ModelWeights, MODEL_KINDS, CFG_FILE, SPARSITY_FILE, WEIGHTS_FILE, WHITENING_FILE, WHITENING_JSON, checkSpec } from './model.js';
+import { type ModelKind, type ModelSpec, type ModelWeights, MODEL_KINDS, CFG_FILE, DEFAULT_INFERENCE, SPARSITY_FILE, WEIGHTS_FILE, WHITENING_FILE, WHITENING_JSON, checkSpec } from './model.js';
 import { readNpz } from './npz.js';
 import { readSafetensors, type Tensor } from './safetensors.js';
 
@@ -498,7 +498,10 @@ function readSaelens(dir: string, name: 'sparsecode' | 'saelens-v6' | 'saelens-p
     const kk = sc ? (sc.k ?? cfg.k ?? cfg.activation_fn_kwargs?.k) : kind === 'topk' ? sl.k : undefined;
     if (kk !== undefined && kk !== null) spec.k = kk;
   } else {
-    spec.inference = sc!.inference;
+    // models from before the inference settings had a tolerance stored the training's per-step
+    // iterations (e.g. 5): read them with a converged solve instead
+    const inf = sc!.inference;
+    spec.inference = inf && inf.tol === undefined ? { ...inf, ...DEFAULT_INFERENCE } : inf;
   }
   if (sc?.whitening) {
     const wp = join(dir, WHITENING_FILE);

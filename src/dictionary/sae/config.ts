@@ -1,5 +1,6 @@
 import { fail } from '../../core/errors.js';
 import { assertInt, assertNumber } from '../../core/validate.js';
+import type { ConvergenceOptions } from '../convergence.js';
 
 /** The SAE kinds sparsecode trains. */
 export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
@@ -71,8 +72,14 @@ export interface SAEConfig {
   batch?: number;
   /** training steps; when absent, epochs * ceil(n / batch) */
   steps?: number;
-  /** passes over the data when `steps` is absent [10] */
-  epochs?: number;
+  /**
+   * passes over the data when `steps` is absent [10]; 'auto': train until the FVU on a held-out
+   * slice stops improving (dictionary/convergence.ts; `convergence` tunes the rule), the
+   * default of `sparsecode fit`
+   */
+  epochs?: number | 'auto';
+  /** the stopping rule of epochs 'auto' (dictionary/convergence.ts ConvergenceOptions) */
+  convergence?: ConvergenceOptions;
   /** linear warm-up steps [min(1000, 5% of steps)] */
   warmupSteps?: number;
   /** linear decay over the last steps [20% of steps] */
@@ -97,8 +104,9 @@ export interface SAEConfig {
   thresholdBeta?: number;
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k'>> {
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence'>> {
   k: number;
+  convergence?: ConvergenceOptions;
   batch: number;
   steps?: number;
   warmupSteps?: number;
@@ -145,6 +153,7 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;
   if (cfg.deadAfter !== undefined) r.deadAfter = cfg.deadAfter;
   if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
+  if (cfg.convergence !== undefined) r.convergence = { ...cfg.convergence };
   assertNumber('l1', r.l1, 0);
   assertNumber('l0', r.l0, 0);
   assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
@@ -152,7 +161,9 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (typeof cfg.lr === 'number' && !(cfg.lr > 0)) fail('E_ARG', `lr must be a positive number, got ${cfg.lr}; try 1e-3`);
   assertNumber('lr', r.lr, 0, Infinity, { exclusiveMin: true });
   assertInt('batch', r.batch, 1);
-  assertInt('epochs', r.epochs, 1);
+  if (r.epochs !== 'auto') assertInt("epochs (a positive integer or 'auto')", r.epochs, 1);
+  if (r.epochs === 'auto' && r.steps !== undefined) fail('E_ARG', "give epochs 'auto' or steps, not both");
+  if (r.convergence !== undefined && (typeof r.convergence !== 'object' || r.convergence === null)) fail('E_ARG', 'convergence must be an object {minSteps, maxSteps, evalEvery, stretch, rtol, heldOutRows}');
   if (r.steps !== undefined) assertInt('steps', r.steps, 1);
   if (r.warmupSteps !== undefined) assertInt('warmupSteps', r.warmupSteps, 0);
   if (r.decaySteps !== undefined) assertInt('decaySteps', r.decaySteps, 0);
