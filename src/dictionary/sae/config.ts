@@ -1,6 +1,7 @@
 import { fail } from '../../core/errors.js';
 import { assertInt, assertNumber } from '../../core/validate.js';
 import type { ConvergenceOptions } from '../convergence.js';
+import type { Seed } from '../../core/rng.js';
 
 /** The SAE kinds sparsecode trains. */
 export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
@@ -102,10 +103,13 @@ export interface SAEConfig {
   resampleEvery?: number;
   /** BatchTopK: EMA factor for the inference threshold [0.99] */
   thresholdBeta?: number;
+  /** the seed of fit() (initialisation, batch order); fit's own `seed` option overrides it */
+  seed?: Seed;
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence'>> {
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed'>> {
   k: number;
+  seed?: Seed;
   convergence?: ConvergenceOptions;
   batch: number;
   steps?: number;
@@ -154,6 +158,7 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (cfg.deadAfter !== undefined) r.deadAfter = cfg.deadAfter;
   if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
   if (cfg.convergence !== undefined) r.convergence = { ...cfg.convergence };
+  if (cfg.seed !== undefined) r.seed = cfg.seed;
   assertNumber('l1', r.l1, 0);
   assertNumber('l0', r.l0, 0);
   assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
