@@ -11,8 +11,11 @@ export * from './inference/index.js';
 export * from './alignment/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
-  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
-  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress,
+  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning, SAE_METHOD_KINDS, saeKindOf,
+  DLFista, OnlineDL,
+  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress, type ResolvedSAEConfig, type StepStats,
+  type DLFistaConfig, type OnlineDLConfig, type DictionaryEstimatorConfig, type DictionaryFitOptions,
+  type DlFistaOptions, type DlFistaResult, type DictionaryProgress, type OnlineDlOptions, type OnlineDlResult,
 } from './dictionary/index.js';
 export { saveParams, loadParams, type LoadParamsOptions } from './io/nn-params.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
