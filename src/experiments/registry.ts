@@ -10,6 +10,7 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
+import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -120,6 +121,17 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+  {
+    name: 'federated-factory',
+    options: ['clients', 'generator'],
+    methods: FF_METHODS,
+    run: (o, a) => runFederatedFactory({ ...a, clients: o.clients, generators: o.generator }),
+    progressLabel: (c) => `${c.method} K=${c.config.clients} seed=${c.config.seed}`,
+    columns: [{ header: 'clients', key: 'clients' }],
+    metrics: ['acc', 'auroc', 'bytes_per_client', 'unlearned_recall', 'unlearn_exact'],
+    format: (r, m) => (m === 'bytes_per_client' ? (Number.isFinite(r.mean[m]) ? Math.round(r.mean[m]).toString() : '—') : formatMeanStd(r.mean[m], r.std[m])),
+    jsonRowsOnly: true,
   },
 ];
 

@@ -8,3 +8,4 @@ export {
 } from './probes.js';
 export { linearIdentifiabilityR2, type IdentifiabilityR2 } from './identifiability.js';
 export { amortisationGap, sparseCodingObjectives, fistaFlopsPerSample, lassoLambdaOf, type AmortisationGap, type AmortisationGapOptions } from './amortisation.js';
+export { accuracy, argmaxRows, perClassRecall, macroAurocOvr, softmaxRows } from './multiclass.js';
