@@ -58,7 +58,7 @@ const QUICK: FederatedFactorySettings = {
   ...FULL,
   classifier: { ...FULL.classifier, steps: 1000 },
   fedavg: { ...FULL.fedavg, rounds: 10 },
-  generator: { ...DEFAULT_GENERATOR_SETTINGS, vaeSteps: 1500 },
+  generator: { ...DEFAULT_GENERATOR_SETTINGS, vaeHidden: 64, vaeSteps: 1000 },
   perClass: 500,
 };
 
