@@ -12,7 +12,7 @@ import type { Context } from '../src/cli/command.js';
  * not accept is refused (E_USAGE, exit 2) before anything runs or is written.
  */
 
-const SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
+const SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
 /** which experiment-specific options each experiment accepts (the contract in the usage text) */
 const ACCEPTS: Record<string, string[]> = {
   'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
