@@ -64,3 +64,16 @@ export {
   RUNG_METHODS, RUNG_SUBMETHODS, CAUSAL_RUNGS_PRESETS,
   type CausalRungsReproOptions, type CausalRungsSettings, type CausalRungsConfig, type SplitNet,
 } from './experiments/causal-rungs.js';
+export { loadDigits, stratifiedSplit, selectClasses, partitionByClass, checkClients, type LabelledData, type Client } from './federated/data.js';
+export {
+  GENERATORS, DEFAULT_GENERATOR_SETTINGS, fitGaussian, fitMixture, gmmEm, kmeansInit, createVae, vaeLossAndGrad, fitVae, fitModule, sampleModule, payloadBytes,
+  type GeneratorKind, type GeneratorSettings, type ModulePayload, type GmmParams, type Vae,
+} from './federated/generators.js';
+export {
+  createClassifier, trainClassifier, evaluate, flatParams, trainCentralised, fedAvg, clientModules, bytesByClient, synthesise, serverTrain, unlearnClient,
+  type ClassifierSettings, type FedAvgSettings, type FactorySettings, type Evaluation,
+} from './federated/learn.js';
+export {
+  runFederatedFactory, runFederatedFactoryCell, federatedFactoryCells, federatedFactoryMethods, writeFederatedFactoryReport,
+  FF_METHODS, FF_METRICS, FF_PRESETS, type FederatedFactorySettings, type FederatedFactoryConfig, type FederatedFactoryOptions,
+} from './experiments/federated-factory.js';

@@ -12,7 +12,7 @@ import type { Context } from '../src/cli/command.js';
  * not accept is refused (E_USAGE, exit 2) before anything runs or is written.
  */
 
-const SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
+const SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
 /** which experiment-specific options each experiment accepts (the contract in the usage text) */
 const ACCEPTS: Record<string, string[]> = {
   'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
@@ -20,6 +20,7 @@ const ACCEPTS: Record<string, string[]> = {
   'hidden-alignment': ['hidden'],
   'amortisation-gap': ['setting', 'steps'],
   whitening: ['conditions', 'whiten'],
+  'federated-factory': ['clients', 'generator'],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -27,6 +28,7 @@ function value(experiment: string, option: string): unknown {
     sweep: experiment === 'alignment-superposition' ? 'dims' : 'latents',
     latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
+    clients: [10], generator: ['gaussian'],
   };
   return v[option];
 }
