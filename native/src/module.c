@@ -36,6 +36,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"spdSolve", NULL, js_spd_solve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hasLapack", NULL, js_has_lapack, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, js_blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hasEigen", NULL, js_has_eigen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"symEig", NULL, js_sym_eig, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"svdThin", NULL, js_svd_thin, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -111,5 +111,8 @@ napi_value js_get_threads(napi_env env, napi_callback_info info);
 napi_value js_has_lapack(napi_env env, napi_callback_info info);
 napi_value js_spd_solve(napi_env env, napi_callback_info info);
 napi_value js_blas_info(napi_env env, napi_callback_info info);
+napi_value js_has_eigen(napi_env env, napi_callback_info info);
+napi_value js_sym_eig(napi_env env, napi_callback_info info);
+napi_value js_svd_thin(napi_env env, napi_callback_info info);
 
 #endif
