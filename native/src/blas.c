@@ -1,6 +1,59 @@
 /* BLAS: sgemm and the OpenBLAS thread count / configuration */
 #include "sparsecode.h"
 
+/*
+ * OpenBLAS threads per call, by size. A GEMM below g_gemm_mt_min_flops (2·m·n·k) runs on one
+ * OpenBLAS thread; larger ones, and every LAPACK call, on g_threads (setThreads). Waking the
+ * pool for a GEMM of a millisecond or two costs more than it gains, and its threads then spin
+ * (OpenBLAS's THREAD_TIMEOUT) on the cores the rest of the step wants: at d 128, 512 atoms,
+ * batch 1024 the run spent 7.7 of 10.6 s spinning in OpenBLAS with 2 threads. The default,
+ * 2^28 flops (~5 ms on one core), is overridden by SPARSECODE_GEMM_MT_MIN_FLOPS (0: always
+ * g_threads, the old behaviour) or gemmThreading(minFlops).
+ */
+double g_gemm_mt_min_flops = 268435456.0;
+static int g_blas_current = -1; /* the count OpenBLAS was last set to (-1: unknown) */
+
+void blas_use_threads(int n) {
+  if (n < 1) n = 1;
+  if (n != g_blas_current) {
+    openblas_set_num_threads(n);
+    g_blas_current = n;
+  }
+}
+
+void blas_threads_init(void) {
+  g_threads = openblas_get_num_threads();
+  g_blas_current = g_threads;
+  const char *e = getenv("SPARSECODE_GEMM_MT_MIN_FLOPS");
+  if (e && *e) {
+    char *end = NULL;
+    double v = strtod(e, &end);
+    if (end && *end == 0 && v >= 0) g_gemm_mt_min_flops = v;
+  }
+}
+
+/* gemmThreading([minFlops]) -> the threshold in force (after setting it when given, >= 0) */
+napi_value js_gemm_threading(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "gemmThreading", 0)) return NULL;
+  if (A.argc >= 1) {
+    napi_valuetype t;
+    napi_typeof(env, A.argv[0], &t);
+    if (t != napi_undefined) {
+      double v = arg_num(&A, 0, "minFlops");
+      if (A.failed) return NULL;
+      if (!(v >= 0)) {
+        throw_range(&A, "minFlops must be >= 0 (0: every GEMM on all threads)");
+        return NULL;
+      }
+      g_gemm_mt_min_flops = v;
+    }
+  }
+  napi_value r;
+  napi_create_double(env, g_gemm_mt_min_flops, &r);
+  return r;
+}
+
 /* sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) */
 napi_value js_sgemm(napi_env env, napi_callback_info info) {
   Args A;
@@ -42,6 +95,7 @@ napi_value js_sgemm(napi_env env, napi_callback_info info) {
     /* make "beta = 0 overwrites C" independent of the BLAS build */
     for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof(float));
   }
+  blas_use_threads(2.0 * (double)m * (double)n * (double)k < g_gemm_mt_min_flops ? 1 : g_threads);
   cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
               (float)alpha, a, (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
   return undef(env);
@@ -57,16 +111,16 @@ napi_value js_set_threads(napi_env env, napi_callback_info info) {
     throw_range(&A, "the thread count must be between 1 and 1024");
     return NULL;
   }
-  openblas_set_num_threads((int)n);
   g_threads = (int)n;
+  blas_use_threads(g_threads);
   return undef(env);
 }
 
-/* getThreads() -> number */
+/* getThreads() -> number (setThreads' count; a small GEMM may have run on one thread) */
 napi_value js_get_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  napi_create_int32(env, openblas_get_num_threads(), &r);
+  napi_create_int32(env, g_threads, &r);
   return r;
 }
 

@@ -33,6 +33,7 @@ napi_value js_spd_solve(napi_env env, napi_callback_info info) {
     napi_create_int32(env, -1, &r);
     return r;
   }
+  blas_use_threads(g_threads);
   dpotrf_("U", &in, a, &in, &infoc, 1);
   if (infoc != 0) {
     napi_create_int32(env, infoc > 0 ? infoc - 1 : 0, &r);
@@ -102,6 +103,7 @@ napi_value js_sym_eig(napi_env env, napi_callback_info info) {
     napi_create_int32(env, 0, &r);
     return r;
   }
+  blas_use_threads(g_threads);
   const char *jobz = vectors ? "V" : "N";
   double q = 0;
   dsyevd_(jobz, "L", &in, a, &in, w, &q, &lwork, &iq, &liwork, &infoc, 1, 1);
@@ -149,6 +151,7 @@ napi_value js_svd_thin(napi_env env, napi_callback_info info) {
     napi_create_int32(env, 0, &res);
     return res;
   }
+  blas_use_threads(g_threads);
   /* column-major M = Aᵀ: m = cols, n = rows, lda = cols */
   int m = (int)cols, nn = (int)rows, lda = (int)cols, ir = (int)r, infoc = 0, lwork = -1;
   int ldu = m, ldvt = ir;

@@ -12,7 +12,7 @@ napi_value js_noop(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  g_threads = openblas_get_num_threads();
+  blas_threads_init();
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"softThreshold", NULL, js_soft_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -36,6 +36,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"spdSolve", NULL, js_spd_solve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hasLapack", NULL, js_has_lapack, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasInfo", NULL, js_blas_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemmThreading", NULL, js_gemm_threading, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hasEigen", NULL, js_has_eigen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"symEig", NULL, js_sym_eig, NULL, NULL, NULL, napi_enumerable, NULL},
       {"svdThin", NULL, js_svd_thin, NULL, NULL, NULL, napi_enumerable, NULL},

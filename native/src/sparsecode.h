@@ -62,6 +62,11 @@ typedef void (*RangeFn)(void *ctx, size_t lo, size_t hi);
 /* fn(ctx, lo, hi) over [0, n) in contiguous pieces; `work` (elements touched) decides how many threads */
 void parallel_for(size_t n, size_t work, RangeFn fn, void *ctx);
 
+/* blas.c: OpenBLAS threads per call (small GEMMs on one thread; LAPACK on g_threads) */
+extern double g_gemm_mt_min_flops;
+void blas_use_threads(int n);
+void blas_threads_init(void);
+
 /* args.c */
 #define MAXARGS 13
 
@@ -111,6 +116,7 @@ napi_value js_get_threads(napi_env env, napi_callback_info info);
 napi_value js_has_lapack(napi_env env, napi_callback_info info);
 napi_value js_spd_solve(napi_env env, napi_callback_info info);
 napi_value js_blas_info(napi_env env, napi_callback_info info);
+napi_value js_gemm_threading(napi_env env, napi_callback_info info);
 napi_value js_has_eigen(napi_env env, napi_callback_info info);
 napi_value js_sym_eig(napi_env env, napi_callback_info info);
 napi_value js_svd_thin(napi_env env, napi_callback_info info);

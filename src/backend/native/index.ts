@@ -25,6 +25,12 @@ export interface NativeAddon {
   svdThin(a: Float64Array, rows: number, cols: number, u: Float64Array, s: Float64Array, vt: Float64Array): number;
   /** whether OpenBLAS has LAPACK's dsyevd/dgesdd (symEig, svdThin) */
   hasEigen(): boolean;
+  /**
+   * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
+   * (default 2^28, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
+   * given; returns the value in force. Absent from addons built before it existed.
+   */
+  gemmThreading?(minFlops?: number): number;
   setThreads(n: number): void;
   getThreads(): number;
   /** reads one Float32Array and returns: the bare cost of a call */
