@@ -110,7 +110,9 @@ export async function checkRedis(t: RedisTarget, timeoutMs = 5000): Promise<Redi
     return { version };
   } catch (e) {
     if ((e as { code?: string }).code === 'E_IO') throw e;
-    const msg = (e as Error).message || lastError || String(e);
+    // ioredis rejects connect() with a generic message; the socket's own error says what happened
+    const own = (e as Error).message || String(e);
+    const msg = lastError && (/Connection is closed|connect/i.test(own) || !own) ? lastError : own;
     let hint = `start redis-server there (docs/queue.md) or fix the --queue URL`;
     if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(msg)) hint = 'give the password in the URL (redis://:PASSWORD@host:port) or fix it';
     else if (/ENOTFOUND|EAI_AGAIN/.test(msg)) hint = 'check the host name in the --queue URL';
