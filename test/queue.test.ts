@@ -4,7 +4,8 @@
 // carries on, a malformed job refused and recorded, enqueuing twice, two settings in one --out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,28 @@ const haveRedis = redisServerPath() !== null;
 const skip = !haveRedis && process.env.CI !== 'true' ? 'redis-server is not installed (apt-get install redis-server); the queue tests against Redis are skipped' : false;
 if (skip) process.stderr.write(`# queue.test.ts: ${skip}\n`);
 
+test('from the command line, an unreachable Redis exits 3 in seconds with the fix, and writes nothing', async () => {
+  const port = await freePort();
+  const tmp = mkdtempSync(join(tmpdir(), 'sc-queue-cli-'));
+  try {
+    const url = `redis://:secret@127.0.0.1:${port}/0`;
+    for (const args of [
+      ['repro', 'stop-probing', '--latents', '20', '--active', '3', '--samples', '300', '--methods', 'oracle', '--out', join(tmp, 'out'), '--queue', url],
+      ['worker', '--queue', url],
+    ]) {
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, SPARSECODE_BACKEND: 'js' }, timeout: 60_000 });
+      assert.equal(r.status, 3, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0: .*ECONNREFUSED.*start redis-server`));
+      assert.ok(!r.stderr.includes('secret'), 'the password is never printed');
+      assert.ok(Date.now() - t0 < 30_000, `${args[0]} gave up in ${Date.now() - t0} ms`);
+    }
+    assert.ok(!existsSync(join(tmp, 'out')), 'nothing written');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('an unreachable or silent Redis is a clear error in seconds; a password is honoured', { skip }, async () => {
   assert.ok(haveRedis, 'CI=true: redis-server must be installed (.ci/run installs it)');
   // nothing listens on this port
@@ -127,6 +150,34 @@ test('an unreachable or silent Redis is a clear error in seconds; a password is 
     await assert.rejects(checkRedis({ ...withPw, password: 'wrong' }), (e: any) => e.code === 'E_IO' && /WRONGPASS|invalid/i.test(e.message) && !e.message.includes('wrong@'));
   } finally {
     await r.stop();
+  }
+});
+
+const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+test('rediss:// speaks TLS and checks the server certificate; a plain URL to a TLS port fails clearly', { skip: skip || (!haveOpenssl && 'openssl is not installed') }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sc-queue-tls-'));
+  const cert = join(tmp, 'cert.pem');
+  const key = join(tmp, 'key.pem');
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  const r = await startRedis({ tls: { cert, key } });
+  try {
+    assert.match(r.url, /^rediss:\/\/127\.0\.0\.1:\d+\/0$/);
+    // a certificate this process does not trust is refused
+    await assert.rejects(checkRedis(parseRedisUrl(r.url), 3000), (e: any) => e.code === 'E_IO' && /self[- ]signed|certificate/i.test(e.message));
+    // trusted (NODE_EXTRA_CA_CERTS, as a user would for a private CA), the queue works over TLS
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'queue', 'status', r.url], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: cert }, timeout: 60_000 });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /rediss:\/\/127\.0\.0\.1:\d+\/0 \(Redis \d+\.\d+/);
+    assert.match(ok.stdout, /no sweeps on this queue/);
+    // plain Redis protocol against the TLS port: a clear error within the timeout, not a hang
+    const t0 = Date.now();
+    await assert.rejects(checkRedis(parseRedisUrl(r.url.replace('rediss:', 'redis:')), 2000), (e: any) => e.code === 'E_IO' && /cannot reach Redis/.test(e.message));
+    assert.ok(Date.now() - t0 < 4000);
+  } finally {
+    await r.stop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
 

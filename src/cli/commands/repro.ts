@@ -8,7 +8,7 @@ import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments
 import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
 import { executePlan } from '../../experiments/experiment.js';
 import { queueExecutor } from '../../experiments/queue/executor.js';
-import { parseRedisUrl, redact } from '../../experiments/queue/redis.js';
+import { checkRedis, parseRedisUrl, redact } from '../../experiments/queue/redis.js';
 import { STOP_PROBING_METHODS } from '../../experiments/stop-probing/index.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-superposition.js';
 import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
@@ -144,6 +144,8 @@ async function runRepro(ctx: Context): Promise<number> {
     // the same plan as a local run, its cells as jobs on the queue
     const target = parseRedisUrl(o.queue);
     const plan = await experimentPlan(ex, o, args);
+    // an unreachable Redis fails here, in seconds, before DIR is touched
+    await checkRedis(target);
     result = await executePlan(plan, {
       ...args,
       executor: queueExecutor({

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { fail } from '../../core/errors.js';
 
@@ -69,7 +70,8 @@ export function redisOptions(t: RedisTarget): RedisOptions {
     db: t.db,
     username: t.username,
     password: t.password,
-    tls: t.tls ? { servername: t.host } : undefined,
+    // TLS checks the server's certificate against the host (a name, or an IP address in its SAN)
+    tls: t.tls ? (isIP(t.host) ? {} : { servername: t.host }) : undefined,
     connectTimeout: 10_000,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(200 * times, 5000),
