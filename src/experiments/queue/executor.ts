@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { fail } from '../../core/errors.js';
 import type { ExperimentExecutor } from '../experiment.js';
-import { cellKey, cellUnits, latestByCell, readResults, type Cell, type CellUnit, type ExecuteContext, type ResultLine } from '../runner.js';
+import { cellKey, cellUnits, configKey, latestByCell, readResults, type Cell, type CellUnit, type ExecuteContext, type ResultLine } from '../runner.js';
 import { cellJob, jobIdOf, QUEUE_NAME } from './jobs.js';
 import { checkRedis, redisOptions, type RedisTarget } from './redis.js';
 import { inspectJobs, loadSweep, saveSweep, sweepIdOf, writeQueueLink, SWEEP_FORMAT, type JobView, type SweepRecord } from './store.js';
@@ -231,7 +231,7 @@ export function queueExecutor(o: QueueExecutorOptions): ExperimentExecutor {
 function watchCell(watched: Map<string, Watched>, id: string, c: Cell): void {
   let w = watched.get(id);
   if (!w) watched.set(id, (w = { cells: [] }));
-  if (!w.cells.some((x) => x.method === c.method && cellKey(x.config, '') === cellKey(c.config, ''))) w.cells.push(c);
+  if (!w.cells.some((x) => x.method === c.method && configKey(x.config) === configKey(c.config))) w.cells.push(c);
 }
 
 function errorLine(c: Cell, error: string): ResultLine {

@@ -4,7 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import { fail } from '../../core/errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { cellKey, type Cell, type CellConfig, type ResultLine, type SweepIdentity } from '../runner.js';
-import { canonicalJson, jobLines, QUEUE_NAME, sha256, JOB_FORMAT, type CellJob } from './jobs.js';
+import { canonicalJson, jobIdOf, jobLines, QUEUE_NAME, sha256, JOB_FORMAT, type CellJob } from './jobs.js';
 import type { RedisTarget } from './redis.js';
 
 /**
@@ -124,7 +124,8 @@ export async function inspectJobs(queue: Queue, ids: string[]): Promise<Map<stri
       return;
     }
     const data = j.data as CellJob;
-    const job = data && data.format === JOB_FORMAT && data.config && Array.isArray(data.methods) ? data : undefined;
+    // a cell job whose id is its payload's hash (anything else on the queue is not ours to read lines from)
+    const job = data && data.format === JOB_FORMAT && data.config && Array.isArray(data.methods) && jobIdOf(data) === id ? data : undefined;
     let lines: ResultLine[] = [];
     if (job) {
       const progress = jobLines(j.progress, job).filter((l) => l.error === undefined);
