@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import { fail } from '../../core/errors.js';
 import { duration } from '../progress.js';
 import type { Command, Context } from '../command.js';
-import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
 import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
@@ -19,7 +18,7 @@ import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.j
 export const reproCommand: Command = {
   name: 'repro',
   summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]',
   description: [
     'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -54,6 +53,12 @@ export const reproCommand: Command = {
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
+    'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
+    'with --wait it stays, shows cells done / running / failed and an ETA, and writes results.jsonl as cells land',
+    'and the report at the end (else: sparsecode queue status|collect URL --out DIR). The lines are those of a',
+    'local run. docs/queue.md says how to run Redis and workers.',
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -86,6 +91,7 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
   ],
   async run(ctx) {
     return runRepro(ctx);
@@ -179,6 +185,7 @@ async function runRepro(ctx: Context): Promise<number> {
     ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled && o.queue) ctx.note(`  the jobs stay on the queue; collect later: sparsecode queue collect ${redact(o.queue)} --out ${out} [--wait]`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
