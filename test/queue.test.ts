@@ -235,6 +235,16 @@ test('queue: a failing cell is retried then recorded and the sweep carries on; a
     ac.abort();
     const summary = await worker;
     assert.deepEqual([summary.jobs, summary.cells, summary.failedCells, summary.refused], [4, 8, 4, 1]);
+
+    // the same sweep into a second folder: every cell is collected from the finished jobs, none runs again
+    reports.length = 0;
+    const copy = await executePlan(plan, { out: join(tmp, 'copy'), executor: queueExecutor({ target, onEnqueued: (e) => reports.push(e) }) });
+    assert.deepEqual([reports[0].added, reports[0].landed, reports[0].pending, copy.summary.pending, copy.summary.detached], [0, 8, 0, 0, false]);
+    assert.equal(readResults(join(tmp, 'copy', 'results.jsonl')).lines.length, 8);
+    // enqueuing the first folder again re-runs its failed cells (as a local rerun retries them), and only those
+    reports.length = 0;
+    const retry = await executePlan(plan, { out, executor: queueExecutor({ target, onEnqueued: (e) => reports.push(e) }) });
+    assert.deepEqual([reports[0].added, reports[0].jobs, reports[0].pending, retry.summary.pending], [2, 2, 4, 4]);
   } finally {
     ac.abort();
     rmSync(tmp, { recursive: true, force: true });
