@@ -6,7 +6,7 @@ import { checkAborted } from '../core/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { sampleToyFeatures, trainToyModel, type ToyModel } from '../worlds/toy-model.js';
 import { createSAE, type SparseAutoencoder } from '../dictionary/sae/index.js';
-import { normalizeRows } from '../dictionary/sae/init.js';
+import { normalizeRows } from '../linalg/rows.js';
 import { regression } from '../alignment/regression.js';
 import { semiMatching, softMatching } from '../alignment/matching.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
@@ -14,7 +14,7 @@ import { aggregate, markdownTable, metricPlot, pivotTable, summaryTable, formatM
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
- * "Superposition disentanglement reveals hidden alignment" (PAPERS.md sec. 5, arXiv 2510.03186).
+ * "Superposition disentanglement reveals hidden alignment" (docs/papers.md sec. 5, arXiv 2510.03186).
  *
  * Two toy models of superposition (src/worlds/toy-model.ts: 64 features, hidden 8/16/32,
  * feature probability 0.1, U(0,1) magnitudes, importance (1+2i/64)^(−2), AdamW lr 1e-3,
@@ -162,7 +162,7 @@ export function randomTopKSAE(H: Matrix, width: number, k: number, seed: string 
   const d = H.cols;
   const dec = new Matrix(width, d);
   rng.fillNormal(dec.data);
-  normalizeRows(dec.data, width, d);
+  normalizeRows(dec);
   const bDec = new Float32Array(d);
   for (let i = 0; i < H.rows; i++) for (let j = 0; j < d; j++) bDec[j] += H.data[i * d + j] / H.rows;
   sae.setWeights({ W_enc: dec.transpose(), b_enc: new Float32Array(width), W_dec: dec, b_dec: bDec });
@@ -272,7 +272,7 @@ export function writeHiddenAlignmentReport(dir: string, lines: ResultLine[], o: 
   const methods = HIDDEN_ALIGNMENT_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# Superposition disentanglement reveals hidden alignment — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 5. Two toy models of superposition trained from different initial weights on the same');
+  md.push('Protocol: docs/papers.md section 5. Two toy models of superposition trained from different initial weights on the same');
   md.push('data; a TopK SAE on each model\'s hidden activations; unit alignment source → target on held-out inputs.');
   md.push('Control `random-sae`: untrained TopK SAEs (random unit-norm decoder, encoder = its transpose, b_dec = mean activation).');
   if (o.preset) md.push(`Preset: \`${o.preset}\`.`);

@@ -10,6 +10,8 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
+import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
+import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -120,6 +122,24 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+  {
+    name: 'interpretability',
+    options: ['ratios', 'worlds'],
+    methods: INTERPRETABILITY_METHODS,
+    run: (o, a) => runInterpretabilityRepro({ ...a, ratios: o.ratios, worlds: o.worlds }),
+    progressLabel: (c) => `${c.method} ${c.config.world} F/U=${c.config.ratio} seed=${c.config.seed}`,
+    columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'F/U', key: 'ratio' }, { header: 'F', key: 'concepts' }],
+    metrics: ['mis', 'mis_alpha', 'frac_mis090', 'dead'],
+  },
+  {
+    name: 'causal-rungs',
+    options: [],
+    methods: RUNG_METHODS,
+    run: (_o, a) => runCausalRungsRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['holds_id', 'holds_ood', 'holds_mech', 'holds_cov', 'err_id', 'err_ood'],
   },
 ];
 

@@ -11,6 +11,13 @@ import { reproCommand } from './repro.js';
 import { exploreCommand } from './explore.js';
 import { workerCommand } from './worker.js';
 import { queueCommand } from './queue.js';
+import { inspectCommand } from './inspect.js';
+import { exportCommand } from './export.js';
+import { interpretabilityCommand } from './interpretability.js';
+import { claimsCommand } from './claims.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand];
+export const commands: Command[] = [
+  demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, inspectCommand, exportCommand,
+  benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, interpretabilityCommand, claimsCommand,
+];

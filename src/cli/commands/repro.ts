@@ -13,14 +13,18 @@ import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-sup
 import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
+import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS } from '../../experiments/interpretability.js';
+import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
   name: 'repro',
-  summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]',
+  get summary() {
+    return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
+  },
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]',
   description: [
-    'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
+    'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
     "the SAEs' frozen decoders, dictionary learning + FISTA and the FISTA oracle (D = A); MCC, logistic",
     'accuracy and best-unit AUC in and out of distribution, dictionary recovery.',
@@ -33,26 +37,37 @@ export const reproCommand: Command = {
     '',
     `Methods: ${STOP_PROBING_METHODS.join(', ')}.`,
     '',
-    'alignment-superposition (PAPERS.md section 4): two systems y_A = z·A, y_B = z·B read the same k-sparse latents',
+    'alignment-superposition (docs/papers.md § 4): two systems y_A = z·A, y_B = z·B read the same k-sparse latents',
     'through different random maps; linear/debiased CKA, RSA, ridge regression, semi-/soft-matching on raw activations',
     'vs the closed form, and on sparse codes extracted from each system (FISTA with the true maps, DL-FISTA, TopK SAE).',
     'Sweeps over m (--sweep dims) and n (--sweep latents); both by default.',
     `Methods: ${ALIGNMENT_SUPERPOSITION_METHODS.join(', ')}.`,
     '',
-    'hidden-alignment (PAPERS.md section 5): two toy models of superposition (64 features, hidden --hidden) trained from',
+    'hidden-alignment (docs/papers.md § 5): two toy models of superposition (64 features, hidden --hidden) trained from',
     'different seeds on the same data, a TopK SAE (k = 7, width 64) on each; semi-matching, soft-matching and 5-fold',
     'ridge regression for neuron->neuron, SAE->neuron, SAE->SAE and an untrained random-SAE control.',
     `Methods: ${HIDDEN_ALIGNMENT_METHODS.join(', ')}.`,
     '',
-    'amortisation-gap (PAPERS.md section 2): 16 sources, 8 dims, 3 active; SAE, MLP encoders (hidden 32/256/1024), per-sample',
+    'amortisation-gap (docs/papers.md § 2): 16 sources, 8 dims, 3 active; SAE, MLP encoders (hidden 32/256/1024), per-sample',
     'sparse coding (FISTA) and SAE + inference-time optimisation, with the decoder known (--setting known) or learned; code MCC,',
     'dictionary recovery, FLOPs per sample, the amortisation gap; report.md with MCC-vs-FLOPs plots. --steps overrides Adam steps.',
     `Methods: ${AMORTISATION_METHODS.join(', ')}.`,
     '',
-    'whitening (PAPERS.md section 3): anisotropic worlds (activation covariance with condition number κ, --conditions); ReLU and',
+    'whitening (docs/papers.md § 3): anisotropic worlds (activation covariance with condition number κ, --conditions); ReLU and',
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'interpretability (docs/evidence.md, Klindt et al. 2023 / MIS): F concepts read by U = 16 units (F/U = --ratios) in a random-',
+    'projection ReLU layer (--worlds concepts) or a trained toy model of superposition (toy); the 2-AFC index MIS with an oracle',
+    'observer (cosine in concept space) of the units, k-means directions (k = U from the identity, k = F) and TopK SAE latents.',
+    `Methods: ${INTERPRETABILITY_METHODS.join(', ')}.`,
+    '',
+    'causal-rungs (docs/evidence.md, "Causality is Key"): a small MLP trained on a structural causal model with known latents;',
+    'evidence about each latent\'s effect on the output at rung 1 (correlation, probe), rung 2 (steering, patching, ablation, SAE',
+    'steering) and rung 3 (per-unit counterfactuals from a causal model fitted with latent labels), scored against the SCM in',
+    'distribution (holds_id) and under a shift of the mechanism and of the law of a cause (holds_ood).',
+    `Methods: ${RUNG_METHODS.join(', ')}.`,
     '',
     'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
     'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
@@ -76,6 +91,8 @@ export const reproCommand: Command = {
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
+    { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -91,6 +108,8 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro interpretability --preset quick --out runs/interpretability',
+    'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
     'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
   ],
   async run(ctx) {

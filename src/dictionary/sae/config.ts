@@ -1,9 +1,25 @@
 import { fail } from '../../core/errors.js';
 import { assertInt, assertNumber } from '../../core/validate.js';
+import type { ConvergenceOptions } from '../convergence.js';
+import type { Seed } from '../../core/rng.js';
 
 /** The SAE kinds sparsecode trains. */
 export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
 export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
+
+/** The method names the CLI and the experiments use for each SAE kind (`topk-sae` → `topk`). */
+export const SAE_METHOD_KINDS: Readonly<Record<string, SAEKind>> = {
+  'relu-sae': 'relu',
+  'topk-sae': 'topk',
+  'batchtopk-sae': 'batchtopk',
+  'jumprelu-sae': 'jumprelu',
+  'mp-sae': 'mp',
+};
+
+/** The SAE kind of a method name (`topk-sae` → `topk`), or undefined for a method that is not an SAE. */
+export function saeKindOf(method: string): SAEKind | undefined {
+  return Object.hasOwn(SAE_METHOD_KINDS, method) ? SAE_METHOD_KINDS[method] : undefined;
+}
 
 /** Default sparsity coefficients, in the scaled input space (unit mean squared norm). */
 export const DEFAULT_L1 = 0.15;
@@ -57,8 +73,14 @@ export interface SAEConfig {
   batch?: number;
   /** training steps; when absent, epochs * ceil(n / batch) */
   steps?: number;
-  /** passes over the data when `steps` is absent [10] */
-  epochs?: number;
+  /**
+   * passes over the data when `steps` is absent [10]; 'auto': train until the FVU on a held-out
+   * slice stops improving (dictionary/convergence.ts; `convergence` tunes the rule), the
+   * default of `sparsecode fit`
+   */
+  epochs?: number | 'auto';
+  /** the stopping rule of epochs 'auto' (dictionary/convergence.ts ConvergenceOptions) */
+  convergence?: ConvergenceOptions;
   /** linear warm-up steps [min(1000, 5% of steps)] */
   warmupSteps?: number;
   /** linear decay over the last steps [20% of steps] */
@@ -81,10 +103,14 @@ export interface SAEConfig {
   resampleEvery?: number;
   /** BatchTopK: EMA factor for the inference threshold [0.99] */
   thresholdBeta?: number;
+  /** the seed of fit() (initialisation, batch order); fit's own `seed` option overrides it */
+  seed?: Seed;
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k'>> {
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed'>> {
   k: number;
+  seed?: Seed;
+  convergence?: ConvergenceOptions;
   batch: number;
   steps?: number;
   warmupSteps?: number;
@@ -131,6 +157,8 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;
   if (cfg.deadAfter !== undefined) r.deadAfter = cfg.deadAfter;
   if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
+  if (cfg.convergence !== undefined) r.convergence = { ...cfg.convergence };
+  if (cfg.seed !== undefined) r.seed = cfg.seed;
   assertNumber('l1', r.l1, 0);
   assertNumber('l0', r.l0, 0);
   assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
@@ -138,7 +166,9 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (typeof cfg.lr === 'number' && !(cfg.lr > 0)) fail('E_ARG', `lr must be a positive number, got ${cfg.lr}; try 1e-3`);
   assertNumber('lr', r.lr, 0, Infinity, { exclusiveMin: true });
   assertInt('batch', r.batch, 1);
-  assertInt('epochs', r.epochs, 1);
+  if (r.epochs !== 'auto') assertInt("epochs (a positive integer or 'auto')", r.epochs, 1);
+  if (r.epochs === 'auto' && r.steps !== undefined) fail('E_ARG', "give epochs 'auto' or steps, not both");
+  if (r.convergence !== undefined && (typeof r.convergence !== 'object' || r.convergence === null)) fail('E_ARG', 'convergence must be an object {minSteps, maxSteps, evalEvery, stretch, rtol, heldOutRows}');
   if (r.steps !== undefined) assertInt('steps', r.steps, 1);
   if (r.warmupSteps !== undefined) assertInt('warmupSteps', r.warmupSteps, 0);
   if (r.decaySteps !== undefined) assertInt('decaySteps', r.decaySteps, 0);

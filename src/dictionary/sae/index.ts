@@ -14,8 +14,8 @@ export { BatchTopKSAE } from './batchtopk.js';
 export { ReluSAE } from './relu.js';
 export { JumpReluSAE } from './jumprelu.js';
 export { MatchingPursuitSAE } from './mp.js';
-export { SAE_KINDS, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
-export { geometricMedian, columnMean, normalizeRows, randomUnitRows, projectRadial } from './init.js';
+export { SAE_KINDS, SAE_METHOD_KINDS, saeKindOf, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
+export { geometricMedian, projectRadial } from './init.js';
 
 /** Make an SAE of the given kind: `createSAE('topk', {atoms: 4096, k: 32})`. */
 export function createSAE(kind: SAEKind, config: SAEConfig): SparseAutoencoder {
