@@ -11,8 +11,11 @@ export * from './inference/index.js';
 export * from './alignment/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
-  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
-  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress,
+  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning, SAE_METHOD_KINDS, saeKindOf,
+  DLFista, OnlineDL,
+  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress, type ResolvedSAEConfig, type StepStats,
+  type DLFistaConfig, type OnlineDLConfig, type DictionaryEstimatorConfig, type DictionaryFitOptions,
+  type DlFistaOptions, type DlFistaResult, type DictionaryProgress, type OnlineDlOptions, type OnlineDlResult,
 } from './dictionary/index.js';
 export { saveParams, loadParams, type LoadParamsOptions } from './io/nn-params.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
@@ -61,3 +64,16 @@ export {
   RUNG_METHODS, RUNG_SUBMETHODS, CAUSAL_RUNGS_PRESETS,
   type CausalRungsReproOptions, type CausalRungsSettings, type CausalRungsConfig, type SplitNet,
 } from './experiments/causal-rungs.js';
+export { loadDigits, stratifiedSplit, selectClasses, partitionByClass, checkClients, type LabelledData, type Client } from './federated/data.js';
+export {
+  GENERATORS, DEFAULT_GENERATOR_SETTINGS, fitGaussian, fitMixture, gmmEm, kmeansInit, createVae, vaeLossAndGrad, fitVae, fitModule, sampleModule, payloadBytes,
+  type GeneratorKind, type GeneratorSettings, type ModulePayload, type GmmParams, type Vae,
+} from './federated/generators.js';
+export {
+  createClassifier, trainClassifier, evaluate, flatParams, trainCentralised, fedAvg, clientModules, bytesByClient, synthesise, serverTrain, unlearnClient,
+  type ClassifierSettings, type FedAvgSettings, type FactorySettings, type Evaluation,
+} from './federated/learn.js';
+export {
+  runFederatedFactory, runFederatedFactoryCell, federatedFactoryCells, federatedFactoryMethods, writeFederatedFactoryReport,
+  FF_METHODS, FF_METRICS, FF_PRESETS, type FederatedFactorySettings, type FederatedFactoryConfig, type FederatedFactoryOptions,
+} from './experiments/federated-factory.js';

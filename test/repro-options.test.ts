@@ -20,6 +20,7 @@ const ACCEPTS: Record<string, string[]> = {
   'hidden-alignment': ['hidden'],
   'amortisation-gap': ['setting', 'steps'],
   whitening: ['conditions', 'whiten'],
+  'federated-factory': ['clients', 'generator'],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -27,6 +28,7 @@ function value(experiment: string, option: string): unknown {
     sweep: experiment === 'alignment-superposition' ? 'dims' : 'latents',
     latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
+    clients: [10], generator: ['gaussian'],
   };
   return v[option];
 }

@@ -2,7 +2,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import type { Seed } from '../core/rng.js';
 import { matmul } from '../backend/index.js';
-import { lassoCD } from '../inference/lasso-cd.js';
+import { encode as inferCodes } from '../inference/index.js';
 import { DEFAULT_INFERENCE, saveModel, type ModelSpec } from '../io/model.js';
 import type { RowSource } from '../io/rows.js';
 import { learnDictionaryFista, type DictionaryProgress, type DlFistaOptions, type DlFistaResult } from './dl-fista.js';
@@ -16,11 +16,11 @@ import { onlineDictionaryLearning, type OnlineDlOptions, type OnlineDlResult } f
  *
  *   const dl = new DLFista({ atoms: 100, lambda: 0.1, nonneg: true, seed: 0 });
  *   await dl.fit(X);
- *   const Z = dl.encode(Xnew);            // the lasso, solved to convergence (lasso-cd)
+ *   const Z = dl.encode(Xnew);            // the lasso, solved to convergence
  *
  * Codes come from the lasso min ½‖x − zD‖² + λ‖z‖₁ (z ≥ 0 with nonneg) on the learned dictionary,
- * solved by coordinate descent to the relative tolerance `inferenceTol` (default 1e-6): not the
- * few warm-started FISTA steps of training.
+ * solved by FISTA to the relative change `inferenceTol` (default 1e-6, at most 10⁴ iterations):
+ * not the few warm-started steps of training, and the same solve a saved model's runtime runs.
  */
 export interface DictionaryEstimatorConfig {
   atoms: number;
@@ -67,7 +67,8 @@ abstract class DictionaryEstimator<R> {
     const D = this.fitted();
     if (!(X instanceof Matrix)) fail('E_ARG', 'encode: X must be a Matrix');
     if (X.cols !== D.cols) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the dictionary has dim ${D.cols}`);
-    return lassoCD(X, D, { lambda: this.config.lambda ?? 0.1, nonneg: !!this.config.nonneg, tol: this.config.inferenceTol ?? DEFAULT_INFERENCE.tol }).Z;
+    // the same solve as a saved model's runtime (dictionary/model-runtime.ts), so save → loadModel → encode gives these codes
+    return inferCodes(X, D, { method: 'fista', lambda: this.config.lambda ?? 0.1, nonneg: !!this.config.nonneg, iters: DEFAULT_INFERENCE.iters, tol: this.config.inferenceTol ?? DEFAULT_INFERENCE.tol }).Z;
   }
 
   /** Same as encode (scikit-learn naming). */

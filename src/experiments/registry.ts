@@ -12,6 +12,7 @@ import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } fr
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
 import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
+import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -140,6 +141,17 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: ['holds_id', 'holds_ood', 'holds_mech', 'holds_cov', 'err_id', 'err_ood'],
+  },
+  {
+    name: 'federated-factory',
+    options: ['clients', 'generator'],
+    methods: FF_METHODS,
+    run: (o, a) => runFederatedFactory({ ...a, clients: o.clients, generators: o.generator }),
+    progressLabel: (c) => `${c.method} K=${c.config.clients} seed=${c.config.seed}`,
+    columns: [{ header: 'clients', key: 'clients' }],
+    metrics: ['acc', 'auroc', 'bytes_per_client', 'unlearned_recall', 'unlearn_exact'],
+    format: (r, m) => (m === 'bytes_per_client' ? (Number.isFinite(r.mean[m]) ? Math.round(r.mean[m]).toString() : '—') : formatMeanStd(r.mean[m], r.std[m])),
+    jsonRowsOnly: true,
   },
 ];
 

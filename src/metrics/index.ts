@@ -18,3 +18,4 @@ export {
   parseClaim, parseClaims, checkClaim, checkClaims, EVIDENCE_KINDS, RUNG_NAMES, REGIMES, SCOPES,
   type ClaimRecord, type ClaimCheck, type ClaimFlag, type Rung, type Regime, type Scope,
 } from './claims.js';
+export { accuracy, argmaxRows, perClassRecall, macroAurocOvr, softmaxRows } from './multiclass.js';

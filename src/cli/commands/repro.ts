@@ -15,6 +15,8 @@ import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/a
 import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
 import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS } from '../../experiments/interpretability.js';
 import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
+import { FF_METHODS } from '../../experiments/federated-factory.js';
+import { GENERATORS } from '../../federated/generators.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -22,8 +24,14 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
   description: [
+    'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
+    'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
+    'with --wait it stays, shows cells done / running / failed and an ETA, and writes results.jsonl as cells land',
+    'and the report at the end (else: sparsecode queue status|collect URL --out DIR). The lines are those of a',
+    'local run. docs/queue.md says how to run Redis and workers.',
+    '',
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
     "the SAEs' frozen decoders, dictionary learning + FISTA and the FISTA oracle (D = A); MCC, logistic",
@@ -69,11 +77,12 @@ export const reproCommand: Command = {
     'distribution (holds_id) and under a shift of the mechanism and of the law of a cause (holds_ood).',
     `Methods: ${RUNG_METHODS.join(', ')}.`,
     '',
-    'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
-    'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
-    'with --wait it stays, shows cells done / running / failed and an ETA, and writes results.jsonl as cells land',
-    'and the report at the end (else: sparsecode queue status|collect URL --out DIR). The lines are those of a',
-    'local run. docs/queue.md says how to run Redis and workers.',
+    'federated-factory (docs/federated.md; docs/papers.md): one-shot generative federated learning on scikit-learn\'s 8×8',
+    'digits with clients of mutually exclusive classes (--clients K: client k holds the classes c ≡ k mod K; 10 = one class',
+    'each). FedAvg of an MLP classifier vs FederatedFactory (each client sends a generative module per class once: --generator',
+    'gaussian (full covariance), mixture, vae; the server trains the same MLP on a class-balanced synthetic set) vs centralised',
+    'training; accuracy, macro AUROC, bytes sent per client, and exact unlearning (delete a client\'s modules, retrain).',
+    `Methods: ${FF_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -89,6 +98,8 @@ export const reproCommand: Command = {
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
+    { name: 'clients', type: 'intlist', help: 'federated-factory: number of clients K, 2..10 (default 10: one class per client)', metavar: 'K[,K..]' },
+    { name: 'generator', type: 'list', help: 'federated-factory: generative modules to compare (default gaussian,mixture,vae)', metavar: 'a,b,..', choices: [...GENERATORS] },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
     { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
@@ -101,6 +112,7 @@ export const reproCommand: Command = {
     { name: 'attempts', type: 'int', metavar: 'N', help: 'with --queue: runs of a job before its failed cells are recorded as failed (default 3)' },
   ],
   examples: [
+    'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
     'sparsecode repro stop-probing --preset quick',
     'sparsecode repro stop-probing --preset full --sweep latents --out runs/latents',
     'sparsecode repro stop-probing --latents 50 --active 5 --samples 1000 --methods oracle,probe --json',
@@ -110,7 +122,7 @@ export const reproCommand: Command = {
     'sparsecode repro whitening --preset quick --out runs/whitening',
     'sparsecode repro interpretability --preset quick --out runs/interpretability',
     'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
-    'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
+    'sparsecode repro federated-factory --preset quick --generator gaussian --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
