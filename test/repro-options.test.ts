@@ -82,6 +82,12 @@ test('repro: every experiment refuses the options it does not accept, and only t
     assert.match(await usageError(['amortisation-gap'], { steps: 0 }), /--steps must be >= 1, got 0/);
     assert.match(await usageError(['stop-probing'], { epochs: 0 }), /--epochs must be >= 1, got 0/);
     assert.match(await usageError(['hidden-alignment', 'extra'], {}), /unexpected argument "extra"/);
+    // the queue options: --wait and --attempts need --queue; a bad URL is refused before anything is written
+    assert.match(await usageError(['stop-probing'], { wait: true }), /--wait applies to a queue run: add --queue/);
+    assert.match(await usageError(['whitening'], { attempts: 2 }), /--attempts applies to a queue run/);
+    const qout = join(dir, 'queue-url');
+    assert.match(await usageError(['stop-probing'], { queue: 'http://127.0.0.1:6379', out: qout }), /must start with redis:\/\//);
+    assert.ok(!existsSync(qout));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

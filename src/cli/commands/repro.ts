@@ -2,13 +2,12 @@ import { join, resolve } from 'node:path';
 import { fail } from '../../core/errors.js';
 import { duration } from '../progress.js';
 import type { Command, Context } from '../command.js';
-import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
 import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
 import { executePlan } from '../../experiments/experiment.js';
 import { queueExecutor } from '../../experiments/queue/executor.js';
-import { parseRedisUrl, redact } from '../../experiments/queue/redis.js';
+import { checkRedis, parseRedisUrl, redact } from '../../experiments/queue/redis.js';
 import { STOP_PROBING_METHODS } from '../../experiments/stop-probing/index.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-superposition.js';
 import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
@@ -25,8 +24,14 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
   description: [
+    'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
+    'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
+    'with --wait it stays, shows cells done / running / failed and an ETA, and writes results.jsonl as cells land',
+    'and the report at the end (else: sparsecode queue status|collect URL --out DIR). The lines are those of a',
+    'local run. docs/queue.md says how to run Redis and workers.',
+    '',
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
     "the SAEs' frozen decoders, dictionary learning + FISTA and the FISTA oracle (D = A); MCC, logistic",
@@ -107,6 +112,7 @@ export const reproCommand: Command = {
     { name: 'attempts', type: 'int', metavar: 'N', help: 'with --queue: runs of a job before its failed cells are recorded as failed (default 3)' },
   ],
   examples: [
+    'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
     'sparsecode repro stop-probing --preset quick',
     'sparsecode repro stop-probing --preset full --sweep latents --out runs/latents',
     'sparsecode repro stop-probing --latents 50 --active 5 --samples 1000 --methods oracle,probe --json',
@@ -175,6 +181,8 @@ async function runRepro(ctx: Context): Promise<number> {
     // the same plan as a local run, its cells as jobs on the queue
     const target = parseRedisUrl(o.queue);
     const plan = await experimentPlan(ex, o, args);
+    // an unreachable Redis fails here, in seconds, before DIR is touched
+    await checkRedis(target);
     result = await executePlan(plan, {
       ...args,
       executor: queueExecutor({
@@ -208,6 +216,7 @@ async function runRepro(ctx: Context): Promise<number> {
     ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled && o.queue) ctx.note(`  the jobs stay on the queue; collect later: sparsecode queue collect ${redact(o.queue)} --out ${out} [--wait]`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
