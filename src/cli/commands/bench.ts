@@ -35,6 +35,8 @@ export const benchCommand: Command = {
     { name: 'latents', type: 'intlist', metavar: 'N,...', help: 'dl-outer: latents (= atoms) of the Stop-Probing worlds (default 1000,5000; at most 10000)' },
     { name: 'steps', type: 'int', metavar: 'N', help: 'dl-outer: timed outer steps, after one untimed (default 3)' },
     { name: 'warm', type: 'int', metavar: 'N', help: 'dl-outer: untimed outer steps of the learner before timing (default 3; more gives the sparser codes of a long run: ~2 nonzeros per row after 30)' },
+    { name: 'kinds', type: 'string', metavar: 'K,...', help: 'convergence: SAE kinds (default topk,batchtopk,jumprelu)' },
+    { name: 'worlds', type: 'string', metavar: 'W,...', help: 'convergence: worlds small (80 atoms, 10^4 rows), medium (300, 3·10^4), large (1000, 10^5) (default all three)' },
     { name: 'peers', type: 'boolean', default: true, help: 'also run the Python peers (NumPy); --no-peers skips them' },
   ],
   examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench all --json > bench.jsonl'],
