@@ -4,6 +4,9 @@
 // a k-sparse world of 80 atoms and 10^4 rows (the smallest of the target range) at mean matched
 // |cos| >= 0.9. The wider table (up to 1000 atoms, 10^5 rows) is bench/convergence.ts.
 import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { loadBackends } from '../src/backend/index.js';
 import { Matrix } from '../src/core/matrix.js';
@@ -76,6 +79,29 @@ test('held-out split and FVU', () => {
   const M = Matrix.from([[3, 2], [3, 2], [3, 2]]);
   assert.ok(Math.abs(fvuOf(X, M) - 1) < 1e-12);
   assert.ok(Number.isNaN(fvuOf(M, M)));
+});
+
+test('epochs auto: a killed run resumes from its checkpoint to the same decision and the same weights', async () => {
+  const { X } = kSparseTestWorld(1, 12, 6, 2, 1500);
+  const cfg = { atoms: 12, k: 2, batch: 256, epochs: 'auto' as const, convergence: { minSteps: 200, maxSteps: 3000, evalEvery: 10 } };
+  const whole = createSAE('topk', cfg);
+  const a = await whole.fit(X, { seed: 4 });
+  assert.equal(a.converged, true);
+  const dir = mkdtempSync(join(tmpdir(), 'conv-resume-'));
+  try {
+    const ac = new AbortController();
+    const first = createSAE('topk', cfg);
+    await assert.rejects(first.fit(X, { seed: 4, signal: ac.signal, checkpointDir: dir, checkpointEvery: 50, progressIntervalMs: 0, onProgress: (p) => { if (p.step === 260) ac.abort(); } }), (e: any) => e.code === 'E_CANCELLED');
+    const second = createSAE('topk', cfg);
+    const b = await second.fit(X, { seed: 4, checkpointDir: dir, resume: true });
+    assert.equal(b.resumedFrom, 260);
+    assert.equal(b.steps, a.steps);
+    assert.equal(b.convergence!.convergedAt, a.convergence!.convergedAt);
+    assert.deepEqual(b.convergence!.fvu, a.convergence!.fvu);
+    assert.deepEqual(Array.from(second.getWeights().W_dec.data), Array.from(whole.getWeights().W_dec.data));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** Orthonormal atoms (rows), k active per row with magnitudes U(1, 2), N(0, noise²) per dimension. */

@@ -39,6 +39,8 @@ export const benchCommand: Command = {
     { name: 'atoms', type: 'int', metavar: 'N', help: 'sae: dictionary atoms (default 8192)' },
     { name: 'k', type: 'int', metavar: 'N', help: 'sae: active latents per row (default 32)' },
     { name: 'batch', type: 'int', metavar: 'N', help: 'sae: rows per step (default 4096)' },
+    { name: 'kinds', type: 'string', metavar: 'K,...', help: 'convergence: SAE kinds (default topk,batchtopk,jumprelu)' },
+    { name: 'worlds', type: 'string', metavar: 'W,...', help: 'convergence: worlds small (80 atoms, 10^4 rows), medium (300, 3·10^4), large (1000, 10^5) (default all three)' },
     { name: 'peers', type: 'boolean', default: true, help: 'also run the Python peers (NumPy); --no-peers skips them' },
   ],
   examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench eigh --sizes 1024,4096', 'sparsecode bench all --json > bench.jsonl'],
