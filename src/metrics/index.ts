@@ -20,3 +20,4 @@ export {
   parseClaim, parseClaims, checkClaim, checkClaims, EVIDENCE_KINDS, RUNG_NAMES, REGIMES, SCOPES,
   type ClaimRecord, type ClaimCheck, type ClaimFlag, type Rung, type Regime, type Scope,
 } from './claims.js';
+export { groundTruthMetrics, explainedVariance, absCosines, bestTrueFeature, syntheticAbsorption, syntheticSparseProbingTop1, logistic1d, type GroundTruthMetrics } from './ground-truth.js';
