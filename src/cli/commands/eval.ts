@@ -2,11 +2,12 @@ import { fail } from '../../core/errors.js';
 import { deadLatents, dictionaryRecovery, l0, mcc } from '../../metrics/index.js';
 import type { Command } from '../command.js';
 import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
+import { evalGroundTruth } from './eval-gt.js';
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'score recovered codes (and dictionaries) against the ground truth: MCC, dictionary recovery, L0',
-  usage: 'eval --codes Z.npy --truth ZTRUE.npy [--dictionary D.npy --true-dictionary A.npy] [--ood] [--json]',
+  usage: 'eval --codes Z.npy --truth ZTRUE.npy [--dictionary D.npy --true-dictionary A.npy] [--ood] [--json]\n       eval --model DIR (--world W [--split val] | --input X.npy --truth A.npy --true-dictionary D.npy) [--saebench DIR] [--json]',
   description: [
     'MCC: mean |Pearson r| between code columns and true latent columns after a one-to-one (Hungarian)',
     'matching. Latents that never vary are left out and the narrower side is padded with noise columns',
@@ -14,10 +15,20 @@ export const evalCommand: Command = {
     'active in this set and the same number of code columns of largest variance.',
     'Dictionaries are [atoms x dim] (rows are atoms): Hungarian matching on |cosine|, mean matched cosine',
     'and the fraction of matched atoms above 0.9.',
+    'With --model: the SynthSAEBench ground-truth metrics of an SAE (docs/synth-sae-bench.md): mcc_dec',
+    '(Hungarian on |cos| of decoder rows vs true features), uniqueness, per-latent precision / recall / f1',
+    'against the best-matching true feature, ev (the correct explained variance), l0, dead_fraction,',
+    'shrinkage, absorption (on the world hierarchy) and sparse_probing_top1; --saebench DIR also writes',
+    'SAEBench-style core.json, absorption.json and sparse_probing.json.',
   ].join('\n'),
   options: [
-    { name: 'codes', type: 'string', help: 'recovered codes [samples x atoms] (.npy)', required: true, metavar: 'Z.npy' },
-    { name: 'truth', type: 'string', help: 'true latents [samples x latents] (.npy), same samples in the same order', required: true, metavar: 'ZTRUE.npy' },
+    { name: 'codes', type: 'string', help: 'recovered codes [samples x atoms] (.npy) (required without --model)', metavar: 'Z.npy' },
+    { name: 'truth', type: 'string', help: 'true latents [samples x latents] (.npy), same samples in the same order', metavar: 'ZTRUE.npy' },
+    { name: 'model', type: 'string', help: 'an SAE model directory: ground-truth SAE metrics', metavar: 'DIR' },
+    { name: 'world', type: 'string', help: 'with --model: a `world synth-sae-bench` folder (activations, truth, dictionary, hierarchy)', metavar: 'W' },
+    { name: 'split', type: 'string', help: 'with --world: which split', choices: ['train', 'val'] },
+    { name: 'input', type: 'string', help: 'with --model: activations X [samples x dim] (.npy)', metavar: 'X.npy' },
+    { name: 'saebench', type: 'string', help: 'with --model: also write SAEBench-style core/absorption/sparse_probing JSON here', metavar: 'DIR' },
     { name: 'dictionary', type: 'string', help: 'learned dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
     { name: 'true-dictionary', type: 'string', help: 'true dictionary / mixing [latents x dim] (.npy)', metavar: 'A.npy' },
     { name: 'ood', type: 'boolean', help: 'OOD rule for MCC (active latents only, highest-variance code columns)' },
@@ -31,9 +42,24 @@ export const evalCommand: Command = {
   examples: [
     'sparsecode eval --codes codes_val.npy --truth worlds/n100/val_z.npy --json',
     'sparsecode eval --codes codes_ood.npy --truth worlds/n100/ood_z.npy --ood --dictionary D.npy --true-dictionary worlds/n100/mixing.npy',
+    'sparsecode eval --model sae/ --world worlds/ssb --saebench results/ --json',
   ],
   async run(ctx) {
     const o = ctx.opts;
+    if (o.model !== undefined) {
+      const r = evalGroundTruth(o);
+      if (o.json) ctx.print(JSON.stringify(r));
+      else {
+        ctx.print(`${r.samples} samples, ${r.latents} latents, ${r.true_features} true features (${o.model})`);
+        for (const k of ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'sparse_probing_top1']) {
+          const v = r[k];
+          ctx.print(`  ${k.padEnd(22)}${typeof v === 'number' ? v.toFixed(4) : String(v)}`);
+        }
+      }
+      return;
+    }
+    if (o.codes === undefined || o.truth === undefined) fail('E_USAGE', 'eval needs --codes Z.npy and --truth ZTRUE.npy (or --model DIR for the ground-truth SAE metrics)');
+    for (const k of ['world', 'split', 'input', 'saebench']) if (o[k] !== undefined) fail('E_USAGE', `--${k} applies with --model only`);
     if ((o.dictionary === undefined) !== (o['true-dictionary'] === undefined)) {
       fail('E_USAGE', 'dictionary recovery needs both --dictionary and --true-dictionary');
     }
