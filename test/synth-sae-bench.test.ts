@@ -90,3 +90,24 @@ test('CLI: world synth-sae-bench -> fit matryoshka-sae -> eval --model --world (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('repro synth-sae-bench (tiny settings): one line per method, report with the reference columns and the F1-vs-EV scatter, resumable', async () => {
+  const { runSynthSAEBenchRepro } = await import('../src/experiments/synth-sae-bench.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ssb-repro-'));
+  try {
+    const settings = { world: tiny, trainRows: 1500, evalRows: 600, atoms: 32, k: 4, steps: 40, batch: 128 };
+    const o = { out: dir, preset: 'quick' as const, methods: ['topk-sae', 'matryoshka-sae'], settings };
+    const r = await runSynthSAEBenchRepro(o);
+    assert.equal(r.summary.lines.length, 2);
+    for (const l of r.summary.lines) { assert.ok(l && l.error === undefined, JSON.stringify(l)); assert.ok(l!.metrics!.f1 >= 0 && l!.metrics!.f1 <= 1); }
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(md, /ref F1/);
+    assert.match(md, /matryoshka-sae/);
+    assert.ok(existsSync(join(dir, 'f1_vs_ev.svg')));
+    const again = await runSynthSAEBenchRepro(o);
+    assert.equal(again.summary.ran, 0);
+    assert.equal(again.summary.skipped, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

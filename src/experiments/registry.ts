@@ -12,6 +12,7 @@ import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } fr
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
 import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
+import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -140,6 +141,15 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: ['holds_id', 'holds_ood', 'holds_mech', 'holds_cov', 'err_id', 'err_ood'],
+  },
+  {
+    name: 'synth-sae-bench',
+    options: [],
+    methods: SSB_METHODS,
+    run: (_o, a) => runSynthSAEBenchRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],
   },
 ];
 
