@@ -133,7 +133,7 @@ export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?:
   const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {
     const r = rows.find((q) => q.method === m)!;
     const ref = SSB_REFERENCE[m] ?? {};
-    return [m, String(r.n), ...SSB_METRICS.map((k) => formatMeanStd(r.mean[k], r.std[k])), ref.f1?.toFixed(3) ?? '—', ref.mcc_dec?.toFixed(3) ?? '—', ref.ev?.toFixed(3) ?? '—'];
+    return [m, String(r.seeds.length), ...SSB_METRICS.map((k) => formatMeanStd(r.mean[k], r.std[k])), ref.f1?.toFixed(3) ?? '—', ref.mcc_dec?.toFixed(3) ?? '—', ref.ev?.toFixed(3) ?? '—'];
   });
   md.push('## Metrics (mean ± std over seeds)', '', markdownTable(head, body), '');
   const pts = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => { const r = rows.find((q) => q.method === m)!; return { label: m, x: r.mean.ev, y: r.mean.f1 }; });
