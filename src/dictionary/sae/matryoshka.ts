@@ -2,6 +2,7 @@ import type { Matrix } from '../../core/matrix.js';
 import type { SAEConfig } from './config.js';
 import type { StepStats } from './base.js';
 import { BatchTopKSAE } from './batchtopk.js';
+import { backend } from '../../backend/index.js';
 
 /**
  * Matryoshka BatchTopK SAE (Bussmann et al. 2025; Nabeshima 2024; SAELens
@@ -23,8 +24,6 @@ export class MatryoshkaSAE extends BatchTopKSAE {
   /** prefix widths m_1 < ... < m_G = atoms */
   readonly widths: number[];
   private bucket = new Int32Array(0);
-  private resid = new Float64Array(0);
-  private acc = new Float64Array(0);
 
   constructor(config: SAEConfig) {
     super(config, 'matryoshka');
@@ -40,72 +39,76 @@ export class MatryoshkaSAE extends BatchTopKSAE {
       while (a >= this.widths[g]) g++;
       this.bucket[a] = g;
     }
-    this.resid = new Float64Array(G * this.dim);
-    this.acc = new Float64Array(this.dim);
   }
+
+  private idxG: Int32Array[] = [];
+  private resG: Float32Array[] = [];
+  private tmpDot = new Float32Array(0);
 
   override forwardBackward(xb: Matrix): StepStats {
     const n = xb.rows, d = this.dim, G = this.widths.length;
     const ws = this.workspace(n);
+    const b = backend();
     this.encoderPre(xb, ws.xc, ws.pre);
     const kk = this.select(ws.pre);
-    const idx = this.idx, val = this.val;
+    const idx = this.idx, val = this.val, gval = this.gval;
     const nnz = this.markFiredSparse(idx, val, n, kk);
-    const W = this.Wdec.data, gW = this.gWdec.data, gE = this.gWenc.data, gb = this.gbenc;
-    gW.fill(0);
-    gE.fill(0);
-    gb.fill(0);
-    const xd = xb.data, xcd = ws.xc.data, hd = ws.xhat.data, gxd = ws.gx.data, bd = this.bdec;
-    const R = this.resid, acc = this.acc, bucket = this.bucket;
+    const bucket = this.bucket;
+    // per-group index lists (padding -1 outside the group), grown only
+    if (this.idxG.length !== G || this.idxG[0].length < n * kk) this.idxG = Array.from({ length: G }, () => new Int32Array(n * kk));
+    if (this.resG.length !== G || this.resG[0].length < n * d) this.resG = Array.from({ length: G }, () => new Float32Array(n * d));
+    if (this.tmpDot.length < n * kk) this.tmpDot = new Float32Array(n * kk);
+    for (let g = 0; g < G; g++) this.idxG[g].fill(-1, 0, n * kk);
+    for (let t = 0; t < n * kk; t++) {
+      const a = idx[t];
+      if (a >= 0) this.idxG[bucket[a]][t] = a;
+    }
+    // cumulative decodes: hd = sum over buckets <= g; residual r_g = hd + b_dec - x
+    const hd = ws.xhat.data, xd = xb.data, bd = this.bdec, W = this.Wdec.data;
+    hd.fill(0, 0, n * d);
     const s = 2 / n;
     let total = 0, full = 0;
-    for (let i = 0; i < n; i++) {
-      const xo = i * d, ko = i * kk;
-      for (let j = 0; j < d; j++) acc[j] = bd[j];
-      // partial reconstructions, group by group
-      for (let g = 0; g < G; g++) {
-        for (let t = ko; t < ko + kk; t++) {
-          const a = idx[t];
-          if (a < 0 || bucket[a] !== g) continue;
-          const v = val[t];
-          if (v === 0) continue;
-          const wo = a * d;
-          for (let j = 0; j < d; j++) acc[j] += v * W[wo + j];
-        }
-        const ro = g * d;
-        let sse = 0;
+    for (let g = 0; g < G; g++) {
+      b.gatherDecode(this.idxG[g], val, n, kk, W, d, 1, hd);
+      const R = this.resG[g];
+      let sse = 0;
+      for (let i = 0; i < n; i++) {
+        const o = i * d;
         for (let j = 0; j < d; j++) {
-          const r = acc[j] - xd[xo + j];
-          R[ro + j] = r;
+          const r = hd[o + j] + bd[j] - xd[o + j];
+          R[o + j] = r;
           sse += r * r;
         }
-        total += sse;
-        if (g === G - 1) full += sse;
       }
-      for (let j = 0; j < d; j++) hd[xo + j] = acc[j];
-      // suffix sums: R[g] <- s * sum_{h >= g} r_h (the gradient reaching a latent of bucket g)
-      for (let j = (G - 1) * d; j < G * d; j++) R[j] *= s;
-      for (let g = G - 2; g >= 0; g--) {
-        const ro = g * d, no = ro + d;
-        for (let j = 0; j < d; j++) R[ro + j] = s * R[ro + j] + R[no + j];
-      }
-      for (let j = 0; j < d; j++) gxd[xo + j] = R[j]; // b_dec is in every prefix
-      for (let t = ko; t < ko + kk; t++) {
-        const a = idx[t];
-        if (a < 0) continue;
-        const v = val[t];
-        const ro = bucket[a] * d, wo = a * d;
-        let gz = 0;
-        for (let j = 0; j < d; j++) {
-          const r = R[ro + j];
-          gz += r * W[wo + j];
-          gW[wo + j] += v * r;
-        }
-        if (!(v > 0)) continue; // ReLU after selection
-        gb[a] += gz;
-        for (let j = 0; j < d; j++) gE[wo + j] += gz * xcd[xo + j];
-      }
+      total += sse;
+      if (g === G - 1) full = sse;
     }
+    b.addRowVector(hd, n, d, bd, 1); // the full reconstruction (AuxK's residual)
+    // suffix sums: resG[g] <- s * sum_{h >= g} r_h, the gradient reaching a latent of bucket g
+    const last = this.resG[G - 1];
+    for (let t = 0; t < n * d; t++) last[t] *= s;
+    for (let g = G - 2; g >= 0; g--) {
+      const R = this.resG[g], N = this.resG[g + 1];
+      for (let t = 0; t < n * d; t++) R[t] = s * R[t] + N[t];
+    }
+    this.gWdec.data.fill(0);
+    this.gWenc.data.fill(0);
+    this.gbenc.fill(0);
+    gval.fill(0, 0, n * kk);
+    const tmp = this.tmpDot;
+    for (let g = 0; g < G; g++) {
+      b.scatterOuter(this.idxG[g], val, n, kk, this.resG[g], d, this.gWdec.data);
+      b.gatherDot(this.idxG[g], n, kk, this.resG[g], W, d, tmp);
+      const ig = this.idxG[g];
+      for (let t = 0; t < n * kk; t++) if (ig[t] >= 0) gval[t] = tmp[t];
+    }
+    const gb = this.gbenc;
+    for (let t = 0; t < n * kk; t++) {
+      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection
+      else gb[idx[t]] += gval[t];
+    }
+    b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
+    ws.gx.data.set(this.resG[0].subarray(0, n * d)); // b_dec is in every prefix
     let aux = 0;
     const coef = this.config.auxkCoef;
     if (coef > 0 && Number.isFinite(this.deadAfter)) {
@@ -114,7 +117,6 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     }
     this.biasDecGrad(ws.gx);
     this.samplesSeen += n;
-    const mse = full / n;
-    return { loss: total / n + aux, mse, l0: nnz / n, aux };
+    return { loss: total / n + aux, mse: full / n, l0: nnz / n, aux };
   }
 }
