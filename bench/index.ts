@@ -10,6 +10,7 @@ import { dlOuterBench } from './dl-outer.js';
 import { eighBench } from './eigh.js';
 import { queueBench } from './queue.js';
 import { convergenceBench } from './convergence.js';
+import { matryoshkaBench } from './matryoshka.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench, eighBench, convergenceBench, queueBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench, eighBench, convergenceBench, matryoshkaBench, queueBench];

@@ -23,6 +23,7 @@ const ACCEPTS: Record<string, string[]> = {
   'federated-factory': ['clients', 'generator'],
   interpretability: ['ratios', 'worlds'],
   'causal-rungs': [],
+  'synth-sae-bench': [],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {

@@ -13,6 +13,7 @@ import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './white
 import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
+import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -152,6 +153,15 @@ export const EXPERIMENTS: ReproExperiment[] = [
     metrics: ['acc', 'auroc', 'bytes_per_client', 'unlearned_recall', 'unlearn_exact'],
     format: (r, m) => (m === 'bytes_per_client' ? (Number.isFinite(r.mean[m]) ? Math.round(r.mean[m]).toString() : '—') : formatMeanStd(r.mean[m], r.std[m])),
     jsonRowsOnly: true,
+  },
+  {
+    name: 'synth-sae-bench',
+    options: [],
+    methods: SSB_METHODS,
+    run: (_o, a) => runSynthSAEBenchRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],
   },
 ];
 

@@ -19,3 +19,4 @@ export {
   type ClaimRecord, type ClaimCheck, type ClaimFlag, type Rung, type Regime, type Scope,
 } from './claims.js';
 export { accuracy, argmaxRows, perClassRecall, macroAurocOvr, softmaxRows } from './multiclass.js';
+export { groundTruthMetrics, explainedVariance, absCosines, bestTrueFeature, syntheticAbsorption, syntheticSparseProbingTop1, logistic1d, type GroundTruthMetrics } from './ground-truth.js';

@@ -5,11 +5,15 @@ import { loadModel } from '../../dictionary/model-runtime.js';
 import { deadLatents, dictionaryRecovery, fve, l0, mcc, mse } from '../../metrics/index.js';
 import type { Command } from '../command.js';
 import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
+import { evalGroundTruth } from './eval-gt.js';
+
+/** The ground-truth SAE metrics (SynthSAEBench) eval prints, in order. */
+const GT_FIELDS = ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'sparse_probing_top1'];
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'score recovered codes (and dictionaries) against the ground truth: MCC, dictionary recovery, L0',
-  usage: 'eval (--codes Z.npy | --model DIR [--input X.npy]) [--truth ZTRUE.npy] [--dictionary D.npy] [--true-dictionary A.npy] [--ood] [--json]',
+  usage: 'eval (--codes Z.npy | --model DIR [--input X.npy]) [--truth ZTRUE.npy] [--dictionary D.npy] [--true-dictionary A.npy] [--ood] [--json]\n       eval --model DIR (--world W [--split val] | --input X.npy --truth A.npy --true-dictionary D.npy) [--saebench DIR] [--json]',
   description: [
     'MCC: mean |Pearson r| between code columns and true latent columns after a one-to-one (Hungarian)',
     'matching. Latents that never vary are left out and the narrower side is padded with noise columns',
@@ -22,11 +26,20 @@ export const evalCommand: Command = {
     'trained on whitened inputs (W_dec itself lives in the whitened space and must not be compared with',
     'directions in the data space); with --input X the model encodes X into the codes scored against',
     '--truth, and the reconstruction is scored too (mse, fve = 1 - SSE / centred SST, original space).',
+    'With --model and the full ground truth (--world W, a `world synth-sae-bench` folder, or --input,',
+    '--truth and --true-dictionary): also the SynthSAEBench ground-truth metrics (docs/synth-sae-bench.md):',
+    'mcc_dec (Hungarian on |cos| of decoder rows vs true features), uniqueness, per-latent precision /',
+    'recall / f1 against the best-matching true feature, ev (the correct explained variance), shrinkage,',
+    'absorption (on the world hierarchy) and sparse_probing_top1; --saebench DIR also writes SAEBench-style',
+    'core.json, absorption.json and sparse_probing.json.',
   ].join('\n'),
   options: [
     { name: 'codes', type: 'string', help: 'recovered codes [samples x atoms] (.npy)', metavar: 'Z.npy' },
     { name: 'model', type: 'string', help: 'a model directory: its dictionary (original space) and, with --input, its codes', metavar: 'DIR' },
     { name: 'input', type: 'string', help: 'with --model: activations [samples x dim] the model encodes', metavar: 'X.npy' },
+    { name: 'world', type: 'string', help: 'with --model: a `world synth-sae-bench` folder (activations, truth, dictionary, hierarchy)', metavar: 'W' },
+    { name: 'split', type: 'string', help: 'with --world: which split', choices: ['train', 'val'] },
+    { name: 'saebench', type: 'string', help: 'with --model: also write SAEBench-style core/absorption/sparse_probing JSON here', metavar: 'DIR' },
     { name: 'truth', type: 'string', help: 'true latents [samples x latents] (.npy), same samples in the same order', metavar: 'ZTRUE.npy' },
     { name: 'dictionary', type: 'string', help: 'learned dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
     { name: 'true-dictionary', type: 'string', help: 'true dictionary / mixing [latents x dim] (.npy)', metavar: 'A.npy' },
@@ -42,9 +55,20 @@ export const evalCommand: Command = {
     'sparsecode eval --codes codes_val.npy --truth worlds/n100/val_z.npy --json',
     'sparsecode eval --codes codes_ood.npy --truth worlds/n100/ood_z.npy --ood --dictionary D.npy --true-dictionary worlds/n100/mixing.npy',
     'sparsecode eval --model sae/ --input worlds/n100/val_x.npy --truth worlds/n100/val_z.npy --true-dictionary worlds/n100/mixing.npy --json',
+    'sparsecode eval --model sae/ --world worlds/ssb --saebench results/ --json',
   ],
   async run(ctx) {
     const o = ctx.opts;
+    for (const k of ['world', 'split', 'saebench']) if (o[k] !== undefined && o.model === undefined) fail('E_USAGE', `--${k} applies with --model only`);
+    if (o.model !== undefined && o.world !== undefined) {
+      const r = evalGroundTruth(o);
+      if (o.json) ctx.print(JSON.stringify(r));
+      else {
+        ctx.print(`${r.samples} samples, ${r.latents} latents, ${r.true_features} true features (${o.model})`);
+        for (const k of GT_FIELDS) ctx.print(`  ${k.padEnd(22)}${typeof r[k] === 'number' ? (r[k] as number).toFixed(4) : String(r[k])}`);
+      }
+      return;
+    }
     if (o.model !== undefined && o.codes !== undefined) fail('E_USAGE', 'give --codes or --model DIR (with --input X to encode), not both');
     if (o.model !== undefined && o.dictionary !== undefined) fail('E_USAGE', 'give --dictionary or --model DIR (whose dictionary is scored), not both');
     if (o.input !== undefined && o.model === undefined) fail('E_USAGE', '--input needs --model DIR (the model that encodes it)');
@@ -98,8 +122,14 @@ export const evalCommand: Command = {
       out.dict_pairs = r.cosines.length;
       if (model) out.dict_space = model.whitening ? 'original (un-whitened W_dec)' : 'original';
     }
+    // the ground-truth SAE metrics, when the full ground truth is given
+    let gt: Record<string, unknown> | null = null;
+    if (model && o.input !== undefined && o.truth !== undefined && o['true-dictionary'] !== undefined) {
+      gt = evalGroundTruth(o);
+      for (const [k, v] of Object.entries(gt)) if (!(k in out) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')) out[k] = v;
+    }
     if (o.json) {
-      ctx.print(JSON.stringify(out));
+      ctx.print(JSON.stringify(gt ? { ...gt, ...out } : out));
       return;
     }
     const fmt = (v: number | string | boolean) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v));
@@ -115,5 +145,6 @@ export const evalCommand: Command = {
     const w = Math.max(...rows.map((r) => r[0].length)) + 2;
     if (codes) ctx.print(`${codes.rows} samples, ${codes.cols} code columns${out.truth_cols !== undefined ? `, ${out.truth_cols} true latents` : ''}`);
     for (const [k, v] of rows) ctx.print(`  ${k.padEnd(w)}${v}`);
+    if (gt) for (const k of GT_FIELDS) if (!['l0', 'dead_fraction'].includes(k)) ctx.print(`  ${k.padEnd(w)}${typeof gt[k] === 'number' ? (gt[k] as number).toFixed(4) : String(gt[k])}`);
   },
 };

@@ -13,6 +13,7 @@ import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
+import { parseWidths } from '../../dictionary/sae/widths-arg.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 import {
@@ -86,7 +87,8 @@ export const fitCommand: Command = {
     { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor)', required: true, metavar: 'X.npy' },
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
-    { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, mp)', metavar: 'K' },
+    { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, matryoshka, mp)', metavar: 'K' },
+    { name: 'widths', type: 'string', help: 'matryoshka-sae: nested prefix widths, strictly increasing, ending at --atoms [atoms/16,/8,/4,/2,atoms]', metavar: 'M1,M2,...' },
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
     { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },
@@ -190,6 +192,7 @@ export const fitCommand: Command = {
         }
         if (o.batch !== undefined) cfg.batch = o.batch;
         if (o.lr !== undefined) cfg.lr = o.lr;
+        if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
         const res = await trainSAE(sae, Xt, {
           seed: o.seed,
@@ -209,7 +212,8 @@ export const fitCommand: Command = {
         });
         if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
         const w = sae.getWeights();
-        spec = { kind: saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config } };
+        // a Matryoshka SAE infers as BatchTopK (one threshold): saved as JumpReLU, as SAELens does
+        spec = { kind: saeKind === 'matryoshka' ? 'jumprelu' : saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config, ...(saeKind === 'matryoshka' ? { architecture: 'matryoshka_batchtopk' } : {}) } };
         if (saeKind === 'topk' || saeKind === 'batchtopk' || saeKind === 'mp') spec.k = sae.config.k;
         trained = sae;
         summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction, converged: res.converged ?? null, budget: auto ? 'auto' : 'fixed' };

@@ -15,9 +15,11 @@ import { inspectCommand } from './inspect.js';
 import { exportCommand } from './export.js';
 import { interpretabilityCommand } from './interpretability.js';
 import { claimsCommand } from './claims.js';
+import { compareCommand } from './compare.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
   demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, inspectCommand, exportCommand,
   benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, interpretabilityCommand, claimsCommand,
+  compareCommand,
 ];

@@ -294,7 +294,13 @@ export abstract class SparseAutoencoder implements Trainable {
 
   /** The model as a spec for io/model.ts (SAELens layout weights, k, training statistics). */
   toSpec(): ModelSpec {
-    const spec: ModelSpec = { kind: this.kind, weights: this.getWeights(), training: { ...this.trainingStats, config: this.config } };
+    // a Matryoshka SAE is stored as SAELens stores it: a JumpReLU with its (shared) threshold
+    const matryoshka = this.kind === 'matryoshka';
+    const spec: ModelSpec = {
+      kind: matryoshka ? 'jumprelu' : this.kind,
+      weights: this.getWeights(),
+      training: { ...this.trainingStats, config: this.config, ...(matryoshka ? { architecture: 'matryoshka_batchtopk' } : {}) },
+    };
     if (this.kind === 'topk' || this.kind === 'batchtopk' || this.kind === 'mp') spec.k = this.config.k;
     return spec;
   }

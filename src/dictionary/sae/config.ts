@@ -4,8 +4,8 @@ import type { ConvergenceOptions } from '../convergence.js';
 import type { Seed } from '../../core/rng.js';
 
 /** The SAE kinds sparsecode trains. */
-export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
-export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
+export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp' | 'matryoshka';
+export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp', 'matryoshka'];
 
 /** The method names the CLI and the experiments use for each SAE kind (`topk-sae` → `topk`). */
 export const SAE_METHOD_KINDS: Readonly<Record<string, SAEKind>> = {
@@ -14,6 +14,7 @@ export const SAE_METHOD_KINDS: Readonly<Record<string, SAEKind>> = {
   'batchtopk-sae': 'batchtopk',
   'jumprelu-sae': 'jumprelu',
   'mp-sae': 'mp',
+  'matryoshka-sae': 'matryoshka',
 };
 
 /** The SAE kind of a method name (`topk-sae` → `topk`), or undefined for a method that is not an SAE. */
@@ -105,11 +106,40 @@ export interface SAEConfig {
   thresholdBeta?: number;
   /** the seed of fit() (initialisation, batch order); fit's own `seed` option overrides it */
   seed?: Seed;
+  /**
+   * Matryoshka: the nested prefix widths m_1 < m_2 < ... < m_G = atoms (SAELens
+   * `matryoshka_widths`); the loss sums the reconstruction error of every prefix
+   * [atoms/16, atoms/8, atoms/4, atoms/2, atoms, dropping widths below 1 and repeats]
+   */
+  matryoshkaWidths?: number[];
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed'>> {
+/** The default Matryoshka prefix widths: atoms/16, /8, /4, /2, atoms (repeats and zeros dropped). */
+export function defaultMatryoshkaWidths(atoms: number): number[] {
+  const w: number[] = [];
+  for (const s of [16, 8, 4, 2, 1]) {
+    const m = Math.floor(atoms / s);
+    if (m >= 1 && (w.length === 0 || m > w[w.length - 1])) w.push(m);
+  }
+  return w;
+}
+
+/** Refuse prefix widths that do not nest (strictly increasing integers ending at atoms). */
+export function checkMatryoshkaWidths(widths: unknown, atoms: number): number[] {
+  if (!Array.isArray(widths) || widths.length === 0) fail('E_ARG', `matryoshkaWidths must be a non-empty list of prefix widths ending at atoms = ${atoms}, e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  for (let g = 0; g < widths.length; g++) {
+    const m = widths[g];
+    if (!Number.isInteger(m) || m < 1) fail('E_ARG', `matryoshkaWidths[${g}] = ${m} is not a positive integer; give prefix widths like ${defaultMatryoshkaWidths(atoms).join(',')}`);
+    if (g > 0 && !(m > widths[g - 1])) fail('E_ARG', `matryoshkaWidths do not nest: ${widths.join(',')} must be strictly increasing (prefix ${g} = ${m} <= prefix ${g - 1} = ${widths[g - 1]}); e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  }
+  if (widths[widths.length - 1] !== atoms) fail('E_ARG', `matryoshkaWidths must end at atoms = ${atoms} (the full dictionary), got ${widths.join(',')}; e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  return widths.slice();
+}
+
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed' | 'matryoshkaWidths'>> {
   k: number;
   seed?: Seed;
+  matryoshkaWidths?: number[];
   convergence?: ConvergenceOptions;
   batch: number;
   steps?: number;
@@ -124,7 +154,7 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (!SAE_KINDS.includes(kind)) fail('E_ARG', `unknown SAE kind "${kind}"; choose ${SAE_KINDS.join(', ')}`);
   if (!cfg || typeof cfg !== 'object') fail('E_ARG', 'SAE config must be an object with at least {atoms}');
   assertInt('atoms', cfg.atoms, 1);
-  const needsK = kind === 'topk' || kind === 'batchtopk' || kind === 'mp';
+  const needsK = kind === 'topk' || kind === 'batchtopk' || kind === 'mp' || kind === 'matryoshka';
   if (needsK && cfg.k === undefined) fail('E_ARG', `a ${kind} SAE needs k (active latents per row), e.g. {atoms: ${cfg.atoms}, k: ${Math.max(1, Math.min(32, cfg.atoms >> 2))}}`);
   const k = cfg.k ?? 0;
   if (needsK) {
@@ -159,6 +189,8 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
   if (cfg.convergence !== undefined) r.convergence = { ...cfg.convergence };
   if (cfg.seed !== undefined) r.seed = cfg.seed;
+  if (kind === 'matryoshka') r.matryoshkaWidths = checkMatryoshkaWidths(cfg.matryoshkaWidths ?? defaultMatryoshkaWidths(cfg.atoms), cfg.atoms);
+  else if (cfg.matryoshkaWidths !== undefined) fail('E_ARG', `matryoshkaWidths applies to a matryoshka SAE, not to ${kind}`);
   assertNumber('l1', r.l1, 0);
   assertNumber('l0', r.l0, 0);
   assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
