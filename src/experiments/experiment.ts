@@ -50,6 +50,8 @@ export interface ExperimentDef<S, P extends { settings: S }, C extends CellConfi
   cells: (preset: P, settings: S) => Cell[];
   /** computes one cell's metrics; `cache` is shared within a cell group */
   runCell: (config: C, method: string, settings: S, cache: Map<string, unknown>, signal?: AbortSignal) => Promise<Record<string, number>>;
+  /** also write each line's method under this field name (see SweepOptions.methodField) */
+  methodField?: string;
   /** writes DIR/report.md (and plots) from every line of the results file; returns the report's path */
   writeReport: (dir: string, lines: ResultLine[], o: { settings: S; preset: string }) => string;
 }
@@ -78,6 +80,7 @@ export async function runExperiment<S, P extends { settings: S }, C extends Cell
     cells,
     signal: o.signal,
     onProgress: o.onProgress,
+    methodField: def.methodField,
     run: (cell, cache, signal) => def.runCell(cell.config as C, cell.method, settings, cache, signal),
   });
   const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));

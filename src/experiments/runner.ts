@@ -77,6 +77,11 @@ export interface SweepOptions {
   retryFailed?: boolean;
   /** results file name inside dir (default results.jsonl) */
   file?: string;
+  /**
+   * also write the cell's method under this field name in every line (an experiment whose
+   * contract calls the method e.g. `objective`); `method` stays, so the file reads back as usual
+   */
+  methodField?: string;
 }
 
 export interface SweepSummary {
@@ -256,6 +261,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
       }
       line = { config: cell.config, method: cell.method, error: errorText(e), seconds: round((performance.now() - c0) / 1000) };
       failed++;
+    }
+    if (opts.methodField && opts.methodField !== 'method') {
+      const { config, ...rest } = line;
+      line = { config, [opts.methodField]: cell.method, ...rest };
     }
     appendLine(path, line);
     lines[i] = line;

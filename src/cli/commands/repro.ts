@@ -11,6 +11,7 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
+import { LEJEPA_EXPERIMENTS, LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from '../../experiments/lejepa.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -44,6 +45,8 @@ interface ReproExperiment {
   format?: (r: SummaryRow, metric: string) => string;
   /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
   jsonRowsOnly?: boolean;
+  /** what the experiment calls its methods (e.g. `objective`): the --json rows' field and the table's column */
+  methodField?: string;
 }
 
 /** Options every experiment accepts. */
@@ -106,6 +109,21 @@ const EXPERIMENTS: ReproExperiment[] = [
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
   },
+  {
+    name: 'lejepa',
+    options: ['experiment', 'objectives', 'steps'],
+    methods: LEJEPA_OBJECTIVES,
+    run: (o, a) => runLejepaRepro({
+      ...a, experiments: o.experiment, objectives: o.objectives ?? a.methods,
+      settings: o.steps !== undefined ? { steps: o.steps as number, matchedSteps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} ${c.config.experiment} ${c.config.mixing} N=${c.config.latents} α=${c.config.alpha} seed=${c.config.seed}`,
+    columns: [{ header: 'experiment', key: 'experiment', align: 'l' }, { header: 'mixing', key: 'mixing', align: 'l' }, { header: 'α', key: 'alpha' }, { header: 'N', key: 'latents' }, { header: 'ρ', key: 'rho' }, { header: 'λ', key: 'lambda' }],
+    metrics: LEJEPA_METRICS,
+    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('r2') ? 4 : 3),
+    jsonRowsOnly: true,
+    methodField: 'objective',
+  },
 ];
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
@@ -114,7 +132,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -149,6 +167,15 @@ export const reproCommand: Command = {
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'lejepa (docs/papers.md § 6, "When does LeJEPA learn a world model?"): encoders trained on two OU views of hidden',
+    'latents seen through a nonlinear mixing, with SIGReg (LeJEPA), whitening ("VICReg" in the paper) or Gaussian-kernel',
+    'InfoNCE; linear identifiability R² (h->z, z->h, x->z, on the [-3, 3]^2 grid), orthogonality error. --experiment 2d',
+    '(spiral, banana, sinusoid, coupling), gennorm (latent shape α), scaling (coupling + matched encoder, N = 2..1024) or grid',
+    '(λ x ρ); one or a comma list (default: quick 2d,gennorm,scaling; full all four). --objectives picks objectives (each',
+    "experiment's paper set by default: quick sigreg only). --steps overrides the training steps. report.md has the",
+    'scaling table and R²-vs-α plots beside the paper\'s numbers.',
+    `Objectives: ${LEJEPA_OBJECTIVES.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -159,13 +186,15 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...LEJEPA_OBJECTIVES] },
+    { name: 'experiment', type: 'list', help: 'lejepa: which experiments (default: quick 2d,gennorm,scaling; full all)', metavar: 'a,b,..', choices: [...LEJEPA_EXPERIMENTS] },
+    { name: 'objectives', type: 'list', help: "lejepa: objectives (default: each experiment's paper set; quick sigreg)", metavar: 'a,b,..', choices: [...LEJEPA_OBJECTIVES] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "amortisation-gap, lejepa: optimiser steps of the encoders (default: the preset's; amortisation-gap quick 4000, lejepa quick 3000 MLP / 6000 matched; full 20000)", metavar: 'T' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -178,6 +207,8 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro lejepa --preset quick --out runs/lejepa',
+    'sparsecode repro lejepa --experiment scaling --objectives sigreg,whiten,infonce --seeds 0,1 --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
@@ -230,7 +261,8 @@ async function runRepro(ctx: Context): Promise<number> {
   bar.finish();
   const { summary, rows } = result;
   if (o.json) {
-    const jsonRows = rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std }));
+    const field = ex.methodField ?? 'method';
+    const jsonRows = rows.map((r) => ({ config: r.config, [field]: r.method, seeds: r.seeds, mean: r.mean, std: r.std }));
     ctx.print(JSON.stringify(ex.jsonRowsOnly ? { rows: jsonRows } : { experiment: ex.name, rows: jsonRows, results: summary.path, report: result.reportPath }));
   } else {
     const metrics = ex.metrics.filter((m) => rows.some((r) => r.mean[m] !== undefined));
@@ -238,7 +270,7 @@ async function runRepro(ctx: Context): Promise<number> {
     const body = rows.map((r) => [
       ...ex.columns.map((c) => String(r.config[c.key])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => format(r, m)),
     ]);
-    ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
+    ctx.print(markdownTable([...ex.columns.map((c) => c.header), ex.methodField ?? 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
   if (summary.cancelled) return EXIT.interrupted;
