@@ -7,6 +7,7 @@ export * from './worlds/index.js';
 export * from './metrics/index.js';
 export * from './inference/index.js';
 export * from './alignment/index.js';
+export * from './objectives/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
   Adam, learningRate, trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
@@ -41,3 +42,7 @@ export {
   WHITENING_KINDS, WHITENING_METHODS, WHITENING_METRICS, PREPROCESSINGS, WHITENING_PRESETS,
   type WhiteningReproOptions, type WhiteningSettings, type WhiteningConfig, type WhiteningKind, type Preprocessing, type InputMap,
 } from './experiments/whitening.js';
+export {
+  runLejepaRepro, runLejepaCell, lejepaCells, writeLejepaReport, LEJEPA_EXPERIMENTS, LEJEPA_PRESETS, LEJEPA_METRICS, PAPER_SCALING, PAPER_GENNORM,
+  type LejepaConfig, type LejepaSettings, type LejepaExperiment, type LejepaReproOptions,
+} from './experiments/lejepa.js';

@@ -8,3 +8,7 @@ export {
 } from './probes.js';
 export { linearIdentifiabilityR2, type IdentifiabilityR2 } from './identifiability.js';
 export { amortisationGap, sparseCodingObjectives, fistaFlopsPerSample, lassoLambdaOf, type AmortisationGap, type AmortisationGapOptions } from './amortisation.js';
+export {
+  worldModelMetrics, gridMetrics, boundQuantities, orthogonalityError, procrustesError, covariance, r2Both,
+  type WorldModelMetrics, type BoundQuantities,
+} from './world-model.js';

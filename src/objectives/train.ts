@@ -67,24 +67,53 @@ export function constantCosineLr(step: number, totalSteps: number, lr: number): 
   return (lr * (1 + Math.cos((Math.PI * (step - warm)) / (totalSteps - warm)))) / 2;
 }
 
+/**
+ * One training step at a time: fresh batch, forward, loss and gradient, backward, AdamW update.
+ * `trainViews` runs it over the schedule; benchmarks time single steps.
+ */
+export class ViewTrainer {
+  readonly batch: number;
+  readonly lr: number;
+  private readonly opt: Adam;
+  private readonly grads: Float32Array[];
+  private readonly dataRng: Rng;
+  private readonly dirRng: Rng;
+  private grad: Matrix | null = null;
+
+  constructor(readonly o: Omit<TrainViewsOptions, 'steps' | 'onProgress' | 'progressEvery' | 'signal'>) {
+    this.batch = o.batch ?? 256;
+    assertInt('batch', this.batch, 2);
+    this.lr = o.lr ?? 3e-3;
+    assertNumber('lr', this.lr, 0, Infinity, { exclusiveMin: true });
+    const wd = o.weightDecay ?? 0.01;
+    assertNumber('weightDecay', wd, 0);
+    const rng = o.seed instanceof Rng ? o.seed : toRng(o.seed ?? 0);
+    this.dataRng = rng.fork('data');
+    this.dirRng = rng.fork('directions');
+    const params = o.encoder.params();
+    this.opt = new Adam(params.map((p) => p.param), { weightDecay: wd });
+    this.grads = params.map((p) => p.grad);
+  }
+
+  /** One step with learning rate `rate`; returns the loss before the update. */
+  step(rate: number): ObjectiveValue {
+    const { encoder, world, objective } = this.o;
+    const batch = world.batch(this.dataRng, this.batch, objective.views);
+    const H = encoder.forward(batch.x, true);
+    if (!this.grad || this.grad.rows !== H.rows || this.grad.cols !== H.cols) this.grad = new Matrix(H.rows, H.cols);
+    const v = objective.lossAndGrad(H, this.grad, this.dirRng);
+    encoder.zeroGrad();
+    encoder.backward(this.grad);
+    this.opt.step(this.grads, rate);
+    return v;
+  }
+}
+
 /** Train `encoder` on fresh two-view batches of `world` with `objective`. */
 export async function trainViews(o: TrainViewsOptions): Promise<TrainViewsResult> {
   assertInt('steps', o.steps, 1);
-  const B = o.batch ?? 256;
-  assertInt('batch', B, 2);
-  const lr = o.lr ?? 3e-3;
-  assertNumber('lr', lr, 0, Infinity, { exclusiveMin: true });
-  const wd = o.weightDecay ?? 0.01;
-  assertNumber('weightDecay', wd, 0);
-  const rng = o.seed instanceof Rng ? o.seed : toRng(o.seed ?? 0);
-  const dataRng = rng.fork('data');
-  const dirRng = rng.fork('directions');
-  const params = o.encoder.params();
-  const opt = new Adam(params.map((p) => p.param), { weightDecay: wd });
-  const grads = params.map((p) => p.grad);
+  const trainer = new ViewTrainer(o);
   const every = o.progressEvery ?? 100;
-  const views = o.objective.views;
-  let grad: Matrix | null = null;
   let last: ObjectiveValue = { value: NaN, parts: {} };
   const t0 = performance.now();
   for (let t = 0; t <= o.steps; t++) {
@@ -92,14 +121,8 @@ export async function trainViews(o: TrainViewsOptions): Promise<TrainViewsResult
       checkAborted(o.signal);
       if (t > 0) await new Promise<void>((r) => setImmediate(r));
     }
-    const rate = constantCosineLr(t, o.steps, lr);
-    const batch = o.world.batch(dataRng, B, views);
-    const H = o.encoder.forward(batch.x, true);
-    if (!grad || grad.rows !== H.rows || grad.cols !== H.cols) grad = new Matrix(H.rows, H.cols);
-    last = o.objective.lossAndGrad(H, grad, dirRng);
-    o.encoder.zeroGrad();
-    o.encoder.backward(grad);
-    opt.step(grads, rate);
+    const rate = constantCosineLr(t, o.steps, trainer.lr);
+    last = trainer.step(rate);
     if (o.onProgress && (t % every === 0 || t === o.steps)) o.onProgress({ step: t, steps: o.steps, lr: rate, loss: last.value, parts: last.parts });
   }
   return { steps: o.steps, finalLoss: last.value, parts: last.parts, seconds: (performance.now() - t0) / 1000 };
