@@ -2,6 +2,8 @@
 export * from './core/index.js';
 export * from './backend/index.js';
 export * from './linalg/index.js';
+export * from './optim/index.js';
+export * from './nn/index.js';
 export * from './preprocess/index.js';
 export * from './worlds/index.js';
 export * from './metrics/index.js';
@@ -10,11 +12,16 @@ export * from './alignment/index.js';
 export * from './objectives/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
-  Adam, learningRate, trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
-  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress, type AdamOptions, type LrSchedule,
+  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
+  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress,
 } from './dictionary/index.js';
+export { saveParams, loadParams, type LoadParamsOptions } from './io/nn-params.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
-export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
+export { saveModel, MODEL_KINDS, type ModelKind, type ModelSpec, type ModelWeights, type SaveModelOptions } from './io/model.js';
+export { readModel, detectLayout, LAYOUT_DESCRIPTIONS, type LayoutName, type LayoutInfo, type ReadModel, type ReadModelOptions } from './io/sae-layouts.js';
+export { readNpz, decodeNpz, encodeNpz, writeNpz, type NpzFile } from './io/npz.js';
+export { loadModel, canonicalSpec, makeModel, unitNormWarning, type LoadedModel, type LoadModelOptions } from './dictionary/model-runtime.js';
+export { foldActivationScale, foldDecoderNorm, foldDecoderNormIntoGate, foldInputBias, foldFeatureScale, foldWhitening, decoderNorms, hasUnitDecoder } from './dictionary/fold.js';
 export { modelDictionary, type ModelDictionary } from './io/model-dictionary.js';
 export { RowStream, sampleRows, readRowsAt, transformedRows, defaultSampleRows, isRowSource, type RowStreamOptions, type StreamPosition } from './dictionary/stream.js';
 export type { StreamFitOptions } from './dictionary/trainer.js';

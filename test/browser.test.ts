@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeModelFixture, makeReproFixture, FIX } from './explore-fixtures.js';
 import { startExploreServer, type ExploreServer } from '../src/explore/server.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { readNpyMatrix } from '../src/io/npy.js';
 import { mcc } from '../src/metrics/mcc.js';
 import { activationCounts } from '../src/metrics/reconstruction.js';
 import { registerBackend, useBackend } from '../src/backend/registry.js';
 import { loadWasmBackend } from '../src/backend/wasm/index.js';
-import { runStopProbingCell, FULL_SETTINGS, type StopProbingConfig } from '../src/experiments/stop-probing.js';
+import { runStopProbingCell, FULL_SETTINGS, type StopProbingConfig } from '../src/experiments/stop-probing/index.js';
 import { PLAYGROUND_SETTINGS } from '../src/explore/playground.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

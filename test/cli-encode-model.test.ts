@@ -9,7 +9,8 @@ import { Rng } from '../src/core/rng.js';
 import { useBackend } from '../src/backend/index.js';
 import { createSAE } from '../src/dictionary/index.js';
 import { fista, omp } from '../src/inference/index.js';
-import { loadModel, saveModel } from '../src/io/model.js';
+import { saveModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { modelDictionary } from '../src/io/model-dictionary.js';
 import { readNpyMatrix, writeNpy } from '../src/io/npy.js';
 import { fitWhitening } from '../src/preprocess/whiten.js';
@@ -129,7 +130,7 @@ test('encode --model: usage errors', async () => {
   assert.match(r.stderr, /not both/);
   r = cli(['encode', '--model', join(dir, 'nope'), '--input', xPath, '--out', out]);
   assert.equal(r.code, 3);
-  assert.match(r.stderr, /holds no cfg.json/);
+  assert.match(r.stderr, /nope does not exist/);
   const wide = join(dir, 'x9.npy');
   writeNpy(wide, new Matrix(5, 9));
   r = cli(['encode', '--model', plainDir, '--input', wide, '--out', out]);

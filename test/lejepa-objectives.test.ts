@@ -5,6 +5,7 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { alignmentTerm, infoNceLoss, infoNceTerm, lejepaLoss, ViewObjective, whiteningLoss, whiteningTerm } from '../src/objectives/views.js';
 import { randomDirections } from '../src/objectives/sigreg.js';
+import { gradcheck } from '../src/nn/gradcheck.js';
 import { assertAllClose, assertThrowsCode, randMatrix } from './helpers.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/lejepa/lejepa.json', import.meta.url), 'utf8')).objectives;
@@ -63,6 +64,33 @@ test('the whitening and InfoNCE terms pass central-difference checks on a wider 
       worst = Math.max(worst, Math.abs(fd - g.data[p]) / (1e-3 + Math.abs(fd)));
     }
     assert.ok(worst < 5e-3, `${name}: worst relative error ${worst}`);
+  }
+});
+
+test('every objective (LeJEPA pooled / per view, whitening, InfoNCE) passes nn gradcheck', () => {
+  const X = randMatrix(2 * 10, 3, 31);
+  const dirs = randomDirections(3, 12, 32);
+  const cases: [string, ViewObjective][] = [
+    ['lejepa pooled', new ViewObjective({ kind: 'sigreg', lambda: 0.4 })],
+    ['lejepa per-view', new ViewObjective({ kind: 'sigreg', lambda: 0.4, sigregMode: 'per-view' })],
+    ['whiten', new ViewObjective({ kind: 'whiten', lambda: 0.5 })],
+    ['infonce', new ViewObjective({ kind: 'infonce', sigma: 0.8 })],
+  ];
+  for (const [name, obj] of cases) {
+    const grad = new Float32Array(X.data.length);
+    const g = new Matrix(X.rows, X.cols);
+    const r = gradcheck({
+      params: [{ name: 'H', param: X.data, grad }],
+      loss: () => obj.lossAndGrad(X, g, 0, dirs).value,
+      lossAndGrad: () => {
+        const v = obj.lossAndGrad(X, g, 0, dirs).value;
+        for (let i = 0; i < grad.length; i++) grad[i] += g.data[i];
+        return v;
+      },
+      h: 1e-2,
+    });
+    assert.equal(r.checked, X.data.length, name);
+    assert.deepEqual(r.failures, [], name);
   }
 });
 

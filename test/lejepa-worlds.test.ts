@@ -7,6 +7,7 @@ import {
   AdditiveCouplingMixing, OuWorld, householderQ, latentGrid, makeMixing, ouViews, sampleLatents, spiralMixing, bananaMixing, sinusoidMixing,
 } from '../src/worlds/ou-views.js';
 import { MatchedEncoder } from '../src/worlds/matched-encoder.js';
+import { gradcheck } from '../src/nn/gradcheck.js';
 import { assertAllClose, assertThrowsCode, randMatrix } from './helpers.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/lejepa/lejepa.json', import.meta.url), 'utf8'));
@@ -148,6 +149,19 @@ test('matched encoder: with the mixing weights it inverts the mixing; its gradie
     worst = Math.max(worst, Math.abs(fd - dx.data[i]) / (1e-2 + Math.abs(fd)));
   }
   assert.ok(worst < 5e-3, `worst relative error ${worst}`);
+  // and nn's gradcheck on the weights
+  const r = gradcheck({
+    params: fresh.params(),
+    loss,
+    lossAndGrad: () => {
+      const v = loss();
+      fresh.backward(C);
+      return v;
+    },
+    h: 1e-2,
+  });
+  assert.equal(r.checked, 3 * 9);
+  assert.deepEqual(r.failures, []);
 });
 
 test('OuWorld: fresh seeded batches, evaluation sets, the [-3, 3]^2 grid', () => {

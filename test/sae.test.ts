@@ -7,7 +7,8 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { useBackend } from '../src/backend/index.js';
 import { Adam, BatchTopKSAE, checkpointPath, createSAE, geometricMedian, learningRate, type SAEKind } from '../src/dictionary/index.js';
-import { loadModel, saveModel } from '../src/io/model.js';
+import { saveModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { assertAllClose, assertThrowsCode, kSparseTestWorld, matchedCosine } from './helpers.js';
 
 useBackend('js');

@@ -6,6 +6,7 @@ import { Rng } from '../src/core/rng.js';
 import {
   Sigreg, sigreg, sigregGrad, sigregKnots, randomDirections, checkDirections, sigregGaussianExpectation, sigregZeroPerSample,
 } from '../src/objectives/sigreg.js';
+import { gradcheck } from '../src/nn/gradcheck.js';
 import { assertAllClose, assertThrowsCode, randMatrix } from './helpers.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/lejepa/lejepa.json', import.meta.url), 'utf8'));
@@ -129,6 +130,26 @@ test('SIGReg gradient passes a central-difference gradient check (float32 embedd
     worst = Math.max(worst, Math.abs(fd - g.data[p]) / (1e-3 + Math.abs(fd)));
   }
   assert.ok(worst < 2e-3, `worst relative error ${worst}`);
+});
+
+test('SIGReg gradient passes nn gradcheck (pooled, N = 24, D = 5, M = 16, and K = 9 knots on [0, 4])', () => {
+  for (const o of [{}, { knots: 9, tMax: 4 }]) {
+    const H = randMatrix(24, 5, 21);
+    const A = randomDirections(5, 16, 22);
+    const grad = new Float32Array(H.data.length);
+    const r = gradcheck({
+      params: [{ name: 'H', param: H.data, grad }],
+      loss: () => sigreg(H, { directions: A, ...o }).value,
+      lossAndGrad: () => {
+        const g = sigregGrad(H, { directions: A, ...o });
+        for (let i = 0; i < grad.length; i++) grad[i] += g.grad.data[i];
+        return g.value;
+      },
+      h: 1e-2,
+    });
+    assert.equal(r.checked, H.data.length);
+    assert.deepEqual(r.failures, []);
+  }
 });
 
 test('random directions: unit columns, reproducible from the seed, fresh for another seed', () => {

@@ -13,7 +13,7 @@ import { worldModelMetrics, gridMetrics } from '../metrics/world-model.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable, type SummaryRow } from './report.js';
 import { linePlot, PALETTE, type PlotSeries } from './svg.js';
-import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
+import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
 
 /**
  * "When does LeJEPA learn a world model?" (arXiv 2605.26379; docs/papers.md §6, PROTOCOLS.md §1):
@@ -308,6 +308,9 @@ export interface LejepaReproOptions {
   settings?: Partial<LejepaSettings>;
   signal?: AbortSignal;
   onProgress?: (p: SweepProgress) => void;
+  onNote?: (message: string) => void;
+  /** where the cells run (default here; experiments/queue: on workers) */
+  executor?: ExperimentExecutor;
 }
 
 /** Run (or resume) the cells into `out`, then write report.md and the plots. */
@@ -324,7 +327,7 @@ export async function runLejepaRepro(o: LejepaReproOptions): Promise<ExperimentR
     runCell: runLejepaCell,
     methodField: 'objective',
     writeReport: writeLejepaReport,
-  }, { out: o.out, preset: o.preset, overrides: o.settings, signal: o.signal, onProgress: o.onProgress });
+  }, { out: o.out, preset: o.preset, overrides: o.settings, signal: o.signal, onProgress: o.onProgress, onNote: o.onNote, executor: o.executor });
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -11,7 +11,7 @@ import { svd } from '../linalg/svd.js';
 import { mlp } from '../nn/index.js';
 import { OuWorld, sampleLatents, latentGrid, type LatentLaw } from '../worlds/ou-views.js';
 import { ViewObjective } from '../objectives/views.js';
-import { ViewTrainer, constantCosineLr, embed } from '../objectives/train.js';
+import { ViewTrainer, constantCosineSchedule, embed } from '../objectives/train.js';
 import { linearIdentifiabilityR2 } from '../metrics/identifiability.js';
 
 export const LEJEPA_PLAYGROUND_MIXINGS = ['spiral', 'banana', 'sinusoid'] as const;
@@ -101,9 +101,10 @@ export async function runLejepaPlayground(p: LejepaPlaygroundParams, emit: (e: L
   });
   const score = () => ({ r2_hz: linearIdentifiabilityR2(embed(encoder, ev.x), ev.z).r2, r2_hz_grid: linearIdentifiabilityR2(embed(encoder, xGrid), zGrid).r2 });
   let last = { r2_hz: NaN, r2_hz_grid: NaN };
+  const schedule = constantCosineSchedule(p.steps, p.lr);
   for (let t = 0; t <= p.steps; t++) {
     if (shouldStop()) return;
-    const rate = constantCosineLr(t, p.steps, p.lr);
+    const rate = schedule(t);
     const v = trainer.step(rate);
     if (t % p.every === 0 || t === p.steps) {
       last = score();

@@ -2,7 +2,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
-import { loadModel, type LoadedModel } from '../io/model.js';
+import { loadModel, type LoadedModel } from '../dictionary/model-runtime.js';
 import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';

@@ -7,4 +7,4 @@ export {
   ViewObjective, lejepaLoss, whiteningLoss, infoNceLoss, alignmentTerm, whiteningTerm, infoNceTerm, checkLambda, OBJECTIVES, OBJECTIVE_DEFAULTS,
   type ObjectiveName, type ObjectiveSpec, type ObjectiveValue,
 } from './views.js';
-export { trainViews, ViewTrainer, embed, constantCosineLr, type ViewEncoder, type TrainViewsOptions, type TrainViewsProgress, type TrainViewsResult } from './train.js';
+export { trainViews, ViewTrainer, embed, constantCosineSchedule, type ViewEncoder, type TrainViewsOptions, type TrainViewsProgress, type TrainViewsResult } from './train.js';

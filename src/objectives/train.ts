@@ -1,7 +1,8 @@
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { Adam } from '../dictionary/adam.js';
+import { Adam } from '../optim/adam.js';
+import { lrSchedule } from '../optim/schedule.js';
 import type { OuWorld } from '../worlds/ou-views.js';
 import type { ViewObjective, ObjectiveValue } from './views.js';
 
@@ -59,12 +60,13 @@ export interface TrainViewsResult {
   seconds: number;
 }
 
-/** The reference's schedule: lr for t < ⌊T/2⌋, then lr·(1 + cos(π(t − ⌊T/2⌋)/(T − ⌊T/2⌋)))/2. */
-export function constantCosineLr(step: number, totalSteps: number, lr: number): number {
-  const warm = Math.floor(totalSteps / 2);
-  if (step < warm) return lr;
-  if (step >= totalSteps) return 0;
-  return (lr * (1 + Math.cos((Math.PI * (step - warm)) / (totalSteps - warm)))) / 2;
+/**
+ * The reference's schedule (`warmup_cosine_lr`): lr for t < ⌊T/2⌋, then
+ * lr·(1 + cos(π(t − ⌊T/2⌋)/(T − ⌊T/2⌋)))/2, 0 at t = T: optim's 'constant-cosine' schedule.
+ */
+export function constantCosineSchedule(totalSteps: number, lr: number): (step: number) => number {
+  if (totalSteps < 2) return (t) => (t < totalSteps ? lr : 0);
+  return lrSchedule({ kind: 'constant-cosine', lr, totalSteps, decayStart: Math.floor(totalSteps / 2) });
 }
 
 /**
@@ -113,6 +115,7 @@ export class ViewTrainer {
 export async function trainViews(o: TrainViewsOptions): Promise<TrainViewsResult> {
   assertInt('steps', o.steps, 1);
   const trainer = new ViewTrainer(o);
+  const schedule = constantCosineSchedule(o.steps, trainer.lr);
   const every = o.progressEvery ?? 100;
   let last: ObjectiveValue = { value: NaN, parts: {} };
   const t0 = performance.now();
@@ -121,7 +124,7 @@ export async function trainViews(o: TrainViewsOptions): Promise<TrainViewsResult
       checkAborted(o.signal);
       if (t > 0) await new Promise<void>((r) => setImmediate(r));
     }
-    const rate = constantCosineLr(t, o.steps, trainer.lr);
+    const rate = schedule(t);
     last = trainer.step(rate);
     if (o.onProgress && (t % every === 0 || t === o.steps)) o.onProgress({ step: t, steps: o.steps, lr: rate, loss: last.value, parts: last.parts });
   }

@@ -7,4 +7,4 @@ export {
   spiralMixing, bananaMixing, sinusoidMixing, LATENT_LAWS, MIXINGS,
   type LatentLaw, type LatentLawKind, type Mixing, type MixingName, type OuWorldOptions, type OuBatch,
 } from './ou-views.js';
-export { MatchedEncoder, type EncoderParam } from './matched-encoder.js';
+export { MatchedEncoder } from './matched-encoder.js';

@@ -3,15 +3,8 @@ import { Matrix } from '../core/matrix.js';
 import { toRng, type Rng, type Seed } from '../core/rng.js';
 import { assertInt } from '../core/validate.js';
 import { backend } from '../backend/registry.js';
+import type { Param } from '../nn/types.js';
 import type { AdditiveCouplingMixing } from './ou-views.js';
-
-/** A named parameter buffer and its gradient (the `nn` Param shape). */
-export interface EncoderParam {
-  name: string;
-  param: Float32Array;
-  grad: Float32Array;
-  shape: number[];
-}
 
 /**
  * The matched encoder of the coupling world (PROTOCOLS.md §1.3; `MatchedEncoder` of
@@ -65,7 +58,7 @@ export class MatchedEncoder {
     for (let l = 0; l < this.layers; l++) this.W[l].set(m.weights[l]);
   }
 
-  params(): EncoderParam[] {
+  params(): Param[] {
     const h = this.half;
     return this.W.map((w, l) => ({ name: `Ws.${l}`, param: w, grad: this.gW[l], shape: [h, h] }));
   }

@@ -1,6 +1,6 @@
 import { backend } from '../../backend/index.js';
 import { defaultDim } from '../../worlds/superposition.js';
-import { FULL_SETTINGS, METHOD_LABELS, runStopProbingCell, type StopProbingSettings } from '../../experiments/stop-probing.js';
+import { FULL_SETTINGS, METHOD_LABELS, runStopProbingCell, type StopProbingSettings } from '../../experiments/stop-probing/index.js';
 import type { Command } from '../command.js';
 
 const DEMO_METHODS = ['oracle', 'dl-fista', 'topk-sae', 'fista-on-topk-sae', 'probe'] as const;

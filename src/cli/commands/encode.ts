@@ -3,18 +3,20 @@ import type { Matrix } from '../../core/matrix.js';
 import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
 import { batches } from '../../io/rows.js';
-import { type LoadedModel, loadModel } from '../../io/model.js';
+import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
 import { modelDictionary } from '../../io/model-dictionary.js';
 import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index.js';
 import type { Command } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { Progress } from '../progress.js';
+import { orphaned } from '../isolate.js';
 
 const L1_METHODS = new Set<EncodeMethod>(['fista', 'ista', 'lasso-cd']);
 
 /**
  * Where the codes come from:
- * - `--dictionary D.npy`: D [atoms x dim] with --method (default fista);
+ * - `--dictionary D.npy`: D [atoms x dim] with --method (default lasso-cd: converged, and faster than
+ *   fixed-step FISTA on sparse solutions);
  * - `--model DIR` without --method: the model's own encoder (`loadModel(DIR).encode`: the SAE's
  *   encoder, or FISTA with the stored settings for classical dictionaries), on raw rows;
  * - `--model DIR --method M`: the model's decoder W_dec as the dictionary, on the rows
@@ -37,7 +39,10 @@ interface CodeSource {
 function loadDictionary(opts: Record<string, any>): CodeSource {
   if (opts.model !== undefined) {
     if (opts.dictionary !== undefined) fail('E_USAGE', 'give --dictionary D.npy or --model DIR, not both');
-    const model = loadModel(opts.model);
+    const model = loadModel(opts.model, {
+      ...(opts['fold-decoder-norm'] ? { foldDecoderNorm: true } : {}),
+      ...(opts['activation-scale'] !== undefined ? { activationScale: opts['activation-scale'] } : {}),
+    });
     const source = `--model ${opts.model}`;
     if (opts.method === undefined) return { D: model.weights.W_dec, source, dim: model.dim, model };
     const md = modelDictionary(model);
@@ -95,11 +100,16 @@ export const encodeCommand: Command = {
     'X is [samples x dim], the dictionary D is [atoms x dim] (rows are atoms; unit-norm rows expected),',
     'the codes Z written to --out are [samples x atoms] (float32), with X ≈ Z·D.',
     'fista, ista, lasso-cd: per sample minimise 1/2||x − zD||² + λ||z||₁ (z >= 0 with --nonneg);',
+    '  the default is lasso-cd (coordinate descent on active sets, run to convergence): on sparse',
+    '  solutions it is several times faster than 100 FISTA steps and gives the exact optimum (10^4 x 256',
+    '  rows on 2000 atoms: 12 s converged vs 99 s for FISTA, same objective). Pick fista for fixed,',
+    '  comparable iteration counts (the papers\' protocol).',
     '  --iters caps iterations (fista/ista, default 100) or sweeps (lasso-cd, default 1000); --tol is the',
     '  relative change of the codes that counts as converged (0 runs exactly --iters iterations).',
     'omp: orthogonal matching pursuit, --k atoms per sample and/or stop when ||x − zD||² <= --tol.',
     'mp: matching pursuit, --k greedy steps.',
-    '--model DIR (written by sparsecode fit, or a SAELens directory: cfg.json + sae_weights.safetensors)',
+    '--model DIR (written by sparsecode fit, or any layout "sparsecode inspect" reads: SAELens v6 and pre-v6,',
+    '  Gemma Scope params.npz / params.safetensors, sparsify, Llama Scope)',
     '  instead of --dictionary: without --method the model encodes with its own encoder (an SAE\'s',
     '  encoder; FISTA with the stored settings for classical dictionaries). With --method the model\'s',
     '  decoder W_dec is the dictionary and the codes are inferred for u − b_dec, u = x (or the whitened x',
@@ -113,19 +123,22 @@ export const encodeCommand: Command = {
   ].join('\n'),
   options: [
     { name: 'dictionary', type: 'string', help: 'dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
-    { name: 'model', type: 'string', help: 'model directory (sparsecode fit or SAELens layout) instead of --dictionary', metavar: 'DIR' },
+    { name: 'model', type: 'string', help: 'a model (sparsecode fit output, SAELens, Gemma Scope, sparsify, Llama Scope) instead of --dictionary', metavar: 'DIR' },
     { name: 'input', type: 'string', help: 'data [samples x dim] (.npy)', required: true, metavar: 'X.npy' },
     { name: 'out', type: 'string', help: 'where to write the codes [samples x atoms] (.npy, written atomically)', required: true, metavar: 'Z.npy' },
-    { name: 'method', type: 'string', help: "inference method [fista; with --model: the model's own encoder]", choices: ENCODE_METHODS },
+    { name: 'method', type: 'string', help: "inference method [lasso-cd; with --model: the model's own encoder]", choices: ENCODE_METHODS },
     { name: 'lambda', type: 'number', help: 'L1 weight λ (required for fista, ista, lasso-cd)', metavar: 'L' },
     { name: 'iters', type: 'int', help: 'iteration cap (fista/ista: iterations, lasso-cd: sweeps)', metavar: 'T' },
     { name: 'k', type: 'int', help: 'atoms per sample (omp; required for mp)', metavar: 'K' },
     { name: 'nonneg', type: 'boolean', help: 'non-negative codes (fista, ista, lasso-cd)' },
     { name: 'tol', type: 'number', help: 'stopping tolerance (omp: target squared residual)', metavar: 'T' },
     { name: 'batch', type: 'int', help: 'samples per batch [2^24/atoms, within 256..8192]', metavar: 'B' },
+    { name: 'fold-decoder-norm', type: 'boolean', help: 'with --model: fold decoder norms into the encoder first (unit-norm W_dec rows; codes scaled by the norms; not for TopK)' },
+    { name: 'activation-scale', type: 'number', help: 'with --model: the scaling factor of a SAELens model saved with normalize_activations expected_average_only_in and no activation_scaler.json', metavar: 'S' },
     TENSOR_OPTION,
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of the summary line' },
   ],
+  isolate: true,
   examples: [
     'sparsecode encode --dictionary D.npy --input X.npy --lambda 0.1 --out Z.npy',
     'sparsecode encode --dictionary D.npy --input X.npy --method fista --lambda 0.1 --iters 100 --nonneg --out Z.npy',
@@ -137,7 +150,7 @@ export const encodeCommand: Command = {
   async run(ctx) {
     const o = ctx.opts;
     const own = o.model !== undefined && o.method === undefined;
-    const method: EncodeMethod = o.method ?? 'fista';
+    const method: EncodeMethod = o.method ?? 'lasso-cd';
     if (own) {
       for (const f of ['lambda', 'iters', 'k', 'tol', 'nonneg'] as const) {
         if (o[f] !== undefined && o[f] !== false) fail('E_USAGE', `--${f} does not apply to the model's own encoder; add --method fista|ista|lasso-cd|omp|mp to infer codes on its decoder W_dec instead`);
@@ -233,5 +246,5 @@ function fmt(v: number | undefined): string {
 }
 
 function checkAbortedCli(signal: AbortSignal): void {
-  if (signal.aborted) fail('E_CANCELLED', 'encode: interrupted; no codes were written');
+  if (signal.aborted || orphaned()) fail('E_CANCELLED', 'encode: interrupted; no codes were written');
 }

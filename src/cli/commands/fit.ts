@@ -4,7 +4,8 @@ import { Matrix } from '../../core/matrix.js';
 import { checkpointPath, createSAE, type SAEConfig, type SAEKind, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
-import { type LoadedModel, loadModel, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
+import { type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
+import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
 import { fitWhitening, type Whitening } from '../../preprocess/whiten.js';
 import type { Command, Context } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
@@ -53,8 +54,9 @@ export const fitCommand: Command = {
   usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs E | --steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB]',
   description: [
     'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
-    '(cfg.json + sae_weights.safetensors in the SAELens layout: W_enc [dim x atoms], b_enc, W_dec',
-    '[atoms x dim], b_dec, threshold for JumpReLU/BatchTopK; classical learners store W_dec only).',
+    '(a SAELens v6 folder: cfg.json + sae_weights.safetensors, W_enc [dim x atoms], b_enc, W_dec',
+    '[atoms x dim], b_dec, threshold for JumpReLU/BatchTopK; classical learners store W_dec only;',
+    'SAELens >= 6 loads the ReLU, TopK, JumpReLU and BatchTopK ones, see docs/interop.md).',
     'Inputs are scaled to unit mean squared norm while training and the scale is folded into the',
     'saved weights, so the model takes raw activations. With --whiten the model is trained on',
     'PCA/ZCA-whitened inputs; the whitening is stored in DIR and the reported errors are measured',

@@ -9,7 +9,14 @@ import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
 import { exploreCommand } from './explore.js';
+import { workerCommand } from './worker.js';
+import { queueCommand } from './queue.js';
+import { inspectCommand } from './inspect.js';
+import { exportCommand } from './export.js';
 import { sigregCommand } from './sigreg.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, sigregCommand];
+export const commands: Command[] = [
+  demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, inspectCommand, exportCommand,
+  benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, sigregCommand,
+];

@@ -5,126 +5,16 @@ import type { Command, Context } from '../command.js';
 import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
-import type { Cell, SweepProgress, SweepSummary } from '../../experiments/runner.js';
-import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
-import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from '../../experiments/alignment-superposition.js';
-import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
-import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
-import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
-import { LEJEPA_EXPERIMENTS, LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from '../../experiments/lejepa.js';
-
-/** What every experiment's run function gets from the driver. */
-interface ReproRunArgs {
-  out: string;
-  preset: 'quick' | 'full';
-  seeds: number[] | undefined;
-  methods: string[] | undefined;
-  signal: AbortSignal;
-  onProgress: (p: SweepProgress) => void;
-  /** one-line notes from inside a cell (e.g. "resumed from its checkpoint at step ...") */
-  onNote: (message: string) => void;
-}
-
-/** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
-interface ReproExperiment {
-  name: string;
-  /** options it accepts besides the shared ones (REPRO_SHARED); any other option is refused (exit 2) */
-  options: readonly string[];
-  /** the values --methods may take, and how the usage error lists them */
-  methods: readonly string[];
-  methodsHint?: string;
-  /** the values --sweep may take (when `sweep` is accepted) */
-  sweeps?: readonly string[];
-  run: (o: Opts, a: ReproRunArgs) => Promise<{ summary: SweepSummary; rows: SummaryRow[]; reportPath: string }>;
-  /** the progress bar's "last cell" text (default: method and config as JSON) */
-  progressLabel?: (cell: Cell) => string;
-  /** stdout table: config columns (header, key, alignment), then method, seeds and these metrics (those present) */
-  columns: { header: string; key: string; align?: 'l' | 'r' }[];
-  metrics: readonly string[];
-  /** one metric's table cell (default mean ± std, 3 decimals) */
-  format?: (r: SummaryRow, metric: string) => string;
-  /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
-  jsonRowsOnly?: boolean;
-  /** what the experiment calls its methods (e.g. `objective`): the --json rows' field and the table's column */
-  methodField?: string;
-}
-
-/** Options every experiment accepts. */
-const REPRO_SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
-/** Integer options that must be >= 1 where accepted. */
-const REPRO_POSITIVE = ['epochs', 'steps'];
-
-const EXPERIMENTS: ReproExperiment[] = [
-  {
-    name: 'stop-probing',
-    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
-    methods: STOP_PROBING_METHODS,
-    sweeps: ['latents', 'sparsity', 'samples'],
-    run: (o, a) => runStopProbing({
-      ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
-      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
-    }),
-    progressLabel: (c) => `${c.method} n=${c.config.latents} seed=${c.config.seed}`,
-    columns: [{ header: 'n', key: 'latents' }, { header: 'k', key: 'active' }, { header: 'N', key: 'samples' }],
-    metrics: METRIC_NAMES,
-    jsonRowsOnly: true,
-  },
-  {
-    name: 'alignment-superposition',
-    options: ['sweep', 'latents', 'dims', 'active', 'samples'],
-    methods: ALIGNMENT_SUPERPOSITION_METHODS,
-    sweeps: ['dims', 'latents'],
-    run: (o, a) => runAlignmentSuperposition({
-      ...a, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined, latents: o.latents, dims: o.dims, active: o.active, samples: o.samples,
-    }),
-    columns: [{ header: 'n', key: 'latents' }, { header: 'm', key: 'dim' }, { header: 'k', key: 'active' }],
-    metrics: AS_METRICS,
-  },
-  {
-    name: 'hidden-alignment',
-    options: ['hidden'],
-    methods: HIDDEN_ALIGNMENT_METHODS,
-    run: (o, a) => runHiddenAlignment({ ...a, hidden: o.hidden }),
-    columns: [{ header: 'hidden', key: 'hidden' }],
-    metrics: HA_METRICS,
-  },
-  {
-    name: 'amortisation-gap',
-    options: ['setting', 'steps'],
-    methods: AMORTISATION_METHODS,
-    run: (o, a) => runAmortisationGap({
-      ...a, settings: o.setting ? [o.setting as AmortisationSetting] : undefined, overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
-    }),
-    columns: [{ header: 'D', key: 'setting', align: 'l' }],
-    metrics: ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'],
-    format: (r, m) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3)),
-  },
-  {
-    name: 'whitening',
-    options: ['conditions', 'whiten'],
-    methods: ['relu-sae', 'topk-sae', ...WHITENING_METHODS],
-    methodsHint: `relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`,
-    run: (o, a) => runWhiteningRepro({ ...a, conditions: o.conditions, preprocessings: o.whiten }),
-    progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
-    columns: [{ header: 'κ', key: 'condition' }],
-    metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
-  },
-  {
-    name: 'lejepa',
-    options: ['experiment', 'objectives', 'steps'],
-    methods: LEJEPA_OBJECTIVES,
-    run: (o, a) => runLejepaRepro({
-      ...a, experiments: o.experiment, objectives: o.objectives ?? a.methods,
-      settings: o.steps !== undefined ? { steps: o.steps as number, matchedSteps: o.steps as number } : undefined,
-    }),
-    progressLabel: (c) => `${c.method} ${c.config.experiment} ${c.config.mixing} N=${c.config.latents} α=${c.config.alpha} seed=${c.config.seed}`,
-    columns: [{ header: 'experiment', key: 'experiment', align: 'l' }, { header: 'mixing', key: 'mixing', align: 'l' }, { header: 'α', key: 'alpha' }, { header: 'N', key: 'latents' }, { header: 'ρ', key: 'rho' }, { header: 'λ', key: 'lambda' }],
-    metrics: LEJEPA_METRICS,
-    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('r2') ? 4 : 3),
-    jsonRowsOnly: true,
-    methodField: 'objective',
-  },
-];
+import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
+import { executePlan } from '../../experiments/experiment.js';
+import { queueExecutor } from '../../experiments/queue/executor.js';
+import { parseRedisUrl, redact } from '../../experiments/queue/redis.js';
+import { STOP_PROBING_METHODS } from '../../experiments/stop-probing/index.js';
+import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-superposition.js';
+import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
+import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/amortisation-gap.js';
+import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
+import { LEJEPA_EXPERIMENTS, LEJEPA_OBJECTIVES } from '../../experiments/lejepa.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -173,8 +63,8 @@ export const reproCommand: Command = {
     'InfoNCE; linear identifiability R² (h->z, z->h, x->z, on the [-3, 3]^2 grid), orthogonality error. --experiment 2d',
     '(spiral, banana, sinusoid, coupling), gennorm (latent shape α), scaling (coupling + matched encoder, N = 2..1024) or grid',
     '(λ x ρ); one or a comma list (default: quick 2d,gennorm,scaling; full all four). --objectives picks objectives (each',
-    "experiment's paper set by default: quick sigreg only). --steps overrides the training steps. report.md has the",
-    'scaling table and R²-vs-α plots beside the paper\'s numbers.',
+    "experiment's paper set by default; quick: sigreg only). --steps overrides the training steps. One JSON line per cell",
+    '{config, objective, metrics, seconds}; report.md has the scaling table and R²-vs-α plots beside the paper\'s numbers.',
     `Objectives: ${LEJEPA_OBJECTIVES.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
@@ -186,7 +76,7 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...LEJEPA_OBJECTIVES] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...new Set(EXPERIMENTS.flatMap((e) => e.methods))] },
     { name: 'experiment', type: 'list', help: 'lejepa: which experiments (default: quick 2d,gennorm,scaling; full all)', metavar: 'a,b,..', choices: [...LEJEPA_EXPERIMENTS] },
     { name: 'objectives', type: 'list', help: "lejepa: objectives (default: each experiment's paper set; quick sigreg)", metavar: 'a,b,..', choices: [...LEJEPA_OBJECTIVES] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
@@ -194,10 +84,13 @@ export const reproCommand: Command = {
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap, lejepa: optimiser steps of the encoders (default: the preset's; amortisation-gap quick 4000, lejepa quick 3000 MLP / 6000 matched; full 20000)", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "amortisation-gap, lejepa: optimiser steps of the encoders (default: the preset's; amortisation-gap quick 4000; lejepa quick 3000 MLP / 6000 matched encoder; full 20000)", metavar: 'T' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
+    { name: 'queue', type: 'string', metavar: 'URL', help: 'run the cells as jobs on this Redis queue (redis://[:password@]host:port[/db], rediss:// for TLS) for `sparsecode worker`s anywhere' },
+    { name: 'wait', type: 'boolean', help: 'with --queue: wait for every cell, then write results.jsonl and the report (else enqueue and return)' },
+    { name: 'attempts', type: 'int', metavar: 'N', help: 'with --queue: runs of a job before its failed cells are recorded as failed (default 3)' },
   ],
   examples: [
     'sparsecode repro stop-probing --preset quick',
@@ -236,28 +129,56 @@ async function runRepro(ctx: Context): Promise<number> {
   }
   const preset = o.preset as 'quick' | 'full';
   const out = resolve(o.out ?? join('runs', `${ex.name}-${preset}`));
+  if (!o.queue && (o.wait || o.attempts !== undefined)) fail('E_USAGE', `--${o.wait ? 'wait' : 'attempts'} applies to a queue run: add --queue redis://host:port`);
   let bar = ctx.progress(ex.name, 1, 'cells');
   let lastNote = 0;
   const t0 = Date.now();
-  const result = await ex.run(o, {
+  const args: ReproRunArgs = {
     out, preset, seeds: o.seeds, methods: o.methods, signal: ctx.signal,
     onNote: (m) => ctx.note(`  ${m}`),
     onProgress: (p) => {
-      if (!p.cell) {
+      if (!p.cell && !p.tick) {
         bar = ctx.progress(ex.name, p.total, 'cells');
         ctx.note(`${ex.name}: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
         bar.update(p.done);
         return;
       }
-      bar.update(p.done, { last: ex.progressLabel ? ex.progressLabel(p.cell) : `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+      const fields: Record<string, string | number> = p.cell ? { last: ex.progressLabel ? ex.progressLabel(p.cell) : `${p.cell.method} ${JSON.stringify(p.cell.config)}` } : {};
+      if (o.queue) fields.running = p.running ?? 0;
+      fields.failed = p.failed;
+      bar.update(p.done, fields);
       // a plain line now and then for logs (no TTY)
       if (!process.stderr.isTTY && Date.now() - lastNote > 5000) {
         lastNote = Date.now();
-        ctx.note(`  ${p.done}/${p.total} cells, ${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${Number.isFinite(p.eta) ? duration(p.eta) : '?'}`);
+        ctx.note(`  ${p.done}/${p.total} cells, ${o.queue ? `${p.running ?? 0} running, ` : ''}${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${Number.isFinite(p.eta) ? duration(p.eta) : '?'}`);
       }
-      if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
+      if (p.cell && p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
     },
-  });
+  };
+  let result: Awaited<ReturnType<typeof ex.run>>;
+  if (o.queue) {
+    // the same plan as a local run, its cells as jobs on the queue
+    const target = parseRedisUrl(o.queue);
+    const plan = await experimentPlan(ex, o, args);
+    result = await executePlan(plan, {
+      ...args,
+      executor: queueExecutor({
+        target, wait: !!o.wait, attempts: o.attempts, onNote: args.onNote,
+        onEnqueued: (e) => ctx.note(`${ex.name}: sweep ${e.sweep} on ${e.redis}: ${e.added} job(s) added, ${e.jobs - e.added} already queued, ${e.landed} cell(s) collected from finished jobs; ${e.pending} cell(s) to go`),
+      }),
+    });
+    if (result.summary.detached && result.summary.pending > 0) {
+      bar.finish();
+      const url = redact(o.queue);
+      ctx.note(`${ex.name}: ${result.summary.pending} cell(s) on the queue. Start workers anywhere: sparsecode worker --queue ${url}`);
+      ctx.note(`  progress: sparsecode queue status ${url} --out ${out}`);
+      ctx.note(`  results:  sparsecode queue collect ${url} --out ${out} [--wait]   (or run this command again with --wait)`);
+      if (o.json) ctx.print(JSON.stringify({ experiment: ex.name, queued: result.summary.pending, results: result.summary.path, report: null }));
+      return EXIT.ok;
+    }
+  } else {
+    result = await ex.run(o, args);
+  }
   bar.finish();
   const { summary, rows } = result;
   if (o.json) {
