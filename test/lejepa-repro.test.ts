@@ -34,6 +34,10 @@ test('lejepa cells: the quick preset runs 2d (3 mixings), gennorm (alpha 2, 16) 
   const inf = lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['infonce'], objectivesGiven: true, seeds: [4, 5] });
   assert.equal(inf.length, 6);
   assert.ok(inf.every((c) => c.config.lambda === null && c.method === 'infonce'));
+  // --latents sets N of the scaling experiment
+  assert.deepEqual(lejepaCells(p, p.settings, { experiments: ['scaling'], objectives: ['sigreg'], latents: [4, 16] }).map((c) => c.config.latents), [4, 16]);
+  assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['scaling'], objectives: ['sigreg'], latents: [5] }), 'E_USAGE', /even N/);
+  assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['sigreg'], latents: [4] }), 'E_USAGE', /--experiment scaling/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['3d' as never], objectives: ['sigreg'] }), 'E_USAGE', /2d, gennorm, scaling, grid/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['byol' as never] }), 'E_USAGE', /objective/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['sigreg'], seeds: [-1] }), 'E_USAGE', /seeds/);
@@ -102,9 +106,9 @@ test('CLI: repro lejepa --json prints rows {config without seed, objective, seed
       assert.equal(row.config.lambda, 0.5);
       assert.ok(Number.isFinite(row.mean.r2_hz) && Number.isFinite(row.std.r2_hz));
     }
-    const bad = cli(['repro', 'lejepa', '--experiment', 'scaling', '--latents', '4', '--out', dir]);
+    const bad = cli(['repro', 'lejepa', '--experiment', 'scaling', '--dims', '4', '--out', dir]);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--latents does not apply to repro lejepa/);
+    assert.match(bad.stderr, /--dims does not apply to repro lejepa/);
     const bad2 = cli(['repro', 'lejepa', '--experiment', 'planets', '--out', dir]);
     assert.equal(bad2.status, 2);
   } finally {

@@ -195,6 +195,8 @@ export interface LejepaCellsOptions {
   seeds?: number[];
   /** whether the objectives were chosen explicitly (otherwise each experiment runs the paper's subset) */
   objectivesGiven?: boolean;
+  /** the latent dimensions N of the scaling experiment (default: the preset's) */
+  latents?: number[];
 }
 
 /** The cells of a run: experiment × world × objective × seed, in that order. */
@@ -202,6 +204,8 @@ export function lejepaCells(preset: LejepaPreset, settings: LejepaSettings, o: L
   for (const e of o.experiments) if (!(LEJEPA_EXPERIMENTS as readonly string[]).includes(e)) fail('E_USAGE', `--experiment: unknown experiment "${e}"; choose from ${LEJEPA_EXPERIMENTS.join(', ')}`);
   for (const ob of o.objectives) if (!(OBJECTIVES as readonly string[]).includes(ob)) fail('E_USAGE', `--objectives: unknown objective "${ob}"; choose from ${OBJECTIVES.join(', ')}`);
   for (const s of o.seeds ?? []) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  for (const n of o.latents ?? []) if (!Number.isInteger(n) || n < 2 || n % 2 !== 0) fail('E_USAGE', `--latents: the scaling experiment's coupling world needs even N >= 2, got ${n}`);
+  if (o.latents?.length && !o.experiments.includes('scaling')) fail('E_USAGE', '--latents sets N of the scaling experiment; add --experiment scaling');
   const cells: Cell[] = [];
   for (const experiment of o.experiments) {
     const g = preset.grids[experiment];
@@ -211,7 +215,8 @@ export function lejepaCells(preset: LejepaPreset, settings: LejepaSettings, o: L
     if (experiment === 'grid') {
       for (const rho of g.rhos) worlds.push({ experiment, mixing: 'spiral', alpha: 2, latents: 2, rho });
     } else {
-      for (const mixing of g.mixings) for (const alpha of g.alphas) for (const latents of g.latents) worlds.push({ experiment, mixing, alpha, latents, rho: settings.rho });
+      const Ns = experiment === 'scaling' && o.latents?.length ? o.latents : g.latents;
+      for (const mixing of g.mixings) for (const alpha of g.alphas) for (const latents of Ns) worlds.push({ experiment, mixing, alpha, latents, rho: settings.rho });
     }
     for (const w of worlds) {
       checkRho(w.rho);
@@ -305,6 +310,8 @@ export interface LejepaReproOptions {
   experiments?: string[];
   objectives?: string[];
   seeds?: number[];
+  /** N of the scaling experiment (default: the preset's) */
+  latents?: number[];
   settings?: Partial<LejepaSettings>;
   signal?: AbortSignal;
   onProgress?: (p: SweepProgress) => void;
@@ -323,6 +330,7 @@ export async function runLejepaRepro(o: LejepaReproOptions): Promise<ExperimentR
       objectives: (o.objectives?.length ? o.objectives : preset.objectives) as ObjectiveName[],
       objectivesGiven: !!o.objectives?.length,
       seeds: o.seeds,
+      latents: o.latents,
     }),
     runCell: runLejepaCell,
     methodField: 'objective',
