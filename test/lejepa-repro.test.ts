@@ -38,6 +38,9 @@ test('lejepa cells: the quick preset runs 2d (3 mixings), gennorm (alpha 2, 16) 
   assert.deepEqual(lejepaCells(p, p.settings, { experiments: ['scaling'], objectives: ['sigreg'], latents: [4, 16] }).map((c) => c.config.latents), [4, 16]);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['scaling'], objectives: ['sigreg'], latents: [5] }), 'E_USAGE', /even N/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['sigreg'], latents: [4] }), 'E_USAGE', /--experiment scaling/);
+  assert.deepEqual(lejepaCells(p, p.settings, { experiments: ['gennorm'], objectives: ['sigreg'], alphas: [0.5, 8] }).map((c) => c.config.alpha), [0.5, 8]);
+  assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['gennorm'], objectives: ['sigreg'], alphas: [0] }), 'E_USAGE', /--alphas/);
+  assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['gennorm'], objectives: ['sigreg'], alphas: [NaN] }), 'E_USAGE', /--alphas/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['3d' as never], objectives: ['sigreg'] }), 'E_USAGE', /2d, gennorm, scaling, grid/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['byol' as never] }), 'E_USAGE', /objective/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['sigreg'], seeds: [-1] }), 'E_USAGE', /seeds/);

@@ -126,10 +126,10 @@ export const EXPERIMENTS: ReproExperiment[] = [
   },
   {
     name: 'lejepa',
-    options: ['experiment', 'objectives', 'steps', 'latents'],
+    options: ['experiment', 'objectives', 'steps', 'latents', 'alphas'],
     methods: LEJEPA_OBJECTIVES,
     run: (o, a) => runLejepaRepro({
-      ...a, experiments: o.experiment, objectives: o.objectives ?? a.methods, latents: o.latents,
+      ...a, experiments: o.experiment, objectives: o.objectives ?? a.methods, latents: o.latents, alphas: (o.alphas as string[] | undefined)?.map(Number),
       settings: o.steps !== undefined ? { steps: o.steps as number, matchedSteps: o.steps as number } : undefined,
     }),
     progressLabel: (c) => `${c.method} ${c.config.experiment} ${c.config.mixing} N=${c.config.latents} α=${c.config.alpha} seed=${c.config.seed}`,

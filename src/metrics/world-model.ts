@@ -8,7 +8,7 @@ import { checkMatrix, checkSameRows } from './util.js';
 /**
  * Linear identifiability of a learned representation h of a world's latents z, and the
  * quantities of the world-model bound of "When does LeJEPA learn a world model?"
- * (arXiv 2605.26379; PROTOCOLS.md §1.4, read from `klindtlab/lejepa-identifiability`
+ * (arXiv 2605.26379; docs/lejepa.md, read from `klindtlab/lejepa-identifiability`
  * `experiments/lejepa_id/metrics.py`). Every quantity is in-sample on one evaluation set:
  *
  *  - `r2_ab`: pooled (variance-weighted) R² of the least-squares fit with intercept that predicts

@@ -7,7 +7,7 @@ import type { Backend } from '../backend/types.js';
 
 /**
  * SIGReg, the sketched isotropic Gaussian regulariser of LeJEPA (Balestriero & LeCun 2025,
- * arXiv 2511.08544), exactly as the reference code computes it (PROTOCOLS.md §1.1:
+ * arXiv 2511.08544), exactly as the reference code computes it (docs/lejepa.md; read from
  * `lejepa/univariate/epps_pulley.py` + `lejepa/multivariate/slicing.py`, and the `SIGReg` of
  * `klindtlab/lejepa-identifiability`):
  *

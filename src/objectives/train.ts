@@ -8,7 +8,7 @@ import type { ViewObjective, ObjectiveValue } from './views.js';
 
 /**
  * The training loop of "When does LeJEPA learn a world model?" (`engine.py`
- * `train_and_evaluate`, PROTOCOLS.md §1.3): fresh data every step (B anchors, two OU views, their
+ * `train_and_evaluate`, docs/lejepa.md): fresh data every step (B anchors, two OU views, their
  * observations through the world's mixing), the encoder applied to all 2B observations at once,
  * the objective's loss and gradient, AdamW (PyTorch defaults: weight decay 0.01 on every
  * parameter, betas 0.9/0.999, eps 1e-8), learning rate constant for the first half and cosine to 0

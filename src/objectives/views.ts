@@ -9,7 +9,7 @@ import { checkDirections, checkSigregEmbeddings, randomDirections, Sigreg, SIGRE
 /**
  * Multi-view objectives on embeddings H [(V·B) × D] stacked view-major (rows v·B … v·B + B − 1
  * are view v of the B anchors; the reference's (V, B, D) tensor flattened), as in
- * `klindtlab/lejepa-identifiability` `losses.py` + `engine.py` (PROTOCOLS.md §1.2):
+ * `klindtlab/lejepa-identifiability` `losses.py` + `engine.py` (docs/lejepa.md):
  *
  *  - alignment  align = mean over (views, batch, dims) of (h_v − h̄)², h̄ = mean over views;
  *  - LeJEPA     λ·SIGReg + (1 − λ)·align; SIGReg on the pooled views (one (V·B) × D matrix, N = V·B

@@ -7,7 +7,7 @@ import type { Param } from '../nn/types.js';
 import type { AdditiveCouplingMixing } from './ou-views.js';
 
 /**
- * The matched encoder of the coupling world (PROTOCOLS.md §1.3; `MatchedEncoder` of
+ * The matched encoder of the coupling world (docs/lejepa.md; `MatchedEncoder` of
  * `klindtlab/lejepa-identifiability` `models.py`): the exact inverse architecture of
  * `AdditiveCouplingMixing` with its own weights W_l [half × half], initialised N(0, 1/half).
  * Layers run in reverse order with subtraction: for l = L−1 … 0,

@@ -7,7 +7,7 @@ import { gammaDraw, logGamma } from './dynamics.js';
 
 /**
  * The synthetic worlds of "When does LeJEPA learn a world model?" (arXiv 2605.26379;
- * PROTOCOLS.md §1.3, read from `klindtlab/lejepa-identifiability` `experiments/lejepa_id/data.py`
+ * docs/lejepa.md, read from `klindtlab/lejepa-identifiability` `experiments/lejepa_id/data.py`
  * and `mixing.py`):
  *
  *  - latents z ∈ R^N from a unit-variance law: `gaussian` N(0, I), `laplace` (scale 1/√2) or

@@ -22,7 +22,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -63,9 +63,9 @@ export const reproCommand: Command = {
     'InfoNCE; linear identifiability R² (h->z, z->h, x->z, on the [-3, 3]^2 grid), orthogonality error. --experiment 2d',
     '(spiral, banana, sinusoid, coupling), gennorm (latent shape α), scaling (coupling + matched encoder, N = 2..1024) or grid',
     '(λ x ρ); one or a comma list (default: quick 2d,gennorm,scaling; full all four). --objectives picks objectives (each',
-    "experiment's paper set by default; quick: sigreg only). --latents sets N of the scaling experiment, --steps the training",
-    'steps. One JSON line per cell {config, objective, metrics, seconds}; report.md has the scaling table and R²-vs-α',
-    "plots beside the paper's numbers.",
+    "experiment's paper set by default; quick: sigreg only). --latents sets N of the scaling experiment, --alphas α of",
+    'gennorm, --steps the training steps. One JSON line per cell {config, objective, metrics, seconds}; report.md has the',
+    "scaling table and R²-vs-α plots beside the paper's numbers.",
     `Objectives: ${LEJEPA_OBJECTIVES.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
@@ -80,6 +80,7 @@ export const reproCommand: Command = {
     { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...new Set(EXPERIMENTS.flatMap((e) => e.methods))] },
     { name: 'experiment', type: 'list', help: 'lejepa: which experiments (default: quick 2d,gennorm,scaling; full all)', metavar: 'a,b,..', choices: [...LEJEPA_EXPERIMENTS] },
     { name: 'objectives', type: 'list', help: "lejepa: objectives (default: each experiment's paper set; quick sigreg)", metavar: 'a,b,..', choices: [...LEJEPA_OBJECTIVES] },
+    { name: 'alphas', type: 'list', help: 'lejepa: generalised-normal shapes α of the gennorm experiment (default: quick 2,16; full 0.125..32)', metavar: 'A[,A..]' },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
