@@ -10,6 +10,7 @@ import { writeNpy } from '../src/io/npy.js';
 import { readResults } from '../src/experiments/runner.js';
 import { LEJEPA_PRESETS, LEJEPA_QUICK_SETTINGS, lejepaCells, runLejepaCell, runLejepaRepro, type LejepaSettings } from '../src/experiments/lejepa.js';
 import { randomDirections, sigreg } from '../src/objectives/sigreg.js';
+import { experimentPlan, findExperiment } from '../src/experiments/registry.js';
 import { assertThrowsCode } from './helpers.js';
 
 const TINY: Partial<LejepaSettings> = { steps: 20, matchedSteps: 20, hidden: 8, hiddenLayers: 2, numDirections: 8, evalPoints: 400 };
@@ -44,6 +45,16 @@ test('lejepa cells: the quick preset runs 2d (3 mixings), gennorm (alpha 2, 16) 
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['3d' as never], objectives: ['sigreg'] }), 'E_USAGE', /2d, gennorm, scaling, grid/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['byol' as never] }), 'E_USAGE', /objective/);
   assertThrowsCode(() => lejepaCells(p, p.settings, { experiments: ['2d'], objectives: ['sigreg'], seeds: [-1] }), 'E_USAGE', /seeds/);
+});
+
+test('the registry plans lejepa runs (what a queue worker rebuilds): options reach the cells', async () => {
+  const ex = findExperiment('lejepa');
+  assert.ok(ex);
+  const plan = await experimentPlan(ex, { experiment: ['scaling', 'gennorm'], objectives: ['whiten'], latents: [4], alphas: ['1', '8'] }, { seeds: [3] });
+  assert.equal(plan.def.name, 'lejepa');
+  assert.deepEqual(plan.cells.map((c) => [c.config.experiment, c.config.latents, c.config.alpha, c.config.seed, c.method]), [
+    ['scaling', 4, 2, 3, 'whiten'], ['gennorm', 2, 1, 3, 'whiten'], ['gennorm', 2, 8, 3, 'whiten'],
+  ]);
 });
 
 test('a short SIGReg run of the matched encoder on the coupling world improves linear identifiability', async () => {
