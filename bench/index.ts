@@ -11,6 +11,21 @@ import { eighBench } from './eigh.js';
 import { queueBench } from './queue.js';
 import { convergenceBench } from './convergence.js';
 import { matryoshkaBench } from './matryoshka.js';
+import { lejepaBench } from './lejepa.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench, eighBench, convergenceBench, matryoshkaBench, queueBench];
+export const benches: Bench[] = [
+  gemmBench,
+  opsBench,
+  alignBench,
+  linalgBench,
+  saeBench,
+  fistaBench,
+  dlBench,
+  dlOuterBench,
+  eighBench,
+  convergenceBench,
+  matryoshkaBench,
+  queueBench,
+  lejepaBench,
+];

@@ -9,6 +9,7 @@ export * from './worlds/index.js';
 export * from './metrics/index.js';
 export * from './inference/index.js';
 export * from './alignment/index.js';
+export * from './objectives/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
   trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning, SAE_METHOD_KINDS, saeKindOf,
@@ -77,3 +78,7 @@ export {
   runFederatedFactory, runFederatedFactoryCell, federatedFactoryCells, federatedFactoryMethods, writeFederatedFactoryReport,
   FF_METHODS, FF_METRICS, FF_PRESETS, type FederatedFactorySettings, type FederatedFactoryConfig, type FederatedFactoryOptions,
 } from './experiments/federated-factory.js';
+export {
+  runLejepaRepro, runLejepaCell, lejepaCells, writeLejepaReport, LEJEPA_EXPERIMENTS, LEJEPA_PRESETS, LEJEPA_METRICS, PAPER_SCALING, PAPER_GENNORM,
+  type LejepaConfig, type LejepaSettings, type LejepaExperiment, type LejepaReproOptions,
+} from './experiments/lejepa.js';

@@ -78,6 +78,22 @@ test('activations match PyTorch on a grid (values and derivatives), erf matches 
   assert.equal(erf(7), 1);
 });
 
+test('the fast erf (Taylor series around knots k/64) agrees with the series erf to 2e-15 on a dense grid, knots and their midpoints', async () => {
+  const { erfSeries } = await import('../src/nn/activations.js');
+  let worst = 0;
+  for (let i = 0; i <= 60000; i++) {
+    const x = -6.5 + (13 * i) / 60000;
+    worst = Math.max(worst, Math.abs(erf(x) - erfSeries(x)));
+  }
+  for (let k = 0; k <= 6 * 64; k++) {
+    for (const x of [k / 64, k / 64 + 1 / 128 - 1e-12, k / 64 - 1 / 128 + 1e-12]) worst = Math.max(worst, Math.abs(erf(x) - erfSeries(x)));
+  }
+  assert.ok(worst <= 2e-15, `largest difference ${worst}`);
+  assert.ok(Number.isNaN(erf(NaN)));
+  assert.equal(erf(0), 0);
+  assert.equal(erf(-Infinity), -1);
+});
+
 test('losses match torch.nn.functional: mse_loss, cross_entropy (label smoothing, 10^4 classes with logits ~1000), BCE with logits, Gaussian KL', () => {
   const s = fx.mse;
   const r = mseLoss(new Matrix(5, 4, Float32Array.from(s.pred)), new Matrix(5, 4, Float32Array.from(s.target)));

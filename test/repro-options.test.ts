@@ -24,6 +24,7 @@ const ACCEPTS: Record<string, string[]> = {
   interpretability: ['ratios', 'worlds'],
   'causal-rungs': [],
   'synth-sae-bench': [],
+  lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -32,6 +33,7 @@ function value(experiment: string, option: string): unknown {
     latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
+    experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
   };
   return v[option];
 }

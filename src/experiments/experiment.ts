@@ -61,6 +61,8 @@ export interface ExperimentDef<S, P extends { settings: S }, C extends CellConfi
    * trained model share its folder. Without it the cells write no checkpoints.
    */
   checkpointFolder?: (config: C, method: string) => string | null;
+  /** also write each line's method under this field name (see SweepOptions.methodField) */
+  methodField?: string;
 }
 
 /** An experiment definition of any settings type (the registry and the queue hold several kinds). */
@@ -122,6 +124,7 @@ export async function executePlan<S>(plan: SweepPlan<S>, o: Omit<ExperimentRunOp
     onNote: o.onNote,
     executor: o.executor,
     identity: { experiment: def.name, preset: plan.preset, settings },
+    methodField: def.methodField,
     checkpoints: folder && o.checkpoints !== false ? { root: join(o.out, 'checkpoints'), folder: (cell) => folder(cell.config, cell.method) } : undefined,
     run: (cell, cache, signal, ctx) => def.runCell(cell.config, cell.method, settings, cache, signal, ctx),
   });

@@ -14,6 +14,7 @@ import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpreta
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
 import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
+import { LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from './lejepa.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -58,6 +59,8 @@ export interface ReproExperiment {
   format?: (r: SummaryRow, metric: string) => string;
   /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
   jsonRowsOnly?: boolean;
+  /** what the experiment calls its methods (e.g. `objective`): the --json rows' field and the table's column */
+  methodField?: string;
 }
 
 /** Options every experiment accepts. */
@@ -162,6 +165,21 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],
+  },
+  {
+    name: 'lejepa',
+    options: ['experiment', 'objectives', 'steps', 'latents', 'alphas'],
+    methods: LEJEPA_OBJECTIVES,
+    run: (o, a) => runLejepaRepro({
+      ...a, experiments: o.experiment, objectives: o.objectives ?? a.methods, latents: o.latents, alphas: (o.alphas as string[] | undefined)?.map(Number),
+      settings: o.steps !== undefined ? { steps: o.steps as number, matchedSteps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} ${c.config.experiment} ${c.config.mixing} N=${c.config.latents} α=${c.config.alpha} seed=${c.config.seed}`,
+    columns: [{ header: 'experiment', key: 'experiment', align: 'l' }, { header: 'mixing', key: 'mixing', align: 'l' }, { header: 'α', key: 'alpha' }, { header: 'N', key: 'latents' }, { header: 'ρ', key: 'rho' }, { header: 'λ', key: 'lambda' }],
+    metrics: LEJEPA_METRICS,
+    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('r2') ? 4 : 3),
+    jsonRowsOnly: true,
+    methodField: 'objective',
   },
 ];
 

@@ -113,6 +113,11 @@ export interface SweepOptions {
   executor?: SweepExecutor;
   /** what the sweep is (the queue executor puts it into every job) */
   identity?: SweepIdentity;
+  /**
+   * also write the cell's method under this field name in every line (an experiment whose
+   * contract calls the method e.g. `objective`); `method` stays, so the file reads back as usual
+   */
+  methodField?: string;
 }
 
 /** Where the checkpoint folders of a sweep's cells are. */
@@ -490,6 +495,10 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
       if (i === undefined) fail('E_ARG', `${executor.name}: a line for ${cell.method} ${configKey(cell.config)}, which is not a cell of this sweep`);
       if (landed.has(i)) return; // each cell once
       landed.add(i);
+      if (opts.methodField && opts.methodField !== 'method') {
+        const { config, ...rest } = line;
+        line = { config, [opts.methodField]: cell.method, ...rest };
+      }
       appendLine(path, line);
       lines[i] = line;
       ran++;

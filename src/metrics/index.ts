@@ -20,3 +20,7 @@ export {
 } from './claims.js';
 export { accuracy, argmaxRows, perClassRecall, macroAurocOvr, softmaxRows } from './multiclass.js';
 export { groundTruthMetrics, explainedVariance, absCosines, bestTrueFeature, syntheticAbsorption, syntheticSparseProbingTop1, logistic1d, type GroundTruthMetrics } from './ground-truth.js';
+export {
+  worldModelMetrics, gridMetrics, boundQuantities, orthogonalityError, procrustesError, covariance, r2Both,
+  type WorldModelMetrics, type BoundQuantities,
+} from './world-model.js';

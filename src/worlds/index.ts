@@ -7,3 +7,9 @@ export {
   ScmWorld, SCM_VARIABLES, SCM_REGIMES, scmTarget, latentColumn,
   type ScmVariable, type ScmRegime, type ScmWorldOptions, type ScmNoise, type ScmIntervention,
 } from './scm.js';
+export {
+  OuWorld, sampleLatents, ouViews, latentGrid, makeMixing, checkLatentLaw, checkRho, gennormUnitScale, householderQ, AdditiveCouplingMixing,
+  spiralMixing, bananaMixing, sinusoidMixing, LATENT_LAWS, MIXINGS,
+  type LatentLaw, type LatentLawKind, type Mixing, type MixingName, type OuWorldOptions, type OuBatch,
+} from './ou-views.js';
+export { MatchedEncoder } from './matched-encoder.js';

@@ -4,6 +4,7 @@ import { clear, getJson, h } from './dom.js';
 import { modelView } from './model-view.js';
 import { experimentView } from './experiment-view.js';
 import { playground } from './playground.js';
+import { lejepaView } from './lejepa-view.js';
 
 interface Info { kind: 'model' | 'experiment'; name: string }
 
@@ -23,15 +24,17 @@ async function route(): Promise<void> {
   }
   clear(nav);
   nav.append(h('span', { class: 'brand' }, 'sparsecode explorer'));
-  if (info) nav.append(h('a', { href: '#/', class: path !== '/play' ? 'active' : '' }, info.kind === 'model' ? `Model ${info.name}` : `Experiment ${info.name}`));
+  if (info) nav.append(h('a', { href: '#/', class: path !== '/play' && path !== '/lejepa' ? 'active' : '' }, info.kind === 'model' ? `Model ${info.name}` : `Experiment ${info.name}`));
   nav.append(h('a', { href: '#/play', class: path === '/play' ? 'active' : '' }, 'Playground'));
+  nav.append(h('a', { href: '#/lejepa', class: path === '/lejepa' ? 'active' : '' }, 'LeJEPA'));
   clear(app);
   delete app.dataset.state;
   try {
-    if (path === '/play' || !info) playground(app, query);
+    if (path === '/lejepa') lejepaView(app, query);
+    else if (path === '/play' || !info) playground(app, query);
     else if (info.kind === 'model') await modelView(app);
     else await experimentView(app);
-    document.body.dataset.view = path === '/play' || !info ? 'play' : info.kind;
+    document.body.dataset.view = path === '/lejepa' ? 'lejepa' : path === '/play' || !info ? 'play' : info.kind;
   } catch (e) {
     app.append(h('p', { class: 'problem' }, `Could not load this view: ${(e as Error).message}`));
     document.body.dataset.view = 'error';

@@ -16,10 +16,26 @@ import { exportCommand } from './export.js';
 import { interpretabilityCommand } from './interpretability.js';
 import { claimsCommand } from './claims.js';
 import { compareCommand } from './compare.js';
+import { sigregCommand } from './sigreg.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
 export const commands: Command[] = [
-  demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, inspectCommand, exportCommand,
-  benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, interpretabilityCommand, claimsCommand,
+  demoCommand,
+  backendsCommand,
+  worldCommand,
+  fitCommand,
+  encodeCommand,
+  evalCommand,
+  inspectCommand,
+  exportCommand,
+  benchCommand,
+  reproCommand,
+  alignCommand,
+  exploreCommand,
+  workerCommand,
+  queueCommand,
+  interpretabilityCommand,
+  claimsCommand,
   compareCommand,
+  sigregCommand,
 ];

@@ -17,6 +17,7 @@ import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS } from '../../experim
 import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
 import { FF_METHODS } from '../../experiments/federated-factory.js';
 import { GENERATORS } from '../../federated/generators.js';
+import { LEJEPA_EXPERIMENTS, LEJEPA_OBJECTIVES } from '../../experiments/lejepa.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -24,7 +25,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]',
   description: [
     'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
     'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
@@ -83,17 +84,30 @@ export const reproCommand: Command = {
     'gaussian (full covariance), mixture, vae; the server trains the same MLP on a class-balanced synthetic set) vs centralised',
     'training; accuracy, macro AUROC, bytes sent per client, and exact unlearning (delete a client\'s modules, retrain).',
     `Methods: ${FF_METHODS.join(', ')}.`,
+    '',
+    'lejepa (docs/papers.md § 6, "When does LeJEPA learn a world model?"): encoders trained on two OU views of hidden',
+    'latents seen through a nonlinear mixing, with SIGReg (LeJEPA), whitening ("VICReg" in the paper) or Gaussian-kernel',
+    'InfoNCE; linear identifiability R² (h->z, z->h, x->z, on the [-3, 3]^2 grid), orthogonality error. --experiment 2d',
+    '(spiral, banana, sinusoid, coupling), gennorm (latent shape α), scaling (coupling + matched encoder, N = 2..1024) or grid',
+    '(λ x ρ); one or a comma list (default: quick 2d,gennorm,scaling; full all four). --objectives picks objectives (each',
+    "experiment's paper set by default; quick: sigreg only). --latents sets N of the scaling experiment, --alphas α of",
+    'gennorm, --steps the training steps. One JSON line per cell {config, objective, metrics, seconds}; report.md has the',
+    "scaling table and R²-vs-α plots beside the paper's numbers.",
+    `Objectives: ${LEJEPA_OBJECTIVES.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
     { name: 'preset', type: 'string', help: 'quick (minutes) or full (the paper)', default: 'quick', choices: ['quick', 'full'] },
     { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples', 'dims'] },
-    { name: 'latents', type: 'intlist', help: 'n: number of latents (one or a comma list)', metavar: 'N[,N..]' },
+    { name: 'latents', type: 'intlist', help: 'n: number of latents (one or a comma list); lejepa: N of the scaling experiment', metavar: 'N[,N..]' },
     { name: 'active', type: 'intlist', help: 'k: active latents per sample', metavar: 'K[,K..]' },
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
     { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...new Set(EXPERIMENTS.flatMap((e) => e.methods))] },
+    { name: 'experiment', type: 'list', help: 'lejepa: which experiments (default: quick 2d,gennorm,scaling; full all)', metavar: 'a,b,..', choices: [...LEJEPA_EXPERIMENTS] },
+    { name: 'objectives', type: 'list', help: "lejepa: objectives (default: each experiment's paper set; quick sigreg)", metavar: 'a,b,..', choices: [...LEJEPA_OBJECTIVES] },
+    { name: 'alphas', type: 'list', help: 'lejepa: generalised-normal shapes α of the gennorm experiment (default: quick 2,16; full 0.125..32)', metavar: 'A[,A..]' },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
@@ -104,6 +118,7 @@ export const reproCommand: Command = {
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
     { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
     { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
+    { name: 'steps', type: 'int', help: "amortisation-gap, lejepa: optimiser steps of the encoders (default: the preset's; amortisation-gap quick 4000; lejepa quick 3000 MLP / 6000 matched encoder; full 20000)", metavar: 'T' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -123,6 +138,8 @@ export const reproCommand: Command = {
     'sparsecode repro interpretability --preset quick --out runs/interpretability',
     'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
     'sparsecode repro federated-factory --preset quick --generator gaussian --json',
+    'sparsecode repro lejepa --preset quick --out runs/lejepa',
+    'sparsecode repro lejepa --experiment scaling --objectives sigreg,whiten,infonce --seeds 0,1 --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
@@ -205,7 +222,8 @@ async function runRepro(ctx: Context): Promise<number> {
   bar.finish();
   const { summary, rows } = result;
   if (o.json) {
-    const jsonRows = rows.map((r) => ({ config: r.config, method: r.method, seeds: r.seeds, mean: r.mean, std: r.std }));
+    const field = ex.methodField ?? 'method';
+    const jsonRows = rows.map((r) => ({ config: r.config, [field]: r.method, seeds: r.seeds, mean: r.mean, std: r.std }));
     ctx.print(JSON.stringify(ex.jsonRowsOnly ? { rows: jsonRows } : { experiment: ex.name, rows: jsonRows, results: summary.path, report: result.reportPath }));
   } else {
     const metrics = ex.metrics.filter((m) => rows.some((r) => r.mean[m] !== undefined));
@@ -213,7 +231,7 @@ async function runRepro(ctx: Context): Promise<number> {
     const body = rows.map((r) => [
       ...ex.columns.map((c) => String(r.config[c.key])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => format(r, m)),
     ]);
-    ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
+    ctx.print(markdownTable([...ex.columns.map((c) => c.header), ex.methodField ?? 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
   if (summary.cancelled && o.queue) ctx.note(`  the jobs stay on the queue; collect later: sparsecode queue collect ${redact(o.queue)} --out ${out} [--wait]`);
