@@ -8,3 +8,9 @@ export {
 } from './probes.js';
 export { linearIdentifiabilityR2, type IdentifiabilityR2 } from './identifiability.js';
 export { amortisationGap, sparseCodingObjectives, fistaFlopsPerSample, lassoLambdaOf, type AmortisationGap, type AmortisationGapOptions } from './amortisation.js';
+export {
+  STRAIGHTENING_FEATURE_NAMES, MIN_TRAJECTORY_FRAMES, straighteningFeatures, trajectoryGeometry, featuresFromGeometry, meanCurvature, batchStraighteningFeatures,
+  type TrajectoryGeometry, type TrajectoryInput,
+} from './curvature.js';
+export { binaryScores, bestF1Threshold, thresholdPredictions, linspace, type BinaryScores } from './classification.js';
+export { mape, powerLawFit, type PowerLawFit } from './regression-scores.js';

@@ -9,6 +9,7 @@ import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
 import { exploreCommand } from './explore.js';
+import { curvatureCommand } from './curvature.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, curvatureCommand];
