@@ -3,3 +3,4 @@ export * from './dynamics.js';
 export * from './toy-model.js';
 export * from './anisotropic.js';
 export * from './trajectories.js';
+export * from './orbits.js';
