@@ -6,7 +6,7 @@
  *   node --import tsx scripts/stop-probing-tables.ts docs/results/stop-probing-latents.jsonl
  */
 import { readFileSync } from 'node:fs';
-import { PAPER_MCC_OOD, STOP_PROBING_METHODS } from '../src/experiments/stop-probing.js';
+import { PAPER_MCC_OOD, STOP_PROBING_METHODS } from '../src/experiments/stop-probing/index.js';
 
 const file = process.argv[2];
 if (!file) {

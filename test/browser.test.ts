@@ -15,7 +15,7 @@ import { mcc } from '../src/metrics/mcc.js';
 import { activationCounts } from '../src/metrics/reconstruction.js';
 import { registerBackend, useBackend } from '../src/backend/registry.js';
 import { loadWasmBackend } from '../src/backend/wasm/index.js';
-import { runStopProbingCell, FULL_SETTINGS, type StopProbingConfig } from '../src/experiments/stop-probing.js';
+import { runStopProbingCell, FULL_SETTINGS, type StopProbingConfig } from '../src/experiments/stop-probing/index.js';
 import { PLAYGROUND_SETTINGS } from '../src/explore/playground.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

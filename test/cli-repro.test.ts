@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configGrid, orderMethods, stopProbingCells, compositionalProblem } from '../src/experiments/stop-probing.js';
-import { paperSAEConfig } from '../src/experiments/stop-probing-methods.js';
+import { configGrid, orderMethods, stopProbingCells, compositionalProblem } from '../src/experiments/stop-probing/index.js';
+import { paperSAEConfig } from '../src/experiments/stop-probing/training.js';
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], {

@@ -7,7 +7,7 @@ import { Rng } from '../src/core/rng.js';
 import { superpositionWorld } from '../src/worlds/superposition.js';
 import { saveModel } from '../src/io/model.js';
 import { writeNpy } from '../src/io/npy.js';
-import { writeStopProbingReport } from '../src/experiments/stop-probing.js';
+import { writeStopProbingReport } from '../src/experiments/stop-probing/index.js';
 import type { ResultLine } from '../src/experiments/runner.js';
 
 export const FIX = { latents: 24, active: 3, dim: 12, samples: 400 };

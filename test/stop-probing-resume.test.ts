@@ -13,7 +13,7 @@ import { loadCheckpoint, checkpointPath } from '../src/dictionary/checkpoint.js'
 import {
   FULL_SETTINGS, configSlug, runStopProbing, runStopProbingCell, stopProbingCheckpointFolder,
   type StopProbingConfig, type StopProbingOptions,
-} from '../src/experiments/stop-probing.js';
+} from '../src/experiments/stop-probing/index.js';
 import { readResults, type ResultLine } from '../src/experiments/runner.js';
 
 useBackend('js');
@@ -23,7 +23,7 @@ const METHODS = ['dl-fista', 'topk-sae', 'fista-on-topk-sae'];
 const CONFIG: StopProbingConfig = { latents: 20, active: 3, samples: 400, dim: 12, seed: 0 };
 const grid = { latents: [CONFIG.latents], active: [CONFIG.active], samples: [CONFIG.samples], seeds: [CONFIG.seed], methods: METHODS, settings: SETTINGS };
 
-const STOP_PROBING = fileURLToPath(new URL('../src/experiments/stop-probing.ts', import.meta.url));
+const STOP_PROBING = fileURLToPath(new URL('../src/experiments/stop-probing/index.ts', import.meta.url));
 const REGISTRY = fileURLToPath(new URL('../src/backend/registry.ts', import.meta.url));
 
 /**

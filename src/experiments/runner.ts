@@ -1,15 +1,22 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fail, isSparsecodeError } from '../core/errors.js';
 
 /**
  * A resumable sweep runner. A sweep is a list of cells (config × seed × method); each cell's
  * result is one line of JSON in `DIR/results.jsonl`, appended and fsync'd as soon as the cell
- * finishes, so a killed sweep loses at most the cell that was running. On start the runner
+ * lands, so a killed sweep loses at most the cells that were running. On start the runner
  * reads the file, drops a torn last line (a kill in the middle of a write), and skips every
  * cell that already has a successful line. A cell that throws is recorded as
  * `{"config", "method", "error", "seconds"}` and the sweep carries on; failed cells are run
  * again on the next start (unless `retryFailed: false`).
+ *
+ * One runner, two executors. The runner owns the results file, the progress and the
+ * checkpoint folders; an executor runs the cells that have no line yet, a unit at a time (the
+ * consecutive cells of one group, which share a cache), and hands each finished cell's line
+ * back. `localExecutor` runs them here, one after another; the queue executor
+ * (experiments/queue/) sends each unit to Redis as a job for `sparsecode worker`s, which run it
+ * with the same `runUnit` as the local executor, so both give the same lines.
  */
 
 /** Scalar values a config may hold (they make up the cell's identity). */
@@ -36,7 +43,18 @@ export interface ResultLine {
  */
 export interface CellRun {
   priorSeconds: number;
+  /**
+   * the cell's checkpoint folder (the sweep's checkpoint root joined with the folder the
+   * experiment names for the cell): write checkpoints there and resume from what it holds;
+   * undefined: write none. The runner removes it once every cell that uses it has its line.
+   */
+  checkpointDir?: string;
+  /** one-line notes for the user from inside the cell (resumed from a checkpoint, progress) */
+  note?: (message: string) => void;
 }
+
+/** Computes one cell's metrics; may use `cache` (shared within a unit) to reuse work. */
+export type CellFunction = (cell: Cell, cache: Map<string, unknown>, signal?: AbortSignal, ctx?: CellRun) => Promise<Record<string, number>> | Record<string, number>;
 
 export interface Cell {
   config: CellConfig;
@@ -63,6 +81,10 @@ export interface SweepProgress {
   /** the cell just finished (absent for the initial report) */
   cell?: Cell;
   line?: ResultLine;
+  /** cells running now (where the executor knows: the queue's active jobs; 0 or 1 locally) */
+  running?: number;
+  /** a report that only updates `running` (no cell landed) */
+  tick?: boolean;
 }
 
 export interface SweepOptions {
@@ -70,13 +92,78 @@ export interface SweepOptions {
   dir: string;
   cells: Cell[];
   /** computes one cell's metrics; may use `cache` (shared within a group) to reuse work */
-  run: (cell: Cell, cache: Map<string, unknown>, signal?: AbortSignal, ctx?: CellRun) => Promise<Record<string, number>> | Record<string, number>;
+  run: CellFunction;
   onProgress?: (p: SweepProgress) => void;
   signal?: AbortSignal;
   /** rerun cells whose stored line is an error (default true) */
   retryFailed?: boolean;
   /** results file name inside dir (default results.jsonl) */
   file?: string;
+  /**
+   * checkpoint folders of the cells that learn: `root` joined with `folder(cell)` (null: the
+   * cell writes none). A folder is removed once every cell of this sweep that uses it has a
+   * line (a failed cell too, so its rerun starts afresh); folders left by a kill between a
+   * line and its clean-up go on the next start.
+   */
+  checkpoints?: CheckpointLayout;
+  /** notes from inside the cells */
+  onNote?: (message: string) => void;
+  /** where the cells run (default localExecutor: here, one after another) */
+  executor?: SweepExecutor;
+  /** what the sweep is (the queue executor puts it into every job) */
+  identity?: SweepIdentity;
+}
+
+/** Where the checkpoint folders of a sweep's cells are. */
+export interface CheckpointLayout {
+  root: string;
+  folder: (cell: Cell) => string | null;
+}
+
+/** What a sweep is: its experiment (by registered name), preset and every hyperparameter. */
+export interface SweepIdentity {
+  experiment: string;
+  preset: string;
+  settings: unknown;
+}
+
+/** Consecutive cells of one group and one config, run back to back in one process with one cache. */
+export interface CellUnit {
+  group: string;
+  cells: Cell[];
+}
+
+/** What an executor gets from the runner. */
+export interface ExecuteContext {
+  /** hand a finished cell's line to the runner (each cell once; any order) */
+  land: (cell: Cell, line: ResultLine) => void;
+  /** how many cells run now (for progress) */
+  running: (n: number) => void;
+  run: CellFunction;
+  signal?: AbortSignal;
+  checkpoints?: CheckpointLayout;
+  onNote?: (message: string) => void;
+  identity?: SweepIdentity;
+  /** every cell of the sweep, and the results file (the queue executor records them with the jobs) */
+  cells: Cell[];
+  path: string;
+}
+
+/** Runs the cells that have no line yet. */
+export interface SweepExecutor {
+  /** for messages: "local", "queue redis://host:6379/0" */
+  readonly name: string;
+  /**
+   * Cells run on several machines at once: progress estimates the time left from the rate at
+   * which cells land rather than from their mean time.
+   */
+  readonly parallel?: boolean;
+  /**
+   * Run `units` and `land` every cell's line. Resolves when every cell has landed, when the
+   * signal fired (`cancelled`), or, for an executor that hands the cells to others without
+   * waiting for them, once they are handed over (`detached`: lines may be missing).
+   */
+  execute(units: CellUnit[], ctx: ExecuteContext): Promise<{ cancelled?: boolean; detached?: boolean }>;
 }
 
 export interface SweepSummary {
@@ -91,6 +178,10 @@ export interface SweepSummary {
   lines: (ResultLine | undefined)[];
   /** true when the signal stopped the sweep before every cell ran */
   cancelled: boolean;
+  /** cells still without a line for this sweep: 0 unless cancelled or handed to a queue without waiting */
+  pending: number;
+  /** true when the executor handed the cells over and returned without waiting for them */
+  detached: boolean;
 }
 
 /** Canonical JSON of a config: keys sorted, so the same config always gives the same string. */
@@ -178,7 +269,7 @@ function dropTornTail(path: string, validBytes: number): void {
   }
 }
 
-function errorText(e: unknown): string {
+export function errorText(e: unknown): string {
   if (isSparsecodeError(e)) return `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message || e.name;
   return String(e);
@@ -191,7 +282,154 @@ export function latestByCell(lines: ResultLine[]): Map<string, ResultLine> {
   return m;
 }
 
-/** Run (or resume) a sweep. Resolves when every cell has a line, or when `signal` fires. */
+
+function round(s: number): number {
+  return Math.round(s * 1000) / 1000;
+}
+
+function isCancellation(e: unknown, signal?: AbortSignal): boolean {
+  return !!signal?.aborted || (isSparsecodeError(e) && e.code === 'E_CANCELLED');
+}
+
+/**
+ * Run one cell and make its line: metrics (finite numbers only) and seconds on success, the
+ * error message on failure. Returns null when the cell was cancelled (nothing to record).
+ */
+export async function runCellLine(cell: Cell, run: CellFunction, cache: Map<string, unknown>, signal?: AbortSignal, ctx: Omit<CellRun, 'priorSeconds'> = {}): Promise<ResultLine | null> {
+  const c0 = performance.now();
+  const cr: CellRun = { priorSeconds: 0, ...ctx };
+  try {
+    const metrics = await run(cell, cache, signal, cr);
+    const clean: Record<string, number> = {};
+    for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) clean[k] = v;
+    const prior = Number.isFinite(cr.priorSeconds) && cr.priorSeconds > 0 ? cr.priorSeconds : 0;
+    const line: ResultLine = { config: cell.config, method: cell.method, metrics: clean, seconds: round((performance.now() - c0) / 1000 + prior) };
+    if (prior > 0) line.seconds_before_resume = round(prior);
+    return line;
+  } catch (e) {
+    if (isCancellation(e, signal)) return null;
+    return { config: cell.config, method: cell.method, error: errorText(e), seconds: round((performance.now() - c0) / 1000) };
+  }
+}
+
+/** The group of a cell (default: its config key). */
+export function cellGroup(cell: Cell): string {
+  return cell.group ?? configKey(cell.config);
+}
+
+/** Split cells (in order) into units: runs of consecutive cells with the same group and config. */
+export function cellUnits(cells: Cell[]): CellUnit[] {
+  const units: CellUnit[] = [];
+  let last: { group: string; config: string } | null = null;
+  for (const c of cells) {
+    const group = cellGroup(c);
+    const config = configKey(c.config);
+    if (last && last.group === group && last.config === config) units[units.length - 1].cells.push(c);
+    else units.push({ group, cells: [c] });
+    last = { group, config };
+  }
+  return units;
+}
+
+/**
+ * Run one unit's cells in order with one shared cache; `land` gets each line as it is made.
+ * Returns false when the signal stopped it (the cancelled cell and the rest have no line).
+ * The local executor and the queue's workers both run cells through this function.
+ */
+export async function runUnit(
+  unit: CellUnit,
+  o: { run: CellFunction; land: (cell: Cell, line: ResultLine) => void; signal?: AbortSignal; checkpoints?: CheckpointLayout; onNote?: (message: string) => void; started?: (cell: Cell) => void },
+): Promise<boolean> {
+  const cache = new Map<string, unknown>();
+  for (const cell of unit.cells) {
+    if (o.signal?.aborted) return false;
+    o.started?.(cell);
+    const folder = o.checkpoints ? o.checkpoints.folder(cell) : null;
+    const line = await runCellLine(cell, o.run, cache, o.signal, { checkpointDir: folder ? join(o.checkpoints!.root, folder) : undefined, note: o.onNote });
+    if (!line) return false;
+    o.land(cell, line);
+    // let signals and timers through between cells
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return true;
+}
+
+/**
+ * The checkpoint folders of a set of cells and the cells that still need each: a folder is
+ * removed (with the parents it leaves empty, up to the root) once none of its cells is pending.
+ */
+export class CheckpointBook {
+  private readonly users = new Map<string, Set<string>>();
+  private readonly pending = new Set<string>();
+
+  /** `done(cell)`: the cell already has its final line (its folder may go). */
+  constructor(readonly layout: CheckpointLayout, cells: Cell[], done: (cell: Cell) => boolean) {
+    const root = resolve(layout.root);
+    for (const c of cells) {
+      const f = layout.folder(c);
+      if (!f) continue;
+      const abs = resolve(root, f);
+      const rel = relative(root, abs);
+      if (rel === '' || rel.startsWith('..')) fail('E_ARG', `checkpoint folder "${f}" of ${c.method} is not inside ${root}`);
+      const key = cellKey(c.config, c.method);
+      if (!this.users.has(abs)) this.users.set(abs, new Set());
+      this.users.get(abs)!.add(key);
+      if (!done(c)) this.pending.add(key);
+    }
+  }
+
+  /** Remove the folders no pending cell needs (left behind by a kill between a line and its clean-up). */
+  sweepStale(): void {
+    for (const [f, u] of this.users) if (![...u].some((k) => this.pending.has(k))) this.remove(f);
+  }
+
+  /** A cell has its line: remove its folder when no other pending cell needs it. */
+  landed(cell: Cell): void {
+    const key = cellKey(cell.config, cell.method);
+    this.pending.delete(key);
+    const f = this.layout.folder(cell);
+    if (!f) return;
+    const abs = resolve(this.layout.root, f);
+    const u = this.users.get(abs);
+    if (u && ![...u].some((k) => this.pending.has(k))) this.remove(abs);
+  }
+
+  private remove(folder: string): void {
+    if (!existsSync(folder)) return;
+    rmSync(folder, { recursive: true, force: true });
+    const root = resolve(this.layout.root);
+    for (let dir = dirname(folder); ; dir = dirname(dir)) {
+      try {
+        if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+        else break;
+      } catch {
+        // already gone
+      }
+      if (dir === root || !dir.startsWith(root)) break;
+    }
+  }
+}
+
+/** The default executor: every unit here, one after another. */
+export const localExecutor: SweepExecutor = {
+  name: 'local',
+  async execute(units, ctx) {
+    for (const unit of units) {
+      const ok = await runUnit(unit, {
+        run: ctx.run,
+        signal: ctx.signal,
+        checkpoints: ctx.checkpoints,
+        onNote: ctx.onNote,
+        land: ctx.land,
+        started: () => ctx.running(1),
+      });
+      if (!ok) return { cancelled: true };
+    }
+    return {};
+  },
+};
+
+/** Run (or resume) a sweep. Resolves when every cell has a line, when `signal` fires, or when a detached executor has handed the cells over. */
 export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
   const path = join(opts.dir, opts.file ?? 'results.jsonl');
   mkdirSync(opts.dir, { recursive: true });
@@ -202,72 +440,68 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
 
   const total = opts.cells.length;
   const lines: (ResultLine | undefined)[] = new Array(total).fill(undefined);
-  const todo: number[] = [];
-  const seen = new Set<string>();
+  const index = new Map<string, number>();
+  const todo: Cell[] = [];
   opts.cells.forEach((c, i) => {
     const key = cellKey(c.config, c.method);
-    if (seen.has(key)) fail('E_ARG', `runSweep: cell ${c.method} ${configKey(c.config)} appears twice in the sweep; cells must be distinct`);
-    seen.add(key);
+    if (index.has(key)) fail('E_ARG', `runSweep: cell ${c.method} ${configKey(c.config)} appears twice in the sweep; cells must be distinct`);
+    index.set(key, i);
     const s = stored.get(key);
     if (s && (s.error === undefined || !retryFailed)) lines[i] = s;
-    else todo.push(i);
+    else todo.push(c);
   });
+  const book = opts.checkpoints ? new CheckpointBook(opts.checkpoints, opts.cells, (c) => stored.get(cellKey(c.config, c.method))?.metrics !== undefined) : null;
+  book?.sweepStale();
+
+  const executor = opts.executor ?? localExecutor;
   const skipped = total - todo.length;
   const t0 = performance.now();
   let ran = 0;
   let failed = 0;
   let runSeconds = 0;
-  const report = (cell?: Cell, line?: ResultLine) => {
+  let running = 0;
+  const landed = new Set<number>();
+  const report = (cell?: Cell, line?: ResultLine, tick = false) => {
     const elapsed = (performance.now() - t0) / 1000;
     const left = total - skipped - ran;
-    const eta = ran > 0 ? (runSeconds / ran) * left : left === 0 ? 0 : NaN;
-    opts.onProgress?.({ done: skipped + ran, total, skipped, ran, failed, elapsed, eta, cell, line });
+    const perCell = executor.parallel ? elapsed / ran : runSeconds / ran;
+    const eta = ran > 0 ? perCell * left : left === 0 ? 0 : NaN;
+    opts.onProgress?.({ done: skipped + ran, total, skipped, ran, failed, elapsed, eta, cell, line, running, ...(tick ? { tick } : {}) });
   };
   report();
 
-  let cache = new Map<string, unknown>();
-  let group: string | null = null;
-  let cancelled = false;
-  for (const i of todo) {
-    if (opts.signal?.aborted) {
-      cancelled = true;
-      break;
-    }
-    const cell = opts.cells[i];
-    const g = cell.group ?? configKey(cell.config);
-    if (g !== group) {
-      cache = new Map();
-      group = g;
-    }
-    const c0 = performance.now();
-    const ctx: CellRun = { priorSeconds: 0 };
-    let line: ResultLine;
-    try {
-      const metrics = await opts.run(cell, cache, opts.signal, ctx);
-      const clean: Record<string, number> = {};
-      for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' && Number.isFinite(v)) clean[k] = v;
-      const prior = Number.isFinite(ctx.priorSeconds) && ctx.priorSeconds > 0 ? ctx.priorSeconds : 0;
-      line = { config: cell.config, method: cell.method, metrics: clean, seconds: round((performance.now() - c0) / 1000 + prior) };
-      if (prior > 0) line.seconds_before_resume = round(prior);
-    } catch (e) {
-      if (opts.signal?.aborted || (isSparsecodeError(e) && e.code === 'E_CANCELLED')) {
-        cancelled = true;
-        break;
-      }
-      line = { config: cell.config, method: cell.method, error: errorText(e), seconds: round((performance.now() - c0) / 1000) };
-      failed++;
-    }
-    appendLine(path, line);
-    lines[i] = line;
-    ran++;
-    runSeconds += line.seconds;
-    report(cell, line);
-    // let signals and timers through between cells
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  return { path, total, skipped, ran, failed, seconds: (performance.now() - t0) / 1000, lines, cancelled };
-}
-
-function round(s: number): number {
-  return Math.round(s * 1000) / 1000;
+  const result = await executor.execute(cellUnits(todo), {
+    cells: opts.cells,
+    path,
+    run: opts.run,
+    signal: opts.signal,
+    checkpoints: opts.checkpoints,
+    onNote: opts.onNote,
+    identity: opts.identity,
+    running: (n) => {
+      if (n === running) return;
+      running = n;
+      // a parallel executor's running count changes between landings; locally it is the cell being run
+      if (executor.parallel) report(undefined, undefined, true);
+    },
+    land: (cell, line) => {
+      const i = index.get(cellKey(cell.config, cell.method));
+      if (i === undefined) fail('E_ARG', `${executor.name}: a line for ${cell.method} ${configKey(cell.config)}, which is not a cell of this sweep`);
+      if (landed.has(i)) return; // each cell once
+      landed.add(i);
+      appendLine(path, line);
+      lines[i] = line;
+      ran++;
+      if (line.error !== undefined) failed++;
+      runSeconds += line.seconds;
+      book?.landed(cell);
+      if (!executor.parallel) running = 0;
+      report(cell, line);
+    },
+  });
+  const pending = lines.filter((l) => !l).length;
+  return {
+    path, total, skipped, ran, failed, seconds: (performance.now() - t0) / 1000, lines,
+    cancelled: !!result.cancelled, pending, detached: !!result.detached,
+  };
 }

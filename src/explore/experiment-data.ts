@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { readResults } from '../experiments/runner.js';
 import { aggregate, varyingKeys, type SummaryRow } from '../experiments/report.js';
-import { METHOD_COLORS, METHOD_LABELS, METRIC_NAMES, STOP_PROBING_METHODS } from '../experiments/stop-probing.js';
+import { METHOD_COLORS, METHOD_LABELS, METRIC_NAMES, STOP_PROBING_METHODS } from '../experiments/stop-probing/index.js';
 
 /** What the explorer shows of a `repro` output directory (results.jsonl, sweep.json, report.md, plots). */
 export interface ExperimentView {

@@ -1,5 +1,5 @@
 // The explorer playground's computation (runs in a browser Web Worker: no DOM, no Node
-// built-ins). It follows the Stop-Probing protocol (src/experiments/stop-probing.ts,
+// built-ins). It follows the Stop-Probing protocol (src/experiments/stop-probing/,
 // runStopProbingCell) on a small world, with the library's own functions, and reports as it
 // trains.
 import { Matrix } from '../core/matrix.js';
@@ -10,7 +10,8 @@ import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { ridgeProbe } from '../metrics/probes.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista } from '../dictionary/dl-fista.js';
-import { FULL_SETTINGS, paperSAEConfig, type StopProbingSettings } from '../experiments/stop-probing-methods.js';
+import { FULL_SETTINGS, type StopProbingSettings } from '../experiments/stop-probing/settings.js';
+import { paperSAEConfig } from '../experiments/stop-probing/training.js';
 
 export const PLAYGROUND_METHODS = ['probe', 'oracle', 'topk-sae', 'dl-fista'] as const;
 export type PlaygroundMethod = (typeof PLAYGROUND_METHODS)[number];

@@ -9,7 +9,9 @@ import { fitCommand } from './fit.js';
 import { worldCommand } from './world.js';
 import { reproCommand } from './repro.js';
 import { exploreCommand } from './explore.js';
+import { workerCommand } from './worker.js';
+import { queueCommand } from './queue.js';
 import { curvatureCommand } from './curvature.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, curvatureCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, curvatureCommand];

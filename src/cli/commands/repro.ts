@@ -5,116 +5,25 @@ import type { Command, Context } from '../command.js';
 import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
-import type { Cell, SweepProgress, SweepSummary } from '../../experiments/runner.js';
-import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from '../../experiments/stop-probing.js';
-import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from '../../experiments/alignment-superposition.js';
-import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
-import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
-import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
-
-/** What every experiment's run function gets from the driver. */
-interface ReproRunArgs {
-  out: string;
-  preset: 'quick' | 'full';
-  seeds: number[] | undefined;
-  methods: string[] | undefined;
-  signal: AbortSignal;
-  onProgress: (p: SweepProgress) => void;
-  /** one-line notes from inside a cell (e.g. "resumed from its checkpoint at step ...") */
-  onNote: (message: string) => void;
-}
-
-/** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
-interface ReproExperiment {
-  name: string;
-  /** options it accepts besides the shared ones (REPRO_SHARED); any other option is refused (exit 2) */
-  options: readonly string[];
-  /** the values --methods may take, and how the usage error lists them */
-  methods: readonly string[];
-  methodsHint?: string;
-  /** the values --sweep may take (when `sweep` is accepted) */
-  sweeps?: readonly string[];
-  run: (o: Opts, a: ReproRunArgs) => Promise<{ summary: SweepSummary; rows: SummaryRow[]; reportPath: string }>;
-  /** the progress bar's "last cell" text (default: method and config as JSON) */
-  progressLabel?: (cell: Cell) => string;
-  /** stdout table: config columns (header, key, alignment), then method, seeds and these metrics (those present) */
-  columns: { header: string; key: string; align?: 'l' | 'r' }[];
-  metrics: readonly string[];
-  /** one metric's table cell (default mean ± std, 3 decimals) */
-  format?: (r: SummaryRow, metric: string) => string;
-  /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
-  jsonRowsOnly?: boolean;
-}
-
-/** Options every experiment accepts. */
-const REPRO_SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
-/** Integer options that must be >= 1 where accepted. */
-const REPRO_POSITIVE = ['epochs', 'steps'];
-
-const EXPERIMENTS: ReproExperiment[] = [
-  {
-    name: 'stop-probing',
-    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
-    methods: STOP_PROBING_METHODS,
-    sweeps: ['latents', 'sparsity', 'samples'],
-    run: (o, a) => runStopProbing({
-      ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
-      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
-    }),
-    progressLabel: (c) => `${c.method} n=${c.config.latents} seed=${c.config.seed}`,
-    columns: [{ header: 'n', key: 'latents' }, { header: 'k', key: 'active' }, { header: 'N', key: 'samples' }],
-    metrics: METRIC_NAMES,
-    jsonRowsOnly: true,
-  },
-  {
-    name: 'alignment-superposition',
-    options: ['sweep', 'latents', 'dims', 'active', 'samples'],
-    methods: ALIGNMENT_SUPERPOSITION_METHODS,
-    sweeps: ['dims', 'latents'],
-    run: (o, a) => runAlignmentSuperposition({
-      ...a, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined, latents: o.latents, dims: o.dims, active: o.active, samples: o.samples,
-    }),
-    columns: [{ header: 'n', key: 'latents' }, { header: 'm', key: 'dim' }, { header: 'k', key: 'active' }],
-    metrics: AS_METRICS,
-  },
-  {
-    name: 'hidden-alignment',
-    options: ['hidden'],
-    methods: HIDDEN_ALIGNMENT_METHODS,
-    run: (o, a) => runHiddenAlignment({ ...a, hidden: o.hidden }),
-    columns: [{ header: 'hidden', key: 'hidden' }],
-    metrics: HA_METRICS,
-  },
-  {
-    name: 'amortisation-gap',
-    options: ['setting', 'steps'],
-    methods: AMORTISATION_METHODS,
-    run: (o, a) => runAmortisationGap({
-      ...a, settings: o.setting ? [o.setting as AmortisationSetting] : undefined, overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
-    }),
-    columns: [{ header: 'D', key: 'setting', align: 'l' }],
-    metrics: ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'],
-    format: (r, m) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3)),
-  },
-  {
-    name: 'whitening',
-    options: ['conditions', 'whiten'],
-    methods: ['relu-sae', 'topk-sae', ...WHITENING_METHODS],
-    methodsHint: `relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`,
-    run: (o, a) => runWhiteningRepro({ ...a, conditions: o.conditions, preprocessings: o.whiten }),
-    progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
-    columns: [{ header: 'κ', key: 'condition' }],
-    metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
-  },
-];
+import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
+import { executePlan } from '../../experiments/experiment.js';
+import { queueExecutor } from '../../experiments/queue/executor.js';
+import { parseRedisUrl, redact } from '../../experiments/queue/redis.js';
+import { STOP_PROBING_METHODS } from '../../experiments/stop-probing/index.js';
+import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-superposition.js';
+import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
+import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/amortisation-gap.js';
+import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
   name: 'repro',
-  summary: "reproduce a paper's experiment (stop-probing: probes vs SAEs vs sparse coding, in and out of distribution; alignment-superposition; hidden-alignment)",
+  get summary() {
+    return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
+  },
   usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
   description: [
-    'stop-probing (PAPERS.md section 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
+    'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
     "the SAEs' frozen decoders, dictionary learning + FISTA and the FISTA oracle (D = A); MCC, logistic",
     'accuracy and best-unit AUC in and out of distribution, dictionary recovery.',
@@ -127,28 +36,28 @@ export const reproCommand: Command = {
     '',
     `Methods: ${STOP_PROBING_METHODS.join(', ')}.`,
     '',
-    'alignment-superposition (PAPERS.md section 4): two systems y_A = z·A, y_B = z·B read the same k-sparse latents',
+    'alignment-superposition (docs/papers.md § 4): two systems y_A = z·A, y_B = z·B read the same k-sparse latents',
     'through different random maps; linear/debiased CKA, RSA, ridge regression, semi-/soft-matching on raw activations',
     'vs the closed form, and on sparse codes extracted from each system (FISTA with the true maps, DL-FISTA, TopK SAE).',
     'Sweeps over m (--sweep dims) and n (--sweep latents); both by default.',
     `Methods: ${ALIGNMENT_SUPERPOSITION_METHODS.join(', ')}.`,
     '',
-    'hidden-alignment (PAPERS.md section 5): two toy models of superposition (64 features, hidden --hidden) trained from',
+    'hidden-alignment (docs/papers.md § 5): two toy models of superposition (64 features, hidden --hidden) trained from',
     'different seeds on the same data, a TopK SAE (k = 7, width 64) on each; semi-matching, soft-matching and 5-fold',
     'ridge regression for neuron->neuron, SAE->neuron, SAE->SAE and an untrained random-SAE control.',
     `Methods: ${HIDDEN_ALIGNMENT_METHODS.join(', ')}.`,
     '',
-    'amortisation-gap (PAPERS.md section 2): 16 sources, 8 dims, 3 active; SAE, MLP encoders (hidden 32/256/1024), per-sample',
+    'amortisation-gap (docs/papers.md § 2): 16 sources, 8 dims, 3 active; SAE, MLP encoders (hidden 32/256/1024), per-sample',
     'sparse coding (FISTA) and SAE + inference-time optimisation, with the decoder known (--setting known) or learned; code MCC,',
     'dictionary recovery, FLOPs per sample, the amortisation gap; report.md with MCC-vs-FLOPs plots. --steps overrides Adam steps.',
     `Methods: ${AMORTISATION_METHODS.join(', ')}.`,
     '',
-    'whitening (PAPERS.md section 3): anisotropic worlds (activation covariance with condition number κ, --conditions); ReLU and',
+    'whitening (docs/papers.md § 3): anisotropic worlds (activation covariance with condition number κ, --conditions); ReLU and',
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
   ].join('\n'),
-  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: ['stop-probing', 'alignment-superposition', 'hidden-alignment', 'amortisation-gap', 'whitening'] }],
+  positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
     { name: 'preset', type: 'string', help: 'quick (minutes) or full (the paper)', default: 'quick', choices: ['quick', 'full'] },
     { name: 'sweep', type: 'string', help: 'which sweep: n (latents), k (sparsity) or N (samples); default latents', choices: ['latents', 'sparsity', 'samples', 'dims'] },
@@ -157,7 +66,7 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...new Set(EXPERIMENTS.flatMap((e) => e.methods))] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
@@ -167,6 +76,9 @@ export const reproCommand: Command = {
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
+    { name: 'queue', type: 'string', metavar: 'URL', help: 'run the cells as jobs on this Redis queue (redis://[:password@]host:port[/db], rediss:// for TLS) for `sparsecode worker`s anywhere' },
+    { name: 'wait', type: 'boolean', help: 'with --queue: wait for every cell, then write results.jsonl and the report (else enqueue and return)' },
+    { name: 'attempts', type: 'int', metavar: 'N', help: 'with --queue: runs of a job before its failed cells are recorded as failed (default 3)' },
   ],
   examples: [
     'sparsecode repro stop-probing --preset quick',
@@ -203,28 +115,56 @@ async function runRepro(ctx: Context): Promise<number> {
   }
   const preset = o.preset as 'quick' | 'full';
   const out = resolve(o.out ?? join('runs', `${ex.name}-${preset}`));
+  if (!o.queue && (o.wait || o.attempts !== undefined)) fail('E_USAGE', `--${o.wait ? 'wait' : 'attempts'} applies to a queue run: add --queue redis://host:port`);
   let bar = ctx.progress(ex.name, 1, 'cells');
   let lastNote = 0;
   const t0 = Date.now();
-  const result = await ex.run(o, {
+  const args: ReproRunArgs = {
     out, preset, seeds: o.seeds, methods: o.methods, signal: ctx.signal,
     onNote: (m) => ctx.note(`  ${m}`),
     onProgress: (p) => {
-      if (!p.cell) {
+      if (!p.cell && !p.tick) {
         bar = ctx.progress(ex.name, p.total, 'cells');
         ctx.note(`${ex.name}: ${p.total} cells (${preset} preset), ${p.skipped} already in ${join(out, 'results.jsonl')}`);
         bar.update(p.done);
         return;
       }
-      bar.update(p.done, { last: ex.progressLabel ? ex.progressLabel(p.cell) : `${p.cell.method} ${JSON.stringify(p.cell.config)}`, failed: p.failed });
+      const fields: Record<string, string | number> = p.cell ? { last: ex.progressLabel ? ex.progressLabel(p.cell) : `${p.cell.method} ${JSON.stringify(p.cell.config)}` } : {};
+      if (o.queue) fields.running = p.running ?? 0;
+      fields.failed = p.failed;
+      bar.update(p.done, fields);
       // a plain line now and then for logs (no TTY)
       if (!process.stderr.isTTY && Date.now() - lastNote > 5000) {
         lastNote = Date.now();
-        ctx.note(`  ${p.done}/${p.total} cells, ${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${Number.isFinite(p.eta) ? duration(p.eta) : '?'}`);
+        ctx.note(`  ${p.done}/${p.total} cells, ${o.queue ? `${p.running ?? 0} running, ` : ''}${p.failed} failed, elapsed ${duration(p.elapsed)}, ETA ${Number.isFinite(p.eta) ? duration(p.eta) : '?'}`);
       }
-      if (p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
+      if (p.cell && p.line?.error) ctx.note(`  cell failed: ${p.cell.method} ${JSON.stringify(p.cell.config)}: ${p.line.error}`);
     },
-  });
+  };
+  let result: Awaited<ReturnType<typeof ex.run>>;
+  if (o.queue) {
+    // the same plan as a local run, its cells as jobs on the queue
+    const target = parseRedisUrl(o.queue);
+    const plan = await experimentPlan(ex, o, args);
+    result = await executePlan(plan, {
+      ...args,
+      executor: queueExecutor({
+        target, wait: !!o.wait, attempts: o.attempts, onNote: args.onNote,
+        onEnqueued: (e) => ctx.note(`${ex.name}: sweep ${e.sweep} on ${e.redis}: ${e.added} job(s) added, ${e.jobs - e.added} already queued, ${e.landed} cell(s) collected from finished jobs; ${e.pending} cell(s) to go`),
+      }),
+    });
+    if (result.summary.detached && result.summary.pending > 0) {
+      bar.finish();
+      const url = redact(o.queue);
+      ctx.note(`${ex.name}: ${result.summary.pending} cell(s) on the queue. Start workers anywhere: sparsecode worker --queue ${url}`);
+      ctx.note(`  progress: sparsecode queue status ${url} --out ${out}`);
+      ctx.note(`  results:  sparsecode queue collect ${url} --out ${out} [--wait]   (or run this command again with --wait)`);
+      if (o.json) ctx.print(JSON.stringify({ experiment: ex.name, queued: result.summary.pending, results: result.summary.path, report: null }));
+      return EXIT.ok;
+    }
+  } else {
+    result = await ex.run(o, args);
+  }
   bar.finish();
   const { summary, rows } = result;
   if (o.json) {

@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fail } from '../core/errors.js';
+import type { ExperimentExecutor, SweepPlan } from './experiment.js';
+import { formatMeanStd, type SummaryRow } from './report.js';
+import type { Cell, SweepProgress, SweepSummary } from './runner.js';
+import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from './stop-probing/index.js';
+import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from './alignment-superposition.js';
+import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
+import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
+import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
+
+/**
+ * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
+ * accepts and how its summary is printed. It lives below the CLI so that queue workers find an
+ * experiment by the name in a job and rebuild its cell function (`experimentPlan`).
+ */
+
+/** Parsed command-line options (the CLI's Opts). */
+export type ReproOptions = Record<string, any>;
+
+/** What every experiment's run function gets from the driver. */
+export interface ReproRunArgs {
+  out: string;
+  preset: 'quick' | 'full';
+  seeds: number[] | undefined;
+  methods: string[] | undefined;
+  signal: AbortSignal;
+  onProgress: (p: SweepProgress) => void;
+  /** one-line notes from inside a cell (e.g. "resumed from its checkpoint at step ...") */
+  onNote: (message: string) => void;
+  /** where the cells run (default here); run() hands it on to runExperiment with the other options */
+  executor?: ExperimentExecutor;
+}
+
+/** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
+export interface ReproExperiment {
+  name: string;
+  /** options it accepts besides the shared ones (REPRO_SHARED); any other option is refused (exit 2) */
+  options: readonly string[];
+  /** the values --methods may take, and how the usage error lists them */
+  methods: readonly string[];
+  methodsHint?: string;
+  /** the values --sweep may take (when `sweep` is accepted) */
+  sweeps?: readonly string[];
+  run: (o: ReproOptions, a: ReproRunArgs) => Promise<{ summary: SweepSummary; rows: SummaryRow[]; reportPath: string }>;
+  /** the progress bar's "last cell" text (default: method and config as JSON) */
+  progressLabel?: (cell: Cell) => string;
+  /** stdout table: config columns (header, key, alignment), then method, seeds and these metrics (those present) */
+  columns: { header: string; key: string; align?: 'l' | 'r' }[];
+  metrics: readonly string[];
+  /** one metric's table cell (default mean ± std, 3 decimals) */
+  format?: (r: SummaryRow, metric: string) => string;
+  /** --json prints only { rows } (stop-probing's historical output) instead of { experiment, rows, results, report } */
+  jsonRowsOnly?: boolean;
+}
+
+/** Options every experiment accepts. */
+export const REPRO_SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
+/** Integer options that must be >= 1 where accepted. */
+export const REPRO_POSITIVE = ['epochs', 'steps'];
+
+/**
+ * The experiments of `sparsecode repro`, by name. An entry's `run` hands its options (with the
+ * executor) to the experiment's run function, which runs through `runExperiment`: that is all a
+ * queue worker needs to run its cells (`experimentPlan`).
+ */
+export const EXPERIMENTS: ReproExperiment[] = [
+  {
+    name: 'stop-probing',
+    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
+    methods: STOP_PROBING_METHODS,
+    sweeps: ['latents', 'sparsity', 'samples'],
+    run: (o, a) => runStopProbing({
+      ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
+      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} n=${c.config.latents} seed=${c.config.seed}`,
+    columns: [{ header: 'n', key: 'latents' }, { header: 'k', key: 'active' }, { header: 'N', key: 'samples' }],
+    metrics: METRIC_NAMES,
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'alignment-superposition',
+    options: ['sweep', 'latents', 'dims', 'active', 'samples'],
+    methods: ALIGNMENT_SUPERPOSITION_METHODS,
+    sweeps: ['dims', 'latents'],
+    run: (o, a) => runAlignmentSuperposition({
+      ...a, sweeps: o.sweep ? [o.sweep as AsSweepName] : undefined, latents: o.latents, dims: o.dims, active: o.active, samples: o.samples,
+    }),
+    columns: [{ header: 'n', key: 'latents' }, { header: 'm', key: 'dim' }, { header: 'k', key: 'active' }],
+    metrics: AS_METRICS,
+  },
+  {
+    name: 'hidden-alignment',
+    options: ['hidden'],
+    methods: HIDDEN_ALIGNMENT_METHODS,
+    run: (o, a) => runHiddenAlignment({ ...a, hidden: o.hidden }),
+    columns: [{ header: 'hidden', key: 'hidden' }],
+    metrics: HA_METRICS,
+  },
+  {
+    name: 'amortisation-gap',
+    options: ['setting', 'steps'],
+    methods: AMORTISATION_METHODS,
+    run: (o, a) => runAmortisationGap({
+      ...a, settings: o.setting ? [o.setting as AmortisationSetting] : undefined, overrides: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    columns: [{ header: 'D', key: 'setting', align: 'l' }],
+    metrics: ['mcc', 'dict_cos', 'flops_inference', 'flops_total', 'gap', 'gap_rel'],
+    format: (r, m) => (m.startsWith('flops') ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m === 'gap' ? 5 : 3)),
+  },
+  {
+    name: 'whitening',
+    options: ['conditions', 'whiten'],
+    methods: ['relu-sae', 'topk-sae', ...WHITENING_METHODS],
+    methodsHint: `relu-sae, topk-sae or one of ${WHITENING_METHODS.join(', ')}`,
+    run: (o, a) => runWhiteningRepro({ ...a, conditions: o.conditions, preprocessings: o.whiten }),
+    progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
+    columns: [{ header: 'κ', key: 'condition' }],
+    metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+];
+
+export function findExperiment(name: string): ReproExperiment | undefined {
+  return EXPERIMENTS.find((e) => e.name === name);
+}
+
+/** Thrown by the planning executor to stop a run at its plan, before anything is written. */
+class PlanReached extends Error {
+  constructor(readonly plan: SweepPlan<unknown>) {
+    super('plan reached');
+  }
+}
+
+/**
+ * An experiment's plan (its definition, preset, settings and cells) for these options, found
+ * by running its entry up to the point where runExperiment would start: nothing is computed
+ * or written. Refuses (E_USAGE) an experiment whose run does not hand its executor on to
+ * runExperiment (it could not run on a queue).
+ */
+export async function experimentPlan(ex: ReproExperiment, o: ReproOptions = {}, a: Partial<Omit<ReproRunArgs, 'executor'>> = {}): Promise<SweepPlan<unknown>> {
+  const planner: ExperimentExecutor = {
+    name: 'plan',
+    prepare: (plan) => {
+      throw new PlanReached(plan);
+    },
+    execute: async () => ({ cancelled: true }),
+  };
+  // an experiment that ignores the executor would start running: give it a cancelled signal
+  // and a throw-away folder, so that it stops before its first cell and leaves nothing behind
+  const stop = new AbortController();
+  stop.abort();
+  const out = mkdtempSync(join(tmpdir(), 'sparsecode-plan-'));
+  try {
+    await ex.run(o, {
+      out, preset: 'quick', seeds: undefined, methods: undefined, onProgress: () => {}, onNote: () => {}, ...a,
+      signal: stop.signal, executor: planner,
+    });
+  } catch (e) {
+    if (e instanceof PlanReached) return e.plan;
+    throw e;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  fail('E_USAGE', `experiment ${ex.name} does not hand its executor to runExperiment, so its cells cannot run on a queue; run it without --queue`);
+}
