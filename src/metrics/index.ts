@@ -14,3 +14,4 @@ export {
 } from './curvature.js';
 export { binaryScores, bestF1Threshold, thresholdPredictions, linspace, type BinaryScores } from './classification.js';
 export { mape, powerLawFit, type PowerLawFit } from './regression-scores.js';
+export { trainStraighteningDetector, trainBinaryMlp, type StraighteningDetector, type StraighteningDetectorOptions, type StraighteningDetectorResult } from './straightening-detector.js';
