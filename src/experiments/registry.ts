@@ -10,6 +10,7 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
+import { RESTRAV_METHODS, RESTRAV_METRICS, runRestrav } from './restrav.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -120,6 +121,17 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+  {
+    name: 'restrav',
+    options: [],
+    methods: RESTRAV_METHODS,
+    run: (_o, a) => runRestrav(a),
+    progressLabel: (c) => `${c.method} strength=${c.config.strength} seed=${c.config.seed}`,
+    columns: [{ header: 'strength', key: 'strength' }],
+    metrics: RESTRAV_METRICS,
+    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('curvature') ? 1 : 3),
+    jsonRowsOnly: true,
   },
 ];
 

@@ -12,6 +12,7 @@ import { exploreCommand } from './explore.js';
 import { workerCommand } from './worker.js';
 import { queueCommand } from './queue.js';
 import { curvatureCommand } from './curvature.js';
+import { detectCommand } from './detect.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, curvatureCommand];
+export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, curvatureCommand, detectCommand];
