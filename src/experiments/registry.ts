@@ -11,6 +11,7 @@ import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidd
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
 import { RESTRAV_METHODS, RESTRAV_METRICS, runRestrav } from './restrav.js';
+import { PHYIP_METHODS, PHYIP_METRICS, runPhyip } from './phyip.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -131,6 +132,17 @@ export const EXPERIMENTS: ReproExperiment[] = [
     columns: [{ header: 'strength', key: 'strength' }],
     metrics: RESTRAV_METRICS,
     format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('curvature') ? 1 : 3),
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'phyip',
+    options: [],
+    methods: PHYIP_METHODS,
+    run: (_o, a) => runPhyip(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: PHYIP_METRICS,
+    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('mape') ? 1 : 3),
     jsonRowsOnly: true,
   },
 ];
