@@ -539,8 +539,9 @@ export function writePhyipReport(dir: string, lines: ResultLine[], o: { settings
   const any = rows[0];
   if (any) {
     md.push('## World model', '');
-    md.push(`Self-supervised error ε = Σ‖â − a‖²/Σ‖a‖² of the predicted acceleration (next-step prediction): ID ${formatMeanStd(any.mean.ssl_eps_id, any.std.ssl_eps_id, 4)},`);
-    md.push(`OOD ${formatMeanStd(any.mean.ssl_eps_ood, any.std.ssl_eps_ood, 4)}; pretraining ${formatMeanStd(any.mean.ssl_seconds, any.std.ssl_seconds, 0)} s.`, '');
+    const e = (k: string) => (Number.isFinite(any.mean[k]) ? `${any.mean[k].toExponential(2)}${any.std[k] > 0 ? ` ± ${any.std[k].toExponential(1)}` : ''}` : '—');
+    md.push(`Self-supervised error ε = Σ‖â − a‖²/Σ‖a‖² of the predicted acceleration (next-step prediction): ID ${e('ssl_eps_id')},`);
+    md.push(`OOD ${e('ssl_eps_ood')}; pretraining ${formatMeanStd(any.mean.ssl_seconds, any.std.ssl_seconds, 0)} s.`, '');
     const ft = rows.find((x) => x.method === 'finetune');
     if (ft?.mean.state_drift_ood !== undefined) md.push(`Fine-tuning moved the OOD states by ${formatMeanStd(ft.mean.state_drift_ood, ft.std.state_drift_ood)} (relative Frobenius change).`, '');
   }

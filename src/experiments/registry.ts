@@ -142,7 +142,7 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: PHYIP_METRICS,
-    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('mape') ? 1 : 3),
+    format: (r, m) => (m === 'ssl_eps_ood' ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m.startsWith('mape') ? 1 : 3)),
     jsonRowsOnly: true,
   },
 ];
