@@ -82,3 +82,13 @@ test('repro phyip (tiny): three methods, the JSON fields, a report with the forc
   const again = await runPhyip({ out, preset: 'quick', settings });
   assert.equal(again.summary.ran, 0);
 });
+
+test('registry: repro restrav and repro phyip plan their cells (queue-ready) and refuse unknown methods', async () => {
+  const { experimentPlan, findExperiment } = await import('../src/experiments/registry.js');
+  const phy = await experimentPlan(findExperiment('phyip')!, {}, { seeds: [0, 1] });
+  assert.equal(phy.cells.length, 6);
+  assert.deepEqual([...new Set(phy.cells.map((c) => c.method))], ['frozen-linear', 'finetune', 'mlp-probe']);
+  const rs = await experimentPlan(findExperiment('restrav')!, {}, { preset: 'full' });
+  assert.equal(rs.cells.length, 3 * 3 * 4);
+  await assert.rejects(experimentPlan(findExperiment('phyip')!, {}, { methods: ['probe'] }), /unknown method "probe"/);
+});
