@@ -44,3 +44,11 @@ export {
   WHITENING_KINDS, WHITENING_METHODS, WHITENING_METRICS, PREPROCESSINGS, WHITENING_PRESETS,
   type WhiteningReproOptions, type WhiteningSettings, type WhiteningConfig, type WhiteningKind, type Preprocessing, type InputMap,
 } from './experiments/whitening.js';
+export {
+  runRestrav, runRestravCell, restravFeatures, writeRestravReport, RESTRAV_METHODS, RESTRAV_METRICS, RESTRAV_PRESETS,
+  type RestravOptions, type RestravSettings, type RestravConfig, type RestravMethod,
+} from './experiments/restrav.js';
+export {
+  runPhyip, runPhyipCell, buildPhyipState, orbitWindows, frozenLinear, mlpProbe, finetune, forceScores, PHYIP_METHODS, PHYIP_METRICS, PHYIP_PRESETS,
+  type PhyipOptions, type PhyipSettings, type PhyipConfig, type PhyipMethod, type PhyipState, type OrbitWindows,
+} from './experiments/phyip.js';
