@@ -18,7 +18,7 @@ import { scatterPlot } from './plots.js';
 
 /**
  * PhyIP, "The Observer Effect in World Models: Invasive Adaptation Corrupts Latent Physics"
- * (PROTOCOLS.md §5; no public code: this is the small, faithful version described there).
+ * (docs/probing.md §4; no public code: this is the small, faithful version described there).
  *
  * World: Kepler two-body orbits (src/worlds/orbits.ts, leapfrog, μ = 1), observed as relative
  * positions every dt. In-distribution (ID) orbits have semi-major axis and eccentricity in one
@@ -525,7 +525,7 @@ export function writePhyipReport(dir: string, lines: ResultLine[], o: { settings
   const methods = PHYIP_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# PhyIP (the observer effect in world models) on Kepler orbits — reproduction report', '');
-  md.push('Protocol: PROTOCOLS.md §5 and docs/probing.md. A next-step world model is pretrained on unlabelled orbits and frozen; the force');
+  md.push('Protocol: docs/probing.md §4. A next-step world model is pretrained on unlabelled orbits and frozen; the force');
   md.push('vector F = −r/|r|³ is known on a few ID orbits only; each method is fitted there and decodes |F| on OOD orbits (larger, more');
   md.push('eccentric). ρ = Spearman between decoded and true |F|; MAPE in percent; force_exponent = α of |F̂| ≈ C·r^α on OOD (Newton: −2).');
   if (o.preset) md.push(`Preset: \`${o.preset}\`.`);

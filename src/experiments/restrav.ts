@@ -13,7 +13,7 @@ import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRu
 import { histogramPlot } from './plots.js';
 
 /**
- * ReStraV, "AI-Generated Video Detection via Perceptual Straightening" (PROTOCOLS.md §4), on
+ * ReStraV, "AI-Generated Video Detection via Perceptual Straightening" (docs/probing.md §1–3), on
  * synthetic embedding trajectories (src/worlds/trajectories.ts): natural videos are smooth,
  * low-curvature paths in a 384-dimensional space, generated videos the same law of paths with
  * frame jitter, re-sampled segments or temporal flicker. For each perturbation (the `method`)
@@ -170,7 +170,7 @@ export function writeRestravReport(dir: string, lines: ResultLine[], o: { settin
   const methods = RESTRAV_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# ReStraV (perceptual straightening) on synthetic trajectories — reproduction report', '');
-  md.push('Protocol: PROTOCOLS.md §4. Natural = smooth low-curvature paths in a high-dimensional embedding space; generated = the same');
+  md.push('Protocol: docs/probing.md §1–3. Natural = smooth low-curvature paths in a high-dimensional embedding space; generated = the same');
   md.push('law of paths with frame jitter, a re-sampled segment or temporal flicker. The 21 straightening features, the paper\'s MLP');
   md.push('detector (z-score over the balanced set, 21-64-32-1, BCE, Adam 1e-3, batch 32, 10 epochs, τ* by training F1), test metrics on');
   md.push('a stratified half. `auroc_curvature`: the mean curvature alone as the score (no training).');

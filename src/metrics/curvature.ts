@@ -3,7 +3,7 @@ import { Matrix } from '../core/matrix.js';
 
 /**
  * Trajectory geometry of an embedding sequence z_0 … z_{T−1} (one row per frame), as in
- * ReStraV ("AI-Generated Video Detection via Perceptual Straightening", PROTOCOLS.md §4;
+ * ReStraV ("AI-Generated Video Detection via Perceptual Straightening", docs/probing.md §1–3;
  * reference `dinov2_features.py`, `compute_temporal_geometry` / `features_from_Z`):
  *
  *   Δ_t = z_{t+1} − z_t                       t = 0 … T−2   (T−1 steps)

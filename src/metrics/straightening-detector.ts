@@ -8,7 +8,7 @@ import { auc } from './auc.js';
 import { bestF1Threshold, binaryScores, linspace, thresholdPredictions } from './classification.js';
 
 /**
- * ReStraV's detector (PROTOCOLS.md §4; reference `train.py`) on the 21 straightening features:
+ * ReStraV's detector (docs/probing.md §1–3; reference `train.py`) on the 21 straightening features:
  *
  *  1. balance the classes by subsampling the larger one (without replacement), then shuffle;
  *  2. z-score every feature with the mean and population std (+1e-8) of the whole balanced set

@@ -3,7 +3,7 @@ import { Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 
 /**
- * Kepler two-body orbits for PhyIP (PROTOCOLS.md §5). The two-body problem in relative
+ * Kepler two-body orbits for PhyIP (docs/probing.md §4). The two-body problem in relative
  * coordinates r = x₁ − x₂ is one body in the central field of gravitational parameter
  * μ = G(m₁ + m₂):  r̈ = −μ r / |r|³. With unit reduced mass the force is F = −μ r/|r|³,
  * |F| = μ/|r|², and the specific energy E = |v|²/2 − μ/|r| = −μ/(2a) is conserved.

@@ -3,7 +3,7 @@ import { Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 
 /**
- * Synthetic embedding trajectories for ReStraV (PROTOCOLS.md §4): "natural" videos are smooth,
+ * Synthetic embedding trajectories for ReStraV (docs/probing.md §1–3): "natural" videos are smooth,
  * low-curvature paths in a high-dimensional embedding space; "generated" videos are drawn from
  * the same path law and then perturbed the way generators break temporal coherence.
  *
