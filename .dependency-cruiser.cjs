@@ -4,7 +4,7 @@
  */
 const LAYERS = [
   'core', 'backend', 'linalg', 'io', 'optim', 'nn', 'worlds', 'preprocess', 'inference',
-  'dictionary', 'objectives', 'metrics', 'alignment', 'experiments', 'explore', 'cli',
+  'dictionary', 'objectives', 'metrics', 'alignment', 'federated', 'experiments', 'explore', 'cli',
 ];
 
 const upward = LAYERS.map((layer, i) => ({

@@ -42,7 +42,8 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { readNpyMatrix, writeNpy } from '../src/io/npy.js';
 import { fista } from '../src/inference/fista.js';
-import { learnDictionaryFista, lipschitzViaGram, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { learnDictionaryFista, lipschitzViaGram } from '../src/dictionary/dl-fista.js';
+import { normalizeRows, randomUnitRows } from '../src/linalg/rows.js';
 import { ModSolver } from '../src/dictionary/mod.js';
 import { superpositionWorld } from '../src/worlds/index.js';
 import type { Bench } from './types.js';
@@ -111,7 +112,7 @@ export const dlOuterBench: Bench = {
       const world = superpositionWorld({ latents: n, active, samples: 5000, seed: 0, split: 'compositional' });
       const X = world.X.val;
       const d = X.cols, rows = X.rows;
-      const D0 = randomUnitRows(new Matrix(n, d), new Rng(1));
+      const D0 = randomUnitRows(n, d, new Rng(1));
 
       // warm start with the learner itself
       const stamps: number[] = [];
@@ -137,7 +138,7 @@ export const dlOuterBench: Bench = {
         gradient = r.gradient;
         denseRows = r.denseRows;
         if (!mod.update(Z, X, Dnew)) fail('E_ARG', `dl-outer: the MOD update failed at ${n} atoms`);
-        const redrawn = normalizeRows(Dnew, redrawRng);
+        const redrawn = normalizeRows(Dnew, { redraw: redrawRng, eps: 1e-10 });
         const t = D;
         D = Dnew;
         Dnew = t;

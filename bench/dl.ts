@@ -34,7 +34,7 @@ import { Rng } from '../src/core/rng.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
 import { lassoCD } from '../src/inference/index.js';
 import { learnDictionaryFista, onlineDictionaryLearning, type DictionaryProgress } from '../src/dictionary/index.js';
-import { randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { randomUnitRows } from '../src/linalg/rows.js';
 import { iidSparseWorld } from '../src/worlds/index.js';
 import type { Bench } from './types.js';
 import { cores, runPeer, sig } from './util.js';
@@ -103,7 +103,7 @@ export const dlBench: Bench = {
     const heldOut = 2000;
     const world = iidSparseWorld({ latents, active, samples: samples + heldOut, dim, noise: 0.01, seed: 0, valFraction: heldOut / (samples + heldOut) });
     const X = world.X.train, Xv = world.X.val;
-    const D0 = randomUnitRows(new Matrix(atoms, dim), new Rng(1));
+    const D0 = randomUnitRows(atoms, dim, new Rng(1));
     let totalVar = 0;
     {
       const mu = new Float64Array(dim);

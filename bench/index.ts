@@ -7,6 +7,10 @@ import { linalgBench } from './linalg.js';
 import { fistaBench } from './fista.js';
 import { dlBench } from './dl.js';
 import { dlOuterBench } from './dl-outer.js';
+import { eighBench } from './eigh.js';
+import { queueBench } from './queue.js';
+import { convergenceBench } from './convergence.js';
+import { matryoshkaBench } from './matryoshka.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench, eighBench, convergenceBench, matryoshkaBench, queueBench];

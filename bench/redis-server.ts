@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,12 +40,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-function answers(port: number): Promise<boolean> {
+function answers(port: number, tls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = createConnection({ host: '127.0.0.1', port });
+    const c = tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : createConnection({ host: '127.0.0.1', port });
     let buf = '';
     c.setTimeout(500);
-    c.on('connect', () => c.write('PING\r\n'));
+    c.on(tls ? 'secureConnect' : 'connect', () => c.write('PING\r\n'));
     c.on('data', (d) => {
       buf += d.toString();
       if (buf.includes('PONG') || buf.includes('NOAUTH')) {
@@ -57,21 +58,27 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-/** Start redis-server on a free loopback port; resolves once it answers PING. `password` sets requirepass. */
-export async function startRedis(o: { password?: string } = {}): Promise<LocalRedis> {
+/**
+ * Start redis-server on a free loopback port; resolves once it answers PING. `password` sets
+ * requirepass; `tls` serves TLS only (rediss://) with this certificate and key (PEM files).
+ */
+export async function startRedis(o: { password?: string; tls?: { cert: string; key: string } } = {}): Promise<LocalRedis> {
   const bin = redisServerPath();
   if (!bin) throw new Error('redis-server is not installed (Debian: apt-get install redis-server)');
   const dir = mkdtempSync(join(tmpdir(), 'sparsecode-redis-'));
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'];
+    const listen = o.tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-ca-cert-file', o.tls.cert, '--tls-auth-clients', 'no']
+      : ['--port', String(port)];
+    const args = [...listen, '--bind', '127.0.0.1', '--protected-mode', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'];
     if (o.password) args.push('--requirepass', o.password);
     const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let exited = false;
     child.on('exit', () => (exited = true));
     const t0 = Date.now();
     while (!exited && Date.now() - t0 < 10_000) {
-      if (await answers(port)) {
+      if (await answers(port, !!o.tls)) {
         const stop = async () => {
           if (!exited) {
             child.kill('SIGTERM');
@@ -82,7 +89,7 @@ export async function startRedis(o: { password?: string } = {}): Promise<LocalRe
           rmSync(dir, { recursive: true, force: true });
         };
         const auth = o.password ? `:${encodeURIComponent(o.password)}@` : '';
-        return { url: `redis://${auth}127.0.0.1:${port}/0`, port, pid: child.pid!, stop };
+        return { url: `${o.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}/0`, port, pid: child.pid!, stop };
       }
       await new Promise((r) => setTimeout(r, 30));
     }

@@ -11,6 +11,8 @@
 // Matrices are row-major float32. Pointers are byte addresses; leading dimensions and sizes
 // are element counts.
 
+import { JOB_GEMM, JOB_GATHER_DECODE, JOB_GATHER_DOT, JOB_SCATTER_OUTER, JOB_TOPK } from '../src/backend/wasm/jobs';
+
 // ---- GEMM blocking --------------------------------------------------------------------------
 // A register-blocked 4x8 micro-kernel (eight f32x4 accumulators) over packed panels:
 //   op(A) block [MC x KC] packed as MR-row slivers, p-major (MR floats per p);
@@ -434,11 +436,7 @@ export function sgemm(
 
 // ---- parallel jobs --------------------------------------------------------------------------
 // The parameter block: i32 slot 0 is the job kind; the rest depends on it (see each case).
-const JOB_GEMM: i32 = 1;
-const JOB_GATHER_DECODE: i32 = 2;
-const JOB_GATHER_DOT: i32 = 3;
-const JOB_SCATTER_OUTER: i32 = 4;
-const JOB_TOPK: i32 = 5;
+// The job kinds: one definition shared with the TypeScript driver (src/backend/wasm/jobs.ts).
 
 /** Run task `task` of the job described by the parameter block, as thread `thread`. */
 export function runTask(task: i32, thread: i32): void {

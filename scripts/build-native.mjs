@@ -18,7 +18,7 @@
  *   SPARSECODE_NATIVE_BUILDER=cc  skip node-gyp and compile directly (=node-gyp: no fallback)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,7 +43,7 @@ function isFile(p) {
 
 if (process.env.SPARSECODE_SKIP_NATIVE === '1') done(true, 'native backend not built (SPARSECODE_SKIP_NATIVE=1); using wasm/js backends');
 if (process.platform === 'win32') done(false, 'native backend not built (Windows is not supported yet); using wasm/js backends');
-if (!existsSync(join(nativeDir, 'src', 'sparsecode.c'))) done(false, 'native backend not built (native/src is missing from this package)');
+if (!existsSync(join(nativeDir, 'src', 'sparsecode.h'))) done(false, 'native backend not built (native/src is missing from this package)');
 
 // ---- 1. OpenBLAS -------------------------------------------------------------------------
 const multiarch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', s390x: 's390x-linux-gnu' }[process.arch] ?? '';
@@ -175,7 +175,9 @@ if (nodeInc) {
     if (inc) args.push(`-I${inc}`, '-DSPARSECODE_HAVE_CBLAS_H');
     args.push(process.platform === 'darwin' ? '-bundle' : '-shared');
     if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
-    args.push(join(nativeDir, 'src', 'sparsecode.c'), '-o', outFile, ...lib.flags, '-lm');
+    // every C file of native/src (one per kernel family; binding.gyp lists the same ones)
+    const sources = readdirSync(join(nativeDir, 'src')).filter((f) => f.endsWith('.c')).sort().map((f) => join(nativeDir, 'src', f));
+    args.push(...sources, '-o', outFile, ...lib.flags, '-lm');
     const r = run(cc, args);
     if (r.ok) {
       const c = checkLoads();

@@ -192,3 +192,29 @@ test('bench gemm prints one JSON line per backend and thread count, and skips a 
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown benchmark "gem" \(did you mean "gemm"\?\)/);
 });
+
+test('native: OpenBLAS threads chosen per GEMM by size (gemmThreading); results the same on both sides of the threshold', { skip }, () => {
+  const b = native!;
+  const set = b.addon.gemmThreading;
+  if (!set) return; // an addon built before gemmThreading
+  const before = set();
+  assert.equal(before, Number(process.env.SPARSECODE_GEMM_MT_MIN_FLOPS || 2 ** 28), 'default threshold 2^28 flops (or the environment)');
+  const threads = b.threads;
+  try {
+    const [m, n, k] = [37, 45, 29];
+    const a = new Float32Array(m * k).map((_, i) => Math.sin(i));
+    const bb = new Float32Array(k * n).map((_, i) => Math.cos(i));
+    const want = refGemm(false, false, m, n, k, 1, a, bb, 0, new Float32Array(m * n));
+    for (const minFlops of [0, 2 * m * n * k + 1, 2 ** 28]) {
+      assert.equal(set(minFlops), minFlops);
+      const c = new Float32Array(m * n);
+      b.sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n);
+      assertAllClose(c, want, 1e-5, 1e-5, `sgemm with threshold ${minFlops}`);
+      assert.equal(b.threads, threads, 'a small GEMM on one thread leaves the setThreads count as it was');
+    }
+    assert.throws(() => set(-1), /minFlops must be >= 0/);
+    assert.throws(() => set(NaN), /minFlops must be >= 0/);
+  } finally {
+    set(before);
+  }
+});

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeModelFixture, makeReproFixture, FIX } from './explore-fixtures.js';
 import { startExploreServer, type ExploreServer } from '../src/explore/server.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { readNpyMatrix } from '../src/io/npy.js';
 import { mcc } from '../src/metrics/mcc.js';
 import { activationCounts } from '../src/metrics/reconstruction.js';

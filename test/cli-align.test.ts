@@ -75,3 +75,13 @@ test('align: mismatched sample counts exit 3; bad usage exits 2', () => {
   const missing = cli(['align', '--a', join(dir, 'nope.npy'), '--b', pb, '--metric', 'rsa']);
   assert.equal(missing.code, 3);
 });
+
+test('align: a data problem found while computing (a constant row for correlation RDMs) is bad input data: exit 3', () => {
+  const C = A.clone();
+  C.data.fill(2, 3 * A.cols, 4 * A.cols); // row 3 constant across its features
+  const pk = join(dir, 'const-row.npy');
+  writeNpy(pk, C);
+  const r = cli(['align', '--a', pk, '--b', pb, '--metric', 'rsa']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /row 3 .*constant/);
+});

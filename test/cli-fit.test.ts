@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { writeNpy } from '../src/io/npy.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 
 function cli(args: string[]) {
@@ -42,7 +42,8 @@ test('fit topk-sae writes a SAELens-style model directory that loads and reports
   assert.deepEqual(st.tensors.b_dec.shape, [6]);
   const m = loadModel(out);
   assert.equal(m.cfg.architecture, 'topk');
-  assert.equal(m.cfg.activation_fn_kwargs.k, 2);
+  assert.equal(m.cfg.k, 2, 'SAELens v6: k at the top level of cfg.json');
+  assert.equal(m.cfg.metadata.sae_lens_version, '6.0.0', 'SAELens v6: the schema version in metadata');
   assert.equal(m.cfg.sparsecode.kind, 'topk');
   assert.ok(!existsSync(join(out, 'checkpoint.safetensors')), 'checkpoint removed after a finished run');
 });

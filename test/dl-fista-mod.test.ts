@@ -6,7 +6,8 @@ import { loadBackends } from '../src/backend/index.js';
 import { fista } from '../src/inference/index.js';
 import { cholesky, choleskyInPlace, solveSPD } from '../src/linalg/cholesky.js';
 import { spectralNormSquared } from '../src/linalg/power.js';
-import { lipschitzViaGram, learnDictionaryFista, normalizeRows, randomUnitRows } from '../src/dictionary/dl-fista.js';
+import { lipschitzViaGram, learnDictionaryFista } from '../src/dictionary/dl-fista.js';
+import { normalizeRows, randomUnitRows } from '../src/linalg/rows.js';
 import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });
@@ -32,7 +33,7 @@ function referenceDl(X: Matrix, D0: Matrix, o: { lambda: number; iters: number; 
     for (let p = 0; p < a; p++) A[p * a + p] += o.ridge;
     const sol = solveSPD(A, a, B, d);
     D = new Matrix(a, d, Float32Array.from(sol));
-    normalizeRows(D, redraw);
+    normalizeRows(D, { redraw, eps: 1e-10 });
   }
   return D;
 }
@@ -41,7 +42,7 @@ test('DL-FISTA MOD update: primal (atoms <= samples) and push-through dual (atom
   const rng = new Rng(5);
   for (const [n, d, atoms] of [[60, 8, 20], [24, 8, 40]]) {
     // sparse non-negative data from a hidden dictionary, so every atom gets used
-    const truth = randomUnitRows(new Matrix(atoms, d), rng);
+    const truth = randomUnitRows(atoms, d, rng);
     const X = new Matrix(n, d);
     for (let i = 0; i < n; i++) {
       for (let s = 0; s < 3; s++) {
@@ -50,7 +51,7 @@ test('DL-FISTA MOD update: primal (atoms <= samples) and push-through dual (atom
         for (let k = 0; k < d; k++) X.data[i * d + k] += c * truth.data[j * d + k];
       }
     }
-    const D0 = randomUnitRows(new Matrix(atoms, d), rng);
+    const D0 = randomUnitRows(atoms, d, rng);
     const o = { lambda: 0.05, iters: 30, outer: 4, ridge: 1e-3, seed: 9 };
     const ref = referenceDl(X, D0, o);
     const r = await learnDictionaryFista(X, { atoms, lambda: o.lambda, fistaIters: o.iters, maxOuter: o.outer, tol: 0, ridge: o.ridge, nonneg: true, init: D0, seed: o.seed });

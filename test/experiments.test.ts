@@ -250,3 +250,56 @@ test('markdown tables: header, alignment, escaping, pivot by a config key', () =
   assert.equal(s[0], '| latents | method | seeds | s | missing |');
   assert.match(s[2], /\| 100 \| m \| 2 \| 0\.600 ± 0\.141 \| — \|/);
 });
+
+test('one runner, any executor: units are consecutive cells of one group and config; lines land in any order, each cell once; a detached executor leaves cells pending', async () => {
+  const { cellUnits, localExecutor } = await import('../src/experiments/runner.js');
+  const all: Cell[] = [
+    { config: { n: 1, seed: 0 }, method: 'a', group: 'g1' },
+    { config: { n: 1, seed: 0 }, method: 'b', group: 'g1' },
+    { config: { n: 1, seed: 0 }, method: 'c', group: 'g2' },
+    { config: { n: 2, seed: 0 }, method: 'a', group: 'g1' },
+    { config: { n: 2, seed: 0 }, method: 'b' },
+  ];
+  assert.deepEqual(cellUnits(all).map((u) => u.cells.map((c) => `${c.config.n}${c.method}`)), [['1a', '1b'], ['1c'], ['2a'], ['2b']]);
+  const dir = tmp();
+  try {
+    // an executor that runs the units backwards and lands a line twice: the file gets each cell once
+    const seen: string[] = [];
+    const s = await runSweep({
+      dir, cells: all, run: (c) => ({ v: (c.config.n as number) * 10 + c.method.charCodeAt(0) }),
+      executor: {
+        name: 'backwards', parallel: true,
+        async execute(units, ctx) {
+          for (const u of [...units].reverse()) {
+            ctx.running(u.cells.length);
+            for (const c of u.cells) {
+              const line = { config: c.config, method: c.method, metrics: await ctx.run(c, new Map()), seconds: 0.01 };
+              ctx.land(c, line);
+              ctx.land(c, line);
+              seen.push(`${c.config.n}${c.method}`);
+            }
+          }
+          return {};
+        },
+      },
+    });
+    assert.deepEqual(seen, ['2b', '2a', '1c', '1a', '1b']);
+    assert.equal(s.pending, 0);
+    assert.deepEqual(s.lines.map((l) => l!.metrics!.v), [107, 108, 109, 117, 118], 'lines in cell order in the summary');
+    assert.equal(readResults(join(dir, 'results.jsonl')).lines.length, 5);
+    // a detached executor (handed the cells elsewhere): nothing more lands, the rest is pending
+    const dir2 = tmp();
+    try {
+      const d = await runSweep({ dir: dir2, cells: all, run: () => ({ v: 1 }), executor: { name: 'elsewhere', async execute(units, ctx) { ctx.land(units[0].cells[0], { config: units[0].cells[0].config, method: 'a', metrics: { v: 1 }, seconds: 0 }); return { detached: true }; } } });
+      assert.deepEqual([d.detached, d.pending, d.ran], [true, 4, 1]);
+      // a line for a cell outside the sweep is refused
+      await assert.rejects(runSweep({ dir: dir2, cells: all, run: () => ({}), executor: { name: 'x', async execute(_u, ctx) { ctx.land({ config: { n: 9 }, method: 'a' }, { config: { n: 9 }, method: 'a', metrics: {}, seconds: 0 }); return {}; } } }), (e: any) => e.code === 'E_ARG' && /not a cell of this sweep/.test(e.message));
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
+    // the local executor is the default and runs the units in order
+    assert.equal(localExecutor.name, 'local');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { makeModelFixture, makeReproFixture, FIX } from './explore-fixtures.js';
 import { startExploreServer, detectDirKind, type ExploreServer } from '../src/explore/server.js';
 import { resolveInside } from '../src/explore/safe-path.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { readNpyMatrix } from '../src/io/npy.js';
 import { activationCounts } from '../src/metrics/reconstruction.js';
 import { mcc } from '../src/metrics/mcc.js';

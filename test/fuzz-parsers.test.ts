@@ -271,7 +271,8 @@ test('fuzz the streaming readers (openNpy, openSafetensorsIndex, openRows + read
     );
   }
   t.diagnostic(JSON.stringify(stats));
-  assert.ok(stats.ok > 600, JSON.stringify(stats));
+  // (the strict padding rules of .npy and .safetensors headers refuse more of the mutants than before)
+  assert.ok(stats.ok > 500, JSON.stringify(stats));
 });
 
 test('hostile headers fail before allocating: huge shapes, huge lengths, huge offsets', () => {
@@ -347,4 +348,63 @@ test('found by fuzzing: a tensor or metadata key named "__proto__" is an ordinar
   writeFileSync(path, file);
   assert.deepEqual(Array.from(openRows(path).readRows(0, 2)), [3, 4], 'the only 2-D tensor');
   assert.deepEqual(openSafetensorsIndex(path).entries.map((e) => e.name), ['__proto__', 'b']);
+});
+
+test('header padding is strict: any byte but a space in the padding is refused (.npy before the final newline, .safetensors after the JSON), seeded', () => {
+  const rng = new Rng(2024);
+  let npyCases = 0, stCases = 0;
+  const refuses = (fn: () => unknown, what: string) => {
+    assert.throws(fn, (e: any) => e instanceof SparsecodeError && e.code === 'E_FORMAT', what);
+  };
+  for (let trial = 0; trial < 300; trial++) {
+    // .npy: the header is {...} + spaces + '\n'; replace one padding space (or the newline)
+    const bytes = npyBytes(rng);
+    const version = bytes[6];
+    const pre = version === 1 ? 10 : 12;
+    const hlen = version === 1 ? bytes[8] | (bytes[9] << 8) : new DataView(bytes.buffer).getUint32(8, true);
+    const header = Buffer.from(bytes.subarray(pre, pre + hlen)).toString('latin1');
+    const close = header.lastIndexOf('}');
+    assert.doesNotThrow(() => decodeNpy(bytes, 'valid'), 'the unmutated file decodes');
+    const pos = pre + close + 1 + rng.int(hlen - close - 1); // a padding space or the final '\n'
+    const isNewline = pos === pre + hlen - 1;
+    const choices = isNewline ? [0x20, 0x00, 0x09, 0x0d, 0x41] : [0x00, 0x09, 0x0a, 0x0d, 0x41, 0x7d, 0xff];
+    const mutated = bytes.slice();
+    mutated[pos] = choices[rng.int(choices.length)];
+    const path = join(tmp, `pad-${trial}.npy`);
+    writeFileSync(path, mutated);
+    refuses(() => decodeNpy(mutated, path), `npy trial ${trial}: byte 0x${mutated[pos].toString(16)} at header offset ${pos - pre}`);
+    refuses(() => openNpy(path), `npy trial ${trial} (openNpy)`);
+    npyCases++;
+
+    // .safetensors: JSON + spaces; replace one padding space (when there is one) or prepend whitespace
+    const st = safetensorsBytes(rng).bytes;
+    const n = new DataView(st.buffer).getUint32(0, true);
+    const json = Buffer.from(st.subarray(8, 8 + n)).toString('utf8');
+    const last = json.lastIndexOf('}');
+    const spath = join(tmp, `pad-${trial}.safetensors`);
+    const m2 = st.slice();
+    if (last < n - 1) m2[8 + last + 1 + rng.int(n - last - 1)] = [0x0a, 0x09, 0x0d, 0x00, 0x41][rng.int(5)];
+    else {
+      // no padding: shift the JSON right by one and put whitespace in front
+      m2.set(st.subarray(8, 8 + n - 1), 9);
+      m2[8] = [0x20, 0x0a, 0x09][rng.int(3)];
+      if (st[8 + n - 1] !== 0x7d) continue;
+    }
+    writeFileSync(spath, m2);
+    refuses(() => decodeSafetensors(m2, spath), `safetensors trial ${trial}`);
+    refuses(() => openSafetensorsIndex(spath), `safetensors trial ${trial} (index)`);
+    stCases++;
+  }
+  // a header with an extra key, or without the newline, is malformed too
+  const ok = npyBytes(new Rng(5));
+  const hl = ok[6] === 1 ? ok[8] | (ok[9] << 8) : new DataView(ok.buffer).getUint32(8, true);
+  const pre = ok[6] === 1 ? 10 : 12;
+  const txt = Buffer.from(ok.subarray(pre, pre + hl)).toString('latin1');
+  const extra = txt.replace("'shape'", "'extra': 1, 'shape'").slice(0, hl - 1).padEnd(hl - 1, ' ') + '\n';
+  if (extra.trimEnd().endsWith('}')) {
+    const e = ok.slice();
+    e.set(Buffer.from(extra, 'latin1'), pre);
+    refuses(() => decodeNpy(e, 'extra key'), 'extra key');
+  }
+  assert.ok(npyCases === 300 && stCases > 250, `${npyCases} npy, ${stCases} safetensors cases`);
 });

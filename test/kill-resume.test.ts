@@ -12,7 +12,7 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { loadModel } from '../src/io/model.js';
+import { loadModel } from '../src/dictionary/model-runtime.js';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../src/dictionary/checkpoint.js';
 
 const ENV = { SPARSECODE_BACKEND: 'js' };

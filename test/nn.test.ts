@@ -213,6 +213,19 @@ test('gradcheck: every loss, and gradcheck itself catches a wrong gradient', () 
   assert.equal(bad.failures.length, 1);
   assert.match(bad.failures[0], /^pred\[7\]/);
   assert.ok(bad.maxError > 1e-4);
+  // a ReLU kink inside the stencil fails a plain check and is skipped with skipKinks
+  const relu = new ReLU();
+  const xk = new Matrix(1, 4, Float32Array.from([0.5, 0, 3e-4, -0.7])); // kinks at the centre and off-centre
+  const gk = new Float32Array(4);
+  const reluCheck = (skipKinks: boolean) => gradcheck({
+    params: [{ name: 'x', param: xk.data, grad: gk }],
+    loss: () => relu.forward(xk).data.reduce((a, v) => a + v, 0),
+    lossAndGrad: () => { const v = relu.forward(xk).data.reduce((a, b) => a + b, 0); gk.set(relu.backward(new Matrix(1, 4, new Float32Array(4).fill(1))).data); return v; },
+    skipKinks,
+  });
+  assert.deepEqual(reluCheck(false).failures.length, 2);
+  const sk = reluCheck(true);
+  assert.deepEqual([sk.failures.length, sk.skipped, sk.checked], [0, 2, 2]);
   // maxPerParam samples entries
   const sampled = gradcheck({ params: [{ name: 'pred', param: p.data, grad: g }], loss: () => mseLoss(p, t).value, lossAndGrad: () => { const r = mseLoss(p, t); g.set(r.grad.data); return r.value; }, maxPerParam: 5, seed: 1 });
   assert.equal(sampled.checked, 5);
@@ -276,6 +289,13 @@ test('buffers are allocated once per batch size; bad input gives SparsecodeError
   assert.equal(y1, y2, 'the same output buffer for the same batch size');
   assert.notEqual(net.forward(input(6, 3, 2)), y1);
   assertThrowsCode(() => net.forward(input(5, 4, 1)), 'E_SHAPE', /4 columns.*3 features/);
+  // a frozen layer still passes dL/dx back but leaves its gradients alone
+  const fz = new Linear(3, 2, { rng: 1 });
+  fz.frozen = true;
+  fz.forward(input(4, 3, 1));
+  const dxf = fz.backward(input(4, 2, 2));
+  assert.ok(dxf.data.some((v) => v !== 0));
+  assert.ok(fz.gWeight.data.every((v) => v === 0) && fz.gBias!.every((v) => v === 0));
   assertThrowsCode(() => new Linear(2, 2).backward(new Matrix(1, 2)), 'E_ARG', /forward first/);
   const l = new Linear(3, 2);
   l.forward(input(4, 3, 1));

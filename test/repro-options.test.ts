@@ -12,7 +12,7 @@ import type { Context } from '../src/cli/command.js';
  * not accept is refused (E_USAGE, exit 2) before anything runs or is written.
  */
 
-const SHARED = ['preset', 'seeds', 'methods', 'out', 'json'];
+const SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
 /** which experiment-specific options each experiment accepts (the contract in the usage text) */
 const ACCEPTS: Record<string, string[]> = {
   'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
@@ -20,6 +20,10 @@ const ACCEPTS: Record<string, string[]> = {
   'hidden-alignment': ['hidden'],
   'amortisation-gap': ['setting', 'steps'],
   whitening: ['conditions', 'whiten'],
+  'federated-factory': ['clients', 'generator'],
+  interpretability: ['ratios', 'worlds'],
+  'causal-rungs': [],
+  'synth-sae-bench': [],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -27,6 +31,7 @@ function value(experiment: string, option: string): unknown {
     sweep: experiment === 'alignment-superposition' ? 'dims' : 'latents',
     latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
+    clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
   };
   return v[option];
 }
@@ -78,6 +83,12 @@ test('repro: every experiment refuses the options it does not accept, and only t
     assert.match(await usageError(['amortisation-gap'], { steps: 0 }), /--steps must be >= 1, got 0/);
     assert.match(await usageError(['stop-probing'], { epochs: 0 }), /--epochs must be >= 1, got 0/);
     assert.match(await usageError(['hidden-alignment', 'extra'], {}), /unexpected argument "extra"/);
+    // the queue options: --wait and --attempts need --queue; a bad URL is refused before anything is written
+    assert.match(await usageError(['stop-probing'], { wait: true }), /--wait applies to a queue run: add --queue/);
+    assert.match(await usageError(['whitening'], { attempts: 2 }), /--attempts applies to a queue run/);
+    const qout = join(dir, 'queue-url');
+    assert.match(await usageError(['stop-probing'], { queue: 'http://127.0.0.1:6379', out: qout }), /must start with redis:\/\//);
+    assert.ok(!existsSync(qout));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

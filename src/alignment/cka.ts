@@ -115,7 +115,7 @@ function linearTerms(Ac: Matrix, Bc: Matrix, space: CkaSpace): LinearTerms {
 
 function ratio(ab: number, aa: number, bb: number, metric: string): number {
   if (!(aa > 0) || !(bb > 0)) {
-    fail('E_ARG', `${metric}: a representation has zero variance (every sample identical after centring), so the similarity is undefined; drop constant inputs`);
+    fail('E_DATA', `${metric}: a representation has zero variance (every sample identical after centring), so the similarity is undefined; drop constant inputs`);
   }
   return ab / Math.sqrt(aa * bb);
 }

@@ -1,3 +1,4 @@
+import { columnMeans } from '../linalg/rows.js';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { assertFinite, assertNumber } from '../core/validate.js';
@@ -19,21 +20,10 @@ export function checkPair(metric: string, A: Matrix, B: Matrix, minRows = 2): vo
   assertFinite(`${metric}: B`, B);
 }
 
-/** Column means in float64. */
-export function colMeans(X: Matrix): Float64Array {
-  const { rows, cols, data } = X;
-  const m = new Float64Array(cols);
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    for (let j = 0; j < cols; j++) m[j] += data[o + j];
-  }
-  for (let j = 0; j < cols; j++) m[j] /= rows;
-  return m;
-}
 
 /** A column-centred float32 copy (means computed in float64). */
 export function centerCols(X: Matrix): Matrix {
-  const mu = colMeans(X);
+  const mu = columnMeans(X);
   const { rows, cols, data } = X;
   const out = new Matrix(rows, cols);
   const o = out.data;
@@ -50,7 +40,7 @@ export function centerCols(X: Matrix): Matrix {
  * correlation with anything is reported as 0). Returns the copy and a mask of constant columns.
  */
 export function standardizeCols(X: Matrix): { Z: Matrix; constant: Uint8Array } {
-  const mu = colMeans(X);
+  const mu = columnMeans(X);
   const { rows, cols, data } = X;
   const ss = new Float64Array(cols);
   for (let i = 0; i < rows; i++) {

@@ -48,7 +48,7 @@ export function procrustes(A: Matrix, B: Matrix, opts: ProcrustesOptions = {}): 
   const Bc = center ? centerCols(B) : B;
   const normA = Math.sqrt(sumSq(Ac.data));
   const normB = Math.sqrt(sumSq(Bc.data));
-  if (!(normA > 0) || !(normB > 0)) fail('E_ARG', `procrustes: ${normA > 0 ? 'B' : 'A'} is all zeros${center ? ' after centring (every sample identical)' : ''}; the fit is undefined`);
+  if (!(normA > 0) || !(normB > 0)) fail('E_DATA', `procrustes: ${normA > 0 ? 'B' : 'A'} is all zeros${center ? ' after centring (every sample identical)' : ''}; the fit is undefined`);
   const p = A.cols;
   const q = B.cols;
   const d = Math.max(p, q);

@@ -4,7 +4,8 @@ import { Rng, type Seed } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 import { matmul } from '../backend/ops.js';
 import { ridge } from '../linalg/ridge.js';
-import { checkPair, colMeans } from './common.js';
+import { checkPair } from './common.js';
+import { columnMeans } from '../linalg/rows.js';
 
 /**
  * Ridge-regression predictivity (linear encoding model) from A [n x p] to B [n x q] with
@@ -112,11 +113,11 @@ export function regression(A: Matrix, B: Matrix, opts: RegressionOptions = {}): 
     for (let t = 0; t < te.length; t++) predictions.data.set(pred.row(t), te[t] * q);
   }
   // pooled scores
-  const my = colMeans(B);
+  const my = columnMeans(B);
   const r = new Float64Array(q);
   const sse = new Float64Array(q);
   const sst = new Float64Array(q);
-  const mp = colMeans(predictions);
+  const mp = columnMeans(predictions);
   const spp = new Float64Array(q);
   const sty = new Float64Array(q);
   const b = B.data;
@@ -148,7 +149,7 @@ export function regression(A: Matrix, B: Matrix, opts: RegressionOptions = {}): 
     sumR += r[j];
     countR++;
   }
-  if (countR === 0) fail('E_ARG', 'regression: every column of B is constant; there is nothing to predict');
+  if (countR === 0) fail('E_DATA', 'regression: every column of B is constant; there is nothing to predict');
   const meanR = sumR / countR;
   const r2 = 1 - SSE / SST;
   return { value: score === 'pearson' ? meanR : r2, meanR, r2, r, folds, alpha, predictions };

@@ -64,7 +64,7 @@ export function rdm(X: Matrix, kind: RdmKind = 'correlation', out?: Float64Array
       let ss = 0;
       for (let j = 0; j < d; j++) ss += (r[j] - mu) * (r[j] - mu);
       if (!(ss > 1e-12 * d * Math.max(1, mu * mu))) {
-        fail('E_ARG', `rdm: row ${i} of X is constant across its ${d} features, so its correlation distance is undefined; use rdm 'euclidean' or drop that sample`);
+        fail('E_DATA', `rdm: row ${i} of X is constant across its ${d} features, so its correlation distance is undefined; use rdm 'euclidean' or drop that sample`);
       }
       const s = 1 / Math.sqrt(ss);
       const o = Y.row(i);
@@ -123,6 +123,6 @@ export function rsa(A: Matrix, B: Matrix, opts: RsaOptions = {}): RsaResult {
     rankAverage(rb, rb);
   }
   const r = pearson(ra, rb);
-  if (Number.isNaN(r)) fail('E_ARG', `rsa: an RDM is constant (all sample pairs equally dissimilar), so its correlation is undefined`);
+  if (Number.isNaN(r)) fail('E_DATA', `rsa: an RDM is constant (all sample pairs equally dissimilar), so its correlation is undefined`);
   return { value: r, rdm: kind, compare, pairs: ra.length };
 }

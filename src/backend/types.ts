@@ -92,6 +92,23 @@ export interface Backend {
   spdSolve?(a: Float64Array, n: number, b: Float64Array, nrhs: number): number;
 
   /**
+   * Optional (native with LAPACK, dsyevd): eigendecomposition of a symmetric a [n x n] float64
+   * row-major (both triangles hold it). w [n] gets the eigenvalues ascending; with `vectors`, a
+   * is overwritten so that ROW j is the unit eigenvector of w[j] (sign unspecified). Returns 0,
+   * or LAPACK's info > 0 when it did not converge. `linalg/eigh.ts` `eighSym` uses it when
+   * present (the JavaScript routine is the reference, and runs on js/wasm).
+   */
+  symEig?(a: Float64Array, n: number, w: Float64Array, vectors: boolean): number;
+
+  /**
+   * Optional (native with LAPACK, dgesdd): thin SVD of a [rows x cols] float64 row-major
+   * (destroyed), r = min(rows, cols): u [rows x r] and vt [r x cols] row-major, s [r]
+   * descending, A = U·diag(s)·Vt (signs unspecified). Returns 0, or LAPACK's info > 0 when it
+   * did not converge. `linalg/svd.ts` `svd` uses it when present.
+   */
+  svdThin?(a: Float64Array, rows: number, cols: number, u: Float64Array, s: Float64Array, vt: Float64Array): number;
+
+  /**
    * The nonzeros of each row of x [rows x cols], in column order: outIdx/outVal [rows x k] get
    * row i's column indices and values, padded with index −1 and value 0 after the last (the
    * layout `gatherDecode` reads). NaN counts as nonzero, ±0 as zero. Returns the largest number

@@ -16,9 +16,14 @@ export class Progress {
   private readonly enabled: boolean;
   private readonly stream: NodeJS.WriteStream;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly opts: ProgressOptions = {}) {
+  constructor(private readonly label: string, private total: number, private readonly opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
     this.enabled = (opts.enabled ?? true) && !!this.stream.isTTY;
+  }
+
+  /** Change the total (a run whose length is decided while it runs, e.g. fit --epochs auto). */
+  setTotal(total: number): void {
+    this.total = total;
   }
 
   /** Set the absolute count and optional fields (e.g. `loss 0.12 L0 31.9`). */

@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'E_SHAPE' // shapes disagree
   | 'E_NONFINITE' // NaN or Inf where finite numbers are required
+  | 'E_DATA' // the data cannot answer the question (no variance, a constant row or column where a correlation is needed)
   | 'E_DTYPE' // unsupported element type
   | 'E_ARG' // a bad argument value (negative lambda, k > atoms, ...)
   | 'E_FORMAT' // a malformed or unsupported file

@@ -1,3 +1,4 @@
+import { normalizeRows, randomUnitRows, type DrawCounter } from '../linalg/rows.js';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
@@ -60,6 +61,12 @@ export interface DlFistaOptions {
   /** initial dictionary [atoms x dim] (rows are normalised; not modified) */
   init?: Matrix;
   onProgress?: (p: DictionaryProgress) => void;
+  /**
+   * an extra stopping rule, asked after each outer step with its number and the dictionary (the
+   * learner's own buffer: do not modify); true ends the outer loop (result.stoppedBy 'rule'), as
+   * `fit dl-fista --steps auto` does with a held-out FVU (dictionary/convergence.ts)
+   */
+  stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /**
    * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
@@ -103,6 +110,8 @@ export interface DlFistaResult {
   iterations: number;
   /** true when the relative change of D fell below tol */
   converged: boolean;
+  /** what ended the outer loop: the change tolerance, the `stop` rule, or maxOuter */
+  stoppedBy: 'tol' | 'rule' | 'maxOuter';
   /** the outer step the run resumed from (options.checkpoint), or null when it started afresh */
   resumedFrom: number | null;
   /**
@@ -110,53 +119,6 @@ export interface DlFistaResult {
    * their last checkpoint); 0 when the run started afresh or the checkpoint predates the field
    */
   resumedSeconds: number;
-}
-
-/** Fill D with random unit-norm rows (N(0,1) entries, normalised). */
-export function randomUnitRows(D: Matrix, rng: Rng): Matrix {
-  for (let j = 0; j < D.rows; j++) redrawRow(D, j, rng);
-  return D;
-}
-
-/** Counts the `fillNormal` calls of the re-draws (a checkpoint stores it to replay the stream). */
-export interface DrawCounter {
-  draws: number;
-}
-
-function redrawRow(D: Matrix, j: number, rng: Rng, counter?: DrawCounter): void {
-  const row = D.row(j);
-  let s = 0;
-  do {
-    rng.fillNormal(row);
-    if (counter) counter.draws++;
-    s = 0;
-    for (let c = 0; c < row.length; c++) s += row[c] * row[c];
-  } while (!(s > 0));
-  const inv = 1 / Math.sqrt(s);
-  for (let c = 0; c < row.length; c++) row[c] *= inv;
-}
-
-/**
- * Normalise the rows of D to unit norm in place; rows whose norm is below `eps` (or not
- * finite) are re-drawn as random unit vectors. Returns how many were re-drawn. `counter`
- * (optional) counts the generator's fillNormal calls (one per attempt, D.cols normals each).
- */
-export function normalizeRows(D: Matrix, rng: Rng, eps = 1e-10, counter?: DrawCounter): number {
-  let redrawn = 0;
-  for (let j = 0; j < D.rows; j++) {
-    const row = D.row(j);
-    let s = 0;
-    for (let c = 0; c < row.length; c++) s += row[c] * row[c];
-    const norm = Math.sqrt(s);
-    if (!(norm > eps) || !Number.isFinite(norm)) {
-      redrawRow(D, j, rng, counter);
-      redrawn++;
-      continue;
-    }
-    const inv = 1 / norm;
-    for (let c = 0; c < row.length; c++) row[c] *= inv;
-  }
-  return redrawn;
 }
 
 export function checkInitDictionary(init: Matrix | undefined, atoms: number, dim: number, where: string): void {
@@ -330,6 +292,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   let prevLoss = Infinity;
   let iterations = 0;
   let converged = false;
+  let stoppedByRule = false;
   let finished = false;
   let resumedFrom: number | null = null;
   let resumedSeconds = 0;
@@ -397,8 +360,8 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     savedStep = ck.step;
   } else if (opts.init) {
     D.data.set(opts.init.data);
-    normalizeRows(D, rng.fork('init'));
-  } else randomUnitRows(D, rng.fork('init'));
+    normalizeRows(D, { redraw: rng.fork('init'), eps: 1e-10 });
+  } else D.data.set(randomUnitRows(atoms, d, rng.fork('init')).data);
 
   const mod = new ModSolver(X.rows, atoms, d, ridge);
   const gramBuf = new Float64Array(Math.min(atoms, d) ** 2);
@@ -423,13 +386,13 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (!mod.update(Z, X, Dnew)) {
       fail('E_ARG', `${where}: the MOD update is singular or not finite (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
     }
-    normalizeRows(Dnew, redrawRng, undefined, redraws);
+    normalizeRows(Dnew, { redraw: redrawRng, eps: 1e-10, counter: redraws });
     if (extrapolate > 0 && !mod.dual && stats && stats.loss <= prevLoss) {
       // over-relaxed MOD: step past the MOD solution along D_mod − D_old (skipped after a step
       // whose loss rose)
       const dn = Dnew.data, dold = D.data;
       for (let i = 0; i < dn.length; i++) dn[i] += extrapolate * (dn[i] - dold[i]);
-      normalizeRows(Dnew, redrawRng, undefined, redraws);
+      normalizeRows(Dnew, { redraw: redrawRng, eps: 1e-10, counter: redraws });
     }
     if (stats) prevLoss = stats.loss;
     let diff = 0;
@@ -447,6 +410,10 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     opts.onProgress?.({ step: outer, total: maxOuter, loss: stats!.loss, l0: stats!.l0, relChange, D });
     if (relChange < tol) {
       converged = true;
+      break;
+    }
+    if (opts.stop?.(outer, D)) {
+      stoppedByRule = true;
       break;
     }
     if (ckOpts && outer < maxOuter) {
@@ -467,5 +434,5 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   const final = coder === 'fista'
     ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
     : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged, resumedFrom, resumedSeconds };
+  return { D, Z: final.Z, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
 }

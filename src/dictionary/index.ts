@@ -6,6 +6,7 @@ export { trainSAE, type FitOptions, type FitResult, type TrainProgress } from '.
 export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointPath, CHECKPOINT_FILE, type Checkpoint } from './checkpoint.js';
 export { learnDictionaryFista, type DlFistaOptions, type DlFistaResult, type DictionaryProgress } from './dl-fista.js';
 export { onlineDictionaryLearning, type OnlineDlOptions, type OnlineDlResult } from './online-dl.js';
+export { DLFista, OnlineDL, type DLFistaConfig, type OnlineDLConfig, type DictionaryEstimatorConfig, type DictionaryFitOptions } from './estimators.js';
 export {
   MlpEncoder, mlpEncoderFlops, mlpTrainingFlopsPerStep, normalizeDecoderRows,
   type MlpEncoderConfig, type MlpEncoderFitOptions, type MlpEncoderFitResult, type MlpLoss, type MlpGradients,

@@ -2,9 +2,12 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { backend as activeBackend, matmul } from '../backend/index.js';
+import { matmul } from '../backend/index.js';
 import type { Backend } from '../backend/types.js';
 import { Adam } from '../optim/adam.js';
+import { Linear, TransposedLinear } from '../nn/linear.js';
+import { Sequential, mlp } from '../nn/sequential.js';
+import { mseLoss } from '../nn/loss.js';
 
 /**
  * Amortised sparse encoders with a linear decoder, trained by Adam on the loss of
@@ -19,8 +22,9 @@ import { Adam } from '../optim/adam.js';
  * U(−1/√fan_in, 1/√fan_in) for weights and biases. The decoder D [atoms x d] (X̂ = S·D, no
  * decoder bias) is either fixed (a known dictionary) or learned; a learned decoder has its rows
  * renormalised to unit length before every step (as the reference code does), so the gradient is
- * taken at a unit-norm dictionary. Forward and backward are written out by hand; every buffer of
- * a training step is allocated once per `fit`.
+ * taken at a unit-norm dictionary. The encoder is an `nn` model (mlp(): Linear, ReLU[, Linear,
+ * ReLU]) and the decoder an nn TransposedLinear over D, trained by optim's Adam; every buffer of
+ * a training step is allocated once per batch size.
  */
 export interface MlpEncoderConfig {
   /** input dimension d */
@@ -84,39 +88,6 @@ export interface MlpGradients {
   D: Matrix;
 }
 
-/** Every buffer of one forward + backward pass over `rows` rows. */
-class Workspace {
-  readonly pre1: Matrix;
-  readonly H: Matrix | null;
-  readonly pre2: Matrix | null;
-  readonly S: Matrix;
-  readonly R: Matrix;
-  readonly dS: Matrix;
-  readonly dH: Matrix | null;
-  readonly grads: MlpGradients;
-  /** float64 accumulator of the bias gradients */
-  readonly acc: Float64Array;
-  constructor(readonly rows: number, d: number, a: number, h: number, backward = true) {
-    const first = h > 0 ? h : a;
-    const bw = backward ? rows : 0;
-    this.pre1 = new Matrix(rows, first);
-    this.H = h > 0 ? new Matrix(rows, h) : null;
-    this.pre2 = h > 0 ? new Matrix(rows, a) : null;
-    this.S = new Matrix(rows, a);
-    this.R = new Matrix(rows, d);
-    this.dS = new Matrix(bw, a);
-    this.dH = h > 0 ? new Matrix(bw, h) : null;
-    this.acc = new Float64Array(backward ? Math.max(first, a) : 0);
-    this.grads = {
-      W1: new Matrix(backward ? first : 0, d),
-      b1: new Float32Array(backward ? first : 0),
-      W2: h > 0 ? new Matrix(backward ? a : 0, h) : null,
-      b2: h > 0 ? new Float32Array(backward ? a : 0) : null,
-      D: new Matrix(backward ? a : 0, d),
-    };
-  }
-}
-
 export class MlpEncoder {
   readonly inputDim: number;
   readonly atoms: number;
@@ -124,12 +95,20 @@ export class MlpEncoder {
   readonly bias: boolean;
   /** first layer [hidden x d] (MLP) or the SAE encoder [atoms x d] */
   readonly W1: Matrix;
+  /** its bias (all zeros, never trained, when `bias` is false) */
   readonly b1: Float32Array;
   /** second layer [atoms x hidden] (MLP only) */
   readonly W2: Matrix | null;
   readonly b2: Float32Array | null;
   /** decoder [atoms x d]: X̂ = S·D */
   readonly D: Matrix;
+  /** the encoder as an nn model: Linear, ReLU[, Linear, ReLU] (names `0.weight`, `0.bias`, `2.weight`, …) */
+  readonly encoder: Sequential;
+  /** the decoder as an nn layer: X̂ = S·D (TransposedLinear over D) */
+  readonly decoder: TransposedLinear;
+  private readonly grads: MlpGradients;
+  private gOut: Matrix | null = null;
+  private lastS: Matrix | null = null;
 
   /**
    * A freshly initialised encoder. `decoder` (copied) sets the decoder; without it the decoder
@@ -149,21 +128,24 @@ export class MlpEncoder {
     const a = this.atoms;
     const first = h > 0 ? h : a;
     const rng = toRng(opts.seed);
-    const initRng = rng.fork('init');
-    this.W1 = new Matrix(first, d);
-    this.b1 = new Float32Array(first);
-    uniformInit(this.W1.data, d, initRng);
-    if (this.bias) uniformInit(this.b1, d, initRng);
-    if (h > 0) {
-      this.W2 = new Matrix(a, h);
-      this.b2 = new Float32Array(a);
-      uniformInit(this.W2.data, h, initRng);
-      if (this.bias) uniformInit(this.b2, h, initRng);
-    } else {
-      this.W2 = null;
-      this.b2 = null;
-    }
+    // PyTorch's nn.Linear initialisation, layer by layer (weight, then bias) from the 'init' stream
+    this.encoder = mlp({ sizes: h > 0 ? [d, h, a] : [d, a], activation: 'relu', outputActivation: 'relu', bias: this.bias, rng: rng.fork('init') });
+    const l1 = this.encoder.layers[0] as Linear;
+    const l2 = h > 0 ? (this.encoder.layers[2] as Linear) : null;
+    this.W1 = l1.weight;
+    this.b1 = l1.bias ?? new Float32Array(first);
+    this.W2 = l2 ? l2.weight : null;
+    this.b2 = l2 ? (l2.bias ?? new Float32Array(a)) : null;
     this.D = new Matrix(a, d);
+    const gD = new Matrix(a, d);
+    this.decoder = new TransposedLinear(a, d, { weight: this.D, grad: gD });
+    this.grads = {
+      W1: l1.gWeight,
+      b1: l1.gBias ?? new Float32Array(first),
+      W2: l2 ? l2.gWeight : null,
+      b2: l2 ? (l2.gBias ?? new Float32Array(a)) : null,
+      D: gD,
+    };
     if (opts.decoder !== undefined) this.setDecoder(opts.decoder);
     else {
       rng.fork('decoder').fillNormal(this.D.data);
@@ -189,6 +171,15 @@ export class MlpEncoder {
     return p;
   }
 
+  /** Their gradient buffers, in the same order. */
+  private gradientBuffers(): Float32Array[] {
+    const g = this.grads;
+    const out = [g.W1.data, g.b1];
+    if (g.W2) out.push(g.W2.data, g.b2!);
+    out.push(g.D.data);
+    return out;
+  }
+
   /** Number of encoder parameters (biases included when enabled). */
   encoderParameterCount(): number {
     const d = this.inputDim, a = this.atoms, h = this.hidden;
@@ -204,12 +195,23 @@ export class MlpEncoder {
     return mlpEncoderFlops(this.inputDim, this.atoms, this.hidden, this.bias);
   }
 
+  /** Run fn with the encoder and decoder on backend b (the active one when b is undefined). */
+  private on<T>(b: Backend | undefined, fn: () => T): T {
+    const before = this.decoder.backend;
+    this.encoder.backend = b;
+    this.decoder.backend = b;
+    try {
+      return fn();
+    } finally {
+      this.encoder.backend = before;
+      this.decoder.backend = before;
+    }
+  }
+
   /** Codes S [n x atoms] of X [n x d]. */
   encode(X: Matrix, b?: Backend): Matrix {
     this.checkX(X, 'encode');
-    const ws = new Workspace(X.rows, this.inputDim, this.atoms, this.hidden, false);
-    this.forward(X, ws, b);
-    return ws.S;
+    return this.on(b, () => this.encoder.forward(X, false).clone());
   }
 
   /** Reconstructions S·D [n x d]. */
@@ -222,25 +224,22 @@ export class MlpEncoder {
   loss(X: Matrix, lambda = 0.01, b?: Backend): MlpLoss {
     this.checkX(X, 'loss');
     assertNumber('lambda', lambda, 0);
-    const ws = new Workspace(X.rows, this.inputDim, this.atoms, this.hidden, false);
-    this.forward(X, ws, b);
-    return this.lossTerms(X, ws, lambda, b);
+    return this.on(b, () => this.forwardLoss(X, lambda, false));
   }
 
   /**
-   * Loss and its gradients with respect to every parameter (decoder included) on X.
-   * Allocates a workspace; `fit` reuses one instead.
+   * Loss and its gradients with respect to every parameter (decoder included) on X. The
+   * gradients are the encoder's own buffers: copy them to keep them past the next call.
    */
   gradients(X: Matrix, lambda = 0.01, b?: Backend): MlpLoss & { grads: MlpGradients } {
     this.checkX(X, 'gradients');
     assertNumber('lambda', lambda, 0);
-    const ws = new Workspace(X.rows, this.inputDim, this.atoms, this.hidden);
-    const l = this.step(X, ws, lambda, true, b);
-    return { ...l, grads: ws.grads };
+    const l = this.on(b, () => this.step(X, lambda, true));
+    return { ...l, grads: this.grads };
   }
 
   /**
-   * Train with Adam (lr, steps, full batch by default) on the loss MSE + λ·mean|S|. With
+   * Train with optim's Adam (lr, steps, full batch by default) on the loss MSE + λ·mean|S|. With
    * `learnDecoder`, the decoder is trained too and its rows are renormalised before every step
    * and at the end.
    */
@@ -263,14 +262,11 @@ export class MlpEncoder {
     const learnD = !!opts.learnDecoder;
     const b = opts.backend;
 
-    const ws = new Workspace(batch, this.inputDim, this.atoms, this.hidden);
     const params = this.parameters();
-    const g = ws.grads;
-    const grads = [g.W1.data, g.b1];
-    if (g.W2) grads.push(g.W2.data, g.b2!);
-    grads.push(g.D.data);
+    const grads = this.gradientBuffers();
     const adam = new Adam(params);
     // frozen parts get zero gradients: Adam then leaves them exactly where they are
+    this.grads.D.data.fill(0);
     const full = batch === X.rows;
     const Xb = full ? X : new Matrix(batch, this.inputDim);
     const order = full ? null : Int32Array.from({ length: X.rows }, (_, i) => i);
@@ -292,9 +288,8 @@ export class MlpEncoder {
         cursor += batch;
       }
       if (learnD) normalizeDecoderRows(this.D);
-      last = this.step(Xb, ws, lambda, learnD, b);
+      last = this.on(b, () => this.step(Xb, lambda, learnD));
       if (!Number.isFinite(last.loss)) fail('E_DIVERGED', `MlpEncoder.fit: the loss became non-finite at step ${t + 1}; lower lr (now ${lr})`);
-      if (!learnD) g.D.data.fill(0);
       adam.step(grads, lr);
       const done = t + 1;
       if (opts.onProgress && (done % every === 0 || done === opts.steps)) opts.onProgress({ step: done, steps: opts.steps, ...last });
@@ -316,69 +311,43 @@ export class MlpEncoder {
     assertFinite('X', X);
   }
 
-  /** Forward pass into ws (pre-activations, hidden, codes). */
-  private forward(X: Matrix, ws: Workspace, b: Backend = activeBackend()): void {
-    matmul(X, this.W1, { transB: true, out: ws.pre1, backend: b });
-    if (this.bias) b.addRowVector(ws.pre1.data, ws.pre1.rows, ws.pre1.cols, this.b1, 1);
-    if (this.hidden > 0) {
-      b.relu(ws.pre1.data, ws.H!.data);
-      matmul(ws.H!, this.W2!, { transB: true, out: ws.pre2!, backend: b });
-      if (this.bias) b.addRowVector(ws.pre2!.data, ws.pre2!.rows, ws.pre2!.cols, this.b2!, 1);
-      b.relu(ws.pre2!.data, ws.S.data);
-    } else b.relu(ws.pre1.data, ws.S.data);
-  }
-
-  /** Residual R = S·D − X into ws.R and the loss terms (float64 sums). */
-  private lossTerms(X: Matrix, ws: Workspace, lambda: number, b?: Backend): MlpLoss {
-    ws.R.data.set(X.data);
-    matmul(ws.S, this.D, { beta: -1, out: ws.R, backend: b });
-    const n = X.rows;
-    const R = ws.R.data;
-    let ss = 0;
-    for (let i = 0; i < R.length; i++) ss += R[i] * R[i];
-    const S = ws.S.data;
+  /**
+   * Forward through encoder and decoder, and the loss terms (float64 sums): the MSE by nn's
+   * mseLoss (its gradient into this.gOut), λ·mean|S| here.
+   */
+  private forwardLoss(X: Matrix, lambda: number, train: boolean): MlpLoss {
+    const S = (this.lastS = this.encoder.forward(X, train));
+    const Xhat = this.decoder.forward(S, train);
+    this.gOut = this.gOut && this.gOut.rows === X.rows ? this.gOut : new Matrix(X.rows, this.inputDim);
+    const mse = mseLoss(Xhat, X, { grad: this.gOut }).value;
+    const sd = S.data;
     let sa = 0;
-    for (let i = 0; i < S.length; i++) sa += Math.abs(S[i]);
-    const mse = ss / (n * this.inputDim);
-    const l1 = (lambda * sa) / (n * this.atoms);
+    for (let i = 0; i < sd.length; i++) sa += Math.abs(sd[i]);
+    const l1 = (lambda * sa) / (X.rows * this.atoms);
     return { loss: mse + l1, mse, l1 };
   }
 
-  /** Forward, loss, backward into ws.grads (decoder gradient only when wantD). */
-  private step(X: Matrix, ws: Workspace, lambda: number, wantD: boolean, b: Backend = activeBackend()): MlpLoss {
-    this.forward(X, ws, b);
-    const l = this.lossTerms(X, ws, lambda, b);
-    const n = X.rows;
-    const d = this.inputDim;
-    const a = this.atoms;
-    const g = ws.grads;
-    const cR = 2 / (n * d); // dMSE/dX̂ = cR · R
-    const cS = lambda / (n * a); // d(λ·mean|S|)/dS = cS · sign(S)
-    // dS = cR · R·Dᵀ + cS · sign(S)
-    matmul(ws.R, this.D, { transB: true, alpha: cR, out: ws.dS, backend: b });
-    if (wantD) matmul(ws.S, ws.R, { transA: true, alpha: cR, out: g.D, backend: b });
-    const S = ws.S.data, dS = ws.dS.data;
-    // through the output ReLU: S > 0 exactly where the pre-activation is > 0 (branch-free: the
-    // signs of ReLU outputs are unpredictable, and a mispredicted branch per element costs more
-    // than the multiply)
-    for (let i = 0; i < dS.length; i++) {
-      const on = +(S[i] > 0);
-      dS[i] = (dS[i] + cS) * on;
-    }
-    if (this.hidden > 0) {
-      const H = ws.H!;
-      const dH = ws.dH!;
-      matmul(ws.dS, H, { transA: true, out: g.W2!, backend: b });
-      biasGrad(ws.dS, g.b2!, this.bias, ws.acc, b);
-      matmul(ws.dS, this.W2!, { out: dH, backend: b });
-      const hd = H.data, dhd = dH.data;
-      for (let i = 0; i < dhd.length; i++) dhd[i] *= +(hd[i] > 0);
-      matmul(dH, X, { transA: true, out: g.W1, backend: b });
-      biasGrad(dH, g.b1, this.bias, ws.acc, b);
-    } else {
-      matmul(ws.dS, X, { transA: true, out: g.W1, backend: b });
-      biasGrad(ws.dS, g.b1, this.bias, ws.acc, b);
-    }
+  /**
+   * Forward, loss and backward into the gradient buffers (overwritten; the decoder's only when
+   * wantD, else it is left at zero):
+   *   dX̂ = 2(X̂ − X)/(n·d);  dD = Sᵀ·dX̂;  dS = dX̂·Dᵀ + λ/(n·atoms) (the L1 term; S ≥ 0);
+   *   then back through the output ReLU (fused with the L1 term here) and the encoder's other
+   *   layers (no dL/dX).
+   */
+  private step(X: Matrix, lambda: number, wantD: boolean): MlpLoss {
+    const l = this.forwardLoss(X, lambda, true);
+    this.encoder.zeroGrad();
+    if (wantD) this.decoder.zeroGrad();
+    this.decoder.frozen = !wantD;
+    const dS = this.decoder.backward(this.gOut!);
+    // the L1 term's gradient cS·sign(S) and the output ReLU's backward in one pass (S > 0 exactly
+    // where the pre-activation is; branch-free: the signs of ReLU outputs are unpredictable)
+    const cS = lambda / (X.rows * this.atoms);
+    const g = dS.data, S = this.lastS!.data;
+    for (let i = 0; i < g.length; i++) g[i] = (g[i] + cS) * +(S[i] > 0);
+    const layers = this.encoder.layers;
+    let grad = dS;
+    for (let i = layers.length - 2; i >= 0; i--) grad = layers[i].backward(grad, i > 0);
     return l;
   }
 }
@@ -419,18 +388,4 @@ export function normalizeDecoderRows(D: Matrix): void {
     const inv = 1 / nrm;
     for (let c = 0; c < cols; c++) data[o + c] *= inv;
   }
-}
-
-function uniformInit(out: Float32Array, fanIn: number, rng: Rng): void {
-  const bound = 1 / Math.sqrt(fanIn);
-  rng.fillUniform(out, -bound, bound);
-}
-
-/** Column sums of G into out (float64 accumulation in acc), or zeros when the layer has no bias. */
-function biasGrad(G: Matrix, out: Float32Array, enabled: boolean, acc: Float64Array, b: Backend): void {
-  out.fill(0);
-  if (!enabled) return;
-  const sums = acc.subarray(0, G.cols);
-  b.sumCols(G.data, G.rows, G.cols, sums);
-  for (let j = 0; j < G.cols; j++) out[j] = sums[j];
 }

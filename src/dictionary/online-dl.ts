@@ -6,7 +6,8 @@ import { matmul } from '../backend/index.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
 import { meanL0 } from '../inference/common.js';
-import { checkData, checkInitDictionary, nextTick, normalizeRows, randomUnitRows, type DictionaryProgress } from './dl-fista.js';
+import { checkData, checkInitDictionary, nextTick, type DictionaryProgress } from './dl-fista.js';
+import { normalizeRows, randomUnitRows } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
 import { isRowSource, RowStream } from './stream.js';
 
@@ -35,6 +36,12 @@ export interface OnlineDlOptions {
   /** FISTA iterations per minibatch with coder 'fista' (default 100) */
   fistaIters?: number;
   onProgress?: (p: DictionaryProgress) => void;
+  /**
+   * an extra stopping rule, asked after each step with its number and the dictionary (do not
+   * modify it); true ends the run early (result.stopped true), as `fit online-dl --epochs auto`
+   * does with a held-out FVU (dictionary/convergence.ts)
+   */
+  stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /** X is a RowSource: sizes of the chunked shuffle (io/rows.ts batches) [about 4 MiB chunks, 16 in the buffer] */
   stream?: { chunkRows?: number; bufferChunks?: number };
@@ -45,6 +52,8 @@ export interface OnlineDlResult {
   D: Matrix;
   /** minibatch steps run */
   steps: number;
+  /** the `stop` rule ended the run before `steps` */
+  stopped: boolean;
 }
 
 /**
@@ -100,8 +109,8 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   const D = new Matrix(atoms, d);
   if (opts.init) {
     D.data.set(opts.init.data);
-    normalizeRows(D, rng.fork('init'));
-  } else randomUnitRows(D, rng.fork('init'));
+    normalizeRows(D, { redraw: rng.fork('init'), eps: 1e-10 });
+  } else D.data.set(randomUnitRows(D.rows, D.cols, rng.fork('init')).data);
 
   const A = new Float64Array(atoms * atoms);
   const B = new Float64Array(atoms * d);
@@ -113,6 +122,8 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   const stream = src ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: opts.stream?.chunkRows, bufferChunks: opts.stream?.bufferChunks }) : null;
   let order = stream ? new Int32Array(0) : orderRng.permutation(n);
   let pos = 0;
+  let ran = steps;
+  let stopped = false;
   for (let step = 1; step <= steps; step++) {
     checkAborted(opts.signal);
     // the next minibatch, reshuffling at the end of each pass
@@ -188,9 +199,14 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
       }
       opts.onProgress({ step, total: steps, loss: res.objective!, l0: meanL0(Z), relChange: Math.sqrt(diff / Math.max(base, 1e-300)), D });
     }
+    if (opts.stop?.(step, D)) {
+      ran = step;
+      stopped = true;
+      break;
+    }
     if (step % 16 === 0) await nextTick();
   }
   stream?.close();
-  normalizeRows(D, redrawRng);
-  return { D, steps };
+  normalizeRows(D, { redraw: redrawRng, eps: 1e-10 });
+  return { D, steps: ran, stopped };
 }

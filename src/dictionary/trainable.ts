@@ -37,6 +37,10 @@ export interface Trainable {
   forwardBackward(xb: Matrix): StepStats;
   /** after each optimiser step (e.g. clamp thresholds) */
   afterStep(): void;
+  /** codes for a batch in the training space (held-out FVU checks) */
+  encode(X: Matrix): Matrix;
+  /** reconstructions from codes in the training space */
+  decode(Z: Matrix): Matrix;
   /** renormalise decoder rows to unit norm */
   normalizeDecoder(): void;
   /** divide the training-space input scale out of the parameters, at the end of training */

@@ -6,9 +6,11 @@ import { Adam } from '../optim/adam.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../optim/schedule.js';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Trainable } from './trainable.js';
-import { columnMean, geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+import { geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
+import { columnMeans } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
 import { defaultSampleRows, isRowSource, RowStream, sampleRows, type StreamPosition } from './stream.js';
+import { ConvergenceMonitor, fvuOf, heldOutSplit, resolveConvergence, type ConvergenceState } from './convergence.js';
 
 /** What `onProgress` receives (at most every `progressIntervalMs`, and after the last step). */
 export interface TrainProgress {
@@ -26,6 +28,8 @@ export interface TrainProgress {
   samplesPerSec: number;
   etaSeconds: number;
   lr: number;
+  /** epochs 'auto': the latest held-out FVU (NaN before the first measurement) */
+  heldOutFvu?: number;
 }
 
 export interface FitOptions {
@@ -38,10 +42,22 @@ export interface FitOptions {
   checkpointEvery?: number;
   /** continue from the checkpoint in checkpointDir when there is one */
   resume?: boolean;
+  /**
+   * write a checkpoint of the final state when training ends (with checkpointDir) [true]; false
+   * keeps the last periodic checkpoint when the caller may judge the result a failure
+   */
+  finalCheckpoint?: boolean;
   /** minimum time between progress reports [250] */
   progressIntervalMs?: number;
   /** training from a RowSource (files larger than memory): sizes of the shuffle and the statistics sample */
   stream?: StreamFitOptions;
+  /**
+   * a fixed budget (epochs N or steps T): also watch the FVU on a sample of training rows every
+   * convergence.evalEvery steps and judge, where the learning-rate decay begins, whether it had
+   * stopped improving (FitResult.converged, convergence.note) [false]. With epochs 'auto' the
+   * held-out slice is always watched.
+   */
+  watchConvergence?: boolean;
 }
 
 /** How `trainSAE` reads a RowSource. */
@@ -74,6 +90,26 @@ export interface FitResult {
   resumedSeconds: number;
   /** streaming runs: rows of the statistics sample, and the stream position after the last step */
   stream?: { sampleRows: number; position: StreamPosition; chunkRows: number | null; bufferChunks: number | null };
+  /**
+   * epochs 'auto' only: whether the held-out FVU rule stopped the run (false: maxSteps did), the
+   * last held-out FVU, and the history (dictionary/convergence.ts)
+   */
+  converged?: boolean;
+  heldOutFvu?: number;
+  convergence?: {
+    /** 'auto': epochs 'auto' on a held-out slice; 'watched': a fixed budget watched on training rows */
+    mode: 'auto' | 'watched';
+    heldOutRows: number;
+    /** auto: the step the rule fired at (null: maxSteps ended the run) */
+    convergedAt: number | null;
+    /** the step the verdict refers to (auto: where the decay began; watched: where the fixed schedule's decay began) */
+    judgedAt: number;
+    /** unconverged: how fast the FVU (and L0) was still moving */
+    note: string | null;
+    steps: number[];
+    fvu: number[];
+    l0: number[];
+  };
 }
 
 /**
@@ -114,16 +150,45 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   if (n < 1 || d < 1) fail('E_SHAPE', `fit: X is [${n} x ${d}]; need at least one sample and one column`);
   if (X) assertFinite('X', X);
   const cfg = sae.config;
-  const batch = Math.min(cfg.batch, n);
-  const stepsPerEpoch = Math.ceil(n / batch);
-  const total = cfg.steps ?? cfg.epochs * stepsPerEpoch;
+  const signal = opts.signal;
+  checkAborted(signal);
+  const rng = toRng(opts.seed as Seed | Rng | undefined);
+  // epochs 'auto': a held-out slice (excluded from training in memory; a seeded sample of a
+  // RowSource) and the stopping rule of dictionary/convergence.ts
+  const auto = cfg.steps === undefined && cfg.epochs === 'auto';
+  if (auto && n < 2) fail('E_SHAPE', `fit: epochs 'auto' holds out rows to measure convergence; X has ${n} row(s); give a fixed number of steps`);
+  const convOpts = auto || opts.watchConvergence ? resolveConvergence(cfg.convergence, n) : null;
+  const conv = auto ? new ConvergenceMonitor(convOpts!) : null;
+  let trainRows: Int32Array | null = null;
+  let heldOut: Matrix | null = null;
+  if (conv) {
+    if (X) {
+      const split = heldOutSplit(n, conv.o.heldOutRows, rng.fork('held-out'));
+      trainRows = split.train;
+      heldOut = X.takeRows(split.heldOut);
+    } else heldOut = sampleRows(src!, conv.o.heldOutRows, rng.fork('held-out'));
+  }
+  const nTrain = trainRows ? trainRows.length : n;
+  const batch = Math.min(cfg.batch, nTrain);
+  const stepsPerEpoch = Math.ceil(nTrain / batch);
+  const total = conv ? conv.o.maxSteps : (cfg.steps ?? (cfg.epochs as number) * stepsPerEpoch);
   const schedule: LrSchedule = {
     lr: cfg.lr,
     totalSteps: total,
-    warmupSteps: cfg.warmupSteps ?? Math.min(1000, Math.floor(0.05 * total)),
-    decaySteps: cfg.decaySteps ?? Math.floor(0.2 * total),
+    warmupSteps: cfg.warmupSteps ?? Math.min(1000, Math.floor(0.05 * (conv ? conv.o.minSteps : total))),
+    decaySteps: conv ? 0 : (cfg.decaySteps ?? Math.floor(0.2 * total)),
   };
   validateSchedule(schedule);
+  // a fixed budget watched on training rows (judged where the decay begins)
+  const watch = conv ?? (convOpts ? new ConvergenceMonitor({ ...convOpts, evalEvery: Math.max(1, Math.min(convOpts.evalEvery, Math.floor(total / 25))) }, total) : null);
+  if (!conv && watch) {
+    const h = Math.min(n, convOpts!.heldOutRows);
+    heldOut = X ? (h < n ? X.takeRows(heldOutSplit(n, h, rng.fork('watch')).heldOut) : X) : sampleRows(src!, h, rng.fork('watch'));
+  }
+  /** the learning rate at 0-based step t: the fixed schedule, or warm-up, constant and the decay conv fixes */
+  const lrAt = (t: number) => (conv ? cfg.lr * conv.lrFactor(t, schedule.warmupSteps ?? 0) : learningRate(schedule, t));
+  /** the step the run ends at (moves in auto mode once the rule fires) */
+  const endStep = () => (conv ? conv.end() : total);
   if (opts.checkpointEvery !== undefined && (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 0)) {
     fail('E_ARG', `checkpointEvery must be a non-negative integer, got ${opts.checkpointEvery}`);
   }
@@ -133,9 +198,6 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   for (const [key, v] of Object.entries(so)) {
     if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail('E_ARG', `stream.${key} must be a positive integer, got ${v}`);
   }
-  const signal = opts.signal;
-  checkAborted(signal);
-  const rng = toRng(opts.seed as Seed | Rng | undefined);
   const deadAfter = cfg.deadAfter ?? Math.min(10_000_000, n);
 
   // ---- initialisation -----------------------------------------------------------------------
@@ -153,7 +215,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     const rows = m === ns ? null : rng.fork('bdec').choice(ns, m);
     const B = rows ? S.takeRows(rows) : S.clone();
     for (let i = 0; i < B.data.length; i++) B.data[i] *= scale;
-    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMean(B) : new Float64Array(d);
+    const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMeans(B) : new Float64Array(d);
     for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
   }
   const params = sae.paramList();
@@ -162,7 +224,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   let totalVar = 0;
   {
     const ns = S.rows;
-    const mu = columnMean(S);
+    const mu = columnMeans(S);
     for (let i = 0; i < ns; i++) for (let j = 0; j < d; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
     totalVar = (totalVar / ns) * scale * scale;
   }
@@ -170,7 +232,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
 
   // the batch order: per-epoch permutations in memory; the chunked shuffle of io/rows.ts batches() for sources
   const order = src ? `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}` : 'permutation';
-  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: total, order };
+  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: conv ? `auto:${JSON.stringify(conv.o)}` : total, order };
   let step = 0;
   let resumedFrom: number | null = null;
   let resumedSeconds = 0;
@@ -201,6 +263,8 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
       sae.samplesSeen = Number(ck.state.samplesSeen);
       scale = Number(ck.state.inputScale);
       sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
+      if (watch && ck.state.convergence) watch.restore(ck.state.convergence as ConvergenceState);
+      else if (conv) conv.restore(ck.state.convergence as ConvergenceState);
       step = ck.step;
       resumedFrom = step;
       const secs = Number(ck.state.seconds);
@@ -224,6 +288,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
         seconds: resumedSeconds + (performance.now() - started) / 1000,
         // where the next batch starts in the (replayable) batch stream
         position: RowStream.positionOf(s * batch, n, batch),
+        ...(watch ? { convergence: watch.state() } : {}),
       },
       tensors,
     });
@@ -247,9 +312,23 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   let last = { loss: NaN, mse: NaN, l0: NaN, aux: 0 };
   const decoderIdx = params.findIndex((p) => p.name === 'W_dec');
   const grads = params.map((p) => p.grad);
+  // the held-out slice in the training space (the scale is fixed from here on)
+  const heldOutScaled = heldOut ? heldOut.clone() : null;
+  if (heldOutScaled) for (let i = 0; i < heldOutScaled.data.length; i++) heldOutScaled.data[i] *= scale;
+  const measureHeldOut = (): { fvu: number; l0: number } => {
+    sae.training = false;
+    try {
+      const Z = sae.encode(heldOutScaled!);
+      let nnz = 0;
+      for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
+      return { fvu: fvuOf(heldOutScaled!, sae.decode(Z)), l0: nnz / Z.rows };
+    } finally {
+      sae.training = true;
+    }
+  };
   sae.training = true;
   try {
-    for (; step < total; step++) {
+    for (; step < endStep(); step++) {
       if (signal?.aborted) {
         writeCheckpoint(step);
         checkAborted(signal);
@@ -258,12 +337,13 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
       if (stream) stream.next(xb.data, batch, scale);
       else for (let r = 0; r < batch; r++) {
         const pos = step * batch + r;
-        const epoch = Math.floor(pos / n);
+        const epoch = Math.floor(pos / nTrain);
         if (epoch !== permEpoch) {
-          perm = orderRng.fork(epoch).permutation(n);
+          perm = orderRng.fork(epoch).permutation(nTrain);
           permEpoch = epoch;
         }
-        const at = perm[pos - epoch * n] * d;
+        const p = perm[pos - epoch * nTrain];
+        const at = (trainRows ? trainRows[p] : p) * d;
         const o = r * d;
         const xd = X!.data;
         for (let j = 0; j < d; j++) xb.data[o + j] = xd[at + j] * scale;
@@ -274,10 +354,10 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
       }
       last = stats;
       if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, d);
-      adam.step(grads, learningRate(schedule, step));
+      adam.step(grads, lrAt(step));
       if (cfg.normalizeDecoder) sae.normalizeDecoder();
       sae.afterStep();
-      if (resample && cfg.resampleEvery > 0 && (step + 1) % cfg.resampleEvery === 0 && step + 1 < total) {
+      if (resample && cfg.resampleEvery > 0 && (step + 1) % cfg.resampleEvery === 0 && step + 1 < endStep()) {
         if (sae.deadMask(deadAfter, deadBuf) > 0) {
           const rows = resample.call(sae, xb, deadBuf, rng.fork(`resample-${step}`));
           for (let q = 0; q < params.length; q++) {
@@ -288,24 +368,33 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
         }
       }
       const done = step + 1;
-      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < total) writeCheckpoint(done);
+      if (watch && watch.due(done)) {
+        const h = measureHeldOut();
+        if (!Number.isFinite(h.fvu)) {
+          fail('E_DIVERGED', `training diverged at step ${done} (held-out FVU ${h.fvu}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: done });
+        }
+        watch.record(done, h.fvu, h.l0);
+      }
+      const end = endStep();
+      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < end) writeCheckpoint(done);
       const now = performance.now();
-      if (opts.onProgress && (now - lastReport >= interval || done === total)) {
+      if (opts.onProgress && (now - lastReport >= interval || done === end)) {
         lastReport = now;
         const secs = (now - t0) / 1000;
         const sps = secs > 0 ? ((done - startStep) * batch) / secs : 0;
         opts.onProgress({
           step: done,
-          totalSteps: total,
-          epoch: Math.floor((done * batch) / n),
+          totalSteps: end,
+          epoch: Math.floor((done * batch) / nTrain),
           loss: stats.loss,
           mse: stats.mse,
           fvu: totalVar > 0 ? stats.mse / totalVar : NaN,
           l0: stats.l0,
           deadFraction: sae.deadMask(deadAfter, deadBuf) / cfg.atoms,
           samplesPerSec: sps,
-          etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0,
-          lr: learningRate(schedule, step),
+          etaSeconds: sps > 0 ? ((end - done) * batch) / sps : 0,
+          lr: lrAt(step),
+          ...(watch ? { heldOutFvu: watch.last } : {}),
         });
       }
       if (now - lastYield > 50) {
@@ -318,25 +407,40 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     stream?.close();
   }
   for (const p of params) assertFiniteParam(p.name, p.param);
-  if (opts.checkpointDir && total > startStep) writeCheckpoint(total);
+  const ran = endStep();
+  if (opts.checkpointDir && ran > startStep && opts.finalCheckpoint !== false) writeCheckpoint(ran);
   sae.foldScale(scale);
   const secs = (performance.now() - t0) / 1000;
   const dead = sae.deadMask(deadAfter, deadBuf) / cfg.atoms;
   const result: FitResult = {
-    steps: total,
+    steps: ran,
     loss: last.loss,
     mse: last.mse,
     fvu: totalVar > 0 ? last.mse / totalVar : NaN,
     l0: last.l0,
     deadFraction: dead,
     seconds: secs,
-    samplesPerSec: secs > 0 ? ((total - startStep) * batch) / secs : 0,
+    samplesPerSec: secs > 0 ? ((ran - startStep) * batch) / secs : 0,
     inputScale: scale,
     resumedFrom,
     resumedSeconds,
   };
-  if (src) result.stream = { sampleRows: sampleSize, position: RowStream.positionOf(total * batch, n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
-  sae.trainingStats = { steps: total, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
+  if (src) result.stream = { sampleRows: sampleSize, position: RowStream.positionOf(ran * batch, n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
+  if (watch) {
+    // auto: the rule's verdict; a watched fixed budget: the verdict where the decay began
+    const judgedAt = conv ? (conv.decayStart ?? ran) : Math.max(1, total - (schedule.decaySteps ?? 0));
+    // (a watched run shorter than the rule's minSteps is too short to call converged)
+    const tooShort = !conv && judgedAt < watch.o.minSteps;
+    const ok = conv ? conv.converged : !tooShort && watch.judge(judgedAt);
+    result.converged = ok;
+    result.heldOutFvu = watch.last;
+    const note = ok ? null : `${tooShort ? `${judgedAt} steps before the learning-rate decay, fewer than the ${watch.o.minSteps} the rule needs; ` : ''}${watch.rateNote(judgedAt, conv ? 'held-out FVU' : 'FVU on training rows')}`;
+    result.convergence = {
+      mode: conv ? 'auto' : 'watched', heldOutRows: heldOut!.rows, convergedAt: conv ? conv.convergedAt : null, judgedAt,
+      note, steps: [...watch.steps], fvu: [...watch.fvu], l0: [...watch.l0],
+    };
+  }
+  sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
   return result;
 }
 

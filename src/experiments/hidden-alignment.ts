@@ -6,7 +6,7 @@ import { checkAborted } from '../core/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { sampleToyFeatures, trainToyModel, type ToyModel } from '../worlds/toy-model.js';
 import { createSAE, type SparseAutoencoder } from '../dictionary/sae/index.js';
-import { normalizeRows } from '../dictionary/sae/init.js';
+import { normalizeRows } from '../linalg/rows.js';
 import { regression } from '../alignment/regression.js';
 import { semiMatching, softMatching } from '../alignment/matching.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
@@ -162,7 +162,7 @@ export function randomTopKSAE(H: Matrix, width: number, k: number, seed: string 
   const d = H.cols;
   const dec = new Matrix(width, d);
   rng.fillNormal(dec.data);
-  normalizeRows(dec.data, width, d);
+  normalizeRows(dec);
   const bDec = new Float32Array(d);
   for (let i = 0; i < H.rows; i++) for (let j = 0; j < d; j++) bDec[j] += H.data[i * d + j] / H.rows;
   sae.setWeights({ W_enc: dec.transpose(), b_enc: new Float32Array(width), W_dec: dec, b_dec: bDec });

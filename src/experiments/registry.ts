@@ -10,6 +10,10 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
 import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './whitening.js';
+import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
+import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
+import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
+import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
 import { RESTRAV_METHODS, RESTRAV_METRICS, runRestrav } from './restrav.js';
 import { PHYIP_METHODS, PHYIP_METRICS, runPhyip } from './phyip.js';
 
@@ -122,6 +126,44 @@ export const EXPERIMENTS: ReproExperiment[] = [
     progressLabel: (c) => `${c.method} κ=${c.config.condition} seed=${c.config.seed}`,
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
+  },
+  {
+    name: 'interpretability',
+    options: ['ratios', 'worlds'],
+    methods: INTERPRETABILITY_METHODS,
+    run: (o, a) => runInterpretabilityRepro({ ...a, ratios: o.ratios, worlds: o.worlds }),
+    progressLabel: (c) => `${c.method} ${c.config.world} F/U=${c.config.ratio} seed=${c.config.seed}`,
+    columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'F/U', key: 'ratio' }, { header: 'F', key: 'concepts' }],
+    metrics: ['mis', 'mis_alpha', 'frac_mis090', 'dead'],
+  },
+  {
+    name: 'causal-rungs',
+    options: [],
+    methods: RUNG_METHODS,
+    run: (_o, a) => runCausalRungsRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['holds_id', 'holds_ood', 'holds_mech', 'holds_cov', 'err_id', 'err_ood'],
+  },
+  {
+    name: 'federated-factory',
+    options: ['clients', 'generator'],
+    methods: FF_METHODS,
+    run: (o, a) => runFederatedFactory({ ...a, clients: o.clients, generators: o.generator }),
+    progressLabel: (c) => `${c.method} K=${c.config.clients} seed=${c.config.seed}`,
+    columns: [{ header: 'clients', key: 'clients' }],
+    metrics: ['acc', 'auroc', 'bytes_per_client', 'unlearned_recall', 'unlearn_exact'],
+    format: (r, m) => (m === 'bytes_per_client' ? (Number.isFinite(r.mean[m]) ? Math.round(r.mean[m]).toString() : '—') : formatMeanStd(r.mean[m], r.std[m])),
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'synth-sae-bench',
+    options: [],
+    methods: SSB_METHODS,
+    run: (_o, a) => runSynthSAEBenchRepro(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],
   },
   {
     name: 'restrav',

@@ -60,8 +60,9 @@ export interface Cell {
   config: CellConfig;
   method: string;
   /**
-   * Cells with the same group share one cache object while they run back to back (e.g. one
-   * world and one trained SAE for every method of a config × seed). Default: the config key.
+   * Cells with the same group (and config) share one cache object while they run back to back
+   * (e.g. one world and one trained SAE for an SAE and FISTA on its decoder): one unit, which is
+   * one job on a queue. Default: the config key.
    */
   group?: string;
 }

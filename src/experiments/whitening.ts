@@ -1,3 +1,5 @@
+import { saeKindOf } from '../dictionary/sae/config.js';
+import { columnMeans } from '../linalg/rows.js';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
@@ -12,7 +14,7 @@ import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { fve, l0, mse } from '../metrics/reconstruction.js';
 import { auc, unitAucs } from '../metrics/auc.js';
-import { logisticProbe } from '../metrics/probes.js';
+import { logisticProbe } from '../metrics/logistic-probe.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
@@ -193,17 +195,12 @@ export interface InputMap {
   Winv: Matrix | null;
 }
 
-function columnMean(X: Matrix): Float32Array {
-  const m = new Float64Array(X.cols);
-  for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.cols; j++) m[j] += X.data[i * X.cols + j];
-  return Float32Array.from(m, (v) => v / X.rows);
-}
 
 /** Fit the preprocessing on training rows. */
 export function fitInputMap(prep: Preprocessing, Xtrain: Matrix, eps: number): InputMap {
   if (prep === 'none') return { prep, apply: (X) => X, invert: (X) => X, W: null, Winv: null };
   if (prep === 'center') {
-    const mu = columnMean(Xtrain);
+    const mu = Float32Array.from(columnMeans(Xtrain));
     const shift = (X: Matrix, s: number) => {
       const out = X.clone();
       for (let i = 0; i < X.rows; i++) for (let j = 0; j < X.cols; j++) out.data[i * X.cols + j] += s * mu[j];
@@ -262,7 +259,7 @@ function sparseProbing(Ctrain: Matrix, Cval: Matrix, labels: WorldState['labels'
     const order = Array.from(per.keys()).sort((a, b) => per[b] - per[a] || a - b).slice(0, Math.min(probeK, per.length));
     const best = Cval.takeCols([order[0]]);
     s1 += unitAucs(best, val)[0];
-    const probe = logisticProbe(Ctrain.takeCols(order), train, undefined, undefined, { l2: 1e-4, maxIter: 50 });
+    const probe = logisticProbe(Ctrain.takeCols(order), train, undefined, undefined, { solver: 'newton', l2: 1e-4, maxIter: 50 });
     sk += auc(probe.predictProba(Cval.takeCols(order)), val);
   }
   const n = Math.max(labels.length, 1);
@@ -287,7 +284,7 @@ export async function runWhiteningCell(
   }
   const Xt = map.apply(world.X.train);
   const Xv = map.apply(world.X.val);
-  const sae = createSAE(kind === 'relu-sae' ? 'relu' : 'topk', {
+  const sae = createSAE(saeKindOf(kind)!, {
     atoms: s.atoms, k: kind === 'topk-sae' ? s.k : undefined, l1: s.l1, steps: s.steps, batch: s.batch, lr: s.lr,
   });
   const fit = await sae.fit(Xt, { seed: `${config.seed}:${kind}`, signal });

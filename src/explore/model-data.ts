@@ -2,7 +2,8 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { lstsq } from '../linalg/ridge.js';
 import { matmul } from '../backend/ops.js';
-import { loadModel, type LoadedModel } from '../io/model.js';
+import { loadModel, type LoadedModel, unitNormWarning } from '../dictionary/model-runtime.js';
+import { inputSpaceDecoder } from '../io/model.js';
 import { readAllRows } from '../io/rows.js';
 import { mcc } from '../metrics/mcc.js';
 import { fve, mse } from '../metrics/reconstruction.js';
@@ -63,6 +64,8 @@ export interface FeatureDetail {
 
 export interface ModelView {
   summary: ModelSummary;
+  /** notes for the person running the server (e.g. non-unit decoder rows), printed by the CLI */
+  warnings?: string[];
   features: FeatureRow[];
   detail(index: number): FeatureDetail;
 }
@@ -93,7 +96,8 @@ function dotRows(U: Float64Array, i: number, V: Float64Array, j: number, d: numb
 /** Load a model directory (and optional data / truth files) and compute the feature table. */
 export function buildModelView(dir: string, o: { data?: string; truth?: string } = {}): ModelView {
   const model: LoadedModel = loadModel(dir);
-  const D = model.weights.W_dec;
+  // atoms in the space of the activations (un-whitened for a model trained on whitened inputs)
+  const D = inputSpaceDecoder(model);
   const atoms = model.atoms, dim = model.dim;
   const U = unitRows(D);
   const metrics: Record<string, number> = {};
@@ -257,5 +261,6 @@ export function buildModelView(dir: string, o: { data?: string; truth?: string }
     };
   }
 
-  return { summary, features, detail };
+  const warn = unitNormWarning(model, 'comparing activations across features (mean, max, histograms)');
+  return { summary, features, detail, ...(warn ? { warnings: [warn] } : {}) };
 }

@@ -7,7 +7,7 @@ import { superpositionWorld, defaultDim, type CompositionalSplit, type World } f
 import { fista } from '../inference/fista.js';
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
-import { ridgeProbe } from '../metrics/probes.js';
+import { ridgeProbe } from '../metrics/ridge-probe.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista } from '../dictionary/dl-fista.js';
 import { FULL_SETTINGS, type StopProbingSettings } from '../experiments/stop-probing/settings.js';

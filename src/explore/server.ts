@@ -4,6 +4,8 @@ import { basename, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fail } from '../core/errors.js';
 import { buildModelView, type ModelView } from './model-data.js';
+import { isNeuronpediaExport, readNeuronpediaView } from './neuronpedia.js';
+import { detectLayout } from '../io/sae-layouts.js';
 import { buildExperimentView, isExperimentDir, type ExperimentView } from './experiment-data.js';
 import { contentType, resolveInside } from './safe-path.js';
 
@@ -41,16 +43,28 @@ export interface ExploreServer {
   url: string;
   port: number;
   kind: DirKind;
+  /** notes about the model (ModelView.warnings) */
+  warnings: string[];
   server: Server;
   close(): Promise<void>;
 }
 
-/** Which view a directory gets: a model directory has cfg.json; a repro directory results.jsonl or sweep.json. */
+/**
+ * Which view a directory gets: a model (any layout io/sae-layouts.ts reads: cfg.json,
+ * hyperparams.json, params.npz, ...) or a Neuronpedia export (run_settings.json) gets the model
+ * view; a repro directory (results.jsonl or sweep.json) the experiment view.
+ */
 export function detectDirKind(dir: string): DirKind {
   if (!existsSync(dir)) fail('E_IO', `${dir} does not exist`);
-  if (existsSync(join(dir, 'cfg.json'))) return 'model';
+  if (existsSync(join(dir, 'cfg.json')) || isNeuronpediaExport(dir)) return 'model';
   if (isExperimentDir(dir)) return 'experiment';
-  return fail('E_USAGE', `${dir} is neither a model directory (no cfg.json) nor a "sparsecode repro" output directory (no results.jsonl or sweep.json)`);
+  try {
+    detectLayout(dir);
+    return 'model';
+  } catch {
+    /* not a model either */
+  }
+  return fail('E_USAGE', `${dir} is neither a model directory (no cfg.json, hyperparams.json or params.npz), a "sparsecode export neuronpedia" folder (no run_settings.json) nor a "sparsecode repro" output directory (no results.jsonl or sweep.json)`);
 }
 
 const APP_CSP = [
@@ -113,7 +127,10 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
   if (kind === 'experiment' && (o.data || o.truth)) fail('E_USAGE', '--data and --truth apply to model directories; this is a repro output directory');
   let model: ModelView | null = null;
   let experiment: ExperimentView | null = null;
-  if (kind === 'model') model = buildModelView(dir, { data: o.data, truth: o.truth });
+  if (kind === 'model' && isNeuronpediaExport(dir)) {
+    if (o.data || o.truth) fail('E_USAGE', '--data and --truth apply to model directories; a Neuronpedia export already holds the statistics of its data');
+    model = readNeuronpediaView(dir);
+  } else if (kind === 'model') model = buildModelView(dir, { data: o.data, truth: o.truth });
   // experiment views are rebuilt per request: a running sweep keeps appending results
   const webBuilt = existsSync(join(webRoot, 'index.html'));
   let port = 0;
@@ -191,6 +208,7 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
     url: `http://127.0.0.1:${port}/`,
     port,
     kind,
+    warnings: model?.warnings ?? [],
     server,
     close: () => new Promise<void>((ok) => {
       server.closeAllConnections?.();

@@ -44,6 +44,35 @@ export function parseNpyHeader(buf: Uint8Array, name = 'file'): { shape: number[
   if (headerLen > MAX_HEADER) fail('E_FORMAT', `${name}: .npy header length ${headerLen} is implausibly large`);
   if (start + headerLen > buf.length) fail('E_FORMAT', `${name}: truncated .npy header (needs ${start + headerLen} bytes, file has ${buf.length})`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(buf.subarray(start, start + headerLen));
+  // the header is a Python dict literal, padded with spaces and ended by one '\n' (as np.save
+  // writes it); anything else in the padding (NUL bytes, other characters) is malformed, and
+  // NumPy's reader refuses such files too
+  if (!header.endsWith('\n')) fail('E_FORMAT', `${name}: malformed .npy header: it must end with a newline ('\\n'), ends with ${JSON.stringify(header.slice(-1))}`);
+  let end = header.length - 1;
+  while (end > 0 && header[end - 1] === ' ') end--;
+  if (!header.startsWith('{') || header[end - 1] !== '}') {
+    const bad = header.startsWith('{') ? header[end - 1] : header[0];
+    fail('E_FORMAT', `${name}: malformed .npy header: a dict literal {...} padded with spaces before the final newline is required; found ${JSON.stringify(bad ?? '')} ${header.startsWith('{') ? `at offset ${start + end - 1}` : 'at its start'}`);
+  }
+  // the '{' at the start must close exactly at that last '}' (brackets outside quotes balanced)
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < end; i++) {
+    const c = header[i];
+    if (quote) {
+      if (c === quote) quote = '';
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    else if (c === '{' || c === '(' || c === '[') depth++;
+    else if (c === '}' || c === ')' || c === ']') {
+      depth--;
+      if (depth < 0 || (depth === 0 && i !== end - 1)) fail('E_FORMAT', `${name}: malformed .npy header: unbalanced ${JSON.stringify(c)} at offset ${start + i}`);
+    }
+  }
+  if (depth !== 0 || quote) fail('E_FORMAT', `${name}: malformed .npy header: unbalanced brackets or quotes`);
+  const keys = [...header.slice(0, end).matchAll(/['"](\w+)['"]\s*:/g)].map((m) => m[1]).sort();
+  if (keys.join(',') !== 'descr,fortran_order,shape') fail('E_FORMAT', `${name}: malformed .npy header: the keys must be exactly 'descr', 'fortran_order' and 'shape', got ${keys.map((k) => `'${k.slice(0, 40)}'`).join(', ') || 'none'}`);
   if (/'descr'\s*:\s*\[/.test(header)) {
     fail('E_DTYPE', `${name}: structured (record) arrays are not supported; save one plain float32 array per file`);
   }

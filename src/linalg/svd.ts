@@ -1,5 +1,7 @@
 import { fail } from '../core/errors.js';
 import { eighSym } from './eigh.js';
+import { backend as activeBackend } from '../backend/registry.js';
+import type { Backend } from '../backend/types.js';
 
 /**
  * Thin singular value decomposition A = U diag(S) Vt in float64.
@@ -30,6 +32,12 @@ import { eighSym } from './eigh.js';
  * of Vt) positive, so results may differ in sign from numpy's, pair by pair.
  *
  * Cost: p^2 q (Gram) + ~10 p^3 (eigh) + 2 p^2 q (rotation) + ~3 p^2 q per Jacobi sweep.
+ *
+ * LAPACK: when the backend has `svdThin` (native, OpenBLAS's dgesdd) and min(rows, cols) >= 16,
+ * the decomposition runs there (same accuracy class: dgesdd is backward stable, singular values
+ * to about 2^-52 * S[0] absolute); the same sign convention and rank rule are applied, so the
+ * results agree with the JavaScript routine to rounding. `lapack: false` forces the JavaScript
+ * routine (the reference); `backend` picks the backend (default: the active one).
  */
 export interface SvdResult {
   U: Float64Array;
@@ -43,7 +51,14 @@ export interface SvdOptions {
   polish?: boolean;
   /** most Jacobi sweeps (default 30); E_NOTCONVERGED beyond */
   maxSweeps?: number;
+  /** use the backend's LAPACK (svdThin) when it has one and min(rows, cols) >= 16 (default true); false: the JavaScript routine */
+  lapack?: boolean;
+  /** the backend whose svdThin is used (default: the active backend) */
+  backend?: Backend;
 }
+
+/** Below this min(rows, cols) the JavaScript routine runs even when LAPACK is there. */
+const LAPACK_MIN_P = 16;
 
 const EPS = 2 ** -52;
 
@@ -75,6 +90,22 @@ export function svd(a: ArrayLike<number>, rows: number, cols: number, opts: SvdO
   // Scale to unit max entry (avoids overflow/underflow in the Gram matrix); undone at the end.
   const scale = maxAbs > 0 ? maxAbs : 1;
   for (let i = 0; i < W.length; i++) W[i] /= scale;
+
+  const bk = opts.lapack === false || p < LAPACK_MIN_P ? null : (opts.backend ?? activeBackend());
+  if (bk && bk.svdThin) {
+    // W = Uw diag(S) Vtw: the left vectors in W's orientation are the rows of Lt = Uwᵀ, the right ones the rows of Vtw
+    const Uw = new Float64Array(p * p);
+    const S = new Float64Array(p);
+    const Bn = new Float64Array(p * q);
+    const info = bk.svdThin(W, p, q, Uw, S, Bn);
+    if (info !== 0) fail('E_NOTCONVERGED', `svd: LAPACK dgesdd did not converge (info ${info}); pass lapack: false to use the JavaScript routine`);
+    const Lt = new Float64Array(p * p);
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) Lt[j * p + i] = Uw[i * p + j];
+    const thresh = q * EPS * S[0];
+    let rank = 0;
+    for (let j = 0; j < p; j++) if (S[j] > thresh && S[j] > 0) rank++;
+    return assemble(Bn, Lt, S, rank, p, q, rows, wide, scale);
+  }
 
   // Gram G = W W^T [p x p], float64.
   const G = new Float64Array(p * p);
@@ -173,7 +204,14 @@ export function svd(a: ArrayLike<number>, rows: number, cols: number, opts: SvdO
   }
   // Complete the rows beyond the rank to an orthonormal set (Gram-Schmidt, twice).
   if (rank < p) completeOrthonormal(Bn, rank, p, q);
+  return assemble(Bn, Lt, S, rank, p, q, rows, wide, scale);
+}
 
+/**
+ * The result from the rows of Bn [p x q] (right vectors in W's orientation) and Lt [p x p]
+ * (left ones), S descending (of W, scaled): fix signs, undo the scale, orient back to A.
+ */
+function assemble(Bn: Float64Array, Lt: Float64Array, S: Float64Array, rank: number, p: number, q: number, rows: number, wide: boolean, scale: number): SvdResult {
   // Sign: make the largest-magnitude entry of each row of Vt positive (flip u and v together).
   // Vt is Bn when A is wide, Lt when A is tall.
   const vt = wide ? Bn : Lt;

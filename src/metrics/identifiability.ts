@@ -64,7 +64,7 @@ export function linearIdentifiabilityR2(
       lam = lam === 0 ? 1e-12 * scale : lam * 100;
     }
   }
-  if (!W) fail('E_ARG', 'linearIdentifiabilityR2: H is (numerically) constant; it cannot explain anything');
+  if (!W) fail('E_DATA', 'linearIdentifiabilityR2: H is (numerically) constant; it cannot explain anything');
   const intercept = new Float64Array(q);
   for (let c = 0; c < q; c++) {
     let s = mz[c];

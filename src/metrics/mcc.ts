@@ -80,7 +80,7 @@ export function mcc(codes: Mat, truth: Mat, opts: MccOptions = {}): MccResult {
     latents = Int32Array.from(keep);
   } else latents = Int32Array.from({ length: truth.cols }, (_, j) => j);
   if (latents.length === 0) {
-    fail('E_ARG', `mcc: no true latent varies in this set (all ${truth.cols} columns have variance <= ${tol}); check the truth file or the split`);
+    fail('E_DATA', `mcc: no true latent varies in this set (all ${truth.cols} columns have variance <= ${tol}); check the truth file or the split`);
   }
 
   let codeCols: Int32Array;

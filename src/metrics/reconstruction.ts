@@ -46,7 +46,7 @@ export function fve(X: Matrix, Xhat: Matrix): number {
       sst += c * c;
     }
   }
-  if (!(sst > 0)) fail('E_ARG', 'fve: X has zero variance, so the fraction of variance explained is undefined; use mse instead');
+  if (!(sst > 0)) fail('E_DATA', 'fve: X has zero variance, so the fraction of variance explained is undefined; use mse instead');
   return 1 - sse / sst;
 }
 

@@ -29,6 +29,8 @@ export class Linear implements Layer {
   readonly gWeight: Matrix;
   readonly gBias: Float32Array | null;
   backend?: Backend;
+  /** when true, backward leaves the parameter gradients alone (PyTorch's requires_grad = False) */
+  frozen = false;
   private x: Matrix | null = null;
   private out: Matrix | null = null;
   private dx: Matrix | null = null;
@@ -62,8 +64,8 @@ export class Linear implements Layer {
   backward(dy: Matrix, inputGrad = true): Matrix {
     const x = checkGrad('Linear', dy, this.out, this.outFeatures) && this.x!;
     const b = backendOf(this);
-    matmul(dy, x, { transA: true, out: this.gWeight, beta: 1, backend: b });
-    if (this.gBias) {
+    if (!this.frozen) matmul(dy, x, { transA: true, out: this.gWeight, beta: 1, backend: b });
+    if (this.gBias && !this.frozen) {
       b.sumCols(dy.data, dy.rows, dy.cols, this.acc);
       for (let j = 0; j < this.outFeatures; j++) this.gBias[j] += this.acc[j];
     }
@@ -117,6 +119,8 @@ export class TransposedLinear implements Layer {
   readonly weight: Matrix;
   readonly gWeight: Matrix;
   backend?: Backend;
+  /** when true, backward leaves the weight gradient alone (PyTorch's requires_grad = False) */
+  frozen = false;
   private readonly tied: boolean;
   private x: Matrix | null = null;
   private out: Matrix | null = null;
@@ -158,7 +162,7 @@ export class TransposedLinear implements Layer {
   backward(dy: Matrix, inputGrad = true): Matrix {
     const x = checkGrad('TransposedLinear', dy, this.out, this.outFeatures) && this.x!;
     const b = backendOf(this);
-    matmul(x, dy, { transA: true, out: this.gWeight, beta: 1, backend: b });
+    if (!this.frozen) matmul(x, dy, { transA: true, out: this.gWeight, beta: 1, backend: b });
     if (!inputGrad) return EMPTY;
     const dx = (this.dx = ensure(this.dx, dy.rows, this.inFeatures));
     matmul(dy, this.weight, { transB: true, out: dx, backend: b });

@@ -39,13 +39,20 @@ export function mseLoss(pred: Matrix, target: Matrix, opts: { grad?: Matrix; wei
   const p = pred.data, t = target.data, gd = g.data;
   const k = 2 / N;
   let s = 0;
-  for (let i = 0; i < n; i++) {
-    const o = i * c;
-    for (let j = 0; j < c; j++) {
-      const e = p[o + j] - t[o + j];
-      const wj = w ? w[j] : 1;
-      s += wj * e * e;
-      gd[o + j] = k * wj * e;
+  if (!w) {
+    for (let i = 0; i < N; i++) {
+      const e = p[i] - t[i];
+      s += e * e;
+      gd[i] = k * e;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const o = i * c;
+      for (let j = 0; j < c; j++) {
+        const e = p[o + j] - t[o + j];
+        s += w[j] * e * e;
+        gd[o + j] = k * w[j] * e;
+      }
     }
   }
   return { value: s / N, grad: g };

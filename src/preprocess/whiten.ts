@@ -242,7 +242,7 @@ export function fitWhitening(X: Matrix, opts: WhiteningOptions): Whitening {
   }
   let epsAbs = eps;
   if (epsMode === 'relative') {
-    if (!(trace > 0) && eps > 0) fail('E_ARG', `fitWhitening: X has zero variance in every column (all ${n} rows are equal${center ? '' : ' to zero'}); relative eps needs a positive mean eigenvalue; use epsMode: 'absolute'`);
+    if (!(trace > 0) && eps > 0) fail('E_DATA', `fitWhitening: X has zero variance in every column (all ${n} rows are equal${center ? '' : ' to zero'}); relative eps needs a positive mean eigenvalue; use epsMode: 'absolute'`);
     epsAbs = (eps * trace) / d;
   }
   return new Whitening({ method: opts.method, eps, epsMode, epsAbs, center, nSamples: n, mean, eigenvalues, eigenvectors });

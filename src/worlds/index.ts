@@ -2,5 +2,10 @@ export * from './superposition.js';
 export * from './dynamics.js';
 export * from './toy-model.js';
 export * from './anisotropic.js';
+export { conceptWorld, silentFraction, type ConceptWorld, type ConceptWorldOptions } from './concepts.js';
+export {
+  ScmWorld, SCM_VARIABLES, SCM_REGIMES, scmTarget, latentColumn,
+  type ScmVariable, type ScmRegime, type ScmWorldOptions, type ScmNoise, type ScmIntervention,
+} from './scm.js';
 export * from './trajectories.js';
 export * from './orbits.js';

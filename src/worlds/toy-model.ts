@@ -2,8 +2,11 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { matmul } from '../backend/ops.js';
 import { Adam } from '../optim/adam.js';
+import { Linear, TransposedLinear } from '../nn/linear.js';
+import { Identity, ReLU } from '../nn/activations.js';
+import { Sequential } from '../nn/sequential.js';
+import { mseLoss } from '../nn/loss.js';
 
 /**
  * The toy model of superposition (Elhage et al. 2022, as used by "Superposition
@@ -19,9 +22,11 @@ import { Adam } from '../optim/adam.js';
  * values). The hidden ReLU follows docs/papers.md; Anthropic's original model has a linear hidden
  * layer (`hiddenActivation: 'linear'`).
  *
- * Forward and backward are written by hand (checked by finite differences in
- * test/toy-model.test.ts); training is AdamW on fresh batches drawn from a seeded stream, so
- * two models trained with the same `dataSeed` see exactly the same batches.
+ * An `nn` model: a TransposedLinear encoder tied to the decoder Linear (weight W), the hidden
+ * activation, the decoder, ReLU; the loss is nn's mseLoss with the importances as column
+ * weights (gradients checked by finite differences in test/toy-model.test.ts). Training is
+ * optim's AdamW on fresh batches drawn from a seeded stream, so two models trained with the same
+ * `dataSeed` see exactly the same batches.
  */
 
 export type ToyImportance = 'paper' | { decay: number } | ArrayLike<number>;
@@ -81,37 +86,21 @@ export function sampleToyFeatures(rows: number, features: number, prob: number, 
   return X;
 }
 
-/** Per-batch-size buffers (allocated once per batch size, reused every step). */
-class ToyWorkspace {
-  readonly q: Matrix; // x·W, [n x hidden]
-  readonly h: Matrix; // act(q)
-  readonly p: Matrix; // h·Wᵀ + b, [n x features]
-  readonly xhat: Matrix;
-  readonly gp: Matrix; // dL/dp
-  readonly gh: Matrix; // dL/dh, then dL/dq
-  constructor(readonly n: number, features: number, hidden: number) {
-    this.q = new Matrix(n, hidden);
-    this.h = new Matrix(n, hidden);
-    this.p = new Matrix(n, features);
-    this.xhat = new Matrix(n, features);
-    this.gp = new Matrix(n, features);
-    this.gh = new Matrix(n, hidden);
-  }
-}
-
 export class ToyModel {
   readonly features: number;
   readonly hidden: number;
   readonly featureProb: number;
   readonly hiddenActivation: ToyHiddenActivation;
   readonly importance: Float32Array;
-  /** [features x hidden] */
+  /** [features x hidden]: the decoder Linear(hidden → features)'s weight, tied to the encoder */
   readonly W: Matrix;
   /** [features] */
   readonly b: Float32Array;
   readonly gW: Matrix;
   readonly gb: Float32Array;
-  private ws: ToyWorkspace | null = null;
+  /** the network: TransposedLinear tied to the decoder (x·W), act, Linear (h·Wᵀ + b), ReLU */
+  readonly net: Sequential;
+  private gOut: Matrix | null = null;
 
   /**
    * A toy model with W drawn Xavier-normal (std √(2/(features+hidden)), as PyTorch's
@@ -130,17 +119,17 @@ export class ToyModel {
       fail('E_ARG', `hiddenActivation must be 'relu' or 'linear', got ${String(this.hiddenActivation)}`);
     }
     this.importance = toyImportance(this.features, config.importance ?? 'paper');
-    this.W = new Matrix(this.features, this.hidden);
-    this.b = new Float32Array(this.features);
-    this.gW = new Matrix(this.features, this.hidden);
-    this.gb = new Float32Array(this.features);
+    // the decoder's PyTorch-default draws come from a throwaway stream: W is redrawn below
+    const decoder = new Linear(this.hidden, this.features, { bias: true, rng: new Rng('toy-model:unused') });
+    const encoder = new TransposedLinear(this.features, this.hidden, { tiedTo: decoder });
+    this.net = new Sequential([encoder, this.hiddenActivation === 'relu' ? new ReLU() : new Identity(), decoder, new ReLU()]);
+    this.W = decoder.weight;
+    this.gW = decoder.gWeight;
+    this.b = decoder.bias!;
+    this.gb = decoder.gBias!;
+    this.b.fill(0);
     const rng = seed instanceof Rng ? seed : new Rng(seed);
     rng.fillNormal(this.W.data, 0, Math.sqrt(2 / (this.features + this.hidden)));
-  }
-
-  private workspace(n: number): ToyWorkspace {
-    if (!this.ws || this.ws.n !== n) this.ws = new ToyWorkspace(n, this.features, this.hidden);
-    return this.ws;
   }
 
   private checkX(x: Matrix): void {
@@ -148,42 +137,17 @@ export class ToyModel {
     if (x.cols !== this.features) fail('E_SHAPE', `shape mismatch: x has ${x.cols} columns, the toy model has ${this.features} features`);
   }
 
-  /** q = x·W, h = act(q) into the workspace (or the given out for h). */
-  private forwardHidden(x: Matrix, q: Matrix, h: Matrix): void {
-    matmul(x, this.W, { out: q });
-    const qd = q.data, hd = h.data;
-    if (this.hiddenActivation === 'relu') for (let i = 0; i < qd.length; i++) hd[i] = qd[i] > 0 ? qd[i] : 0;
-    else if (hd !== qd) hd.set(qd);
-  }
-
-  /** p = h·Wᵀ + b, x̂ = ReLU(p). */
-  private forwardOut(h: Matrix, p: Matrix, xhat: Matrix): void {
-    matmul(h, this.W, { transB: true, out: p });
-    const F = this.features, pd = p.data, xd = xhat.data, b = this.b;
-    for (let s = 0; s < p.rows; s++) {
-      const o = s * F;
-      for (let i = 0; i < F; i++) {
-        const v = pd[o + i] + b[i];
-        pd[o + i] = v;
-        xd[o + i] = v > 0 ? v : 0;
-      }
-    }
-  }
-
   /** Hidden activations h = act(x·W) [samples x hidden] (a new matrix). */
   hiddenActivations(x: Matrix): Matrix {
     this.checkX(x);
-    const h = new Matrix(x.rows, this.hidden);
-    this.forwardHidden(x, new Matrix(x.rows, this.hidden), h);
-    return h;
+    const [enc, act] = this.net.layers;
+    return act.forward(enc.forward(x, false), false).clone();
   }
 
   /** Reconstructions x̂ [samples x features] (a new matrix). */
   reconstruct(x: Matrix): Matrix {
-    const h = this.hiddenActivations(x);
-    const xhat = new Matrix(x.rows, this.features);
-    this.forwardOut(h, new Matrix(x.rows, this.features), xhat);
-    return xhat;
+    this.checkX(x);
+    return this.net.forward(x, false).clone();
   }
 
   /** The importance-weighted MSE on x (no gradients). */
@@ -193,50 +157,27 @@ export class ToyModel {
   }
 
   /**
-   * Loss on the batch x and its gradients into gW, gb (overwritten). Allocates nothing after
-   * the first call with a given batch size.
+   * Loss on the batch x and its gradients into gW, gb (overwritten): the network's forward, the
+   * importance-weighted MSE (nn mseLoss with column weights), the network's backward. Allocates
+   * nothing after the first call with a given batch size.
    */
   lossAndGrad(x: Matrix): number {
     this.checkX(x);
     const n = x.rows;
     if (n < 1) fail('E_SHAPE', 'toy model: the batch needs at least one row');
-    const ws = this.workspace(n);
-    this.forwardHidden(x, ws.q, ws.h);
-    this.forwardOut(ws.h, ws.p, ws.xhat);
-    const F = this.features, I = this.importance;
-    const xd = x.data, hd = ws.xhat.data, pd = ws.p.data, gp = ws.gp.data;
-    const scale = 2 / (n * F);
-    let loss = 0;
-    const gb = this.gb;
-    gb.fill(0);
-    for (let s = 0; s < n; s++) {
-      const o = s * F;
-      for (let i = 0; i < F; i++) {
-        const e = hd[o + i] - xd[o + i];
-        loss += I[i] * e * e;
-        // ReLU on the output: the gradient passes only where p > 0
-        const g = pd[o + i] > 0 ? scale * I[i] * e : 0;
-        gp[o + i] = g;
-        gb[i] += g;
-      }
-    }
-    // decoder path: p = h·Wᵀ ⇒ dW = gpᵀ·h [features x hidden]; dh = gp·W
-    matmul(ws.gp, ws.h, { transA: true, out: this.gW });
-    matmul(ws.gp, this.W, { out: ws.gh });
-    // encoder path: h = act(q), q = x·W ⇒ dq = dh ⊙ act'(q); dW += xᵀ·dq
-    if (this.hiddenActivation === 'relu') {
-      const gh = ws.gh.data, qd = ws.q.data;
-      for (let i = 0; i < gh.length; i++) if (!(qd[i] > 0)) gh[i] = 0;
-    }
-    matmul(x, ws.gh, { transA: true, out: this.gW, beta: 1 });
-    return loss / (n * F);
+    this.net.zeroGrad();
+    const xhat = this.net.forward(x, true);
+    this.gOut = this.gOut && this.gOut.rows === n ? this.gOut : new Matrix(n, this.features);
+    const { value } = mseLoss(xhat, x, { weights: this.importance, grad: this.gOut });
+    this.net.backward(this.gOut, false);
+    return value;
   }
 
   /** Parameters and gradients in a fixed order (W, b) for an optimiser. */
-  params(): { name: string; param: Float32Array; grad: Float32Array }[] {
+  params(): { name: string; param: Float32Array; grad: Float32Array; shape: number[] }[] {
     return [
-      { name: 'W', param: this.W.data, grad: this.gW.data },
-      { name: 'b', param: this.b, grad: this.gb },
+      { name: 'W', param: this.W.data, grad: this.gW.data, shape: [this.features, this.hidden] },
+      { name: 'b', param: this.b, grad: this.gb, shape: [this.features] },
     ];
   }
 }

@@ -1,6 +1,6 @@
 import type { Backend } from '../types.js';
 
-/** The functions the compiled addon (native/src/sparsecode.c) exports. */
+/** The functions the compiled addon (native/src/*.c; module.c lists them) exports. */
 export interface NativeAddon {
   sgemm: Backend['sgemm'];
   softThreshold: Backend['softThreshold'];
@@ -21,6 +21,16 @@ export interface NativeAddon {
   spdSolve(a: Float64Array, n: number, b: Float64Array, nrhs: number): number;
   /** whether OpenBLAS has LAPACK's dpotrf/dpotrs (spdSolve) */
   hasLapack(): boolean;
+  symEig(a: Float64Array, n: number, w: Float64Array, vectors: boolean): number;
+  svdThin(a: Float64Array, rows: number, cols: number, u: Float64Array, s: Float64Array, vt: Float64Array): number;
+  /** whether OpenBLAS has LAPACK's dsyevd/dgesdd (symEig, svdThin) */
+  hasEigen(): boolean;
+  /**
+   * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
+   * (default 2^28, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
+   * given; returns the value in force. Absent from addons built before it existed.
+   */
+  gemmThreading?(minFlops?: number): number;
   setThreads(n: number): void;
   getThreads(): number;
   /** reads one Float32Array and returns: the bare cost of a call */
@@ -89,5 +99,10 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
     scatterOuter: addon.scatterOuter,
   };
   if (addon.hasLapack()) b.spdSolve = addon.spdSolve;
+  // optional: an addon built before symEig/svdThin existed still loads (eigh/svd then run in JavaScript)
+  if (typeof addon.hasEigen === 'function' && addon.hasEigen()) {
+    b.symEig = addon.symEig;
+    b.svdThin = addon.svdThin;
+  }
   return b;
 }

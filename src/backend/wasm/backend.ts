@@ -1,6 +1,7 @@
 import { fail } from '../../core/errors.js';
 import { jsBackend } from '../js/index.js';
 import type { Backend } from '../types.js';
+import { JOB_GATHER_DECODE, JOB_GATHER_DOT, JOB_GEMM, JOB_SCATTER_OUTER, JOB_TOPK } from './jobs.js';
 import { Pool, MAX_TASKS, type SpawnWorker } from './pool.js';
 
 /** The functions kernels/sparsecode.ts exports (pointers are byte addresses). */
@@ -23,13 +24,6 @@ export interface KernelExports {
   gatherDot(idx: number, rows: number, k: number, g: number, d: number, dim: number, out: number): void;
   scatterOuter(idx: number, val: number, rows: number, k: number, g: number, dim: number, gradD: number): void;
 }
-
-// Job kinds of the parameter block (kernels/sparsecode.ts, runTask).
-const JOB_GEMM = 1;
-const JOB_GATHER_DECODE = 2;
-const JOB_GATHER_DOT = 3;
-const JOB_SCATTER_OUTER = 4;
-const JOB_TOPK = 5;
 
 const PAGE = 65536;
 /** Element-wise kernels stream their inputs through wasm memory in pieces of this many floats. */

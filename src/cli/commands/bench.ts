@@ -28,16 +28,22 @@ export const benchCommand: Command = {
   positionals: [{ name: 'name', help: 'benchmark to run, or "all"' }],
   options: [
     { name: 'json', type: 'boolean', help: 'print one JSON object per result' },
-    { name: 'sizes', type: 'list', metavar: 'MxKxN,...', help: 'GEMM sizes, m x k x n (gemm; default 1024x1024x1024,4096x512x4096,256x512x16384)' },
+    { name: 'sizes', type: 'list', metavar: 'MxKxN,...', help: 'GEMM sizes, m x k x n (gemm; default 1024x1024x1024,4096x512x4096,256x512x16384); eigh: matrix orders (default 1024)' },
     { name: 'backends', type: 'list', metavar: 'NAME,...', choices: ['native', 'wasm', 'js'], help: 'backends to measure (default: every loaded one)' },
     { name: 'repeats', type: 'int', metavar: 'N', help: 'timed runs per measurement, median reported (default 5 for gemm, 7 for ops)' },
     { name: 'budget', type: 'number', metavar: 'SECONDS', help: 'stop adding timed runs to a measurement after this long (default 3 for gemm, 2 for ops)' },
     { name: 'latents', type: 'intlist', metavar: 'N,...', help: 'dl-outer: latents (= atoms) of the Stop-Probing worlds (default 1000,5000; at most 10000)' },
     { name: 'steps', type: 'int', metavar: 'N', help: 'dl-outer: timed outer steps, after one untimed (default 3)' },
     { name: 'warm', type: 'int', metavar: 'N', help: 'dl-outer: untimed outer steps of the learner before timing (default 3; more gives the sparser codes of a long run: ~2 nonzeros per row after 30)' },
+    { name: 'dim', type: 'int', metavar: 'N', help: 'sae: input dimension (default 512)' },
+    { name: 'atoms', type: 'int', metavar: 'N', help: 'sae: dictionary atoms (default 8192)' },
+    { name: 'k', type: 'int', metavar: 'N', help: 'sae: active latents per row (default 32)' },
+    { name: 'batch', type: 'int', metavar: 'N', help: 'sae: rows per step (default 4096)' },
+    { name: 'kinds', type: 'string', metavar: 'K,...', help: 'convergence: SAE kinds (default topk,batchtopk,jumprelu)' },
+    { name: 'worlds', type: 'string', metavar: 'W,...', help: 'convergence: worlds small (80 atoms, 10^4 rows), medium (300, 3·10^4), large (1000, 10^5) (default all three)' },
     { name: 'peers', type: 'boolean', default: true, help: 'also run the Python peers (NumPy); --no-peers skips them' },
   ],
-  examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench all --json > bench.jsonl'],
+  examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench eigh --sizes 1024,4096', 'sparsecode bench all --json > bench.jsonl'],
   async run(ctx) {
     const name = ctx.positionals[0];
     if (ctx.positionals.length > 1) fail('E_USAGE', `bench takes one name, got ${ctx.positionals.join(' ')}`);

@@ -3,8 +3,8 @@ import type { Matrix } from '../../core/matrix.js';
 import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
 import { batches } from '../../io/rows.js';
-import { type LoadedModel, loadModel } from '../../io/model.js';
-import { modelDictionary } from '../../io/model-dictionary.js';
+import { type LoadedModel, loadModel } from '../../dictionary/model-runtime.js';
+import { modelDictionary } from '../../dictionary/model-dictionary.js';
 import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index.js';
 import type { Command } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
@@ -21,7 +21,7 @@ const L1_METHODS = new Set<EncodeMethod>(['fista', 'ista', 'lasso-cd']);
  *   encoder, or FISTA with the stored settings for classical dictionaries), on raw rows;
  * - `--model DIR --method M`: the model's decoder W_dec as the dictionary, on the rows
  *   `prepare(x) = u − b_dec` (u = x, whitened first when the model stores a whitening): the
- *   codes that reconstruct x through the model's decoder (see io/model-dictionary.ts).
+ *   codes that reconstruct x through the model's decoder (see dictionary/model-dictionary.ts).
  * With a model, `model` is set and reconstructions (model.decode) give the FVU in raw space.
  */
 interface CodeSource {
@@ -39,7 +39,10 @@ interface CodeSource {
 function loadDictionary(opts: Record<string, any>): CodeSource {
   if (opts.model !== undefined) {
     if (opts.dictionary !== undefined) fail('E_USAGE', 'give --dictionary D.npy or --model DIR, not both');
-    const model = loadModel(opts.model);
+    const model = loadModel(opts.model, {
+      ...(opts['fold-decoder-norm'] ? { foldDecoderNorm: true } : {}),
+      ...(opts['activation-scale'] !== undefined ? { activationScale: opts['activation-scale'] } : {}),
+    });
     const source = `--model ${opts.model}`;
     if (opts.method === undefined) return { D: model.weights.W_dec, source, dim: model.dim, model };
     const md = modelDictionary(model);
@@ -105,7 +108,8 @@ export const encodeCommand: Command = {
     '  relative change of the codes that counts as converged (0 runs exactly --iters iterations).',
     'omp: orthogonal matching pursuit, --k atoms per sample and/or stop when ||x − zD||² <= --tol.',
     'mp: matching pursuit, --k greedy steps.',
-    '--model DIR (written by sparsecode fit, or a SAELens directory: cfg.json + sae_weights.safetensors)',
+    '--model DIR (written by sparsecode fit, or any layout "sparsecode inspect" reads: SAELens v6 and pre-v6,',
+    '  Gemma Scope params.npz / params.safetensors, sparsify, Llama Scope)',
     '  instead of --dictionary: without --method the model encodes with its own encoder (an SAE\'s',
     '  encoder; FISTA with the stored settings for classical dictionaries). With --method the model\'s',
     '  decoder W_dec is the dictionary and the codes are inferred for u − b_dec, u = x (or the whitened x',
@@ -119,7 +123,7 @@ export const encodeCommand: Command = {
   ].join('\n'),
   options: [
     { name: 'dictionary', type: 'string', help: 'dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
-    { name: 'model', type: 'string', help: 'model directory (sparsecode fit or SAELens layout) instead of --dictionary', metavar: 'DIR' },
+    { name: 'model', type: 'string', help: 'a model (sparsecode fit output, SAELens, Gemma Scope, sparsify, Llama Scope) instead of --dictionary', metavar: 'DIR' },
     { name: 'input', type: 'string', help: 'data [samples x dim] (.npy)', required: true, metavar: 'X.npy' },
     { name: 'out', type: 'string', help: 'where to write the codes [samples x atoms] (.npy, written atomically)', required: true, metavar: 'Z.npy' },
     { name: 'method', type: 'string', help: "inference method [lasso-cd; with --model: the model's own encoder]", choices: ENCODE_METHODS },
@@ -129,6 +133,8 @@ export const encodeCommand: Command = {
     { name: 'nonneg', type: 'boolean', help: 'non-negative codes (fista, ista, lasso-cd)' },
     { name: 'tol', type: 'number', help: 'stopping tolerance (omp: target squared residual)', metavar: 'T' },
     { name: 'batch', type: 'int', help: 'samples per batch [2^24/atoms, within 256..8192]', metavar: 'B' },
+    { name: 'fold-decoder-norm', type: 'boolean', help: 'with --model: fold decoder norms into the encoder first (unit-norm W_dec rows; codes scaled by the norms; not for TopK)' },
+    { name: 'activation-scale', type: 'number', help: 'with --model: the scaling factor of a SAELens model saved with normalize_activations expected_average_only_in and no activation_scaler.json', metavar: 'S' },
     TENSOR_OPTION,
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of the summary line' },
   ],
@@ -160,6 +166,7 @@ export const encodeCommand: Command = {
     if (o.batch !== undefined && o.batch < 1) fail('E_USAGE', `--batch must be >= 1, got ${o.batch}`);
     const { D, source, dim, model, prepare } = loadDictionary(o);
     const label = own ? `model:${model!.kind}` : method;
+    if (model && model.layout.name !== 'sparsecode') ctx.note(`encode: ${o.model} read as ${model.layout.description}${model.layout.notes.length ? `; ${model.layout.notes.join('; ')}` : ''}`);
     const X = openRowsArg(o.input, o.tensor, '--input', 'X');
     let writer: NpyWriter | null = null;
     let bar: Progress | null = null;
@@ -220,7 +227,7 @@ export const encodeCommand: Command = {
       mean_l0: l0,
       iterations: r.iterations,
       converged: r.converged,
-      ...(model ? { model: o.model, model_kind: model.kind, fvu } : {}),
+      ...(model ? { model: o.model, model_kind: model.kind, model_layout: model.layout.name, fvu } : {}),
       seconds,
       backend: backend().name,
       out: o.out,

@@ -23,8 +23,10 @@ export const exploreCommand: Command = {
   usage: 'explore DIR [--port P] [--data X.npy] [--truth Z.npy] [--no-open]',
   description: [
     'Starts a local web server on 127.0.0.1 (loopback only) and prints its URL. Stop it with Ctrl-C.',
-    'DIR is a model directory (cfg.json + sae_weights.safetensors, from "sparsecode fit") or a',
-    '"sparsecode repro" output directory (results.jsonl, report.md); the view is picked from its files.',
+    'DIR is a model (a "sparsecode fit" folder, or any layout "sparsecode inspect" reads: SAELens,',
+    'Gemma Scope, sparsify, Llama Scope), a "sparsecode export neuronpedia" folder (its dashboards are',
+    'shown as they are; --data and --truth do not apply), or a "sparsecode repro" output directory',
+    '(results.jsonl, report.md); the view is picked from its files.',
     'Model view: sortable feature table, feature panels (activation histogram, top-activating samples,',
     '  the atom, nearest atoms), summary metrics. --data X.npy [samples x dim] gives activations to',
     '  encode; --truth Z.npy [samples x latents] the true latents of the same rows (matched latent,',
@@ -66,6 +68,7 @@ export const exploreCommand: Command = {
     }
     ctx.print(`sparsecode explore: ${srv.kind} view of ${dir} at ${srv.url}`);
     ctx.print(`playground: ${srv.url}#/play`);
+    for (const w of srv.warnings) ctx.note(w);
     ctx.note('(loopback only; Ctrl-C stops the server)');
     if (ctx.opts.open && process.stdout.isTTY) openBrowser(srv.url);
     await new Promise<void>((ok) => {

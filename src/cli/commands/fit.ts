@@ -1,43 +1,44 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
-import { checkpointPath, createSAE, type SAEConfig, type SAEKind, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
+import { checkpointPath, createSAE, type SAEConfig, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
-import { type LoadedModel, loadModel, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
+import { DEFAULT_INFERENCE, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
+import { type LoadedModel, loadModel, makeModel } from '../../dictionary/model-runtime.js';
 import { fitWhitening, type Whitening } from '../../preprocess/whiten.js';
 import type { Command, Context } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
-import { DEFAULT_L0, DEFAULT_L1 } from '../../dictionary/sae/config.js';
+import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
+import { parseWidths } from '../../dictionary/sae/widths-arg.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
+import {
+  ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence, STEP_DEFAULTS,
+} from '../../dictionary/convergence.js';
 
-const SAE_METHODS: Record<string, SAEKind> = {
-  'relu-sae': 'relu',
-  'topk-sae': 'topk',
-  'batchtopk-sae': 'batchtopk',
-  'jumprelu-sae': 'jumprelu',
-  'mp-sae': 'mp',
-};
-const METHODS = [...Object.keys(SAE_METHODS), 'dl-fista', 'online-dl'] as const;
+const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl'] as const;
 
-/** Fraction of variance unexplained of R against X (float64), on at most `cap` evenly spaced rows. */
-function fvu(X: Matrix, R: Matrix): number {
-  const { rows: n, cols: d } = X;
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += X.data[i * d + j] / n;
-  let sse = 0, tv = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) {
-      const x = X.data[i * d + j];
-      sse += (x - R.data[i * d + j]) ** 2;
-      tv += (x - mean[j]) ** 2;
-    }
+/** Parse --epochs: 'auto' or a positive integer. */
+function parseEpochs(v: unknown): number | 'auto' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail('E_USAGE', `--epochs must be a positive integer or auto, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Whether every column of X holds one value only (no variance at all: all zeros, or every row the same). */
+function constantColumns(X: Matrix): boolean {
+  const { rows: n, cols: d, data } = X;
+  for (let j = 0; j < d; j++) {
+    const v = data[j];
+    for (let i = 1; i < n; i++) if (data[i * d + j] !== v) return false;
   }
-  return tv > 0 ? sse / tv : NaN;
+  return true;
 }
 
 function evalRows(n: number, cap = 16384): Int32Array {
@@ -50,11 +51,12 @@ function evalRows(n: number, cap = 16384): Int32Array {
 export const fitCommand: Command = {
   name: 'fit',
   summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, matching pursuit) or classical sparse coding',
-  usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs E | --steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB]',
+  usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs auto|E | --steps T] [--max-steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB] [--allow-diverged]',
   description: [
     'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
-    '(cfg.json + sae_weights.safetensors in the SAELens layout: W_enc [dim x atoms], b_enc, W_dec',
-    '[atoms x dim], b_dec, threshold for JumpReLU/BatchTopK; classical learners store W_dec only).',
+    '(a SAELens v6 folder: cfg.json + sae_weights.safetensors, W_enc [dim x atoms], b_enc, W_dec',
+    '[atoms x dim], b_dec, threshold for JumpReLU/BatchTopK; classical learners store W_dec only;',
+    'SAELens >= 6 loads the ReLU, TopK, JumpReLU and BatchTopK ones, see docs/interop.md).',
     'Inputs are scaled to unit mean squared norm while training and the scale is folded into the',
     'saved weights, so the model takes raw activations. With --whiten the model is trained on',
     'PCA/ZCA-whitened inputs; the whitening is stored in DIR and the reported errors are measured',
@@ -67,22 +69,37 @@ export const fitCommand: Command = {
     '~64 MiB; the whitening on at least 4·dim rows). Peak memory is then the model, one batch, the',
     'shuffle buffer (~64 MiB) and the sample, whatever the file size. dl-fista is full-batch and needs',
     'the data in memory. A streamed run resumes only as a streamed run (same --stream/--memory-budget choice).',
+    '',
+    'How long: by default (--epochs auto) training runs until converged: a held-out slice of the rows',
+    '(min(4096, 10%), excluded from training in memory) is reconstructed every 50 steps (every 5 outer',
+    'steps for dl-fista), and the run stops once its FVU and mean L0 moved by less than 1 % over the last',
+    '20 % of the steps (at least 1000 steps; at most --max-steps: 50000 for SAEs, 20000 for online-dl, 1000',
+    'outer steps for dl-fista); SAEs then decay the learning rate over a further quarter of the steps run.',
+    'The summary and --json say "converged": true or false; an unconverged run says how fast the FVU was',
+    'still moving and what to pass. --epochs N or --steps T train a fixed budget (watched on training rows',
+    'and judged the same way where the learning-rate decay begins).',
+    'Refused (exit 3): a 1-D array, data without variance (all zeros, every row the same). A fit whose',
+    'final FVU is above 1 or whose latents are all dead has diverged (exit 1; no model is written, an',
+    'existing checkpoint in DIR is kept) unless --allow-diverged.',
   ].join('\n'),
   positionals: [{ name: 'method', help: 'what to train', required: true, choices: METHODS }],
   options: [
     { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor)', required: true, metavar: 'X.npy' },
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
-    { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, mp)', metavar: 'K' },
+    { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, matryoshka, mp)', metavar: 'K' },
+    { name: 'widths', type: 'string', help: 'matryoshka-sae: nested prefix widths, strictly increasing, ending at --atoms [atoms/16,/8,/4,/2,atoms]', metavar: 'M1,M2,...' },
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
-    { name: 'epochs', type: 'int', help: 'passes over the data (SAEs, online-dl) [10]', metavar: 'E' },
-    { name: 'steps', type: 'int', help: 'optimiser steps (SAEs, online-dl); outer iterations for dl-fista [1000]', metavar: 'T' },
+    { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
+    { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },
+    { name: 'max-steps', type: 'int', help: 'with --epochs auto: the most steps [SAEs 50000, online-dl 20000, dl-fista 1000 outer]', metavar: 'T' },
+    { name: 'allow-diverged', type: 'boolean', help: 'write the model even when the fit diverged (final FVU > 1 or every latent dead)' },
     { name: 'batch', type: 'int', help: 'samples per step [SAEs 1024, online-dl 256]', metavar: 'B' },
     { name: 'lr', type: 'number', help: 'Adam learning rate (SAEs) [1e-3]', metavar: 'LR' },
     { name: 'whiten', type: 'string', help: 'train on whitened inputs', choices: ['pca', 'zca'] },
     { name: 'whiten-eps', type: 'number', help: 'whitening eigenvalue shrinkage, relative to the mean eigenvalue [1e-5]', metavar: 'EPS' },
     { name: 'nonneg', type: 'boolean', help: 'non-negative codes (dl-fista, online-dl)' },
-    { name: 'fista-iters', type: 'int', help: 'FISTA iterations per step (dl-fista, online-dl) [100]', metavar: 'I' },
+    { name: 'fista-iters', type: 'int', help: 'FISTA iterations per training step (dl-fista, online-dl) [100]; the saved model encodes with a converged solve', metavar: 'I' },
     { name: 'seed', type: 'int', help: 'random seed', default: 0, metavar: 'S' },
     { name: 'out', type: 'string', help: 'model directory to write', required: true, metavar: 'DIR' },
     { name: 'checkpoint-every', type: 'int', help: 'SAEs: write DIR/checkpoint.safetensors every N steps', metavar: 'N' },
@@ -92,6 +109,7 @@ export const fitCommand: Command = {
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object' },
   ],
   examples: [
+    'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --seed 0 --out sae/',
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --epochs 5 --seed 0 --out sae/',
     'sparsecode fit relu-sae --input acts.npy --atoms 1024 --l1 0.05 --whiten pca --seed 1 --out relu/',
     'sparsecode fit dl-fista --input X.npy --atoms 100 --l1 0.1 --nonneg --steps 200 --seed 0 --out dl/',
@@ -104,9 +122,13 @@ export const fitCommand: Command = {
     if (!method) fail('E_USAGE', `fit needs a method: one of ${METHODS.join(', ')}`);
     if (!(METHODS as readonly string[]).includes(method)) fail('E_USAGE', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
     if (ctx.positionals.length > 1) fail('E_USAGE', `fit takes one method, got ${ctx.positionals.join(' ')}`);
-    const saeKind = SAE_METHODS[method];
+    const saeKind = saeKindOf(method);
     if (!saeKind && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
-    if (o.epochs !== undefined && o.steps !== undefined && method !== 'dl-fista') fail('E_USAGE', 'give --epochs or --steps, not both');
+    const epochs = parseEpochs(o.epochs);
+    if (epochs !== undefined && o.steps !== undefined) fail('E_USAGE', 'give --epochs or --steps, not both');
+    const auto = o.steps === undefined && (epochs === undefined || epochs === 'auto');
+    if (o['max-steps'] !== undefined && !auto) fail('E_USAGE', '--max-steps applies to --epochs auto (the default), not to a fixed --epochs N or --steps T');
+    if (o['max-steps'] !== undefined && o['max-steps'] < 1) fail('E_USAGE', `--max-steps must be >= 1, got ${o['max-steps']}`);
     if (o['checkpoint-every'] !== undefined && o['checkpoint-every'] < 1) fail('E_USAGE', `--checkpoint-every must be >= 1, got ${o['checkpoint-every']}`);
     if (o['whiten-eps'] !== undefined && !o.whiten) fail('E_USAGE', '--whiten-eps needs --whiten pca|zca');
     const out: string = o.out;
@@ -116,6 +138,8 @@ export const fitCommand: Command = {
     const src: RowSource = openRowsArg(o.input, o.tensor, '--input', 'X');
     try {
       const n = src.rows, dim = src.cols;
+      if (src.ndim === 1) fail('E_SHAPE', `${o.input} holds a 1-D array of ${n} values; fit needs a 2-D array [samples x dim] (save it as x.reshape(-1, dim), or x.reshape(-1, 1) if every sample really is one number)`);
+      if (n < 2) fail('E_SHAPE', `${o.input} has ${n} row(s); fit needs at least 2 samples`);
       const bytes = n * dim * 4;
       const streaming = !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
       if (streaming && method === 'dl-fista') {
@@ -124,6 +148,14 @@ export const fitCommand: Command = {
       let X: Matrix | null = null;
       if (!streaming) X = readMatrixArg(o.input, o.tensor, '--input');
       ctx.note(`fit ${method}: X [${n} x ${dim}] from ${o.input}${streaming ? `, streamed from disk (${(bytes / 2 ** 20).toFixed(0)} MiB as float32)` : ''}`);
+      // the rows the errors are measured on (original space); data without variance is refused
+      const rows = evalRows(n);
+      const Xe = X ? X.takeRows(rows) : readRowsAt(src, rows);
+      if (constantColumns(Xe)) {
+        let zero = true;
+        for (let i = 0; i < Xe.data.length && zero; i++) if (Xe.data[i] !== 0) zero = false;
+        fail('E_DATA', `${o.input} has no variance: ${zero ? 'every value is 0' : 'every row is the same'}${rows.length < n ? ` (on ${rows.length} evenly spaced rows)` : ''}; there is nothing to learn. Check that the right array was saved`);
+      }
       let whitening: Whitening | null = null;
       let Xt: Matrix | RowSource = X ?? src;
       if (o.whiten) {
@@ -152,10 +184,15 @@ export const fitCommand: Command = {
           else if (saeKind === 'jumprelu') cfg.l0 = o.l1;
           else fail('E_USAGE', `--l1 does not apply to ${method} (its sparsity is set by --k)`);
         }
-        if (o.epochs !== undefined) cfg.epochs = o.epochs;
         if (o.steps !== undefined) cfg.steps = o.steps;
+        else if (!auto) cfg.epochs = epochs as number;
+        else {
+          cfg.epochs = 'auto';
+          if (o['max-steps'] !== undefined) cfg.convergence = { maxSteps: o['max-steps'], minSteps: Math.min(STEP_DEFAULTS.minSteps, o['max-steps']) };
+        }
         if (o.batch !== undefined) cfg.batch = o.batch;
         if (o.lr !== undefined) cfg.lr = o.lr;
+        if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
         const res = await trainSAE(sae, Xt, {
           seed: o.seed,
@@ -163,17 +200,25 @@ export const fitCommand: Command = {
           checkpointDir: out,
           checkpointEvery: o['checkpoint-every'] ?? 0,
           resume: !!o.resume,
+          finalCheckpoint: false,
+          watchConvergence: true,
           onProgress: (p: TrainProgress) => {
             bar ??= ctx.progress(`fit ${method}`, p.totalSteps, 'steps');
-            bar.update(p.step, { loss: p.loss, FVU: p.fvu, L0: p.l0, dead: `${(100 * p.deadFraction).toFixed(1)}%`, 'samples/s': Math.round(p.samplesPerSec) });
+            bar.setTotal(p.totalSteps);
+            const fields: Record<string, string | number> = { loss: p.loss, FVU: p.fvu, L0: p.l0, dead: `${(100 * p.deadFraction).toFixed(1)}%`, 'samples/s': Math.round(p.samplesPerSec) };
+            if (p.heldOutFvu !== undefined && Number.isFinite(p.heldOutFvu)) fields[auto ? 'held-out FVU' : 'watched FVU'] = p.heldOutFvu;
+            bar.update(p.step, fields);
           },
         });
         if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
         const w = sae.getWeights();
-        spec = { kind: saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config } };
+        // a Matryoshka SAE infers as BatchTopK (one threshold): saved as JumpReLU, as SAELens does
+        spec = { kind: saeKind === 'matryoshka' ? 'jumprelu' : saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config, ...(saeKind === 'matryoshka' ? { architecture: 'matryoshka_batchtopk' } : {}) } };
         if (saeKind === 'topk' || saeKind === 'batchtopk' || saeKind === 'mp') spec.k = sae.config.k;
         trained = sae;
-        summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction };
+        summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction, converged: res.converged ?? null, budget: auto ? 'auto' : 'fixed' };
+        if (res.heldOutFvu !== undefined) summary[auto ? 'heldOutFvu' : 'watchedFvu'] = res.heldOutFvu;
+        if (res.convergence?.note) summary.convergenceNote = res.convergence.note;
       } else {
         const lambda = o.l1 ?? 0.1;
         const nonneg = !!o.nonneg;
@@ -183,29 +228,57 @@ export const fitCommand: Command = {
           bar.update(p.step, { loss: p.loss, L0: p.l0 });
         };
         let D: Matrix;
+        // epochs auto: a held-out slice (excluded from training in memory) and the stop rule
+        const defaults = method === 'dl-fista' ? OUTER_DEFAULTS : ONLINE_DEFAULTS;
+        const maxSteps = o['max-steps'];
+        const conv = new ConvergenceMonitor(resolveConvergence(maxSteps !== undefined ? { maxSteps, minSteps: Math.min(defaults.minSteps, maxSteps) } : undefined, n, defaults));
+        let Xtrain: Matrix | RowSource = Xt;
+        let Xh: Matrix | null = null;
+        if (auto) {
+          const hrng = new Rng(o.seed).fork('held-out');
+          if (Xt instanceof Matrix) {
+            const split = heldOutSplit(n, conv.o.heldOutRows, hrng);
+            Xtrain = Xt.takeRows(split.train);
+            Xh = Xt.takeRows(split.heldOut);
+          } else Xh = sampleRows(Xt, conv.o.heldOutRows, hrng);
+        }
+        const coder = method === 'dl-fista' ? 'fista' as const : 'lasso-cd' as const;
+        const stop = Xh ? dictionaryStopRule(Xh, conv, { coder, lambda, nonneg, fistaIters }) : undefined;
         if (method === 'dl-fista') {
-          if (o.epochs !== undefined || o.batch !== undefined || o.lr !== undefined) fail('E_USAGE', 'dl-fista is a full-batch method: --epochs, --batch and --lr do not apply (use --steps for outer iterations)');
-          const r = await learnDictionaryFista(Xt as Matrix, { atoms: o.atoms, lambda, fistaIters, maxOuter: o.steps ?? 1000, nonneg, seed: o.seed, onProgress, signal: ctx.signal });
+          if (epochs !== undefined && epochs !== 'auto') fail('E_USAGE', 'dl-fista is a full-batch method: --epochs N does not apply (use --steps T for a fixed number of outer iterations)');
+          if (o.batch !== undefined || o.lr !== undefined) fail('E_USAGE', 'dl-fista is a full-batch method: --batch and --lr do not apply');
+          const r = await learnDictionaryFista(Xtrain as Matrix, { atoms: o.atoms, lambda, fistaIters, maxOuter: auto ? conv.o.maxSteps : o.steps, nonneg, seed: o.seed, onProgress, stop, signal: ctx.signal });
           D = r.D;
-          summary = { steps: r.iterations, converged: r.converged };
+          const converged = r.stoppedBy !== 'maxOuter';
+          summary = { steps: r.iterations, converged, stoppedBy: r.stoppedBy, budget: auto ? 'auto' : 'fixed' };
+          if (Xh) summary.heldOutFvu = conv.last;
+          if (!converged) {
+            summary.convergenceNote = auto && conv.steps.length
+              ? conv.rateNote(r.iterations)
+              : `‖ΔD‖/‖D‖ was still above its tolerance (1e-5) after ${r.iterations} outer steps`;
+          }
         } else {
           if (o.lr !== undefined) fail('E_USAGE', '--lr does not apply to online-dl (it uses closed-form block updates)');
-          const r = await onlineDictionaryLearning(Xt, {
-            atoms: o.atoms, lambda, nonneg, fistaIters, seed: o.seed, onProgress, signal: ctx.signal,
+          const r = await onlineDictionaryLearning(Xtrain, {
+            atoms: o.atoms, lambda, nonneg, fistaIters, seed: o.seed, onProgress, stop, signal: ctx.signal,
             ...(o.batch !== undefined ? { batch: o.batch } : {}),
-            ...(o.steps !== undefined ? { steps: o.steps } : {}),
-            ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+            ...(auto ? { steps: conv.o.maxSteps } : o.steps !== undefined ? { steps: o.steps } : { epochs: epochs as number }),
           });
           D = r.D;
-          summary = { steps: r.steps };
+          summary = { steps: r.steps, converged: auto ? r.stopped : null, budget: auto ? 'auto' : 'fixed' };
+          if (Xh) summary.heldOutFvu = conv.last;
+          if (auto && !r.stopped) summary.convergenceNote = conv.steps.length ? conv.rateNote(r.steps) : 'no held-out measurement was made';
         }
-        spec = { kind: method as ModelKind, weights: { W_dec: D }, inference: { lambda, nonneg, iters: fistaIters }, training: { ...summary, seed: o.seed } };
+        spec = {
+          kind: method as ModelKind, weights: { W_dec: D },
+          // the model encodes with a converged solve; the training's per-step iterations are recorded apart
+          inference: { ...DEFAULT_INFERENCE, lambda, nonneg },
+          training: { ...summary, seed: o.seed, lambda, nonneg, fistaIters },
+        };
       }
       (bar as Progress | null)?.finish();
 
       // errors in the original space, on (up to) 16384 evenly spaced rows
-      const rows = evalRows(n);
-      const Xe = X ? X.takeRows(rows) : readRowsAt(src, rows);
       let whSpec: ModelWhitening | undefined;
       if (whitening) whSpec = { method: whitening.method, mean: whitening.mean, W: whitening.transformMatrix(), W_inv: whitening.inverseMatrix(), json: whitening.toJSON() };
       if (whSpec) spec.whitening = whSpec;
@@ -216,14 +289,25 @@ export const fitCommand: Command = {
         const R = trained.decode(Z);
         recon = whitening ? whitening.invert(R) : R;
       } else {
-        saveModel(out, spec);
-        model = loadModel(out);
+        model = makeModel(out, {}, spec, { name: 'sparsecode', description: 'the model just fitted (not yet read back)', root: out, files: [], notes: [] });
         Z = model.encode(Xe);
         recon = model.decode(Z);
       }
       let nnz = 0;
-      for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
-      const evalStats = { fvu: fvu(Xe, recon), l0: nnz / Math.max(1, Z.rows), evalRows: rows.length };
+      const A = Z.cols;
+      const fired = new Uint8Array(A);
+      for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) {
+        nnz++;
+        fired[i % A] = 1;
+      }
+      let alive = 0;
+      for (let a = 0; a < A; a++) alive += fired[a];
+      const evalStats = { fvu: fvuOf(Xe, recon), l0: nnz / Math.max(1, Z.rows), evalRows: rows.length, deadFraction: 1 - alive / A };
+      // divergence: worse than predicting the mean, or nothing fires at all
+      if (!o['allow-diverged'] && (!(evalStats.fvu <= 1) || alive === 0)) {
+        const ck = saeKind && existsSync(checkpointPath(out));
+        fail('E_DIVERGED', `fit ${method} diverged: ${!(evalStats.fvu <= 1) ? `FVU ${evalStats.fvu.toPrecision(4)} (above 1: worse than predicting the mean)` : ''}${!(evalStats.fvu <= 1) && alive === 0 ? ' and ' : ''}${alive === 0 ? `every latent is dead on ${rows.length} rows` : ''}; no model was written${ck ? `, the last checkpoint in ${out} is kept` : ''}. Lower the learning rate${o.lr !== undefined ? ` (--lr ${o.lr})` : ''} or the sparsity penalty, or pass --allow-diverged to keep the model anyway`);
+      }
       spec.training = { ...spec.training, eval: evalStats, seconds: (performance.now() - t0) / 1000, method };
       saveModel(out, spec);
       if (saeKind && existsSync(checkpointPath(out))) unlinkSync(checkpointPath(out));
@@ -232,6 +316,13 @@ export const fitCommand: Command = {
       else {
         ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
         ctx.print(`  FVU ${evalStats.fvu.toFixed(4)} (original space${whitening ? `, trained ${o.whiten}-whitened` : ''}), L0 ${evalStats.l0.toFixed(2)}${saeKind ? `, dead ${(100 * (summary.deadFraction as number)).toFixed(1)}%` : ''}`);
+        if (summary.converged === true) ctx.print(`  converged: ${auto ? 'held-out' : 'watched'} FVU stable over the last 20 % of the steps`);
+        else if (summary.converged === false) {
+          const hint = auto
+            ? `train longer: --max-steps ${2 * (summary.steps as number)}`
+            : method === 'dl-fista' ? `use --steps ${Math.max(2 * (summary.steps as number), 20)}, or the default --epochs auto` : `use --epochs auto (the default), or --steps ${Math.max(2 * (summary.steps as number), 1000)}`;
+          ctx.print(`  NOT converged: ${summary.convergenceNote ?? ''}; ${hint}`);
+        }
         ctx.print(`  model written to ${out}`);
       }
     } finally {

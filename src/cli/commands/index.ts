@@ -11,8 +11,17 @@ import { reproCommand } from './repro.js';
 import { exploreCommand } from './explore.js';
 import { workerCommand } from './worker.js';
 import { queueCommand } from './queue.js';
+import { inspectCommand } from './inspect.js';
+import { exportCommand } from './export.js';
+import { interpretabilityCommand } from './interpretability.js';
+import { claimsCommand } from './claims.js';
+import { compareCommand } from './compare.js';
 import { curvatureCommand } from './curvature.js';
 import { detectCommand } from './detect.js';
 
 /** Every CLI command, in the order `--help` lists them. Add new commands here. */
-export const commands: Command[] = [demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, curvatureCommand, detectCommand];
+export const commands: Command[] = [
+  demoCommand, backendsCommand, worldCommand, fitCommand, encodeCommand, evalCommand, inspectCommand, exportCommand,
+  benchCommand, reproCommand, alignCommand, exploreCommand, workerCommand, queueCommand, interpretabilityCommand, claimsCommand,
+  compareCommand, curvatureCommand, detectCommand,
+];

@@ -2,18 +2,21 @@ import { join, resolve } from 'node:path';
 import { fail } from '../../core/errors.js';
 import { duration } from '../progress.js';
 import type { Command, Context } from '../command.js';
-import type { Opts } from '../args.js';
 import { EXIT } from '../exit.js';
 import { formatMeanStd, markdownTable, type SummaryRow } from '../../experiments/report.js';
 import { EXPERIMENTS, REPRO_POSITIVE, REPRO_SHARED, experimentPlan, type ReproRunArgs } from '../../experiments/registry.js';
 import { executePlan } from '../../experiments/experiment.js';
 import { queueExecutor } from '../../experiments/queue/executor.js';
-import { parseRedisUrl, redact } from '../../experiments/queue/redis.js';
+import { checkRedis, parseRedisUrl, redact } from '../../experiments/queue/redis.js';
 import { STOP_PROBING_METHODS } from '../../experiments/stop-probing/index.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS } from '../../experiments/alignment-superposition.js';
 import { HIDDEN_ALIGNMENT_METHODS } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS } from '../../experiments/whitening.js';
+import { INTERPRETABILITY_METHODS, INTERPRETABILITY_WORLDS } from '../../experiments/interpretability.js';
+import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
+import { FF_METHODS } from '../../experiments/federated-factory.js';
+import { GENERATORS } from '../../federated/generators.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -21,8 +24,14 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro restrav [--preset quick|full] [--seeds 0,1,2] [--methods jitter,resample,flicker,mixed] [--out DIR] [--json]\n       sparsecode repro phyip [--preset quick|full] [--seeds 0,1,2] [--methods frozen-linear,finetune,mlp-probe] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro restrav [--preset quick|full] [--seeds 0,1,2] [--methods jitter,resample,flicker,mixed] [--out DIR] [--json]\n       sparsecode repro phyip [--preset quick|full] [--seeds 0,1,2] [--methods frozen-linear,finetune,mlp-probe] [--out DIR] [--json]',
   description: [
+    'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
+    'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
+    'with --wait it stays, shows cells done / running / failed and an ETA, and writes results.jsonl as cells land',
+    'and the report at the end (else: sparsecode queue status|collect URL --out DIR). The lines are those of a',
+    'local run. docs/queue.md says how to run Redis and workers.',
+    '',
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
     "the SAEs' frozen decoders, dictionary learning + FISTA and the FISTA oracle (D = A); MCC, logistic",
@@ -57,6 +66,24 @@ export const reproCommand: Command = {
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
     '',
+    'interpretability (docs/evidence.md, Klindt et al. 2023 / MIS): F concepts read by U = 16 units (F/U = --ratios) in a random-',
+    'projection ReLU layer (--worlds concepts) or a trained toy model of superposition (toy); the 2-AFC index MIS with an oracle',
+    'observer (cosine in concept space) of the units, k-means directions (k = U from the identity, k = F) and TopK SAE latents.',
+    `Methods: ${INTERPRETABILITY_METHODS.join(', ')}.`,
+    '',
+    'causal-rungs (docs/evidence.md, "Causality is Key"): a small MLP trained on a structural causal model with known latents;',
+    'evidence about each latent\'s effect on the output at rung 1 (correlation, probe), rung 2 (steering, patching, ablation, SAE',
+    'steering) and rung 3 (per-unit counterfactuals from a causal model fitted with latent labels), scored against the SCM in',
+    'distribution (holds_id) and under a shift of the mechanism and of the law of a cause (holds_ood).',
+    `Methods: ${RUNG_METHODS.join(', ')}.`,
+    '',
+    'federated-factory (docs/federated.md; docs/papers.md): one-shot generative federated learning on scikit-learn\'s 8×8',
+    'digits with clients of mutually exclusive classes (--clients K: client k holds the classes c ≡ k mod K; 10 = one class',
+    'each). FedAvg of an MLP classifier vs FederatedFactory (each client sends a generative module per class once: --generator',
+    'gaussian (full covariance), mixture, vae; the server trains the same MLP on a class-balanced synthetic set) vs centralised',
+    'training; accuracy, macro AUROC, bytes sent per client, and exact unlearning (delete a client\'s modules, retrain).',
+    `Methods: ${FF_METHODS.join(', ')}.`,
+    '',
     'restrav (docs/probing.md, ReStraV): synthetic embedding trajectories (natural = smooth paths in 384 dimensions; generated =',
     'the same with frame jitter, a re-sampled segment or temporal flicker); the 21 straightening features and the paper\'s MLP',
     'detector; AUROC, accuracy, F1, the AUROC of the mean curvature alone, curvature histograms per class.',
@@ -80,8 +107,12 @@ export const reproCommand: Command = {
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
+    { name: 'clients', type: 'intlist', help: 'federated-factory: number of clients K, 2..10 (default 10: one class per client)', metavar: 'K[,K..]' },
+    { name: 'generator', type: 'list', help: 'federated-factory: generative modules to compare (default gaussian,mixture,vae)', metavar: 'a,b,..', choices: [...GENERATORS] },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
+    { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -90,6 +121,7 @@ export const reproCommand: Command = {
     { name: 'attempts', type: 'int', metavar: 'N', help: 'with --queue: runs of a job before its failed cells are recorded as failed (default 3)' },
   ],
   examples: [
+    'sparsecode repro stop-probing --preset full --sweep sparsity --out runs/sparsity --queue redis://:PASSWORD@10.0.0.5:6379/0 --wait',
     'sparsecode repro stop-probing --preset quick',
     'sparsecode repro stop-probing --preset full --sweep latents --out runs/latents',
     'sparsecode repro stop-probing --latents 50 --active 5 --samples 1000 --methods oracle,probe --json',
@@ -97,6 +129,9 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro interpretability --preset quick --out runs/interpretability',
+    'sparsecode repro causal-rungs --preset quick --out runs/causal-rungs --json',
+    'sparsecode repro federated-factory --preset quick --generator gaussian --json',
     'sparsecode repro restrav --preset quick --out runs/restrav',
     'sparsecode repro phyip --preset quick --seeds 0,1,2 --json',
   ],
@@ -157,6 +192,8 @@ async function runRepro(ctx: Context): Promise<number> {
     // the same plan as a local run, its cells as jobs on the queue
     const target = parseRedisUrl(o.queue);
     const plan = await experimentPlan(ex, o, args);
+    // an unreachable Redis fails here, in seconds, before DIR is touched
+    await checkRedis(target);
     result = await executePlan(plan, {
       ...args,
       executor: queueExecutor({
@@ -190,6 +227,7 @@ async function runRepro(ctx: Context): Promise<number> {
     ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
   ctx.note(`${ex.name}: ${summary.ran} cells run, ${summary.skipped} skipped, ${summary.failed} failed in ${duration((Date.now() - t0) / 1000)}; results ${summary.path}, report ${result.reportPath}`);
+  if (summary.cancelled && o.queue) ctx.note(`  the jobs stay on the queue; collect later: sparsecode queue collect ${redact(o.queue)} --out ${out} [--wait]`);
   if (summary.cancelled) return EXIT.interrupted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }

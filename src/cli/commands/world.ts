@@ -4,8 +4,9 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
 import { iidSparseWorld, superpositionWorld, type World } from '../../worlds/index.js';
 import type { Command } from '../command.js';
+import { writeSynthSAEBenchWorld } from './world-synth.js';
 
-const KINDS = ['superposition', 'iid'] as const;
+const KINDS = ['superposition', 'iid', 'synth-sae-bench'] as const;
 
 /** Write a world's arrays and its description into a folder. Returns the file names. */
 export function writeWorld(dir: string, world: World<string>): Record<string, string> {
@@ -36,7 +37,7 @@ export function writeWorld(dir: string, world: World<string>): Record<string, st
 export const worldCommand: Command = {
   name: 'world',
   summary: 'generate a synthetic world with ground truth (sparse latents in superposition)',
-  usage: 'world <superposition|iid> --latents N --samples S [--active K | --p P] [--dim M] [--noise SIGMA] [--seed S] --out DIR',
+  usage: 'world <superposition|iid> --latents N --samples S [--active K | --p P] [--dim M] [--noise SIGMA] [--seed S] --out DIR\n       world synth-sae-bench [--preset small|16k] [--samples S] [--seed S] --out DIR',
   description: [
     'superposition: the compositional-generalisation world of "Stop Probing, Start Coding": n latents,',
     'k active per sample with U(0,1) magnitudes, x = z·A with A [latents x dim] (N(0,1), unit-norm rows),',
@@ -47,13 +48,24 @@ export const worldCommand: Command = {
     'splits train and val.',
     'Writes DIR/world.json (every parameter, dim included, and the split sizes), DIR/mixing.npy and',
     'DIR/{split}_x.npy, {split}_z.npy, {split}_y.npy (float32; y = [z0 > 0.5]).',
+    'synth-sae-bench: SynthSAEBench-style world (docs/synth-sae-bench.md): Zipfian firing (exponent 0.5,',
+    'p in [5e-4, 0.4]), a hierarchy (roots x branching^depth; children fire only with their parent and are',
+    'mutually exclusive), low-rank correlated firing (rank 25, scale 0.1), an orthogonalised dictionary,',
+    'magnitudes N(5..4, |N(0.5,0.5)|), bias of norm 0.5. Presets small (1024 features, d 128) and 16k',
+    '(16,384 features, d 768, the reference config). --samples rows [20000], half train, half val;',
+    'world.json lists the hierarchy (parent -> children).',
   ].join('\n'),
   positionals: [{ name: 'kind', help: 'which world', required: true, choices: KINDS }],
   options: [
-    { name: 'latents', type: 'int', help: 'number of latents n', required: true, metavar: 'N' },
+    { name: 'latents', type: 'int', help: 'number of latents n (superposition, iid: required; synth-sae-bench: overrides the preset)', metavar: 'N' },
     { name: 'active', type: 'int', help: 'active latents per sample k (superposition: required)', metavar: 'K' },
     { name: 'p', type: 'number', help: 'iid only: probability that each latent is active (instead of --active)', metavar: 'P' },
-    { name: 'samples', type: 'int', help: 'in-distribution samples N (split into train and val)', required: true, metavar: 'S' },
+    { name: 'samples', type: 'int', help: 'in-distribution samples N (split into train and val; required except for synth-sae-bench)', metavar: 'S' },
+    { name: 'preset', type: 'string', help: 'synth-sae-bench: world size', choices: ['small', '16k'] },
+    { name: 'roots', type: 'int', help: 'synth-sae-bench: hierarchy roots (overrides the preset)', metavar: 'R' },
+    { name: 'branching', type: 'int', help: 'synth-sae-bench: children per node (overrides the preset)', metavar: 'B' },
+    { name: 'depth', type: 'int', help: 'synth-sae-bench: levels below the roots (overrides the preset)', metavar: 'L' },
+    { name: 'ortho-steps', type: 'int', help: 'synth-sae-bench: dictionary orthogonalisation steps [100]', metavar: 'T' },
     { name: 'dim', type: 'int', help: 'observation dimension m (default max(k+1, ceil(2k ln(n/k))))', metavar: 'M' },
     { name: 'noise', type: 'number', help: 'standard deviation of Gaussian noise added to x', default: 0, metavar: 'SIGMA' },
     { name: 'magnitude', type: 'string', help: 'law of the active magnitudes', default: 'uniform', choices: ['uniform', 'halfnormal', 'exponential'] },
@@ -68,6 +80,7 @@ export const worldCommand: Command = {
   examples: [
     'sparsecode world superposition --latents 100 --active 10 --samples 5000 --seed 0 --out worlds/n100',
     'sparsecode world iid --latents 256 --p 0.02 --samples 20000 --dim 64 --noise 0.01 --out worlds/iid',
+    'sparsecode world synth-sae-bench --preset small --samples 20000 --seed 0 --out worlds/ssb',
   ],
   async run(ctx) {
     const o = ctx.opts;
@@ -75,6 +88,16 @@ export const worldCommand: Command = {
     if (ctx.positionals.length !== 1 || !KINDS.includes(kind as (typeof KINDS)[number])) {
       fail('E_USAGE', `world needs exactly one kind, ${KINDS.join(' or ')}; got ${ctx.positionals.length ? ctx.positionals.map((p) => `"${p}"`).join(' ') : 'none'}`);
     }
+    if (kind === 'synth-sae-bench') {
+      const meta = writeSynthSAEBenchWorld(o, (m) => ctx.note(m));
+      if (o.json) ctx.print(JSON.stringify({ ...meta, hierarchy: undefined, out: o.out }));
+      else {
+        ctx.print(`synth-sae-bench world (${meta.preset}): ${meta.latents} features, dim ${meta.dim}, mean L0 ${(meta.mean_l0 as number).toFixed(2)}, seed ${o.seed}`);
+        ctx.print(`  wrote ${join(o.out, 'world.json')}, mixing.npy, {train,val}_{x,z}.npy`);
+      }
+      return;
+    }
+    for (const [k, v] of [['--latents', o.latents], ['--samples', o.samples]]) if (v === undefined) fail('E_USAGE', `world ${kind} needs ${k}`);
     let world: World<string>;
     if (kind === 'superposition') {
       if (o.active === undefined) fail('E_USAGE', 'world superposition needs --active K');

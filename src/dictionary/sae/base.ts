@@ -4,9 +4,10 @@ import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import { assertFinite } from '../../core/validate.js';
 import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } from './config.js';
-import { normalizeRows, randomUnitRows } from './init.js';
+import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
 import type { StepStats, Trainable } from '../trainable.js';
+import { saveModel, type ModelSpec } from '../../io/model.js';
 
 export type { StepStats } from '../trainable.js';
 
@@ -90,7 +91,7 @@ export abstract class SparseAutoencoder implements Trainable {
   initParams(dim: number, rng: Rng): void {
     const A = this.atoms;
     this.dim = dim;
-    this.Wdec = new Matrix(A, dim, randomUnitRows(A, dim, rng));
+    this.Wdec = randomUnitRows(A, dim, rng);
     this.Wenc = this.Wdec.clone();
     this.benc = new Float32Array(A);
     this.bdec = new Float32Array(dim);
@@ -282,7 +283,31 @@ export abstract class SparseAutoencoder implements Trainable {
    * `opts.signal`, reports progress, checkpoints and resumes. Returns training statistics.
    */
   fit(X: Matrix, opts: FitOptions = {}): Promise<FitResult> {
-    return trainSAE(this, X, opts);
+    return trainSAE(this, X, { ...opts, seed: opts.seed ?? this.config.seed });
+  }
+
+  /** fit, then the codes of X (scikit-learn's fit_transform). */
+  async fitTransform(X: Matrix, opts: FitOptions = {}): Promise<Matrix> {
+    await this.fit(X, opts);
+    return this.encode(X);
+  }
+
+  /** The model as a spec for io/model.ts (SAELens layout weights, k, training statistics). */
+  toSpec(): ModelSpec {
+    // a Matryoshka SAE is stored as SAELens stores it: a JumpReLU with its (shared) threshold
+    const matryoshka = this.kind === 'matryoshka';
+    const spec: ModelSpec = {
+      kind: matryoshka ? 'jumprelu' : this.kind,
+      weights: this.getWeights(),
+      training: { ...this.trainingStats, config: this.config, ...(matryoshka ? { architecture: 'matryoshka_batchtopk' } : {}) },
+    };
+    if (this.kind === 'topk' || this.kind === 'batchtopk' || this.kind === 'mp') spec.k = this.config.k;
+    return spec;
+  }
+
+  /** Write a model folder (SAELens v6 cfg.json + sae_weights.safetensors) that `loadModel`, `encode --model` and SAELens read. */
+  save(dir: string): void {
+    saveModel(dir, this.toSpec());
   }
 
   /** The weights in SAELens layout (copies). */
@@ -314,6 +339,6 @@ export abstract class SparseAutoencoder implements Trainable {
 
   /** Renormalise decoder rows (used after each step when normalizeDecoder). */
   normalizeDecoder(): void {
-    normalizeRows(this.Wdec.data, this.atoms, this.dim);
+    normalizeRows(this.Wdec);
   }
 }

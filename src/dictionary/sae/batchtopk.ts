@@ -1,5 +1,5 @@
 import type { Matrix } from '../../core/matrix.js';
-import type { SAEConfig } from './config.js';
+import type { SAEConfig, SAEKind } from './config.js';
 import type { SAEWeights } from './base.js';
 import { SparseActivationSAE } from './sparse.js';
 
@@ -16,8 +16,8 @@ export class BatchTopKSAE extends SparseActivationSAE {
   private scratch = new Float32Array(0);
   private rowCount = new Int32Array(0);
 
-  constructor(config: SAEConfig) {
-    super('batchtopk', config);
+  constructor(config: SAEConfig, kind: SAEKind = 'batchtopk') {
+    super(kind, config);
   }
 
   protected override onWorkspace(n: number): void {

@@ -1,9 +1,26 @@
 import { fail } from '../../core/errors.js';
 import { assertInt, assertNumber } from '../../core/validate.js';
+import type { ConvergenceOptions } from '../convergence.js';
+import type { Seed } from '../../core/rng.js';
 
 /** The SAE kinds sparsecode trains. */
-export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp';
-export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp'];
+export type SAEKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp' | 'matryoshka';
+export const SAE_KINDS: readonly SAEKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp', 'matryoshka'];
+
+/** The method names the CLI and the experiments use for each SAE kind (`topk-sae` → `topk`). */
+export const SAE_METHOD_KINDS: Readonly<Record<string, SAEKind>> = {
+  'relu-sae': 'relu',
+  'topk-sae': 'topk',
+  'batchtopk-sae': 'batchtopk',
+  'jumprelu-sae': 'jumprelu',
+  'mp-sae': 'mp',
+  'matryoshka-sae': 'matryoshka',
+};
+
+/** The SAE kind of a method name (`topk-sae` → `topk`), or undefined for a method that is not an SAE. */
+export function saeKindOf(method: string): SAEKind | undefined {
+  return Object.hasOwn(SAE_METHOD_KINDS, method) ? SAE_METHOD_KINDS[method] : undefined;
+}
 
 /** Default sparsity coefficients, in the scaled input space (unit mean squared norm). */
 export const DEFAULT_L1 = 0.15;
@@ -57,8 +74,14 @@ export interface SAEConfig {
   batch?: number;
   /** training steps; when absent, epochs * ceil(n / batch) */
   steps?: number;
-  /** passes over the data when `steps` is absent [10] */
-  epochs?: number;
+  /**
+   * passes over the data when `steps` is absent [10]; 'auto': train until the FVU on a held-out
+   * slice stops improving (dictionary/convergence.ts; `convergence` tunes the rule), the
+   * default of `sparsecode fit`
+   */
+  epochs?: number | 'auto';
+  /** the stopping rule of epochs 'auto' (dictionary/convergence.ts ConvergenceOptions) */
+  convergence?: ConvergenceOptions;
   /** linear warm-up steps [min(1000, 5% of steps)] */
   warmupSteps?: number;
   /** linear decay over the last steps [20% of steps] */
@@ -81,10 +104,43 @@ export interface SAEConfig {
   resampleEvery?: number;
   /** BatchTopK: EMA factor for the inference threshold [0.99] */
   thresholdBeta?: number;
+  /** the seed of fit() (initialisation, batch order); fit's own `seed` option overrides it */
+  seed?: Seed;
+  /**
+   * Matryoshka: the nested prefix widths m_1 < m_2 < ... < m_G = atoms (SAELens
+   * `matryoshka_widths`); the loss sums the reconstruction error of every prefix
+   * [atoms/16, atoms/8, atoms/4, atoms/2, atoms, dropping widths below 1 and repeats]
+   */
+  matryoshkaWidths?: number[];
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k'>> {
+/** The default Matryoshka prefix widths: atoms/16, /8, /4, /2, atoms (repeats and zeros dropped). */
+export function defaultMatryoshkaWidths(atoms: number): number[] {
+  const w: number[] = [];
+  for (const s of [16, 8, 4, 2, 1]) {
+    const m = Math.floor(atoms / s);
+    if (m >= 1 && (w.length === 0 || m > w[w.length - 1])) w.push(m);
+  }
+  return w;
+}
+
+/** Refuse prefix widths that do not nest (strictly increasing integers ending at atoms). */
+export function checkMatryoshkaWidths(widths: unknown, atoms: number): number[] {
+  if (!Array.isArray(widths) || widths.length === 0) fail('E_ARG', `matryoshkaWidths must be a non-empty list of prefix widths ending at atoms = ${atoms}, e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  for (let g = 0; g < widths.length; g++) {
+    const m = widths[g];
+    if (!Number.isInteger(m) || m < 1) fail('E_ARG', `matryoshkaWidths[${g}] = ${m} is not a positive integer; give prefix widths like ${defaultMatryoshkaWidths(atoms).join(',')}`);
+    if (g > 0 && !(m > widths[g - 1])) fail('E_ARG', `matryoshkaWidths do not nest: ${widths.join(',')} must be strictly increasing (prefix ${g} = ${m} <= prefix ${g - 1} = ${widths[g - 1]}); e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  }
+  if (widths[widths.length - 1] !== atoms) fail('E_ARG', `matryoshkaWidths must end at atoms = ${atoms} (the full dictionary), got ${widths.join(',')}; e.g. ${defaultMatryoshkaWidths(atoms).join(',')}`);
+  return widths.slice();
+}
+
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed' | 'matryoshkaWidths'>> {
   k: number;
+  seed?: Seed;
+  matryoshkaWidths?: number[];
+  convergence?: ConvergenceOptions;
   batch: number;
   steps?: number;
   warmupSteps?: number;
@@ -98,7 +154,7 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (!SAE_KINDS.includes(kind)) fail('E_ARG', `unknown SAE kind "${kind}"; choose ${SAE_KINDS.join(', ')}`);
   if (!cfg || typeof cfg !== 'object') fail('E_ARG', 'SAE config must be an object with at least {atoms}');
   assertInt('atoms', cfg.atoms, 1);
-  const needsK = kind === 'topk' || kind === 'batchtopk' || kind === 'mp';
+  const needsK = kind === 'topk' || kind === 'batchtopk' || kind === 'mp' || kind === 'matryoshka';
   if (needsK && cfg.k === undefined) fail('E_ARG', `a ${kind} SAE needs k (active latents per row), e.g. {atoms: ${cfg.atoms}, k: ${Math.max(1, Math.min(32, cfg.atoms >> 2))}}`);
   const k = cfg.k ?? 0;
   if (needsK) {
@@ -131,6 +187,10 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;
   if (cfg.deadAfter !== undefined) r.deadAfter = cfg.deadAfter;
   if (cfg.auxK !== undefined) r.auxK = cfg.auxK;
+  if (cfg.convergence !== undefined) r.convergence = { ...cfg.convergence };
+  if (cfg.seed !== undefined) r.seed = cfg.seed;
+  if (kind === 'matryoshka') r.matryoshkaWidths = checkMatryoshkaWidths(cfg.matryoshkaWidths ?? defaultMatryoshkaWidths(cfg.atoms), cfg.atoms);
+  else if (cfg.matryoshkaWidths !== undefined) fail('E_ARG', `matryoshkaWidths applies to a matryoshka SAE, not to ${kind}`);
   assertNumber('l1', r.l1, 0);
   assertNumber('l0', r.l0, 0);
   assertNumber('thresholdInit', r.thresholdInit, 0, Infinity, { exclusiveMin: true });
@@ -138,7 +198,9 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
   if (typeof cfg.lr === 'number' && !(cfg.lr > 0)) fail('E_ARG', `lr must be a positive number, got ${cfg.lr}; try 1e-3`);
   assertNumber('lr', r.lr, 0, Infinity, { exclusiveMin: true });
   assertInt('batch', r.batch, 1);
-  assertInt('epochs', r.epochs, 1);
+  if (r.epochs !== 'auto') assertInt("epochs (a positive integer or 'auto')", r.epochs, 1);
+  if (r.epochs === 'auto' && r.steps !== undefined) fail('E_ARG', "give epochs 'auto' or steps, not both");
+  if (r.convergence !== undefined && (typeof r.convergence !== 'object' || r.convergence === null)) fail('E_ARG', 'convergence must be an object {minSteps, maxSteps, evalEvery, stretch, rtol, heldOutRows}');
   if (r.steps !== undefined) assertInt('steps', r.steps, 1);
   if (r.warmupSteps !== undefined) assertInt('warmupSteps', r.warmupSteps, 0);
   if (r.decaySteps !== undefined) assertInt('decaySteps', r.decaySteps, 0);

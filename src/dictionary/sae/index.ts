@@ -4,6 +4,7 @@ import { BatchTopKSAE } from './batchtopk.js';
 import { SAE_KINDS, type SAEConfig, type SAEKind } from './config.js';
 import { JumpReluSAE } from './jumprelu.js';
 import { MatchingPursuitSAE } from './mp.js';
+import { MatryoshkaSAE } from './matryoshka.js';
 import { ReluSAE } from './relu.js';
 import { TopKSAE } from './topk.js';
 
@@ -14,8 +15,9 @@ export { BatchTopKSAE } from './batchtopk.js';
 export { ReluSAE } from './relu.js';
 export { JumpReluSAE } from './jumprelu.js';
 export { MatchingPursuitSAE } from './mp.js';
-export { SAE_KINDS, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
-export { geometricMedian, columnMean, normalizeRows, randomUnitRows, projectRadial } from './init.js';
+export { MatryoshkaSAE } from './matryoshka.js';
+export { SAE_KINDS, SAE_METHOD_KINDS, saeKindOf, defaultMatryoshkaWidths, checkMatryoshkaWidths, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
+export { geometricMedian, projectRadial } from './init.js';
 
 /** Make an SAE of the given kind: `createSAE('topk', {atoms: 4096, k: 32})`. */
 export function createSAE(kind: SAEKind, config: SAEConfig): SparseAutoencoder {
@@ -30,6 +32,8 @@ export function createSAE(kind: SAEKind, config: SAEConfig): SparseAutoencoder {
       return new JumpReluSAE(config);
     case 'mp':
       return new MatchingPursuitSAE(config);
+    case 'matryoshka':
+      return new MatryoshkaSAE(config);
     default:
       return fail('E_ARG', `unknown SAE kind "${kind}"; choose ${SAE_KINDS.join(', ')}`);
   }

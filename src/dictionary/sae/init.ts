@@ -1,3 +1,4 @@
+import { columnMeans } from '../../linalg/rows.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 
@@ -10,7 +11,7 @@ export function geometricMedian(X: Matrix, opts: { maxIter?: number; tol?: numbe
   const { rows: n, cols: d, data } = X;
   const maxIter = opts.maxIter ?? 100;
   const tol = opts.tol ?? 1e-7;
-  const y = columnMean(X);
+  const y = columnMeans(X);
   const next = new Float64Array(d);
   for (let it = 0; it < maxIter; it++) {
     next.fill(0);
@@ -37,34 +38,8 @@ export function geometricMedian(X: Matrix, opts: { maxIter?: number; tol?: numbe
   return y;
 }
 
-export function columnMean(X: Matrix): Float64Array {
-  const { rows: n, cols: d, data } = X;
-  const m = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) m[j] += data[i * d + j];
-  for (let j = 0; j < d; j++) m[j] /= Math.max(1, n);
-  return m;
-}
 
-/** Scale each row of a [rows x cols] buffer to unit Euclidean norm (zero rows are left alone). */
-export function normalizeRows(w: Float32Array, rows: number, cols: number): void {
-  for (let a = 0; a < rows; a++) {
-    const o = a * cols;
-    let s = 0;
-    for (let j = 0; j < cols; j++) s += w[o + j] * w[o + j];
-    if (s > 0) {
-      const inv = 1 / Math.sqrt(s);
-      for (let j = 0; j < cols; j++) w[o + j] *= inv;
-    }
-  }
-}
 
-/** Random unit-norm rows (Gaussian directions). */
-export function randomUnitRows(rows: number, cols: number, rng: Rng): Float32Array {
-  const w = new Float32Array(rows * cols);
-  rng.fillNormal(w);
-  normalizeRows(w, rows, cols);
-  return w;
-}
 
 /**
  * Remove from each row's gradient its component along that (unit-norm) row, so a gradient

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { fail } from '../../core/errors.js';
 import type { ExperimentExecutor } from '../experiment.js';
-import { cellKey, cellUnits, latestByCell, readResults, type Cell, type CellUnit, type ExecuteContext, type ResultLine } from '../runner.js';
+import { cellKey, cellUnits, configKey, latestByCell, readResults, type Cell, type CellUnit, type ExecuteContext, type ResultLine } from '../runner.js';
 import { cellJob, jobIdOf, QUEUE_NAME } from './jobs.js';
 import { checkRedis, redisOptions, type RedisTarget } from './redis.js';
 import { inspectJobs, loadSweep, saveSweep, sweepIdOf, writeQueueLink, SWEEP_FORMAT, type JobView, type SweepRecord } from './store.js';
@@ -111,32 +111,41 @@ export function queueExecutor(o: QueueExecutorOptions): ExperimentExecutor {
           }
         }
 
-        // 2. jobs for the rest
+        // 2. jobs for the rest. A unit whose job is already on the queue (another sweep with the
+        // same cells, or a record that was lost) is waited for or collected, never run twice.
         let added = 0;
         const notEnqueued = o.collectOnly ? fresh.length : 0;
         if (!o.collectOnly && fresh.length) {
+          const keep = (o.keepDays ?? 14) * 86400;
           const adds: { name: string; data: unknown; opts: object }[] = [];
-          for (const unit of cellUnits(fresh)) {
-            const job = cellJob(identity.experiment, identity.settings, unit.cells);
+          const enqueue = async (cells: Cell[]): Promise<void> => {
+            const job = cellJob(identity.experiment, identity.settings, cells);
             const id = jobIdOf(job);
-            const existing = (await inspectJobs(queue, [id])).get(id)!;
-            if (existing.live) {
-              for (const c of unit.cells) watchCell(watched, id, c);
-              continue;
+            const v = (await inspectJobs(queue, [id])).get(id)!;
+            if (v.live) {
+              for (const c of cells) watchCell(watched, id, c);
+              return;
             }
-            if (existing.state !== 'missing') {
+            if (v.state !== 'missing') {
+              const again: Cell[] = [];
+              for (const c of cells) {
+                const line = v.job ? finalLine(v, c) : undefined;
+                if (line && !(line.error !== undefined && stored.get(cellKey(c.config, c.method))?.error !== undefined)) land(c, line);
+                else again.push(c);
+              }
+              if (!again.length) return;
+              if (again.length < cells.length) return enqueue(again);
               // the same job finished before and its cells are to run again
-              const j = await queue.getJob(id);
-              await j?.remove();
+              await (await queue.getJob(id))?.remove();
             }
-            const keep = (o.keepDays ?? 14) * 86400;
             adds.push({
               name: identity.experiment,
               data: job,
               opts: { jobId: id, attempts, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: keep }, removeOnFail: { age: keep } },
             });
-            for (const c of unit.cells) watchCell(watched, id, c);
-          }
+            for (const c of cells) watchCell(watched, id, c);
+          };
+          for (const unit of cellUnits(fresh)) await enqueue(unit.cells);
           for (let i = 0; i < adds.length; i += 500) await queue.addBulk(adds.slice(i, i + 500) as Parameters<Queue['addBulk']>[0]);
           added = adds.length;
         }
@@ -231,7 +240,7 @@ export function queueExecutor(o: QueueExecutorOptions): ExperimentExecutor {
 function watchCell(watched: Map<string, Watched>, id: string, c: Cell): void {
   let w = watched.get(id);
   if (!w) watched.set(id, (w = { cells: [] }));
-  if (!w.cells.some((x) => x.method === c.method && cellKey(x.config, '') === cellKey(c.config, ''))) w.cells.push(c);
+  if (!w.cells.some((x) => x.method === c.method && configKey(x.config) === configKey(c.config))) w.cells.push(c);
 }
 
 function errorLine(c: Cell, error: string): ResultLine {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fail } from '../../core/errors.js';
-import { cellKey, type Cell, type CellConfig, type ResultLine } from '../runner.js';
+import { configKey, type Cell, type CellConfig, type ResultLine } from '../runner.js';
 
 /**
  * The jobs on the queue, as plain data. A job is one unit of a sweep: one config (seed
@@ -58,8 +58,8 @@ export function jobIdOf(job: CellJob): string {
 export function cellJob(experiment: string, settings: unknown, cells: Cell[]): CellJob {
   if (!cells.length) fail('E_ARG', 'cellJob: a job needs at least one cell');
   const config = cells[0].config;
-  const key = cellKey(config, '');
-  for (const c of cells) if (cellKey(c.config, '') !== key) fail('E_ARG', 'cellJob: the cells of one job must share their config');
+  const key = configKey(config);
+  for (const c of cells) if (configKey(c.config) !== key) fail('E_ARG', 'cellJob: the cells of one job must share their config');
   return { format: JOB_FORMAT, experiment, settings: settings as Record<string, unknown>, config, methods: cells.map((c) => c.method) };
 }
 
@@ -162,11 +162,11 @@ export function validateCellJob(data: unknown, schemaOf: (experiment: string) =>
  */
 export function jobLines(value: unknown, job: CellJob): ResultLine[] {
   if (typeOf(value) !== 'object' || !Array.isArray((value as { lines?: unknown }).lines)) return [];
-  const own = cellKey(job.config, '');
+  const own = configKey(job.config);
   const out: ResultLine[] = [];
   for (const l of (value as CellJobResult).lines) {
     if (typeOf(l) !== 'object' || typeof l.method !== 'string' || !job.methods.includes(l.method) || typeOf(l.config) !== 'object') continue;
-    if (cellKey(l.config, '') !== own) continue;
+    if (configKey(l.config) !== own) continue;
     if (typeof l.seconds !== 'number' || !Number.isFinite(l.seconds)) continue;
     // the fields in the order the runner writes them
     const line: ResultLine = { config: job.config, method: l.method } as ResultLine;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { fail } from '../../core/errors.js';
 
@@ -69,7 +70,8 @@ export function redisOptions(t: RedisTarget): RedisOptions {
     db: t.db,
     username: t.username,
     password: t.password,
-    tls: t.tls ? { servername: t.host } : undefined,
+    // TLS checks the server's certificate against the host (a name, or an IP address in its SAN)
+    tls: t.tls ? (isIP(t.host) ? {} : { servername: t.host }) : undefined,
     connectTimeout: 10_000,
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(200 * times, 5000),
@@ -110,7 +112,9 @@ export async function checkRedis(t: RedisTarget, timeoutMs = 5000): Promise<Redi
     return { version };
   } catch (e) {
     if ((e as { code?: string }).code === 'E_IO') throw e;
-    const msg = (e as Error).message || lastError || String(e);
+    // ioredis rejects connect() with a generic message; the socket's own error says what happened
+    const own = (e as Error).message || String(e);
+    const msg = lastError && (/Connection is closed|connect/i.test(own) || !own) ? lastError : own;
     let hint = `start redis-server there (docs/queue.md) or fix the --queue URL`;
     if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(msg)) hint = 'give the password in the URL (redis://:PASSWORD@host:port) or fix it';
     else if (/ENOTFOUND|EAI_AGAIN/.test(msg)) hint = 'check the host name in the --queue URL';

@@ -4,7 +4,7 @@ import type { Job, Queue } from 'bullmq';
 import { fail } from '../../core/errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { cellKey, type Cell, type CellConfig, type ResultLine, type SweepIdentity } from '../runner.js';
-import { canonicalJson, jobLines, QUEUE_NAME, sha256, JOB_FORMAT, type CellJob } from './jobs.js';
+import { canonicalJson, jobIdOf, jobLines, QUEUE_NAME, sha256, JOB_FORMAT, type CellJob } from './jobs.js';
 import type { RedisTarget } from './redis.js';
 
 /**
@@ -115,18 +115,22 @@ export interface JobView {
 export async function inspectJobs(queue: Queue, ids: string[]): Promise<Map<string, JobView>> {
   const out = new Map<string, JobView>();
   await Promise.all(ids.map(async (id) => {
+    // the state first, then the job: a job read after its state is at least as new (a job that
+    // completes in between is read as active, never as completed without its return value)
+    const state = await queue.getJobState(id);
     const j: Job | undefined = await queue.getJob(id);
-    if (!j) {
-      out.set(id, { id, state: 'missing', live: false, lines: [], attemptsMade: 0 });
+    if (!j || state === 'unknown') {
+      out.set(id, { id, state: j ? 'unknown' : 'missing', live: !!j, lines: [], attemptsMade: j?.attemptsMade ?? 0 });
       return;
     }
-    const state = await j.getState();
     const data = j.data as CellJob;
-    const job = data && data.format === JOB_FORMAT && data.config && Array.isArray(data.methods) ? data : undefined;
+    // a cell job whose id is its payload's hash (anything else on the queue is not ours to read lines from)
+    const job = data && data.format === JOB_FORMAT && data.config && Array.isArray(data.methods) && jobIdOf(data) === id ? data : undefined;
     let lines: ResultLine[] = [];
     if (job) {
-      if (state === 'completed') lines = jobLines(j.returnvalue, job);
-      else lines = jobLines(j.progress, job).filter((l) => l.error === undefined);
+      const progress = jobLines(j.progress, job).filter((l) => l.error === undefined);
+      lines = state === 'completed' ? jobLines(j.returnvalue, job) : progress;
+      for (const l of progress) if (!lines.some((x) => x.method === l.method)) lines.push(l);
     }
     out.set(id, { id, state, live: LIVE.has(state), job, lines, failedReason: state === 'failed' ? j.failedReason : undefined, attemptsMade: j.attemptsMade });
   }));

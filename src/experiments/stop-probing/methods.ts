@@ -1,3 +1,4 @@
+import { saeKindOf } from '../../dictionary/sae/config.js';
 import { fail } from '../../core/errors.js';
 import type { SaeKindName } from './training.js';
 
@@ -70,15 +71,13 @@ export type MethodKind =
   /** an SAE of this kind; `fistaOn`: FISTA codes on its frozen decoder instead of its encoder */
   | { learner: 'sae'; kind: SaeKindName; fistaOn: boolean };
 
-/** The SAE kind behind each SAE method. */
-const SAE_KINDS: Record<(typeof SAE_METHODS)[number], SaeKindName> = { 'relu-sae': 'relu', 'topk-sae': 'topk', 'jumprelu-sae': 'jumprelu', 'mp-sae': 'mp' };
 
 const METHOD_KINDS = new Map<string, MethodKind>([
   ['oracle', { learner: 'oracle' }],
   ['probe', { learner: 'probe' }],
   ['dl-fista', { learner: 'dl-fista' }],
-  ...SAE_METHODS.map((m): [string, MethodKind] => [m, { learner: 'sae', kind: SAE_KINDS[m], fistaOn: false }]),
-  ...SAE_METHODS.map((m): [string, MethodKind] => [`fista-on-${m}`, { learner: 'sae', kind: SAE_KINDS[m], fistaOn: true }]),
+  ...SAE_METHODS.map((m): [string, MethodKind] => [m, { learner: 'sae', kind: saeKindOf(m) as SaeKindName, fistaOn: false }]),
+  ...SAE_METHODS.map((m): [string, MethodKind] => [`fista-on-${m}`, { learner: 'sae', kind: saeKindOf(m) as SaeKindName, fistaOn: true }]),
 ]);
 
 export function methodKind(method: string): MethodKind {

@@ -1,7 +1,7 @@
 import { backend, matmul } from '../backend/index.js';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
-import type { LoadedModel } from './model.js';
+import type { ModelSpec } from '../io/model.js';
 
 /**
  * A model's decoder as a dictionary for sparse inference (FISTA, OMP, ... on `W_dec`).
@@ -24,7 +24,7 @@ export interface ModelDictionary {
   prepare(X: Matrix): Matrix;
 }
 
-export function modelDictionary(model: LoadedModel): ModelDictionary {
+export function modelDictionary(model: Pick<ModelSpec, 'weights' | 'whitening'> & { dir: string }): ModelDictionary {
   const D = model.weights.W_dec;
   const dim = D.cols;
   const offset = model.weights.b_dec ?? null;

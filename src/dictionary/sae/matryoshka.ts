@@ -1,0 +1,122 @@
+import type { Matrix } from '../../core/matrix.js';
+import type { SAEConfig } from './config.js';
+import type { StepStats } from './base.js';
+import { BatchTopKSAE } from './batchtopk.js';
+import { backend } from '../../backend/index.js';
+
+/**
+ * Matryoshka BatchTopK SAE (Bussmann et al. 2025; Nabeshima 2024; SAELens
+ * `matryoshka_batchtopk`). The codes are chosen by BatchTopK over all latents; the loss sums
+ * the squared reconstruction error of every nested prefix of the dictionary:
+ *
+ *   loss = (1/n) sum_i sum_g || b_dec + sum_{a < m_g} z_ia W_dec[a] - x_i ||^2  (+ AuxK)
+ *
+ * for prefix widths m_1 < ... < m_G = atoms (`matryoshkaWidths`), so early latents must
+ * reconstruct on their own and the general features settle in the first groups.
+ *
+ * Decoded sparsely: per row the G partial reconstructions are built group by group from the
+ * active latents only (O((k + G) d) per row), and latent a in bucket g (m_{g-1} <= a < m_g)
+ * receives the suffix sum of the residual gradients of the prefixes that contain it. At
+ * inference it is a BatchTopK SAE: one threshold, and it is saved as JumpReLU with that
+ * threshold broadcast to every latent (how SAELens stores it).
+ */
+export class MatryoshkaSAE extends BatchTopKSAE {
+  /** prefix widths m_1 < ... < m_G = atoms */
+  readonly widths: number[];
+  private bucket = new Int32Array(0);
+
+  constructor(config: SAEConfig) {
+    super(config, 'matryoshka');
+    this.widths = this.config.matryoshkaWidths!.slice();
+  }
+
+  protected override onWorkspace(n: number): void {
+    super.onWorkspace(n);
+    const A = this.atoms, G = this.widths.length;
+    this.bucket = new Int32Array(A);
+    let g = 0;
+    for (let a = 0; a < A; a++) {
+      while (a >= this.widths[g]) g++;
+      this.bucket[a] = g;
+    }
+  }
+
+  private idxG: Int32Array[] = [];
+  private resG: Float32Array[] = [];
+  private tmpDot = new Float32Array(0);
+
+  override forwardBackward(xb: Matrix): StepStats {
+    const n = xb.rows, d = this.dim, G = this.widths.length;
+    const ws = this.workspace(n);
+    const b = backend();
+    this.encoderPre(xb, ws.xc, ws.pre);
+    const kk = this.select(ws.pre);
+    const idx = this.idx, val = this.val, gval = this.gval;
+    const nnz = this.markFiredSparse(idx, val, n, kk);
+    const bucket = this.bucket;
+    // per-group index lists (padding -1 outside the group), grown only
+    if (this.idxG.length !== G || this.idxG[0].length < n * kk) this.idxG = Array.from({ length: G }, () => new Int32Array(n * kk));
+    if (this.resG.length !== G || this.resG[0].length < n * d) this.resG = Array.from({ length: G }, () => new Float32Array(n * d));
+    if (this.tmpDot.length < n * kk) this.tmpDot = new Float32Array(n * kk);
+    for (let g = 0; g < G; g++) this.idxG[g].fill(-1, 0, n * kk);
+    for (let t = 0; t < n * kk; t++) {
+      const a = idx[t];
+      if (a >= 0) this.idxG[bucket[a]][t] = a;
+    }
+    // cumulative decodes: hd = sum over buckets <= g; residual r_g = hd + b_dec - x
+    const hd = ws.xhat.data, xd = xb.data, bd = this.bdec, W = this.Wdec.data;
+    hd.fill(0, 0, n * d);
+    const s = 2 / n;
+    let total = 0, full = 0;
+    for (let g = 0; g < G; g++) {
+      b.gatherDecode(this.idxG[g], val, n, kk, W, d, 1, hd);
+      const R = this.resG[g];
+      let sse = 0;
+      for (let i = 0; i < n; i++) {
+        const o = i * d;
+        for (let j = 0; j < d; j++) {
+          const r = hd[o + j] + bd[j] - xd[o + j];
+          R[o + j] = r;
+          sse += r * r;
+        }
+      }
+      total += sse;
+      if (g === G - 1) full = sse;
+    }
+    b.addRowVector(hd, n, d, bd, 1); // the full reconstruction (AuxK's residual)
+    // suffix sums: resG[g] <- s * sum_{h >= g} r_h, the gradient reaching a latent of bucket g
+    const last = this.resG[G - 1];
+    for (let t = 0; t < n * d; t++) last[t] *= s;
+    for (let g = G - 2; g >= 0; g--) {
+      const R = this.resG[g], N = this.resG[g + 1];
+      for (let t = 0; t < n * d; t++) R[t] = s * R[t] + N[t];
+    }
+    this.gWdec.data.fill(0);
+    this.gWenc.data.fill(0);
+    this.gbenc.fill(0);
+    gval.fill(0, 0, n * kk);
+    const tmp = this.tmpDot;
+    for (let g = 0; g < G; g++) {
+      b.scatterOuter(this.idxG[g], val, n, kk, this.resG[g], d, this.gWdec.data);
+      b.gatherDot(this.idxG[g], n, kk, this.resG[g], W, d, tmp);
+      const ig = this.idxG[g];
+      for (let t = 0; t < n * kk; t++) if (ig[t] >= 0) gval[t] = tmp[t];
+    }
+    const gb = this.gbenc;
+    for (let t = 0; t < n * kk; t++) {
+      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection
+      else gb[idx[t]] += gval[t];
+    }
+    b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
+    ws.gx.data.set(this.resG[0].subarray(0, n * d)); // b_dec is in every prefix
+    let aux = 0;
+    const coef = this.config.auxkCoef;
+    if (coef > 0 && Number.isFinite(this.deadAfter)) {
+      const dead = this.deadMask(this.deadAfter, this.deadBuf);
+      if (dead > 0) aux = this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead);
+    }
+    this.biasDecGrad(ws.gx);
+    this.samplesSeen += n;
+    return { loss: total / n + aux, mse: full / n, l0: nnz / n, aux };
+  }
+}

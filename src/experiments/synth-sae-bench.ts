@@ -1,0 +1,147 @@
+import { join } from 'node:path';
+import { checkAborted } from '../core/validate.js';
+import { Rng } from '../core/rng.js';
+import { createSAE } from '../dictionary/sae/index.js';
+import { saeKindOf, type SAEConfig } from '../dictionary/sae/config.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { groundTruthMetrics, syntheticAbsorption } from '../metrics/ground-truth.js';
+import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, type SynthSAEBenchConfig } from '../worlds/synth-sae-bench.js';
+import { escapeXml } from './svg.js';
+import type { Cell, ResultLine, SweepProgress } from './runner.js';
+import { aggregate, formatMeanStd, markdownTable } from './report.js';
+import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
+
+/**
+ * `repro synth-sae-bench`: L1 (ReLU), TopK, BatchTopK, JumpReLU, Matryoshka and MP SAEs trained on
+ * a SynthSAEBench-style world (src/worlds/synth-sae-bench.ts) and scored on the ground truth
+ * (src/metrics/ground-truth.ts). The reference (ECOSYSTEM §5.6, 16k features, width 4096, L0 = 25,
+ * 200M samples) is printed beside ours.
+ */
+export const SSB_METHODS = ['relu-sae', 'topk-sae', 'batchtopk-sae', 'jumprelu-sae', 'matryoshka-sae', 'mp-sae'] as const;
+export const SSB_METRICS = ['f1', 'mcc_dec', 'ev', 'precision', 'recall', 'uniqueness', 'l0', 'dead_fraction', 'shrinkage', 'absorption'] as const;
+
+/** SynthSAEBench reference values at width 4096, L0 = 25, 200M samples (ECOSYSTEM §5.6). */
+export const SSB_REFERENCE: Record<string, { f1?: number; mcc_dec?: number; ev?: number }> = {
+  'matryoshka-sae': { f1: 0.879, mcc_dec: 0.793 },
+  'batchtopk-sae': { f1: 0.732, mcc_dec: 0.757 },
+  'relu-sae': { f1: 0.556, mcc_dec: 0.604 },
+  'mp-sae': { f1: 0.446, ev: 0.835 },
+};
+
+export interface SsbSettings {
+  world: SynthSAEBenchConfig;
+  trainRows: number;
+  evalRows: number;
+  atoms: number;
+  k: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  l1: number;
+  l0: number;
+}
+
+export const SSB_PRESETS: Record<'quick' | 'full', { settings: SsbSettings; seeds: number[] }> = {
+  quick: {
+    settings: {
+      world: { ...SYNTH_SAE_BENCH_PRESETS.small, features: 512, dim: 64, roots: 4, branching: 4, depth: 2 },
+      trainRows: 30000, evalRows: 4000, atoms: 256, k: 6, steps: 3000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02,
+    },
+    seeds: [0],
+  },
+  full: {
+    settings: {
+      world: { ...SYNTH_SAE_BENCH_PRESETS['16k'] },
+      trainRows: 200000, evalRows: 20000, atoms: 4096, k: 25, steps: 20000, batch: 1024, lr: 3e-4, l1: 0.15, l0: 0.02,
+    },
+    seeds: [0],
+  },
+};
+
+type Config = { seed: number };
+
+export function ssbCells(seeds: number[], methods: string[]): Cell[] {
+  const cells: Cell[] = [];
+  for (const seed of seeds) for (const m of methods) cells.push({ config: { seed }, method: m, group: `seed=${seed}` });
+  return cells;
+}
+
+export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal): Promise<Record<string, number>> {
+  checkAborted(signal);
+  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: ReturnType<SynthSAEBenchWorld['sample']>; val: ReturnType<SynthSAEBenchWorld['sample']> } | undefined;
+  if (!st) {
+    const world = new SynthSAEBenchWorld(s.world, config.seed);
+    const rng = new Rng(config.seed).fork('samples');
+    st = { world, train: world.sample(s.trainRows, rng.fork('train')), val: world.sample(s.evalRows, rng.fork('val')) };
+    cache.set('world', st);
+  }
+  const kind = saeKindOf(method)!;
+  const cfg: SAEConfig = { atoms: s.atoms, steps: s.steps, batch: s.batch, lr: s.lr };
+  if (kind === 'relu') cfg.l1 = s.l1;
+  else if (kind === 'jumprelu') cfg.l0 = s.l0;
+  else cfg.k = s.k;
+  const sae = createSAE(kind, cfg);
+  const t0 = performance.now();
+  await sae.fit(st.train.X, { seed: `${config.seed}:${method}`, signal });
+  const seconds = (performance.now() - t0) / 1000;
+  const X = st.val.X, f = sae.encode(X), Xhat = sae.decode(f), Wdec = sae.getWeights().W_dec;
+  const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt: st.world.D, Agt: st.val.A });
+  const abs = syntheticAbsorption({ f, Wdec, Dgt: st.world.D, Agt: st.val.A, parents: st.world.parents() });
+  return { ...m, absorption: abs.absorption, seconds };
+}
+
+export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' | 'full'; seeds?: number[]; methods?: string[]; signal?: AbortSignal; onProgress?: (p: SweepProgress) => void; onNote?: (m: string) => void; executor?: ExperimentExecutor; settings?: Partial<SsbSettings> }): Promise<ExperimentRun<SsbSettings>> {
+  return runExperiment({
+    name: 'synth-sae-bench',
+    presets: SSB_PRESETS,
+    cells: (preset) => ssbCells(o.seeds?.length ? o.seeds : preset.seeds, o.methods?.length ? o.methods : [...SSB_METHODS]),
+    runCell: runSsbCell,
+    writeReport: writeSsbReport,
+  }, { ...o, overrides: o.settings });
+}
+
+function scatter(points: { label: string; x: number; y: number }[]): string {
+  const W = 520, H = 400, L = 60, R = 150, T = 30, B = 50;
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const x0 = Math.min(0, ...xs), x1 = Math.max(1, ...xs), y0 = Math.min(0, ...ys), y1 = Math.max(1, ...ys);
+  const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R), py = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<text x="${W / 2}" y="18" text-anchor="middle">F1 vs explained variance (EV ≠ feature recovery)</text>`,
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
+    `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">EV</text><text x="16" y="${(T + H - B) / 2}" transform="rotate(-90 16 ${(T + H - B) / 2})" text-anchor="middle">F1</text>`];
+  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+    out.push(`<text x="${px(x0 + t * (x1 - x0))}" y="${H - B + 16}" text-anchor="middle">${(x0 + t * (x1 - x0)).toFixed(2)}</text>`);
+    out.push(`<text x="${L - 6}" y="${py(y0 + t * (y1 - y0)) + 4}" text-anchor="end">${(y0 + t * (y1 - y0)).toFixed(2)}</text>`);
+  }
+  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2'];
+  points.forEach((p, i) => {
+    out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="5" fill="${colors[i % colors.length]}"/>`);
+    out.push(`<text x="${(px(p.x) + 8).toFixed(1)}" y="${(py(p.y) + 4).toFixed(1)}">${escapeXml(p.label)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?: SsbSettings; preset?: string } = {}): string {
+  const rows = aggregate(lines);
+  const md: string[] = ['# SynthSAEBench-style comparison — reproduction report', ''];
+  md.push('SAEs trained on a SynthSAEBench-style world (docs/synth-sae-bench.md) and scored against the true features on held-out rows.');
+  md.push('Reference: SynthSAEBench-16k (16,384 features, d = 768, width 4096, L0 = 25, 200M samples; ECOSYSTEM §5.6).');
+  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples)` : ''}.`);
+  md.push('');
+  const head = ['method', 'seeds', ...SSB_METRICS, 'ref F1', 'ref MCC', 'ref EV'];
+  const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {
+    const r = rows.find((q) => q.method === m)!;
+    const ref = SSB_REFERENCE[m] ?? {};
+    return [m, String(r.seeds.length), ...SSB_METRICS.map((k) => formatMeanStd(r.mean[k], r.std[k])), ref.f1?.toFixed(3) ?? '—', ref.mcc_dec?.toFixed(3) ?? '—', ref.ev?.toFixed(3) ?? '—'];
+  });
+  md.push('## Metrics (mean ± std over seeds)', '', markdownTable(head, body), '');
+  const pts = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => { const r = rows.find((q) => q.method === m)!; return { label: m, x: r.mean.ev, y: r.mean.f1 }; });
+  const plots: string[] = [];
+  if (pts.length) {
+    writeFileAtomic(join(dir, 'f1_vs_ev.svg'), scatter(pts));
+    plots.push('f1_vs_ev.svg');
+    md.push('## F1 vs EV', '', '![F1 vs EV](f1_vs_ev.svg)', '');
+  }
+  return finishReport(dir, md, { lines, settings: o.settings, plots });
+}

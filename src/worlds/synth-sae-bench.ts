@@ -1,0 +1,225 @@
+import { fail } from '../core/errors.js';
+import { Matrix } from '../core/matrix.js';
+import { Rng } from '../core/rng.js';
+import { matmul } from '../backend/ops.js';
+
+/**
+ * SynthSAEBench-style worlds (ECOSYSTEM §5.6; SAELens `sae_lens.synthetic`): G features with
+ * Zipfian firing probabilities, a forest of feature hierarchies (a child fires only while its
+ * parent fires; the children of a node are mutually exclusive), low-rank correlated firing
+ * (Gaussian copula), an orthogonalised unit-norm dictionary, Gaussian magnitudes with means linear
+ * from `magMeanFirst` to `magMeanLast` and per-feature standard deviations |N(0.5, 0.5)|, and a
+ * fixed bias vector of norm `bias`. x = sum_i a_i D_i + b. Samples are generated in batches from a
+ * seed (streaming: nothing but the dictionary and the per-feature parameters is stored).
+ */
+export interface SynthSAEBenchConfig {
+  features: number;
+  dim: number;
+  zipfExponent: number;
+  pMax: number;
+  pMin: number;
+  roots: number;
+  branching: number;
+  /** levels below the roots (max_depth 1: roots with leaf children) */
+  depth: number;
+  corrRank: number;
+  corrScale: number;
+  orthoSteps: number;
+  orthoLr: number;
+  magMeanFirst: number;
+  magMeanLast: number;
+  stdMean: number;
+  stdStd: number;
+  bias: number;
+}
+
+export const SYNTH_SAE_BENCH_PRESETS: Record<'16k' | 'small', SynthSAEBenchConfig> = {
+  '16k': { features: 16384, dim: 768, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 128, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5 },
+  small: { features: 1024, dim: 128, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 8, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5 },
+};
+
+/** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normInv(p: number): number {
+  if (p <= 0) return -Infinity;
+  if (p >= 1) return Infinity;
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const dd = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((dd[0] * q + dd[1]) * q + dd[2]) * q + dd[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normInv(1 - p);
+  const q = p - 0.5, r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/** Zipfian firing probabilities: rank^-exponent rescaled linearly onto [pMin, pMax] (feature 0 the most frequent). */
+export function zipfProbabilities(n: number, exponent: number, pMin: number, pMax: number): Float64Array {
+  const p = new Float64Array(n);
+  const lo = Math.pow(n, -exponent);
+  for (let i = 0; i < n; i++) {
+    const v = Math.pow(i + 1, -exponent);
+    p[i] = n === 1 ? pMax : pMin + ((pMax - pMin) * (v - lo)) / (1 - lo);
+  }
+  return p;
+}
+
+export function checkSynthConfig(c: SynthSAEBenchConfig): void {
+  const ints: (keyof SynthSAEBenchConfig)[] = ['features', 'dim', 'roots', 'branching', 'depth', 'corrRank', 'orthoSteps'];
+  for (const k of ints) if (!Number.isInteger(c[k]) || (c[k] as number) < (k === 'features' || k === 'dim' ? 1 : 0)) fail('E_ARG', `synth-sae-bench: ${k} must be a non-negative integer (features, dim >= 1), got ${c[k]}`);
+  if (!(c.pMin > 0 && c.pMin <= c.pMax && c.pMax <= 1)) fail('E_ARG', `synth-sae-bench: need 0 < pMin <= pMax <= 1, got pMin ${c.pMin}, pMax ${c.pMax}`);
+  const per = treeSize(c.branching, c.depth);
+  if (c.roots * per > c.features) {
+    fail('E_ARG', `synth-sae-bench: a hierarchy of ${c.roots} roots, branching ${c.branching}, depth ${c.depth} needs ${c.roots} x ${per} = ${c.roots * per} features, but there are only ${c.features}; use fewer roots, a smaller branching or depth, or more features`);
+  }
+}
+
+function treeSize(b: number, depth: number): number {
+  let s = 0, l = 1;
+  for (let k = 0; k <= depth; k++) { s += l; l *= b; }
+  return s;
+}
+
+export class SynthSAEBenchWorld {
+  readonly config: SynthSAEBenchConfig;
+  /** unit-norm dictionary [features x dim] */
+  readonly D: Matrix;
+  readonly p: Float64Array;
+  /** firing thresholds Φ⁻¹(p_i) on the copula latent */
+  readonly zThr: Float64Array;
+  readonly magMean: Float64Array;
+  readonly magStd: Float64Array;
+  readonly biasVec: Float32Array;
+  /** low-rank factor [features x rank] */
+  readonly factor: Float64Array;
+  /** parent of each feature (-1 for none) and the children lists */
+  readonly parent: Int32Array;
+  readonly children: number[][];
+  /** features in top-down order (parents before children) for applying the hierarchy */
+  readonly topDown: number[];
+  /** max |cos| between distinct dictionary rows before and after orthogonalisation */
+  readonly maxCos: { before: number; after: number };
+
+  constructor(config: SynthSAEBenchConfig, seed: number) {
+    checkSynthConfig(config);
+    this.config = { ...config };
+    const c = config, G = c.features, d = c.dim;
+    const rng = new Rng(seed);
+    this.p = zipfProbabilities(G, c.zipfExponent, c.pMin, c.pMax);
+    this.zThr = Float64Array.from(this.p, normInv);
+    this.magMean = new Float64Array(G);
+    this.magStd = new Float64Array(G);
+    const mr = rng.fork('magnitudes');
+    for (let i = 0; i < G; i++) {
+      this.magMean[i] = G === 1 ? c.magMeanFirst : c.magMeanFirst + ((c.magMeanLast - c.magMeanFirst) * i) / (G - 1);
+      this.magStd[i] = Math.abs(c.stdMean + c.stdStd * mr.normal());
+    }
+    // hierarchy: the tree nodes get a seeded random subset of features, assigned top-down in
+    // increasing index order (a parent is more frequent than its children)
+    this.parent = new Int32Array(G).fill(-1);
+    this.children = Array.from({ length: G }, () => []);
+    const per = treeSize(c.branching, c.depth);
+    const used = Array.from(rng.fork('hierarchy').choice(G, c.roots * per)).sort((a, b) => a - b);
+    let next = 0;
+    const levels: number[][] = [];
+    let level: number[] = [];
+    for (let r = 0; r < c.roots; r++) level.push(used[next++]);
+    levels.push(level);
+    for (let k = 1; k <= c.depth; k++) {
+      const nl: number[] = [];
+      for (const par of level) for (let b = 0; b < c.branching; b++) { const ch = used[next++]; this.parent[ch] = par; this.children[par].push(ch); nl.push(ch); }
+      levels.push(nl);
+      level = nl;
+    }
+    this.topDown = levels.flat();
+    // low-rank correlation factor, rows scaled to norm 1
+    const R = c.corrRank;
+    this.factor = new Float64Array(G * R);
+    const fr = rng.fork('correlation');
+    for (let i = 0; i < G; i++) {
+      let s = 0;
+      for (let q = 0; q < R; q++) { const v = fr.normal(); this.factor[i * R + q] = v; s += v * v; }
+      const nrm = Math.sqrt(s) || 1;
+      for (let q = 0; q < R; q++) this.factor[i * R + q] /= nrm;
+    }
+    // dictionary: random unit rows, then orthogonalised by gradient steps on sum_{i != j} cos_ij^2
+    const D = new Matrix(G, d);
+    rng.fork('dictionary').fillNormal(D.data);
+    normalize(D);
+    const before = maxOffCos(D);
+    for (let s = 0; s < c.orthoSteps; s++) {
+      const C = matmul(D, D, { transB: true });
+      for (let i = 0; i < G; i++) C.data[i * G + i] = 0;
+      const grad = matmul(C, D); // d/dD of sum_{i != j} (D_i·D_j)^2 is 4 C D
+      for (let t = 0; t < D.data.length; t++) D.data[t] -= c.orthoLr * 4 * grad.data[t];
+      normalize(D);
+    }
+    this.maxCos = { before, after: maxOffCos(D) };
+    this.D = D;
+    this.biasVec = new Float32Array(d);
+    rng.fork('bias').fillNormal(this.biasVec);
+    let bn = 0;
+    for (const v of this.biasVec) bn += v * v;
+    bn = Math.sqrt(bn) || 1;
+    for (let j = 0; j < d; j++) this.biasVec[j] *= c.bias / bn;
+  }
+
+  /** A batch of n samples: true activations A [n x features] and activations X [n x dim]. */
+  sample(n: number, rng: Rng): { X: Matrix; A: Matrix } {
+    const c = this.config, G = c.features, R = c.corrRank;
+    const A = new Matrix(n, G);
+    const g = new Float64Array(R);
+    const s = c.corrScale, rest = Math.sqrt(Math.max(0, 1 - s * s));
+    for (let t = 0; t < n; t++) {
+      for (let q = 0; q < R; q++) g[q] = rng.normal();
+      const o = t * G;
+      for (let i = 0; i < G; i++) {
+        let z = 0;
+        for (let q = 0; q < R; q++) z += this.factor[i * R + q] * g[q];
+        z = s * z + rest * rng.normal();
+        if (z < this.zThr[i]) A.data[o + i] = Math.max(0, this.magMean[i] + this.magStd[i] * rng.normal());
+      }
+      // hierarchy, top-down: a child is off while its parent is off; of the active children one is kept
+      for (const f of this.topDown) {
+        const par = this.parent[f];
+        if (par >= 0 && !(A.data[o + par] > 0)) A.data[o + f] = 0;
+        const ch = this.children[f];
+        if (ch.length === 0) continue;
+        let on = 0;
+        for (const h of ch) if (A.data[o + h] > 0) on++;
+        if (on > 1) {
+          let keep = rng.int(on);
+          for (const h of ch) if (A.data[o + h] > 0) { if (keep !== 0) A.data[o + h] = 0; keep--; }
+        }
+      }
+    }
+    const X = matmul(A, this.D);
+    for (let t = 0; t < n; t++) for (let j = 0; j < c.dim; j++) X.data[t * c.dim + j] += this.biasVec[j];
+    return { X, A };
+  }
+
+  /** Features that have children (the parents absorption is measured on). */
+  parents(): number[] {
+    return this.topDown.filter((f) => this.children[f].length > 0);
+  }
+}
+
+function normalize(D: Matrix): void {
+  const d = D.cols;
+  for (let i = 0; i < D.rows; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += D.data[i * d + j] ** 2;
+    const nrm = Math.sqrt(s) || 1;
+    for (let j = 0; j < d; j++) D.data[i * d + j] /= nrm;
+  }
+}
+
+function maxOffCos(D: Matrix): number {
+  const C = matmul(D, D, { transB: true });
+  let m = 0;
+  for (let i = 0; i < D.rows; i++) for (let j = 0; j < D.rows; j++) if (i !== j) m = Math.max(m, Math.abs(C.data[i * D.rows + j]));
+  return m;
+}

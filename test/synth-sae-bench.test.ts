@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/core/rng.js';
+import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, normInv, zipfProbabilities } from '../src/worlds/synth-sae-bench.js';
+import { assertThrowsCode } from './helpers.js';
+
+const tiny = { ...SYNTH_SAE_BENCH_PRESETS.small, features: 120, dim: 24, roots: 3, branching: 3, depth: 2, orthoSteps: 5, corrRank: 4 };
+
+test('synth-sae-bench world: Zipf probabilities, inverse normal CDF, hierarchy rules, firing rates', () => {
+  const p = zipfProbabilities(100, 0.5, 5e-4, 0.4);
+  assert.ok(Math.abs(p[0] - 0.4) < 1e-12 && Math.abs(p[99] - 5e-4) < 1e-12);
+  for (let i = 1; i < 100; i++) assert.ok(p[i] < p[i - 1]);
+  // scipy.stats.norm.ppf values
+  for (const [q, z] of [[0.5, 0], [0.975, 1.959963984540054], [0.01, -2.3263478740408408], [5e-4, -3.2905267314919255]]) assert.ok(Math.abs(normInv(q) - z) < 1e-8, `normInv(${q})`);
+  const w = new SynthSAEBenchWorld(tiny, 3);
+  assert.equal(w.parents().length, 3 + 9);
+  const { X, A } = w.sample(3000, new Rng(5));
+  assert.equal(X.cols, 24);
+  const G = tiny.features;
+  let parentViol = 0, exclViol = 0;
+  for (let t = 0; t < A.rows; t++) {
+    for (let f = 0; f < G; f++) {
+      const par = w.parent[f];
+      if (par >= 0 && A.data[t * G + f] > 0 && !(A.data[t * G + par] > 0)) parentViol++;
+      const ch = w.children[f];
+      if (ch.filter((h) => A.data[t * G + h] > 0).length > 1) exclViol++;
+    }
+  }
+  assert.equal(parentViol, 0, 'a child fired without its parent');
+  assert.equal(exclViol, 0, 'two children of one parent fired together');
+  // a feature outside the hierarchy fires at its Zipf rate (copula marginal is N(0,1))
+  const free = Array.from({ length: G }, (_, f) => f).filter((f) => w.parent[f] < 0 && w.children[f].length === 0)[0];
+  let on = 0;
+  for (let t = 0; t < A.rows; t++) if (A.data[t * G + free] > 0) on++;
+  const pf = w.p[free], se = Math.sqrt((pf * (1 - pf)) / A.rows);
+  assert.ok(Math.abs(on / A.rows - pf) < 5 * se + 1e-3, `feature ${free}: rate ${on / A.rows} vs p ${pf}`);
+  // x = a·D + bias
+  let err = 0;
+  for (let j = 0; j < 24; j++) {
+    let s = w.biasVec[j];
+    for (let f = 0; f < G; f++) s += A.data[f] * w.D.data[f * 24 + j];
+    err = Math.max(err, Math.abs(s - X.data[j]));
+  }
+  assert.ok(err < 1e-4);
+  assertThrowsCode(() => new SynthSAEBenchWorld({ ...tiny, features: 20 }, 0), 'E_ARG', /needs 3 x 13 = 39 features, but there are only 20/);
+});
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, SPARSECODE_BACKEND: 'js' }, timeout: 120000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('CLI: world synth-sae-bench -> fit matryoshka-sae -> eval --model --world (--saebench) -> compare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssb-'));
+  try {
+    const w = join(dir, 'w');
+    let r = cli(['world', 'synth-sae-bench', '--latents', '120', '--dim', '24', '--roots', '3', '--branching', '3', '--depth', '2', '--ortho-steps', '5', '--samples', '2001', '--seed', '1', '--out', w, '--quiet', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const meta = JSON.parse(readFileSync(join(w, 'world.json'), 'utf8'));
+    assert.equal(Object.keys(meta.hierarchy).length, 12);
+    r = cli(['fit', 'matryoshka-sae', '--input', join(w, 'train_x.npy'), '--atoms', '32', '--k', '4', '--epochs', '5', '--batch', '100', '--seed', '0', '--out', join(dir, 'm'), '--quiet', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    r = cli(['eval', '--model', join(dir, 'm'), '--world', w, '--saebench', join(dir, 'sb'), '--json', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    for (const k of ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'sparse_probing_top1']) assert.equal(typeof e[k], 'number', k);
+    assert.ok(e.ev > 0 && e.ev < 1 && e.mcc_dec > 0 && e.mcc_dec <= 1);
+    const core = JSON.parse(readFileSync(join(dir, 'sb', 'core.json'), 'utf8'));
+    assert.equal(core.eval_result_metrics.reconstruction_quality.explained_variance, e.ev);
+    assert.ok(existsSync(join(dir, 'sb', 'absorption.json')) && existsSync(join(dir, 'sb', 'sparse_probing.json')));
+    // compare: a model with itself matches perfectly; a wrong-width world is refused
+    cpSync(join(dir, 'm'), join(dir, 'm2'), { recursive: true });
+    r = cli(['compare', join(dir, 'm'), join(dir, 'm2'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout);
+    assert.ok(Math.abs(c.mean_cos - 1) < 1e-5 && c.frac_above_0_9 === 1 && c.frac_above_0_7 === 1);
+    assert.deepEqual(c.unmatched_a, []);
+    for (const m of c.matches) assert.equal(m.a, m.b);
+    r = cli(['eval', '--model', join(dir, 'm'), '--input', join(w, 'val_x.npy'), '--truth', join(w, 'train_z.npy'), '--true-dictionary', join(w, 'mixing.npy'), '--quiet']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /1001 rows/);
+    r = cli(['world', 'synth-sae-bench', '--latents', '20', '--roots', '3', '--out', join(dir, 'bad'), '--quiet']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /hierarchy of 3 roots/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('repro synth-sae-bench (tiny settings): one line per method, report with the reference columns and the F1-vs-EV scatter, resumable', async () => {
+  const { runSynthSAEBenchRepro } = await import('../src/experiments/synth-sae-bench.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ssb-repro-'));
+  try {
+    const settings = { world: tiny, trainRows: 1500, evalRows: 600, atoms: 32, k: 4, steps: 40, batch: 128 };
+    const o = { out: dir, preset: 'quick' as const, methods: ['topk-sae', 'matryoshka-sae'], settings };
+    const r = await runSynthSAEBenchRepro(o);
+    assert.equal(r.summary.lines.length, 2);
+    for (const l of r.summary.lines) { assert.ok(l && l.error === undefined, JSON.stringify(l)); assert.ok(l!.metrics!.f1 >= 0 && l!.metrics!.f1 <= 1); }
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(md, /ref F1/);
+    assert.match(md, /matryoshka-sae/);
+    assert.ok(existsSync(join(dir, 'f1_vs_ev.svg')));
+    const again = await runSynthSAEBenchRepro(o);
+    assert.equal(again.summary.ran, 0);
+    assert.equal(again.summary.skipped, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
