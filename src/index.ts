@@ -82,3 +82,11 @@ export {
   runLejepaRepro, runLejepaCell, lejepaCells, writeLejepaReport, LEJEPA_EXPERIMENTS, LEJEPA_PRESETS, LEJEPA_METRICS, PAPER_SCALING, PAPER_GENNORM,
   type LejepaConfig, type LejepaSettings, type LejepaExperiment, type LejepaReproOptions,
 } from './experiments/lejepa.js';
+export {
+  runRestrav, runRestravCell, restravFeatures, writeRestravReport, RESTRAV_METHODS, RESTRAV_METRICS, RESTRAV_PRESETS,
+  type RestravOptions, type RestravSettings, type RestravConfig, type RestravMethod,
+} from './experiments/restrav.js';
+export {
+  runPhyip, runPhyipCell, buildPhyipState, orbitWindows, frozenLinear, mlpProbe, finetune, forceScores, PHYIP_METHODS, PHYIP_METRICS, PHYIP_PRESETS,
+  type PhyipOptions, type PhyipSettings, type PhyipConfig, type PhyipMethod, type PhyipState, type OrbitWindows,
+} from './experiments/phyip.js';

@@ -25,6 +25,8 @@ const ACCEPTS: Record<string, string[]> = {
   'causal-rungs': [],
   'synth-sae-bench': [],
   lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
+  restrav: [],
+  phyip: [],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {

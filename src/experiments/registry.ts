@@ -15,6 +15,8 @@ import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
 import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
 import { LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from './lejepa.js';
+import { RESTRAV_METHODS, RESTRAV_METRICS, runRestrav } from './restrav.js';
+import { PHYIP_METHODS, PHYIP_METRICS, runPhyip } from './phyip.js';
 
 /**
  * The registry of reproductions: every experiment `sparsecode repro` runs, with the options it
@@ -180,6 +182,28 @@ export const EXPERIMENTS: ReproExperiment[] = [
     format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('r2') ? 4 : 3),
     jsonRowsOnly: true,
     methodField: 'objective',
+  },
+  {
+    name: 'restrav',
+    options: [],
+    methods: RESTRAV_METHODS,
+    run: (_o, a) => runRestrav(a),
+    progressLabel: (c) => `${c.method} strength=${c.config.strength} seed=${c.config.seed}`,
+    columns: [{ header: 'strength', key: 'strength' }],
+    metrics: RESTRAV_METRICS,
+    format: (r, m) => formatMeanStd(r.mean[m], r.std[m], m.startsWith('curvature') ? 1 : 3),
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'phyip',
+    options: [],
+    methods: PHYIP_METHODS,
+    run: (_o, a) => runPhyip(a),
+    progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
+    columns: [],
+    metrics: PHYIP_METRICS,
+    format: (r, m) => (m === 'ssl_eps_ood' ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m.startsWith('mape') ? 1 : 3)),
+    jsonRowsOnly: true,
   },
 ];
 

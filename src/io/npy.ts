@@ -279,8 +279,10 @@ export function checkRowRequest(name: string, rows: number, cols: number, start:
 /**
  * Open a 1-D or 2-D .npy for chunked row reads (see NpyReader). Validates the header and the
  * file size first. `scratchBytes` caps the scratch buffer used for converting reads (default 8 MiB).
+ * `flattenLeading: true` also opens C-order arrays of 3 or more dimensions, as rows of the last
+ * axis (e.g. [videos x T x D] reads as [videos·T x D]; `shape` keeps the stored shape).
  */
-export function openNpy(path: string, opts: { scratchBytes?: number } = {}): NpyReader {
+export function openNpy(path: string, opts: { scratchBytes?: number; flattenLeading?: boolean } = {}): NpyReader {
   const maxScratch = opts.scratchBytes ?? MAX_SCRATCH_BYTES;
   const { fd, size } = openForRead(path);
   try {
@@ -295,9 +297,14 @@ export function openNpy(path: string, opts: { scratchBytes?: number } = {}): Npy
     const { shape, descr, fortran, dataOffset } = parseNpyHeader(prefix, path);
     const { kind, littleEndian } = npyElement(descr, path);
     checkDataSize(path, shape, ELEMENT_BYTES[kind], dataOffset, size);
-    if (shape.length !== 1 && shape.length !== 2) fail('E_SHAPE', `${path}: expected a 1-D or 2-D array, got shape (${shape.join(', ')})`);
-    const rows = shape[0];
-    const cols = shape.length === 2 ? shape[1] : 1;
+    // flattenLeading: an N-D C-order array [a, b, ..., d] reads as rows of its last axis ([a·b·… x d])
+    const flat = opts.flattenLeading === true && shape.length > 2;
+    if (flat && fortran && shape.filter((s) => s > 1).length > 1) {
+      fail('E_FORMAT', `${path}: a ${shape.length}-D Fortran-order array cannot be read row by row; save it with np.save(path, np.ascontiguousarray(x))`);
+    }
+    if (!flat && shape.length !== 1 && shape.length !== 2) fail('E_SHAPE', `${path}: expected a 1-D or 2-D array, got shape (${shape.join(', ')})`);
+    const rows = flat ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : shape[0];
+    const cols = shape.length >= 2 ? shape[shape.length - 1] : 1;
     const layout: RowLayout = { name: path, dataOffset, rows, cols, kind, littleEndian, fortran: fortran && shape.length === 2 };
     const scratch = new Scratch();
     let open = true;

@@ -24,3 +24,10 @@ export {
   worldModelMetrics, gridMetrics, boundQuantities, orthogonalityError, procrustesError, covariance, r2Both,
   type WorldModelMetrics, type BoundQuantities,
 } from './world-model.js';
+export {
+  STRAIGHTENING_FEATURE_NAMES, MIN_TRAJECTORY_FRAMES, straighteningFeatures, trajectoryGeometry, featuresFromGeometry, meanCurvature, batchStraighteningFeatures,
+  type TrajectoryGeometry, type TrajectoryInput,
+} from './curvature.js';
+export { binaryScores, bestF1Threshold, thresholdPredictions, linspace, type BinaryScores } from './classification.js';
+export { mape, powerLawFit, type PowerLawFit } from './regression-scores.js';
+export { trainStraighteningDetector, trainBinaryMlp, type StraighteningDetector, type StraighteningDetectorOptions, type StraighteningDetectorResult } from './straightening-detector.js';

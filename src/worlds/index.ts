@@ -13,3 +13,5 @@ export {
   type LatentLaw, type LatentLawKind, type Mixing, type MixingName, type OuWorldOptions, type OuBatch,
 } from './ou-views.js';
 export { MatchedEncoder } from './matched-encoder.js';
+export * from './trajectories.js';
+export * from './orbits.js';

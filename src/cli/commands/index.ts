@@ -17,8 +17,10 @@ import { interpretabilityCommand } from './interpretability.js';
 import { claimsCommand } from './claims.js';
 import { compareCommand } from './compare.js';
 import { sigregCommand } from './sigreg.js';
+import { curvatureCommand } from './curvature.js';
+import { detectCommand } from './detect.js';
 
-/** Every CLI command, in the order `--help` lists them. Add new commands here. */
+/** Every CLI command, in the order `--help` lists them. Add new commands here (one per line). */
 export const commands: Command[] = [
   demoCommand,
   backendsCommand,
@@ -38,4 +40,6 @@ export const commands: Command[] = [
   claimsCommand,
   compareCommand,
   sigregCommand,
+  curvatureCommand,
+  detectCommand,
 ];

@@ -25,7 +25,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]\n       sparsecode repro restrav [--preset quick|full] [--seeds 0,1,2] [--methods jitter,resample,flicker,mixed] [--out DIR] [--json]\n       sparsecode repro phyip [--preset quick|full] [--seeds 0,1,2] [--methods frozen-linear,finetune,mlp-probe] [--out DIR] [--json]',
   description: [
     'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
     'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
@@ -94,6 +94,15 @@ export const reproCommand: Command = {
     'gennorm, --steps the training steps. One JSON line per cell {config, objective, metrics, seconds}; report.md has the',
     "scaling table and R²-vs-α plots beside the paper's numbers.",
     `Objectives: ${LEJEPA_OBJECTIVES.join(', ')}.`,
+    '',
+    'restrav (docs/probing.md, ReStraV): synthetic embedding trajectories (natural = smooth paths in 384 dimensions; generated =',
+    'the same with frame jitter, a re-sampled segment or temporal flicker); the 21 straightening features and the paper\'s MLP',
+    'detector; AUROC, accuracy, F1, the AUROC of the mean curvature alone, curvature histograms per class.',
+    'Methods (the perturbation): jitter, resample, flicker, mixed. --preset full adds weaker perturbations (strength 0.25, 0.5).',
+    '',
+    'phyip (docs/probing.md, PhyIP): Kepler orbits; a next-step world model pretrained on unlabelled orbits and frozen; the force',
+    'read out on a few labelled in-distribution orbits and scored on OOD orbits: Spearman rho, MAPE, fitted force exponent.',
+    'Methods: frozen-linear (PhyIP), finetune (encoder + head trained on the labels), mlp-probe.',
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -140,6 +149,8 @@ export const reproCommand: Command = {
     'sparsecode repro federated-factory --preset quick --generator gaussian --json',
     'sparsecode repro lejepa --preset quick --out runs/lejepa',
     'sparsecode repro lejepa --experiment scaling --objectives sigreg,whiten,infonce --seeds 0,1 --json',
+    'sparsecode repro restrav --preset quick --out runs/restrav',
+    'sparsecode repro phyip --preset quick --seeds 0,1,2 --json',
   ],
   async run(ctx) {
     return runRepro(ctx);
