@@ -9,5 +9,5 @@ if (!existsSync(fileURLToPath(entry))) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-const code = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2), { isolate: true });
 process.exitCode = code;

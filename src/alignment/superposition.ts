@@ -6,7 +6,7 @@ import { solveSPD } from '../linalg/cholesky.js';
 
 /**
  * Closed-form alignment of two systems that read the same latents through different linear
- * maps (PAPERS.md §4, arXiv 2604.00208), in sparsecode's row convention:
+ * maps (docs/papers.md §4, arXiv 2604.00208), in sparsecode's row convention:
  *
  *   y_A = z·A,  y_B = z·B,   z ∈ ℝⁿ a row of latents,  A [n x m_A],  B [n x m_B].
  *

@@ -23,6 +23,13 @@ export interface Command {
   positionals?: PositionalSpec[];
   options: OptionSpec[];
   examples: string[];
+  /**
+   * Runs in a child process (one long synchronous computation, e.g. FISTA over a whole file): the
+   * parent stays idle, so Ctrl-C / SIGTERM stops the child at once, the parent removes the
+   * child's temporary output files and exits 130. Commands that loop cooperatively (fit, repro)
+   * handle the signal themselves and leave this unset.
+   */
+  isolate?: boolean;
   /** returns the exit code (default 0) */
   run(ctx: Context): Promise<number | void>;
 }

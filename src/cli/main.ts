@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIsolatedChild, runIsolated } from './isolate.js';
 import { isSparsecodeError } from '../core/errors.js';
 import { loadBackends, useBackend, backend } from '../backend/index.js';
 import { parseArgs, formatOptions, suggest, GLOBAL_OPTIONS } from './args.js';
@@ -46,7 +47,12 @@ export function commandHelp(c: Command): string {
   return parts.join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run the CLI. `isolate`: commands marked `isolate` run in a child process started from this
+ * process's entry script (`bin/sparsecode.js` passes true; a program that calls `main` itself
+ * runs every command in-process, where Ctrl-C waits for the computation).
+ */
+export async function main(argv: string[], opts: { isolate?: boolean } = {}): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
@@ -63,13 +69,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sparsecode: unknown command "${name}"${s ? ` (did you mean "${s}"?)` : ''}; run sparsecode --help\n`);
     return EXIT.usage;
   }
+  if (opts.isolate && cmd.isolate && !isIsolatedChild() && !rest.some((a) => a === '--help' || a === '-h')) return runIsolated(name, rest);
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
     controller.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // In an isolated child the default action applies: the signal ends the computation at once.
+  const handleSignals = !isIsolatedChild();
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   try {
     const { opts, positionals } = parseArgs(rest, cmd.options);
     if (opts.help) {

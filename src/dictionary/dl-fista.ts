@@ -278,7 +278,7 @@ function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string
 }
 
 /**
- * Dictionary learning by alternating FISTA and MOD (PAPERS.md §1, "DL-FISTA"):
+ * Dictionary learning by alternating FISTA and MOD (docs/papers.md §1, "DL-FISTA"):
  * random unit-norm D; repeat up to maxOuter times: fistaIters FISTA steps warm-started from the
  * previous codes, then D ← (ZᵀZ + ridge·I)⁻¹ZᵀX (method of optimal directions, Engan et al.
  * 1999), renormalise rows (atoms that went to zero are re-drawn, seeded); stop when

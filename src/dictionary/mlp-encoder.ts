@@ -8,7 +8,7 @@ import { Adam } from './adam.js';
 
 /**
  * Amortised sparse encoders with a linear decoder, trained by Adam on the loss of
- * "Compute-optimal inference and the amortisation gap" (arXiv 2411.13117, PAPERS.md sec. 2):
+ * "Compute-optimal inference and the amortisation gap" (arXiv 2411.13117, docs/papers.md sec. 2):
  *
  *     loss = MSE + λ·mean|S|,   MSE = ||X − S·D||²_F / (n·d),   mean|S| = Σ|S| / (n·atoms)
  *

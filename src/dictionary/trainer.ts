@@ -4,7 +4,7 @@ import { type Rng, type Seed, toRng } from '../core/rng.js';
 import { assertFinite, checkAborted } from '../core/validate.js';
 import { Adam, learningRate, type LrSchedule, validateSchedule } from './adam.js';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { SparseAutoencoder } from './sae/base.js';
+import type { Trainable } from './trainable.js';
 import { columnMean, geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
 import type { RowSource } from '../io/rows.js';
 import { defaultSampleRows, isRowSource, RowStream, sampleRows, type StreamPosition } from './stream.js';
@@ -104,7 +104,7 @@ export interface FitResult {
  * The result of a streamed run differs from an in-memory run with the same seed only through
  * the batch order (and the sample, for sources larger than it): statistically equivalent.
  */
-export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource, opts: FitOptions = {}): Promise<FitResult> {
+export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: FitOptions = {}): Promise<FitResult> {
   const streaming = isRowSource(data);
   if (!streaming && !(data instanceof Matrix)) fail('E_ARG', 'fit: X must be a Matrix [samples x dim] or a RowSource (io/rows.ts openRows)');
   const X = streaming ? null : (data as Matrix);
@@ -229,7 +229,7 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
   };
 
   // ---- the loop -----------------------------------------------------------------------------
-  if ('deadAfter' in sae) (sae as unknown as { deadAfter: number }).deadAfter = deadAfter;
+  if ('deadAfter' in sae) sae.deadAfter = deadAfter;
   const xb = new Matrix(batch, d);
   const orderRng = rng.fork('order');
   const stream = src
@@ -238,7 +238,7 @@ export async function trainSAE(sae: SparseAutoencoder, data: Matrix | RowSource,
   let permEpoch = -1;
   let perm: Int32Array = new Int32Array(0);
   const deadBuf = new Uint8Array(cfg.atoms);
-  const resample = (sae as unknown as { resampleDead?: (xb: Matrix, dead: Uint8Array, rng: Rng) => number[] }).resampleDead;
+  const resample = sae.resampleDead;
   const t0 = performance.now();
   let lastReport = -Infinity, lastYield = performance.now();
   const interval = opts.progressIntervalMs ?? 250;

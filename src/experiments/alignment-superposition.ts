@@ -21,7 +21,7 @@ import { finishReport, runExperiment, type ExperimentRun } from './experiment.js
 import { aggregate, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 
 /**
- * "Alignment of systems in superposition" (PAPERS.md sec. 4, arXiv 2604.00208).
+ * "Alignment of systems in superposition" (docs/papers.md sec. 4, arXiv 2604.00208).
  *
  * Two systems read the same k-sparse latents z (n latents, U(0,1) magnitudes) through
  * different random maps: y_A = z·A, y_B = z·B, A and B [n x m] with N(0,1) entries and unit-norm
@@ -460,7 +460,7 @@ export function writeAlignmentSuperpositionReport(dir: string, lines: ResultLine
   const methods = ALIGNMENT_SUPERPOSITION_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# Alignment of systems in superposition — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 4. Two systems y_A = z·A, y_B = z·B read the same k-sparse U(0,1) latents through');
+  md.push('Protocol: docs/papers.md section 4. Two systems y_A = z·A, y_B = z·B read the same k-sparse U(0,1) latents through');
   md.push('independent random maps (N(0,1), unit-norm rows). Alignment on raw held-out activations vs the closed form, and on');
   md.push('sparse codes extracted from each system separately (FISTA with the true maps, DL-FISTA, TopK SAE).');
   if (o.preset) md.push(`Preset: \`${o.preset}\`.`);

@@ -17,7 +17,7 @@ import { linePlot, type PlotSeries } from './svg.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
- * "Compute-optimal inference and the amortisation gap" (PAPERS.md sec. 2, arXiv 2411.13117).
+ * "Compute-optimal inference and the amortisation gap" (docs/papers.md sec. 2, arXiv 2411.13117).
  *
  * World: N = 16 sources, M = 8 dims, K = 3 active per sample, magnitudes |N(0,1)|, D [16 x 8]
  * with unit-norm rows (N(0,1) entries, normalised), X = S·D; 1024 train and 1024 test rows; one
@@ -371,7 +371,7 @@ export function writeAmortisationReport(dir: string, lines: ResultLine[], o: { s
   const rows = aggregate(latest);
   const md: string[] = [];
   md.push('# Compute-optimal inference and the amortisation gap — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 2 (arXiv 2411.13117). N = 16 sources, M = 8 dims, K = 3 active, |N(0,1)| magnitudes,');
+  md.push('Protocol: docs/papers.md section 2 (arXiv 2411.13117). N = 16 sources, M = 8 dims, K = 3 active, |N(0,1)| magnitudes,');
   md.push('1024 train / 1024 test rows; loss MSE + λ·mean|S|, Adam, full batch. Metrics on the test rows; mean ± sample std over seeds.');
   md.push('FLOPs are per test sample: `inference` = encoder forward (+ FISTA iterations), `total` = inference + training FLOPs spread over');
   md.push('the 1024 test rows. `gap` = mean over test rows of the loss (paper convention) of the codes minus that of the FISTA optimum');

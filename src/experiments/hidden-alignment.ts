@@ -14,7 +14,7 @@ import { aggregate, markdownTable, metricPlot, pivotTable, summaryTable, formatM
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
- * "Superposition disentanglement reveals hidden alignment" (PAPERS.md sec. 5, arXiv 2510.03186).
+ * "Superposition disentanglement reveals hidden alignment" (docs/papers.md sec. 5, arXiv 2510.03186).
  *
  * Two toy models of superposition (src/worlds/toy-model.ts: 64 features, hidden 8/16/32,
  * feature probability 0.1, U(0,1) magnitudes, importance (1+2i/64)^(−2), AdamW lr 1e-3,
@@ -272,7 +272,7 @@ export function writeHiddenAlignmentReport(dir: string, lines: ResultLine[], o: 
   const methods = HIDDEN_ALIGNMENT_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# Superposition disentanglement reveals hidden alignment — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 5. Two toy models of superposition trained from different initial weights on the same');
+  md.push('Protocol: docs/papers.md section 5. Two toy models of superposition trained from different initial weights on the same');
   md.push('data; a TopK SAE on each model\'s hidden activations; unit alignment source → target on held-out inputs.');
   md.push('Control `random-sae`: untrained TopK SAEs (random unit-norm decoder, encoder = its transpose, b_dec = mean activation).');
   if (o.preset) md.push(`Preset: \`${o.preset}\`.`);

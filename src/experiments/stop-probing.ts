@@ -588,7 +588,7 @@ export function writeStopProbingReport(dir: string, lines: ResultLine[], o: { se
   const failed = lines.filter((l) => l.error !== undefined);
   const md: string[] = [];
   md.push('# Stop Probing, Start Coding — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 1 (compositional split; ID metrics on the validation half, OOD on the OOD set).');
+  md.push('Protocol: docs/papers.md section 1 (compositional split; ID metrics on the validation half, OOD on the OOD set).');
   if (o.preset) md.push(`Preset: \`${o.preset}\`.`);
   md.push(`Results: ${lines.length} lines in results.jsonl, ${rows.length} config × method rows (mean ± sample std over seeds).`, '');
   const varying = varyingKeys(rows).filter((k) => k !== 'dim');

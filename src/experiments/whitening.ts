@@ -18,7 +18,7 @@ import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summar
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
 /**
- * "Data whitening improves SAE learning" (PAPERS.md sec. 3, arXiv 2511.13981), on synthetic
+ * "Data whitening improves SAE learning" (docs/papers.md sec. 3, arXiv 2511.13981), on synthetic
  * worlds with correlated (anisotropic) activations (src/worlds/anisotropic.ts): k-sparse
  * latents mixed so that the activations' covariance has condition number κ.
  *
@@ -402,7 +402,7 @@ export function writeWhiteningReport(dir: string, lines: ResultLine[], o: { sett
   const methods = WHITENING_METHODS.filter((m) => rows.some((r) => r.method === m));
   const md: string[] = [];
   md.push('# Data whitening improves SAE learning — reproduction report', '');
-  md.push('Protocol: PAPERS.md section 3 on anisotropic synthetic worlds (src/worlds/anisotropic.ts): k-sparse latents mixed so the');
+  md.push('Protocol: docs/papers.md section 3 on anisotropic synthetic worlds (src/worlds/anisotropic.ts): k-sparse latents mixed so the');
   md.push('activation covariance has condition number κ (geometric spectrum, random rotation, an offset). Each SAE kind is trained with');
   md.push('the same budget on raw (`none`), centred (`center`), PCA- and ZCA-whitened inputs; every metric is measured on held-out rows');
   md.push('in the original space (decoder rows un-whitened: W_dec·W⁻¹). Claim to check: whitening gives better sparse probing and');

@@ -10,7 +10,7 @@ import { checkMatrix, checkSameRows } from './util.js';
 
 /**
  * The amortisation gap ("Compute-optimal inference and the amortisation gap", arXiv 2411.13117,
- * PAPERS.md sec. 2): how much worse an amortised encoder's codes are, sample by sample, than the
+ * docs/papers.md sec. 2): how much worse an amortised encoder's codes are, sample by sample, than the
  * optimum of the sparse-coding objective on the same dictionary.
  *
  * Objectives (per sample x, codes z, dictionary D [atoms x d]):

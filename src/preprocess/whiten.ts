@@ -8,7 +8,7 @@ import { eighSym } from '../linalg/eigh.js';
 import { columnMeans, crossProduct } from '../linalg/gram.js';
 
 /**
- * PCA and ZCA whitening (PAPERS.md sec. 3), samples as rows.
+ * PCA and ZCA whitening (docs/papers.md sec. 3), samples as rows.
  *
  * Fit: mean mu (float64, stored float32), covariance Sigma = (1/n) (X - mu)^T (X - mu)
  * (population normalisation, so the whitened training data have identity second moment up
@@ -29,7 +29,7 @@ import { columnMeans, crossProduct } from '../linalg/gram.js';
  * the mean variance it bounds the gain of any direction by sqrt(1 / eps) (about 316) times
  * the gain of an average-variance direction, which also keeps rank-deficient data (n <= d,
  * constant columns) finite. Pass `epsMode: 'absolute'` to add eps itself to the eigenvalues.
- * The paper's value is unconfirmed (PAPERS.md), hence the parameter. eps = 0 is allowed
+ * The paper's value is unconfirmed (docs/papers.md), hence the parameter. eps = 0 is allowed
  * only when every eigenvalue is positive.
  */
 export type WhiteningMethod = 'pca' | 'zca';

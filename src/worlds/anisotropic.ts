@@ -6,7 +6,7 @@ import { eighSym } from '../linalg/eigh.js';
 import { randomMixing, type IidSplit, type Magnitude, type World } from './superposition.js';
 
 /**
- * An anisotropic sparse-superposition world (PAPERS.md sec. 3, "Data whitening improves SAE
+ * An anisotropic sparse-superposition world (docs/papers.md sec. 3, "Data whitening improves SAE
  * learning"): k-sparse latents seen through a mixing whose atoms are correlated, so that the
  * activations' covariance has a prescribed, large condition number, like the activations of a
  * real language model (a decaying spectrum and an offset).

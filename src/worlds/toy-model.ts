@@ -6,16 +6,16 @@ import { matmul } from '../backend/ops.js';
 
 /**
  * The toy model of superposition (Elhage et al. 2022, as used by "Superposition
- * disentanglement reveals hidden alignment", PAPERS.md sec. 5), in sparsecode's row convention:
+ * disentanglement reveals hidden alignment", docs/papers.md sec. 5), in sparsecode's row convention:
  *
  *   h  = act(x·W)            x [batch x features], W [features x hidden], act = ReLU (default) or identity
  *   x̂  = ReLU(h·Wᵀ + b)      b [features]
  *   L  = (1 / (batch·features)) Σ_s Σ_i I_i (x̂_si − x_si)²     (importance-weighted MSE, mean over rows and features)
  *
  * Data: each feature is active independently with probability `featureProb`, active values
- * U(0, 1). Importance I_i = (1 + 2i/F)^(−2) by default (PAPERS.md sec. 5 *(unconfirmed)*:
+ * U(0, 1). Importance I_i = (1 + 2i/F)^(−2) by default (docs/papers.md sec. 5 *(unconfirmed)*:
  * Anthropic's original uses decay^i, e.g. 0.7^i; give `importance: {decay}` or explicit
- * values). The hidden ReLU follows PAPERS.md; Anthropic's original model has a linear hidden
+ * values). The hidden ReLU follows docs/papers.md; Anthropic's original model has a linear hidden
  * layer (`hiddenActivation: 'linear'`).
  *
  * Forward and backward are written by hand (checked by finite differences in
@@ -35,7 +35,7 @@ export interface ToyModelConfig {
   featureProb?: number;
   /** per-feature loss weights: 'paper' = (1 + 2i/F)^(−2) (default), {decay} = decay^i, or explicit values */
   importance?: ToyImportance;
-  /** hidden nonlinearity: 'relu' (PAPERS.md, default) or 'linear' (Anthropic's original) */
+  /** hidden nonlinearity: 'relu' (docs/papers.md, default) or 'linear' (Anthropic's original) */
   hiddenActivation?: ToyHiddenActivation;
 }
 

@@ -28,6 +28,7 @@ export const alignCommand: Command = {
     { name: 'json', type: 'boolean', help: 'print one JSON object' },
     TENSOR_OPTION,
   ],
+  isolate: true,
   examples: [
     'sparsecode align --a netA.npy --b netB.npy --metric linear-cka',
     'sparsecode align --a netA.npy --b netB.npy --metric rsa --rdm euclidean --compare pearson --json',

@@ -7,7 +7,7 @@ const DEMO_METHODS = ['oracle', 'dl-fista', 'topk-sae', 'fista-on-topk-sae', 'pr
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'a one-minute tour: probes, SAEs and sparse coding on a world with known features',
+  summary: 'a ~10-second tour: probes, SAEs and sparse coding on a world with known features',
   usage: 'demo [--latents N] [--active K] [--samples S] [--seed S]',
   description: [
     'Builds a compositional superposition world (PAPERS sec. 1: n latents, k active, x = z·A in',

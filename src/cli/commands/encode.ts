@@ -9,6 +9,7 @@ import { encode, ENCODE_METHODS, type EncodeMethod } from '../../inference/index
 import type { Command } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { Progress } from '../progress.js';
+import { orphaned } from '../isolate.js';
 
 const L1_METHODS = new Set<EncodeMethod>(['fista', 'ista', 'lasso-cd']);
 
@@ -126,6 +127,7 @@ export const encodeCommand: Command = {
     TENSOR_OPTION,
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of the summary line' },
   ],
+  isolate: true,
   examples: [
     'sparsecode encode --dictionary D.npy --input X.npy --lambda 0.1 --out Z.npy',
     'sparsecode encode --dictionary D.npy --input X.npy --method fista --lambda 0.1 --iters 100 --nonneg --out Z.npy',
@@ -233,5 +235,5 @@ function fmt(v: number | undefined): string {
 }
 
 function checkAbortedCli(signal: AbortSignal): void {
-  if (signal.aborted) fail('E_CANCELLED', 'encode: interrupted; no codes were written');
+  if (signal.aborted || orphaned()) fail('E_CANCELLED', 'encode: interrupted; no codes were written');
 }

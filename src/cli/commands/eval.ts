@@ -27,6 +27,7 @@ export const evalCommand: Command = {
     { name: 'json', type: 'boolean', help: 'print one JSON object' },
     TENSOR_OPTION,
   ],
+  isolate: true,
   examples: [
     'sparsecode eval --codes codes_val.npy --truth worlds/n100/val_z.npy --json',
     'sparsecode eval --codes codes_ood.npy --truth worlds/n100/ood_z.npy --ood --dictionary D.npy --true-dictionary worlds/n100/mixing.npy',

@@ -97,6 +97,6 @@ export const worldCommand: Command = {
     }
     ctx.print(`${world.kind} world: ${world.A.rows} latents, dim ${world.dim}, seed ${o.seed}`);
     ctx.print(`  splits: ${world.splits.map((s) => `${s} ${world.sizes[s as keyof typeof world.sizes]}`).join(', ')}`);
-    ctx.print(`  wrote ${o.out}/world.json, mixing.npy, {${world.splits.join(',')}}_{x,z,y}.npy`);
+    ctx.print(`  wrote ${join(o.out, 'world.json')}, mixing.npy, {${world.splits.join(',')}}_{x,z,y}.npy`);
   },
 };

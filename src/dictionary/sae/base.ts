@@ -6,6 +6,9 @@ import { assertFinite } from '../../core/validate.js';
 import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } from './config.js';
 import { normalizeRows, randomUnitRows } from './init.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
+import type { StepStats, Trainable } from '../trainable.js';
+
+export type { StepStats } from '../trainable.js';
 
 /** SAELens-layout weights, in the raw activation space. */
 export interface SAEWeights {
@@ -19,16 +22,6 @@ export interface SAEWeights {
   b_dec: Float32Array;
   /** [atoms] JumpReLU thresholds (and BatchTopK's inference threshold, one value repeated) */
   threshold?: Float32Array;
-}
-
-/** Loss parts of one training step (per-batch means in the scaled training space). */
-export interface StepStats {
-  loss: number;
-  mse: number;
-  /** mean active latents per row */
-  l0: number;
-  /** auxiliary (AuxK) loss, 0 when unused */
-  aux: number;
 }
 
 /** Per-batch-size buffers: allocated once for the batch size in use, reused every step. */
@@ -56,7 +49,7 @@ export class Workspace {
  * W_enc) so that sparse backward passes touch whole rows. `getWeights()` returns the SAELens
  * layout.
  */
-export abstract class SparseAutoencoder {
+export abstract class SparseAutoencoder implements Trainable {
   readonly kind: SAEKind;
   readonly config: ResolvedSAEConfig;
   dim = 0;

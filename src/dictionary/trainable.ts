@@ -1,0 +1,64 @@
+import type { Matrix } from '../core/matrix.js';
+import type { Rng } from '../core/rng.js';
+import type { ResolvedSAEConfig } from './sae/config.js';
+
+/** One trainable parameter buffer with its gradient (same length) and whether weight decay applies. */
+export interface TrainableParam {
+  name: string;
+  param: Float32Array;
+  grad: Float32Array;
+  decay: boolean;
+}
+
+/** Loss parts of one training step (per-batch means in the scaled training space). */
+export interface StepStats {
+  loss: number;
+  mse: number;
+  /** mean active latents per row */
+  l0: number;
+  /** auxiliary (AuxK) loss, 0 when unused */
+  aux: number;
+}
+
+/**
+ * What the SAE trainer (`trainer.ts`) needs of a model: the model owns its parameters and its
+ * forward/backward; the trainer owns the loop, the optimiser, the schedule and checkpoints.
+ * `SparseAutoencoder` implements it; the trainer never imports a model class, so the model can
+ * call the trainer (its `fit`) without an import cycle.
+ */
+export interface Trainable {
+  readonly kind: string;
+  readonly config: ResolvedSAEConfig;
+  /** allocate and initialise parameters for inputs of width dim */
+  initParams(dim: number, rng: Rng): void;
+  /** the parameter buffers, in a fixed order (the optimiser's and the checkpoint's) */
+  paramList(): TrainableParam[];
+  /** forward and backward on one batch: fills every param's grad, returns the loss parts */
+  forwardBackward(xb: Matrix): StepStats;
+  /** after each optimiser step (e.g. clamp thresholds) */
+  afterStep(): void;
+  /** renormalise decoder rows to unit norm */
+  normalizeDecoder(): void;
+  /** divide the training-space input scale out of the parameters, at the end of training */
+  foldScale(c: number): void;
+  /** writes 1 for latents that have not fired within the last deadAfter samples; returns their count */
+  deadMask(deadAfter: number, out: Uint8Array): number;
+  /** state beyond the parameters that a checkpoint must keep */
+  extraState(): Record<string, number>;
+  setExtraState(s: Record<string, number>): void;
+  /** [dim] decoder bias (initialised by the trainer from the data) */
+  bdec: Float32Array;
+  /** [atoms x dim] decoder and its gradient (the trainer projects the gradient radially) */
+  Wdec: Matrix;
+  gWdec: Matrix;
+  /** the sample count at which each latent last fired */
+  lastFired: Float64Array;
+  samplesSeen: number;
+  /** true while the trainer runs (training-only statistics are updated only then) */
+  training: boolean;
+  trainingStats: Record<string, number>;
+  /** models with an auxiliary dead-latent loss read the trainer's dead window here */
+  deadAfter?: number;
+  /** models that resample dead latents (ReLU SAEs) return the rows they re-initialised */
+  resampleDead?(xb: Matrix, dead: Uint8Array, rng: Rng): number[];
+}
