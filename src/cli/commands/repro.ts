@@ -11,6 +11,7 @@ import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition,
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../experiments/hidden-alignment.js';
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
+import { RICH_LAZY_METHODS, runRichLazy } from '../../experiments/rich-lazy.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -106,7 +107,30 @@ const EXPERIMENTS: ReproExperiment[] = [
     columns: [{ header: 'κ', key: 'condition' }],
     metrics: WHITENING_METRICS.filter((m) => m !== 'dict_cos_train'),
   },
+  {
+    name: 'rich-lazy',
+    options: ['deltas', 'taus', 'steps'],
+    methods: RICH_LAZY_METHODS,
+    run: (o, a) => runRichLazy({
+      ...a, deltas: numberList('deltas', o.deltas), taus: numberList('taus', o.taus), settings: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => (c.method === 'single-neuron' ? `single-neuron ${c.config.figure}` : `two-layer-relu δ=${c.config.delta} τ=${c.config.tau} seed=${c.config.seed}`),
+    columns: [{ header: 'figure', key: 'figure', align: 'l' }, { header: 'δ', key: 'delta' }, { header: 'τ', key: 'tau' }],
+    metrics: ['max_abs_theory_error', 'max_delta_drift', 'implicit_bias_error', 'kernel_distance', 'test_loss'],
+    format: (r, m) => (!Number.isFinite(r.mean[m]) ? '—' : m.startsWith('max_') || m === 'implicit_bias_error' ? r.mean[m].toExponential(2) : formatMeanStd(r.mean[m], r.std[m], m === 'test_loss' ? 5 : 3)),
+    jsonRowsOnly: true,
+  },
 ];
+
+/** A comma list of numbers given as a string list (--deltas -1,0,1). */
+function numberList(flag: string, v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  return (v as string[]).map((s) => {
+    const x = Number(s);
+    if (s.trim() === '' || !Number.isFinite(x)) fail('E_USAGE', `--${flag} needs comma-separated numbers, got "${s}"`);
+    return x;
+  });
+}
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -114,7 +138,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -149,6 +173,12 @@ export const reproCommand: Command = {
     'TopK SAEs trained with the same budget on raw, centred, PCA- and ZCA-whitened inputs (--whiten); MCC, dictionary recovery of',
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
+    '',
+    'rich-lazy (docs/papers.md, "Get rich quick"): the single neuron f = a·wᵀx under gradient flow, RK45 at rtol = atol = 1e-11',
+    'against the exact solutions at the paper\'s Fig. 2/3/4a, 4b (implicit bias), 7 (basins) and 8 settings, δ conserved; SVG plots of',
+    'ν(t), μ(t), the kernel distance S(t), parameter and β-space trajectories; and a reduced two-layer ReLU teacher-student grid',
+    '(δ x τ, --deltas/--taus, GD --steps) with kernel distance and test loss against δ.',
+    `Methods: ${RICH_LAZY_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -159,13 +189,15 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...RICH_LAZY_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (quick 4000, full 20000); rich-lazy: GD steps of the two-layer grid (quick 5000, full 20000)", metavar: 'T' },
+    { name: 'deltas', type: 'list', help: 'rich-lazy: δ values of the two-layer grid (default: 5 (quick) or 9 (full) in [-1, 1])', metavar: 'D[,D..]' },
+    { name: 'taus', type: 'list', help: 'rich-lazy: initial scales τ of the two-layer grid (default: logspace(-1, 0.3))', metavar: 'T[,T..]' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
@@ -178,6 +210,7 @@ export const reproCommand: Command = {
     'sparsecode repro hidden-alignment --hidden 16,32 --seeds 0,1 --json',
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
+    'sparsecode repro rich-lazy --methods single-neuron --out runs/rich-lazy',
   ],
   async run(ctx) {
     return runRepro(ctx);
@@ -236,7 +269,7 @@ async function runRepro(ctx: Context): Promise<number> {
     const metrics = ex.metrics.filter((m) => rows.some((r) => r.mean[m] !== undefined));
     const format = ex.format ?? ((r: SummaryRow, m: string) => formatMeanStd(r.mean[m], r.std[m]));
     const body = rows.map((r) => [
-      ...ex.columns.map((c) => String(r.config[c.key])), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => format(r, m)),
+      ...ex.columns.map((c) => String(r.config[c.key] ?? '')), r.method, `${r.seeds.length}${r.failed ? `+${r.failed}!` : ''}`, ...metrics.map((m) => format(r, m)),
     ]);
     ctx.print(markdownTable([...ex.columns.map((c) => c.header), 'method', 'seeds', ...metrics], body, [...ex.columns.map((c) => c.align ?? 'r'), 'l', 'r', ...metrics.map(() => 'r' as const)]));
   }
