@@ -2,6 +2,8 @@
 export * from './core/index.js';
 export * from './backend/index.js';
 export * from './linalg/index.js';
+export * from './optim/index.js';
+export * from './nn/index.js';
 export * from './preprocess/index.js';
 export * from './worlds/index.js';
 export * from './metrics/index.js';
@@ -9,9 +11,10 @@ export * from './inference/index.js';
 export * from './alignment/index.js';
 export {
   createSAE, SparseAutoencoder, TopKSAE, BatchTopKSAE, ReluSAE, JumpReluSAE, MatchingPursuitSAE, SAE_KINDS, geometricMedian,
-  Adam, learningRate, trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
-  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress, type AdamOptions, type LrSchedule,
+  trainSAE, saveCheckpoint, loadCheckpoint, learnDictionaryFista, onlineDictionaryLearning,
+  type SAEConfig, type SAEKind, type SAEWeights, type FitOptions, type FitResult, type TrainProgress,
 } from './dictionary/index.js';
+export { saveParams, loadParams, type LoadParamsOptions } from './io/nn-params.js';
 export { readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor, type TensorInput } from './io/safetensors.js';
 export { saveModel, loadModel, MODEL_KINDS, type ModelKind, type ModelSpec, type LoadedModel, type ModelWeights } from './io/model.js';
 export { modelDictionary, type ModelDictionary } from './io/model-dictionary.js';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { readNpyMatrix, writeNpy } from '../src/io/npy.js';
-import { fista, lassoObjectives, meanL0, omp } from '../src/inference/index.js';
+import { fista, lassoCD, lassoObjectives, meanL0, omp } from '../src/inference/index.js';
+import { matmul } from '../src/backend/index.js';
 import { assertAllClose } from './helpers.js';
 
 function cli(args: string[]) {
@@ -38,7 +39,7 @@ writeNpy(xPath, X);
 
 test('encode --method fista writes the codes the library computes and prints a summary line', () => {
   const out = join(dir, 'Z.npy');
-  const r = cli(['encode', '--dictionary', dPath, '--input', xPath, '--lambda', '0.1', '--iters', '200', '--out', out]);
+  const r = cli(['encode', '--dictionary', dPath, '--input', xPath, '--method', 'fista', '--lambda', '0.1', '--iters', '200', '--out', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^fista: 30 samples x 24 atoms, objective [\d.]+, mean L0 [\d.]+, \d+ iterations( \(converged\))?, [\d.]+ s -> /);
   const Z = readNpyMatrix(out);
@@ -48,6 +49,26 @@ test('encode --method fista writes the codes the library computes and prints a s
   assert.ok(Math.abs(obj - ref.objective!) <= 1e-4 * ref.objective!);
   // no temporary files left behind
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.')), []);
+});
+
+test('encode without --method runs lasso-cd to convergence (the library result; objective no worse than FISTA)', () => {
+  // sparse data (3 active atoms per row), where sparse coding is meant to be used
+  const S = new Matrix(30, 24);
+  const r3 = new Rng(11);
+  for (let i = 0; i < 30; i++) for (const j of r3.choice(24, 3)) S.data[i * 24 + j] = 0.5 + r3.uniform();
+  const Xs = matmul(S, D);
+  const xsPath = join(dir, 'Xs.npy');
+  writeNpy(xsPath, Xs);
+  const out = join(dir, 'Zcd.npy');
+  const r = cli(['encode', '--dictionary', dPath, '--input', xsPath, '--lambda', '0.1', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.method, 'lasso-cd');
+  assert.equal(j.converged, true);
+  const ref = lassoCD(Xs, D, { lambda: 0.1 });
+  assertAllClose(readNpyMatrix(out).data, ref.Z.data, 0, 1e-6, 'codes');
+  const f = fista(Xs, D, { lambda: 0.1, iters: 100 });
+  assert.ok(j.objective <= f.objective! * (1 + 1e-6), `lasso-cd objective ${j.objective} vs fista ${f.objective}`);
 });
 
 test('encode --json reports objective, mean L0, iterations; omp and nonneg variants', () => {
@@ -79,7 +100,7 @@ test('encode: usage and input errors exit 2 and 3 with messages naming the fix',
   const out = join(dir, 'bad.npy');
   const noLambda = cli(['encode', '--dictionary', dPath, '--input', xPath, '--out', out]);
   assert.equal(noLambda.code, 2);
-  assert.match(noLambda.stderr, /--method fista needs --lambda/);
+  assert.match(noLambda.stderr, /--method lasso-cd needs --lambda/);
   const mp = cli(['encode', '--dictionary', dPath, '--input', xPath, '--method', 'mp', '--out', out]);
   assert.equal(mp.code, 2);
   assert.match(mp.stderr, /--method mp needs --k/);

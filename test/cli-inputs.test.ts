@@ -48,7 +48,7 @@ writeSafetensors(p('only.safetensors'), { x: { shape: [45, 8], data: X.data }, b
 const hidden = () => readdirSync(dir).filter((f) => f.startsWith('.'));
 
 test('encode: .safetensors input (--tensor, FILE:NAME, or the only 2-D tensor) equals .npy; batches stream to the same codes', () => {
-  const common = ['--lambda', '0.05', '--iters', '150', '--tol', '0', '--json'];
+  const common = ['--method', 'fista', '--lambda', '0.05', '--iters', '150', '--tol', '0', '--json'];
   const a = cli(['encode', '--dictionary', p('D.npy'), '--input', p('X.npy'), '--out', p('Za.npy'), ...common]);
   assert.equal(a.code, 0, a.stderr);
   const b = cli(['encode', '--dictionary', p('acts.safetensors:d'), '--input', p('acts.safetensors'), '--tensor', 'x', '--out', p('Zb.npy'), '--batch', '7', ...common]);

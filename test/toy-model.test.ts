@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
-import { Adam } from '../src/dictionary/adam.js';
+import { Adam } from '../src/optim/adam.js';
 import {
-  ToyAdamW, ToyModel, sampleToyFeatures, toyImportance, toyTrivialLoss, trainToyModel, weightedMse,
+  ToyModel, sampleToyFeatures, toyImportance, toyTrivialLoss, trainToyModel, weightedMse,
 } from '../src/worlds/toy-model.js';
 import { assertAllClose, assertThrowsCode } from './helpers.js';
 
@@ -99,20 +99,6 @@ test('sampleToyFeatures: sparsity and magnitudes match the law', () => {
   assert.ok(Math.abs(sum / active - 0.5) < 0.01, `mean active value ${sum / active}`);
   // the same seed gives the same stream
   assertAllClose(sampleToyFeatures(5, 64, 0.1, new Rng(3)).data, sampleToyFeatures(5, 64, 0.1, new Rng(3)).data, 0, 0);
-});
-
-test('ToyAdamW takes the same steps as the dictionary layer Adam (decoupled decay)', () => {
-  const p1 = new Float32Array([0.5, -1, 2, 0.1]);
-  const p2 = p1.slice();
-  const a = new ToyAdamW([p1], { weightDecay: 0.01 });
-  const b = new Adam([p2], { weightDecay: 0.01 });
-  const rng = new Rng(5);
-  for (let t = 0; t < 20; t++) {
-    const g = rng.fillNormal(new Float32Array(4)) as Float32Array;
-    a.step([g], 1e-2);
-    b.step([g], 1e-2);
-  }
-  assertAllClose(p1, p2, 1e-6, 1e-7, 'parameters');
 });
 
 test('toy model learns: loss falls well below the trivial predictor, same seeds give the same model', async () => {

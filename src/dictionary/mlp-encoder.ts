@@ -4,7 +4,7 @@ import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
 import { backend as activeBackend, matmul } from '../backend/index.js';
 import type { Backend } from '../backend/types.js';
-import { Adam } from './adam.js';
+import { Adam } from '../optim/adam.js';
 
 /**
  * Amortised sparse encoders with a linear decoder, trained by Adam on the loss of

@@ -3,6 +3,7 @@ import { Matrix } from '../core/matrix.js';
 import { Rng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
 import { matmul } from '../backend/ops.js';
+import { Adam } from '../optim/adam.js';
 
 /**
  * The toy model of superposition (Elhage et al. 2022, as used by "Superposition
@@ -269,40 +270,10 @@ export function toyTrivialLoss(importance: ArrayLike<number>, prob: number): num
 }
 
 /**
- * AdamW with decoupled weight decay (PyTorch's `torch.optim.AdamW` update, decay applied to
- * every parameter as PyTorch does by default). Moments in float32. Kept here (not the
- * dictionary layer's Adam) so the worlds layer imports nothing above it; the tests check both
- * give the same steps.
+ * @deprecated the toy model now trains with optim's Adam (AdamW, decay on every parameter as
+ * PyTorch's default); this name is kept so existing imports work.
  */
-export class ToyAdamW {
-  readonly m: Float32Array[];
-  readonly v: Float32Array[];
-  t = 0;
-  constructor(readonly params: Float32Array[], readonly opts: { beta1?: number; beta2?: number; eps?: number; weightDecay?: number } = {}) {
-    this.m = params.map((p) => new Float32Array(p.length));
-    this.v = params.map((p) => new Float32Array(p.length));
-  }
-
-  step(grads: Float32Array[], lr: number): void {
-    const b1 = this.opts.beta1 ?? 0.9, b2 = this.opts.beta2 ?? 0.999, eps = this.opts.eps ?? 1e-8, wd = this.opts.weightDecay ?? 0;
-    this.t++;
-    const c1 = 1 - b1 ** this.t;
-    const sc2 = 1 / Math.sqrt(1 - b2 ** this.t);
-    const stepSize = lr / c1;
-    const decay = 1 - lr * wd;
-    for (let q = 0; q < this.params.length; q++) {
-      const p = this.params[q], g = grads[q], m = this.m[q], v = this.v[q];
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i];
-        const mi = b1 * m[i] + (1 - b1) * gi;
-        const vi = b2 * v[i] + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * sc2 + eps);
-      }
-    }
-  }
-}
+export const ToyAdamW = Adam;
 
 export interface TrainToyOptions extends ToyModelConfig {
   /** training steps (default 10000) */
@@ -351,7 +322,7 @@ export async function trainToyModel(o: TrainToyOptions): Promise<TrainToyResult>
   const dataRng = new Rng(o.dataSeed ?? 0).fork('toy-model:data');
   const xb = new Matrix(batch, model.features);
   const ps = model.params();
-  const opt = new ToyAdamW(ps.map((p) => p.param), { weightDecay: wd });
+  const opt = new Adam(ps.map((p) => p.param), { weightDecay: wd });
   const grads = ps.map((p) => p.grad);
   const lossCurve: [number, number][] = [];
   let acc = 0, accN = 0, last = NaN;

@@ -1,10 +1,16 @@
 import { fail } from '../core/errors.js';
-import { assertInt, assertNumber } from '../core/validate.js';
+import { assertNumber } from '../core/validate.js';
 
 /**
  * Adam / AdamW over a fixed list of float32 parameter buffers, with first and second moments
  * in float32 (as PyTorch stores them). `weightDecay` is decoupled (AdamW): p -= lr * wd * p.
  * Bias correction as in Kingma & Ba. `step` allocates nothing.
+ *
+ * The update (for each buffer p with gradient g, step count t after increment):
+ *     m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²
+ *     p ← p·(1 − lr·wd) − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + eps)
+ * exactly torch.optim.AdamW's (test/optim.test.ts checks trajectories against it). The one
+ * Adam of the codebase: SAEs, the toy model of superposition and the MLP encoders use it.
  */
 export interface AdamOptions {
   beta1?: number;
@@ -50,6 +56,7 @@ export class Adam {
     const sc2 = 1 / Math.sqrt(c2);
     for (let q = 0; q < this.params.length; q++) {
       const p = this.params[q], g = grads[q], m = this.m[q], v = this.v[q];
+      if (g.length !== p.length) fail('E_SHAPE', `adam: gradient ${q} has ${g.length} values, its parameter has ${p.length}`);
       const wd = this.decay[q] ? 1 - lr * this.weightDecay : 1;
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
@@ -71,36 +78,4 @@ export class Adam {
       v.fill(0, o, o + rowLength);
     }
   }
-}
-
-/**
- * Learning-rate schedule: linear warm-up from 0 over `warmupSteps`, constant, then linear decay
- * to `minFactor * lr` over the last `decaySteps` of `totalSteps` (SAELens-style).
- */
-export interface LrSchedule {
-  lr: number;
-  totalSteps: number;
-  warmupSteps?: number;
-  decaySteps?: number;
-  minFactor?: number;
-}
-
-export function validateSchedule(s: LrSchedule): void {
-  assertNumber('lr', s.lr, 0, Infinity, { exclusiveMin: true });
-  assertInt('steps', s.totalSteps, 1);
-  assertInt('warmupSteps', s.warmupSteps ?? 0, 0);
-  assertInt('decaySteps', s.decaySteps ?? 0, 0);
-  assertNumber('minLrFactor', s.minFactor ?? 0, 0, 1);
-}
-
-/** Learning rate for 0-based step `t`. */
-export function learningRate(s: LrSchedule, t: number): number {
-  const w = s.warmupSteps ?? 0;
-  const d = Math.min(s.decaySteps ?? 0, s.totalSteps);
-  const minF = s.minFactor ?? 0;
-  let f = 1;
-  if (w > 0 && t < w) f = (t + 1) / w;
-  const decayStart = s.totalSteps - d;
-  if (d > 0 && t >= decayStart) f = Math.min(f, minF + (1 - minF) * (1 - (t - decayStart + 1) / d));
-  return s.lr * Math.max(f, 0);
 }
