@@ -7,6 +7,7 @@ import { linalgBench } from './linalg.js';
 import { fistaBench } from './fista.js';
 import { dlBench } from './dl.js';
 import { dlOuterBench } from './dl-outer.js';
+import { dietBench } from './diet.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
-export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench];
+export const benches: Bench[] = [gemmBench, opsBench, alignBench, linalgBench, saeBench, fistaBench, dlBench, dlOuterBench, dietBench];

@@ -12,6 +12,7 @@ import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from '../../
 import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type AmortisationSetting } from '../../experiments/amortisation-gap.js';
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
 import { RICH_LAZY_METHODS, runRichLazy } from '../../experiments/rich-lazy.js';
+import { CROSS_ENTROPY_METHODS, runCrossEntropy } from '../../experiments/cross-entropy.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -120,6 +121,23 @@ const EXPERIMENTS: ReproExperiment[] = [
     format: (r, m) => (!Number.isFinite(r.mean[m]) ? '—' : m.startsWith('max_') || m === 'implicit_bias_error' ? r.mean[m].toExponential(2) : formatMeanStd(r.mean[m], r.std[m], m === 'test_loss' ? 5 : 3)),
     jsonRowsOnly: true,
   },
+  {
+    name: 'cross-entropy',
+    options: ['indices', 'clusters', 'kappa', 'steps'],
+    methods: CROSS_ENTROPY_METHODS,
+    run: (o, a) => runCrossEntropy({
+      ...a, indices: o.indices,
+      settings: {
+        ...(o.steps !== undefined ? { steps: o.steps as number } : {}),
+        ...(o.clusters !== undefined ? { clusters: o.clusters as number } : {}),
+        ...(o.kappa !== undefined ? { kappa: o.kappa as number } : {}),
+      },
+    }),
+    progressLabel: (c) => `${c.method} N_idx=${c.config.indices} seed=${c.config.seed}`,
+    columns: [{ header: 'N_idx', key: 'indices' }],
+    metrics: ['r2_hz', 'r2_xz', 'r2_w', 'knn_acc', 'probe_acc', 'knn_acc_before', 'probe_acc_before'],
+    jsonRowsOnly: true,
+  },
 ];
 
 /** A comma list of numbers given as a string list (--deltas -1,0,1). */
@@ -138,7 +156,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro cross-entropy [--preset quick|full] [--indices 1000] [--clusters 100] [--kappa 10] [--steps T] [--seeds 0,1,2] [--methods diet,supervised,diet-cp] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -174,6 +192,12 @@ export const reproCommand: Command = {
     'the un-whitened decoder, sparse probing (best-unit and k-sparse probe AUC), FVE/MSE and L0, all in the original space.',
     `Methods: relu-sae, topk-sae, or one pair such as relu-sae/zca (${WHITENING_METHODS.length} in all).`,
     '',
+    'cross-entropy (docs/papers.md, "Cross-Entropy Is All You Need", DIET, DIET-CP): vMF latents around C cluster vectors',
+    '(--clusters, concentration --kappa) through a frozen leaky-ReLU mixing; the paper\'s BatchNorm encoder trained with a DIET',
+    'head over the --indices (index mod C = cluster) or a supervised head over the clusters; linear R² h→z (r2_hz) against',
+    'the raw-observation baseline (r2_xz); the DIET-CP toy: k-NN and linear-probe accuracy before/after continued pre-training.',
+    `Methods: ${CROSS_ENTROPY_METHODS.join(', ')}.`,
+    '',
     'rich-lazy (docs/papers.md, "Get rich quick"): the single neuron f = a·wᵀx under gradient flow, RK45 at rtol = atol = 1e-11',
     'against the exact solutions at the paper\'s Fig. 2/3/4a, 4b (implicit bias), 7 (basins) and 8 settings, δ conserved; SVG plots of',
     'ν(t), μ(t), the kernel distance S(t), parameter and β-space trajectories; and a reduced two-layer ReLU teacher-student grid',
@@ -189,13 +213,16 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...RICH_LAZY_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...RICH_LAZY_METHODS, ...CROSS_ENTROPY_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (quick 4000, full 20000); rich-lazy: GD steps of the two-layer grid (quick 5000, full 20000)", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (quick 4000, full 20000); rich-lazy: GD steps of the two-layer grid (quick 5000, full 20000); cross-entropy: Adam steps", metavar: 'T' },
+    { name: 'indices', type: 'intlist', help: 'cross-entropy: size of the index space N_idx (default quick 1000, full 10240)', metavar: 'N[,N..]' },
+    { name: 'clusters', type: 'int', help: 'cross-entropy: cluster vectors C (default 100; at most the indices)', metavar: 'C' },
+    { name: 'kappa', type: 'number', help: 'cross-entropy: vMF concentration κ > 0 (default 10)', metavar: 'K' },
     { name: 'deltas', type: 'list', help: 'rich-lazy: δ values of the two-layer grid (default: 5 (quick) or 9 (full) in [-1, 1])', metavar: 'D[,D..]' },
     { name: 'taus', type: 'list', help: 'rich-lazy: initial scales τ of the two-layer grid (default: logspace(-1, 0.3))', metavar: 'T[,T..]' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
@@ -211,6 +238,7 @@ export const reproCommand: Command = {
     'sparsecode repro amortisation-gap --preset quick --out runs/amortisation',
     'sparsecode repro whitening --preset quick --out runs/whitening',
     'sparsecode repro rich-lazy --methods single-neuron --out runs/rich-lazy',
+    'sparsecode repro cross-entropy --preset quick --out runs/cross-entropy',
   ],
   async run(ctx) {
     return runRepro(ctx);
