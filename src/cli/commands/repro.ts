@@ -13,6 +13,7 @@ import { AMORTISATION_METHODS, AMORTISATION_SETTINGS, runAmortisationGap, type A
 import { PREPROCESSINGS, WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from '../../experiments/whitening.js';
 import { RICH_LAZY_METHODS, runRichLazy } from '../../experiments/rich-lazy.js';
 import { CROSS_ENTROPY_METHODS, runCrossEntropy } from '../../experiments/cross-entropy.js';
+import { SLOWVAE_METHODS, SLOWVAE_WORLDS, runSlowVae } from '../../experiments/slowvae.js';
 
 /** What every experiment's run function gets from the driver. */
 interface ReproRunArgs {
@@ -138,6 +139,18 @@ const EXPERIMENTS: ReproExperiment[] = [
     metrics: ['r2_hz', 'r2_xz', 'r2_w', 'knn_acc', 'probe_acc', 'knn_acc_before', 'probe_acc_before'],
     jsonRowsOnly: true,
   },
+  {
+    name: 'slowvae',
+    options: ['world', 'rates', 'steps'],
+    methods: SLOWVAE_METHODS,
+    run: (o, a) => runSlowVae({
+      ...a, worlds: o.world, rates: numberList('rates', o.rates), settings: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} ${c.config.world} rate=${c.config.rate} seed=${c.config.seed}`,
+    columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'rate', key: 'rate' }],
+    metrics: ['mcc', 'mcc_continuous', 'recon', 'kl_normal'],
+    jsonRowsOnly: true,
+  },
 ];
 
 /** A comma list of numbers given as a string list (--deltas -1,0,1). */
@@ -156,7 +169,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro cross-entropy [--preset quick|full] [--indices 1000] [--clusters 100] [--kappa 10] [--steps T] [--seeds 0,1,2] [--methods diet,supervised,diet-cp] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro cross-entropy [--preset quick|full] [--indices 1000] [--clusters 100] [--kappa 10] [--steps T] [--seeds 0,1,2] [--methods diet,supervised,diet-cp] [--out DIR] [--json]\n       sparsecode repro slowvae [--preset quick|full] [--world sprites,vector] [--rates 1,3,10] [--steps T] [--seeds 0,1,2] [--methods slowvae,beta-vae] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
   description: [
     'stop-probing (docs/papers.md § 1, "Stop Probing, Start Coding"): compositional worlds of n latents,',
     'k active, N samples; codes from a ridge probe, SAEs (ReLU, TopK, JumpReLU, matching pursuit), FISTA on',
@@ -198,6 +211,11 @@ export const reproCommand: Command = {
     'the raw-observation baseline (r2_xz); the DIET-CP toy: k-NN and linear-probe accuracy before/after continued pre-training.',
     `Methods: ${CROSS_ENTROPY_METHODS.join(', ')}.`,
     '',
+    'slowvae (docs/papers.md, SlowVAE): pairs of frames of a factor grid with truncated-Laplace transitions (--rates; categorical',
+    'factors fixed), rendered as 16x16 sprites or through a frozen MLP (--world sprites,vector); MLP VAEs trained with the SlowVAE',
+    'loss (2·recon + β·KL_N + γ·KL_L, λ = 6) or as a β-VAE (γ = 0); Spearman MCC of the encoder means (noise-padded, Hungarian).',
+    `Methods: ${SLOWVAE_METHODS.join(', ')}.`,
+    '',
     'rich-lazy (docs/papers.md, "Get rich quick"): the single neuron f = a·wᵀx under gradient flow, RK45 at rtol = atol = 1e-11',
     'against the exact solutions at the paper\'s Fig. 2/3/4a, 4b (implicit bias), 7 (basins) and 8 settings, δ conserved; SVG plots of',
     'ν(t), μ(t), the kernel distance S(t), parameter and β-space trajectories; and a reduced two-layer ReLU teacher-student grid',
@@ -213,16 +231,18 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...RICH_LAZY_METHODS, ...CROSS_ENTROPY_METHODS] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...STOP_PROBING_METHODS, ...ALIGNMENT_SUPERPOSITION_METHODS, ...HIDDEN_ALIGNMENT_METHODS, ...AMORTISATION_METHODS, ...WHITENING_METHODS, ...RICH_LAZY_METHODS, ...CROSS_ENTROPY_METHODS, ...SLOWVAE_METHODS] },
     { name: 'dims', type: 'intlist', help: 'alignment-superposition: m, the width of each system', metavar: 'M[,M..]' },
     { name: 'conditions', type: 'intlist', help: 'whitening: condition numbers κ of the activation covariance (default 1,10,100,1000)', metavar: 'K[,K..]' },
     { name: 'whiten', type: 'list', help: 'whitening: input preprocessings (default none,center,pca,zca)', metavar: 'a,b,..', choices: [...PREPROCESSINGS] },
     { name: 'hidden', type: 'intlist', help: 'hidden-alignment: hidden widths of the toy models (default 8,16,32)', metavar: 'H[,H..]' },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (quick 4000, full 20000); rich-lazy: GD steps of the two-layer grid (quick 5000, full 20000); cross-entropy: Adam steps", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (quick 4000, full 20000); rich-lazy: GD steps of the two-layer grid (quick 5000, full 20000); cross-entropy, slowvae: Adam steps", metavar: 'T' },
     { name: 'indices', type: 'intlist', help: 'cross-entropy: size of the index space N_idx (default quick 1000, full 10240)', metavar: 'N[,N..]' },
     { name: 'clusters', type: 'int', help: 'cross-entropy: cluster vectors C (default 100; at most the indices)', metavar: 'C' },
     { name: 'kappa', type: 'number', help: 'cross-entropy: vMF concentration κ > 0 (default 10)', metavar: 'K' },
+    { name: 'world', type: 'list', help: 'slowvae: worlds (default quick sprites; full sprites,vector)', metavar: 'W[,W..]', choices: [...SLOWVAE_WORLDS] },
+    { name: 'rates', type: 'list', help: 'slowvae: data transition rates (default quick 1; full 1,3,10; -1 = U(1, 10) per pair)', metavar: 'R[,R..]' },
     { name: 'deltas', type: 'list', help: 'rich-lazy: δ values of the two-layer grid (default: 5 (quick) or 9 (full) in [-1, 1])', metavar: 'D[,D..]' },
     { name: 'taus', type: 'list', help: 'rich-lazy: initial scales τ of the two-layer grid (default: logspace(-1, 0.3))', metavar: 'T[,T..]' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
@@ -239,6 +259,7 @@ export const reproCommand: Command = {
     'sparsecode repro whitening --preset quick --out runs/whitening',
     'sparsecode repro rich-lazy --methods single-neuron --out runs/rich-lazy',
     'sparsecode repro cross-entropy --preset quick --out runs/cross-entropy',
+    'sparsecode repro slowvae --preset quick --out runs/slowvae',
   ],
   async run(ctx) {
     return runRepro(ctx);
