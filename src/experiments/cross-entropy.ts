@@ -70,6 +70,9 @@ export interface CrossEntropySettings {
   cpClasses: number;
   cpKappa: number;
   cpViewKappa: number;
+  /** nuisance: extra observation dimensions of N(0, scale²) noise, redrawn for every view (the toy's augmentation) */
+  cpNuisance: number;
+  cpNuisanceScale: number;
   /** random-feature backbone: frozen widths, then the trained last layer's output width */
   cpFrozen: number[];
   cpEmbed: number;
@@ -93,11 +96,11 @@ const CE_FULL: CrossEntropySettings = {
   hiddenLayers: 6, widthScale: 1, batchNorm: true,
   steps: 100000, batch: 1024, lr: 1e-3,
   evalSamples: 8192, evalEvery: 2000,
-  cpSamples: 1000, cpClasses: 10, cpKappa: 10, cpViewKappa: 50, cpFrozen: [256, 256], cpEmbed: 32,
-  cpSteps: 3000, cpBatch: 64, cpLr: 1e-3, cpWeightDecay: 0.05, cpLabelSmoothing: 0.3, cpKnn: 20,
+  cpSamples: 1000, cpClasses: 10, cpKappa: 20, cpViewKappa: 50, cpNuisance: 10, cpNuisanceScale: 1, cpFrozen: [256, 256], cpEmbed: 32,
+  cpSteps: 3000, cpBatch: 64, cpLr: 3e-3, cpWeightDecay: 0.05, cpLabelSmoothing: 0.3, cpKnn: 20,
 };
 
-const CE_QUICK: CrossEntropySettings = { ...CE_FULL, steps: 6000, batch: 256, evalEvery: 500, cpSteps: 2000 };
+const CE_QUICK: CrossEntropySettings = { ...CE_FULL, steps: 12000, batch: 256, evalEvery: 1000 };
 
 export interface CrossEntropyPreset {
   settings: CrossEntropySettings;
@@ -310,13 +313,16 @@ export function softmaxProbeAccuracy(train: Matrix, yTrain: Int32Array, test: Ma
 /**
  * DIET-CP toy (PROTOCOLS.md §2.3: "frozen random-feature backbone + trainable last layer + DIET
  * head over 1000 samples"). Data: `cpSamples` latents z_i ~ vMF(v_{y_i}, κ) around `cpClasses`
- * class centres on S^{n−1}, observed through the world's mixing g. Backbone: frozen random
+ * class centres on S^{n−1}, observed as x = [g(z), u] through the world's mixing g plus
+ * `cpNuisance` dimensions u ~ N(0, `cpNuisanceScale`²) of class-irrelevant nuisance (the role
+ * crops and colour jitter play for images: large, and different in every view). Backbone: frozen random
  * ReLU layers (`cpFrozen`, PyTorch default init) then a trainable Linear to `cpEmbed` dims (the
  * "last block"). Continued pre-training: a bias-free DIET head over the sample indices,
  * cross-entropy with label smoothing `cpLabelSmoothing` (DIET-CP's 0.3), AdamW (lr `cpLr`, weight
  * decay `cpWeightDecay`), batches of `cpBatch` indices; the view of sample i at each draw is a
- * fresh z ~ vMF(z_i, `cpViewKappa`) (the toy's stand-in for image augmentations; MixUp/CutMix
- * are not reproduced). Evaluation on the embeddings of the clean samples: k-NN (cosine, k =
+ * fresh z ~ vMF(z_i, `cpViewKappa`) with a fresh nuisance draw (the toy's stand-in for image
+ * augmentations; MixUp/CutMix are not reproduced). Evaluation on the embeddings of the samples
+ * (each with one fixed nuisance draw): k-NN (cosine, k =
  * `cpKnn`) and a softmax linear probe, trained on the first half of the samples and tested on
  * the second, before and after.
  */
@@ -333,11 +339,22 @@ export async function runDietCp(config: CrossEntropyConfig, s: CrossEntropySetti
     y[i] = i % K;
     vmfDrawInto(centers.data, y[i] * n, n, s.cpKappa, rng, Z.data, i * n, tmp, k1);
   }
-  const X = w.mixing.apply(Z);
+  const U = s.cpNuisance;
+  const observe = (zs: Matrix, r: Rng) => {
+    const g = w.mixing.apply(zs);
+    const out = new Matrix(zs.rows, n + U);
+    for (let i = 0; i < zs.rows; i++) {
+      for (let j = 0; j < n; j++) out.data[i * (n + U) + j] = g.data[i * n + j];
+      for (let j = 0; j < U; j++) out.data[i * (n + U) + n + j] = s.cpNuisanceScale * r.normal();
+    }
+    return out;
+  };
+  // the evaluation images: each sample with its own fixed nuisance draw
+  const X = observe(Z, new Rng(`cp:${config.seed}:eval-nuisance`));
   // backbone: frozen random ReLU features, trainable last layer
   const initRng = new Rng(`cp:${config.seed}:backbone`);
   const frozen: (Linear | ReLU)[] = [];
-  let width = n;
+  let width = n + U;
   for (const h of s.cpFrozen) {
     frozen.push(new Linear(width, h, { rng: initRng }), new ReLU());
     width = h;
@@ -379,7 +396,7 @@ export async function runDietCp(config: CrossEntropyConfig, s: CrossEntropySetti
       idx[b] = rng.int(N);
       vmfDrawInto(Z.data, idx[b] * n, n, s.cpViewKappa, rng, view.data, b * n, tmp, kv);
     }
-    const feats = features(w.mixing.apply(view), true);
+    const feats = features(observe(view, rng), true);
     last.zeroGrad();
     head.zeroGrad();
     const e = last.forward(feats, true);

@@ -73,7 +73,7 @@ export interface SlowVaeConfig {
 }
 
 const SV_QUICK: SlowVaeSettings = {
-  zDim: 10, hidden: 256, pairs: 32, steps: 6000, lr: 1e-3,
+  zDim: 10, hidden: 256, pairs: 32, steps: 4000, lr: 1e-3,
   beta: 1, gamma: 10, ratePrior: 6, betaBaseline: 8, evalSamples: 10000, vectorDim: 16,
 };
 const SV_FULL: SlowVaeSettings = { ...SV_QUICK, steps: 30000 };
@@ -86,7 +86,7 @@ export interface SlowVaePreset {
 }
 
 export const SV_PRESETS: Record<'quick' | 'full', SlowVaePreset> = {
-  quick: { settings: SV_QUICK, worlds: ['sprites'], rates: [1], seeds: [0, 1, 2] },
+  quick: { settings: SV_QUICK, worlds: ['sprites'], rates: [1, 3], seeds: [0, 1, 2] },
   full: { settings: SV_FULL, worlds: ['sprites', 'vector'], rates: [1, 3, 10], seeds: [0, 1, 2] },
 };
 
