@@ -135,3 +135,28 @@ test('repro cross-entropy end to end on a tiny setting: every method, finite met
   await assert.rejects(runCrossEntropy({ out: join(tmpdir(), 'ce-bad'), settings: { kappa: 0 } }), (e: any) => e.code === 'E_USAGE' && /kappa/.test(e.message));
   await assert.rejects(runCrossEntropy({ out: join(tmpdir(), 'ce-bad'), settings: { kappa: -2 } }), (e: any) => e.code === 'E_USAGE');
 });
+
+test('a DIET cell killed half-way resumes from its in-cell checkpoint and ends with the same numbers', async () => {
+  const { crossEntropyWorld, trainCrossEntropy, CE_PRESETS } = await import('../src/experiments/cross-entropy.js');
+  const s = { ...CE_PRESETS.quick.settings, steps: 64, batch: 32, evalEvery: 16, evalSamples: 128, widthScale: 0.2, mixingPool: 100, clusters: 10 };
+  const config = { indices: 40, seed: 3 };
+  const w = crossEntropyWorld(40, 3, s);
+  const whole = await trainCrossEntropy('diet', config, s, w);
+  const dir = mkdtempSync(join(tmpdir(), 'ce-ck-'));
+  try {
+    const ac = new AbortController();
+    await assert.rejects(trainCrossEntropy('diet', config, s, w, {
+      signal: ac.signal, checkpointDir: dir, checkpointSeconds: 0, noteSeconds: 0,
+      onNote: (m) => { if (/step 32\//.test(m)) ac.abort(); },
+    }), (e: any) => e.code === 'E_CANCELLED');
+    assert.ok(readdirSync(dir).length > 0, 'a checkpoint was left behind');
+    const notes: string[] = [];
+    const resumed = await trainCrossEntropy('diet', config, s, w, { checkpointDir: dir, onNote: (m) => notes.push(m) });
+    assert.ok(notes.some((m) => /resumed from its checkpoint at step 32/.test(m)), notes.join('\n'));
+    assert.equal(resumed.resumed_from_step, 32);
+    for (const k of ['r2_hz', 'loss', 'r2_w', 'r2_hz@16', 'r2_hz@48', 'r2_hz@64']) assert.equal(resumed[k], whole[k], k);
+    assert.throws(() => readdirSync(dir), 'the checkpoint folder is removed at the end');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -182,3 +182,14 @@ test('sprites: rendered coverage matches the shape areas; cached renders equal f
   assert.equal(X.cols, 8);
   assert.deepEqual(Array.from(new VectorWorld({ grid: vw.grid, dim: 8, pool: 100, seed: 1 }).observe(Matrix.from([[0, 2, 4]])).data), Array.from(X.row(0)));
 });
+
+test('Rng getState/setState: a restored generator continues the same stream (cached normal included)', () => {
+  const a = new Rng('state');
+  a.normal(); // leaves a cached Box-Muller value
+  const st = JSON.parse(JSON.stringify(a.getState())); // NaN → null survives JSON
+  const b = new Rng(0).setState(st);
+  for (let i = 0; i < 5; i++) assert.equal(b.normal(), a.normal());
+  assert.equal(b.nextU32(), a.nextU32());
+  assertThrowsCode(() => new Rng(0).setState([0, 0, 0, 0, 0]), 'E_ARG');
+  assertThrowsCode(() => new Rng(0).setState([1, 2]), 'E_ARG');
+});

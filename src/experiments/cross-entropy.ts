@@ -1,9 +1,11 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { checkAborted } from '../core/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint } from '../dictionary/checkpoint.js';
 import { Adam } from '../optim/adam.js';
 import { lrSchedule } from '../optim/schedule.js';
 import { mlp, type Sequential } from '../nn/sequential.js';
@@ -183,6 +185,14 @@ export interface CellHooks {
   onNote?: (message: string) => void;
   /** seconds between progress notes (default 30) */
   noteSeconds?: number;
+  /**
+   * Folder for this cell's in-cell checkpoint (parameters, BatchNorm statistics, Adam moments,
+   * the data generator's state, the R² curve): written every `checkpointSeconds` (default 300),
+   * resumed from when present and made with the same settings, removed when the cell finishes.
+   * A resumed run continues the same random stream, so it ends with the same numbers.
+   */
+  checkpointDir?: string;
+  checkpointSeconds?: number;
 }
 
 export async function trainCrossEntropy(
@@ -196,12 +206,44 @@ export async function trainCrossEntropy(
   const adam = new Adam(params.map((p) => p.param));
   const grads = params.map((p) => p.grad);
   const rng = new Rng(`ce:${config.seed}:${method}:data`);
-  const metrics: Record<string, number> = {};
+  let metrics: Record<string, number> = {};
+  let loss = NaN;
+  let first = 1;
+  let priorSeconds = 0;
+  const buffers = f.buffers();
+  const key = JSON.stringify({ method, config, settings: s });
+  const ck = hooks.checkpointDir ? loadCheckpoint(hooks.checkpointDir) : null;
+  if (ck && ck.state.key === key) {
+    for (const [i, p] of params.entries()) p.param.set(ck.tensors[`p${i}`].data);
+    for (const [i, b] of buffers.entries()) b.param.set(ck.tensors[`b${i}`].data);
+    for (let i = 0; i < params.length; i++) {
+      adam.m[i].set(ck.tensors[`m${i}`].data);
+      adam.v[i].set(ck.tensors[`v${i}`].data);
+    }
+    adam.t = ck.state.adamT as number;
+    rng.setState(ck.state.rng as number[]);
+    metrics = { ...(ck.state.metrics as Record<string, number>) };
+    loss = ck.state.loss as number;
+    priorSeconds = ck.state.seconds as number;
+    first = ck.step + 1;
+    hooks.onNote?.(`${method} N_idx=${config.indices} seed=${config.seed}: resumed from its checkpoint at step ${ck.step}`);
+  }
+  const save = (step: number) => {
+    if (!hooks.checkpointDir) return;
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    params.forEach((p, i) => (tensors[`p${i}`] = { shape: [p.param.length], data: p.param }));
+    buffers.forEach((b, i) => (tensors[`b${i}`] = { shape: [b.param.length], data: b.param }));
+    adam.m.forEach((m, i) => (tensors[`m${i}`] = { shape: [m.length], data: m }));
+    adam.v.forEach((v, i) => (tensors[`v${i}`] = { shape: [v.length], data: v }));
+    const seconds = priorSeconds + (performance.now() - t0) / 1000;
+    saveCheckpoint(hooks.checkpointDir, { step, tensors, state: { key, adamT: adam.t, rng: rng.getState(), metrics, loss, seconds } });
+  };
   const t0 = performance.now();
   let lastNote = t0;
-  let loss = NaN;
+  let lastSave = t0;
   const noteMs = (hooks.noteSeconds ?? 30) * 1000;
-  for (let step = 1; step <= s.steps; step++) {
+  const saveMs = (hooks.checkpointSeconds ?? 300) * 1000;
+  for (let step = first; step <= s.steps; step++) {
     if ((step & 15) === 0) {
       checkAborted(hooks.signal);
       await new Promise<void>((r) => setImmediate(r));
@@ -222,8 +264,13 @@ export async function trainCrossEntropy(
       const now = performance.now();
       if (hooks.onNote && (now - lastNote > noteMs || step === s.steps)) {
         lastNote = now;
-        const rate = (now - t0) / 1000 / step;
+        const rate = (now - t0) / 1000 / (step - first + 1);
         hooks.onNote(`${method} N_idx=${config.indices} seed=${config.seed}: step ${step}/${s.steps}, loss ${loss.toFixed(3)}, R²(h→z) ${r2.toFixed(3)}, ${(rate * 1000).toFixed(1)} ms/step, ETA ${Math.round(rate * (s.steps - step))} s`);
+      }
+      // checkpoints at evaluation steps only, so the R² curve in them is complete
+      if (hooks.checkpointDir && step < s.steps && performance.now() - lastSave > saveMs) {
+        save(step);
+        lastSave = performance.now();
       }
     }
   }
@@ -235,7 +282,9 @@ export async function trainCrossEntropy(
   const V = new Matrix(classes, s.n);
   for (let i = 0; i < classes; i++) V.data.set(world.centers.row(method === 'diet' ? i % s.clusters : i), i * s.n);
   if (classes >= 8) metrics.r2_w = linearR2Split(head.weight, V).r2;
-  metrics.seconds_per_step = (performance.now() - t0) / 1000 / s.steps;
+  metrics.seconds_per_step = (priorSeconds + (performance.now() - t0) / 1000) / s.steps;
+  if (first > 1) metrics.resumed_from_step = first - 1;
+  if (hooks.checkpointDir) rmSync(hooks.checkpointDir, { recursive: true, force: true });
   return metrics;
 }
 
@@ -437,6 +486,8 @@ export interface CrossEntropyOptions {
   signal?: AbortSignal;
   onProgress?: (p: SweepProgress) => void;
   onNote?: (message: string) => void;
+  /** seconds between in-cell checkpoints of the diet/supervised cells (default 300) */
+  checkpointSeconds?: number;
 }
 
 export async function runCrossEntropy(o: CrossEntropyOptions): Promise<ExperimentRun<CrossEntropySettings>> {
@@ -449,7 +500,10 @@ export async function runCrossEntropy(o: CrossEntropyOptions): Promise<Experimen
       indices: o.indices?.length ? o.indices : preset.indices, seeds: o.seeds?.length ? o.seeds : preset.seeds,
       methods: o.methods?.length ? o.methods : [...CROSS_ENTROPY_METHODS], clusters: settings.clusters,
     }),
-    runCell: (config: CrossEntropyConfig, method, settings, cache, signal) => runCrossEntropyCell(config, method, settings, cache, { signal, onNote: o.onNote }),
+    runCell: (config: CrossEntropyConfig, method, settings, cache, signal) => runCrossEntropyCell(config, method, settings, cache, {
+      signal, onNote: o.onNote, checkpointSeconds: o.checkpointSeconds,
+      checkpointDir: method === 'diet-cp' ? undefined : join(o.out, 'checkpoints', `${method}-N${config.indices}-seed${config.seed}`),
+    }),
     writeReport: writeCrossEntropyReport,
   }, { ...o, overrides: o.settings });
 }
