@@ -12,6 +12,7 @@ import { queueBench } from './queue.js';
 import { convergenceBench } from './convergence.js';
 import { matryoshkaBench } from './matryoshka.js';
 import { lejepaBench } from './lejepa.js';
+import { dietBench } from './diet.js';
 
 /** Every benchmark `sparsecode bench <name>` knows, in the order `bench all` runs them. Add yours here. */
 export const benches: Bench[] = [
@@ -28,4 +29,5 @@ export const benches: Bench[] = [
   matryoshkaBench,
   queueBench,
   lejepaBench,
+  dietBench,
 ];

@@ -27,6 +27,9 @@ const ACCEPTS: Record<string, string[]> = {
   lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
   restrav: [],
   phyip: [],
+  'rich-lazy': ['deltas', 'taus', 'steps'],
+  'cross-entropy': ['indices', 'clusters', 'kappa', 'steps'],
+  slowvae: ['world', 'rates', 'steps'],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -36,6 +39,7 @@ function value(experiment: string, option: string): unknown {
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
     experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
+    deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'],
   };
   return v[option];
 }

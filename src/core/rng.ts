@@ -186,6 +186,21 @@ export class Rng {
     return child;
   }
 
+  /** The full state (four 32-bit words and the cached Box-Muller value, NaN when none), for checkpoints. */
+  getState(): number[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spare];
+  }
+
+  /** Restore a state from `getState()`: the generator continues exactly where that one was. */
+  setState(st: ArrayLike<number>): this {
+    if (!st || st.length !== 5) fail('E_ARG', 'Rng.setState: expected the 5 numbers of getState()');
+    const w = [st[0], st[1], st[2], st[3]];
+    if (w.some((v) => !Number.isInteger(v)) || (w[0] | w[1] | w[2] | w[3]) === 0) fail('E_ARG', 'Rng.setState: the first four numbers must be 32-bit integers, not all zero');
+    [this.s0, this.s1, this.s2, this.s3] = w.map((v) => v | 0);
+    this.spare = st[4] === null ? NaN : Number(st[4]);
+    return this;
+  }
+
   /**
    * A generator derived from this one's current state and a label, without advancing this
    * one: `rng.fork('init')` and `rng.fork('data')` are independent and stable under

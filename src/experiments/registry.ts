@@ -15,6 +15,9 @@ import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
 import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
 import { LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from './lejepa.js';
+import { RICH_LAZY_METHODS, runRichLazy } from './rich-lazy.js';
+import { CROSS_ENTROPY_METHODS, runCrossEntropy } from './cross-entropy.js';
+import { SLOWVAE_METHODS, runSlowVae } from './slowvae.js';
 import { RESTRAV_METHODS, RESTRAV_METRICS, runRestrav } from './restrav.js';
 import { PHYIP_METHODS, PHYIP_METRICS, runPhyip } from './phyip.js';
 
@@ -205,6 +208,48 @@ export const EXPERIMENTS: ReproExperiment[] = [
     format: (r, m) => (m === 'ssl_eps_ood' ? (Number.isFinite(r.mean[m]) ? r.mean[m].toExponential(2) : '—') : formatMeanStd(r.mean[m], r.std[m], m.startsWith('mape') ? 1 : 3)),
     jsonRowsOnly: true,
   },
+  {
+    name: 'rich-lazy',
+    options: ['deltas', 'taus', 'steps'],
+    methods: RICH_LAZY_METHODS,
+    run: (o, a) => runRichLazy({
+      ...a, deltas: numberList('deltas', o.deltas), taus: numberList('taus', o.taus), settings: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => (c.method === 'single-neuron' ? `single-neuron ${c.config.figure}` : `two-layer-relu δ=${c.config.delta} τ=${c.config.tau} seed=${c.config.seed}`),
+    columns: [{ header: 'figure', key: 'figure', align: 'l' }, { header: 'δ', key: 'delta' }, { header: 'τ', key: 'tau' }],
+    metrics: ['max_abs_theory_error', 'max_delta_drift', 'implicit_bias_error', 'kernel_distance', 'test_loss'],
+    format: (r, m) => (!Number.isFinite(r.mean[m]) ? '—' : m.startsWith('max_') || m === 'implicit_bias_error' ? r.mean[m].toExponential(2) : formatMeanStd(r.mean[m], r.std[m], m === 'test_loss' ? 5 : 3)),
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'cross-entropy',
+    options: ['indices', 'clusters', 'kappa', 'steps'],
+    methods: CROSS_ENTROPY_METHODS,
+    run: (o, a) => runCrossEntropy({
+      ...a, indices: o.indices,
+      settings: {
+        ...(o.steps !== undefined ? { steps: o.steps as number } : {}),
+        ...(o.clusters !== undefined ? { clusters: o.clusters as number } : {}),
+        ...(o.kappa !== undefined ? { kappa: o.kappa as number } : {}),
+      },
+    }),
+    progressLabel: (c) => `${c.method} N_idx=${c.config.indices} seed=${c.config.seed}`,
+    columns: [{ header: 'N_idx', key: 'indices' }],
+    metrics: ['r2_hz', 'r2_xz', 'r2_w', 'knn_acc', 'probe_acc', 'knn_acc_before', 'probe_acc_before'],
+    jsonRowsOnly: true,
+  },
+  {
+    name: 'slowvae',
+    options: ['world', 'rates', 'steps'],
+    methods: SLOWVAE_METHODS,
+    run: (o, a) => runSlowVae({
+      ...a, worlds: o.world, rates: numberList('rates', o.rates), settings: o.steps !== undefined ? { steps: o.steps as number } : undefined,
+    }),
+    progressLabel: (c) => `${c.method} ${c.config.world} rate=${c.config.rate} seed=${c.config.seed}`,
+    columns: [{ header: 'world', key: 'world', align: 'l' }, { header: 'rate', key: 'rate' }],
+    metrics: ['mcc', 'mcc_continuous', 'recon', 'kl_normal'],
+    jsonRowsOnly: true,
+  },
 ];
 
 export function findExperiment(name: string): ReproExperiment | undefined {
@@ -249,4 +294,14 @@ export async function experimentPlan(ex: ReproExperiment, o: ReproOptions = {}, 
     rmSync(out, { recursive: true, force: true });
   }
   fail('E_USAGE', `experiment ${ex.name} does not hand its executor to runExperiment, so its cells cannot run on a queue; run it without --queue`);
+}
+
+/** A comma list of numbers given as a string list (--deltas -1,0,1). */
+function numberList(flag: string, v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  return (v as string[]).map((s) => {
+    const x = Number(s);
+    if (s.trim() === '' || !Number.isFinite(x)) fail('E_USAGE', `--${flag} needs comma-separated numbers, got "${s}"`);
+    return x;
+  });
 }

@@ -18,6 +18,9 @@ import { RUNG_METHODS } from '../../experiments/causal-rungs.js';
 import { FF_METHODS } from '../../experiments/federated-factory.js';
 import { GENERATORS } from '../../federated/generators.js';
 import { LEJEPA_EXPERIMENTS, LEJEPA_OBJECTIVES } from '../../experiments/lejepa.js';
+import { RICH_LAZY_METHODS } from '../../experiments/rich-lazy.js';
+import { CROSS_ENTROPY_METHODS } from '../../experiments/cross-entropy.js';
+import { SLOWVAE_METHODS, SLOWVAE_WORLDS } from '../../experiments/slowvae.js';
 
 /** `sparsecode repro <experiment>`: reproduce a paper's results with one command. */
 export const reproCommand: Command = {
@@ -25,7 +28,7 @@ export const reproCommand: Command = {
   get summary() {
     return `reproduce a paper's experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')}`;
   },
-  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]\n       sparsecode repro restrav [--preset quick|full] [--seeds 0,1,2] [--methods jitter,resample,flicker,mixed] [--out DIR] [--json]\n       sparsecode repro phyip [--preset quick|full] [--seeds 0,1,2] [--methods frozen-linear,finetune,mlp-probe] [--out DIR] [--json]',
+  usage: 'repro stop-probing [--preset quick|full] [--sweep latents|sparsity|samples] [--latents N,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro <experiment> ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]\n       sparsecode repro alignment-superposition [--preset quick|full] [--sweep dims|latents] [--latents N,..] [--dims M,..] [--active K,..] [--samples S,..] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro hidden-alignment [--preset quick|full] [--hidden 8,16,32] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro amortisation-gap [--preset quick|full] [--setting known|learned] [--steps T] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro whitening [--preset quick|full] [--conditions 1,10,100,1000] [--whiten none,center,pca,zca] [--seeds 0,1,2] [--methods relu-sae,topk-sae] [--out DIR] [--json]\n       sparsecode repro interpretability [--preset quick|full] [--ratios 1,4,8] [--worlds concepts,toy] [--seeds 0,1,2] [--methods units,kmeans-u,kmeans-f,sae] [--out DIR] [--json]\n       sparsecode repro causal-rungs [--preset quick|full] [--seeds 0,1,2] [--methods rung-1,rung-2,rung-3] [--out DIR] [--json]\n       sparsecode repro federated-factory [--preset quick|full] [--clients 10] [--generator gaussian,mixture,vae] [--seeds 0,1,2] [--methods a,b] [--out DIR] [--json]\n       sparsecode repro lejepa [--preset quick|full] [--experiment 2d|gennorm|scaling|grid] [--objectives sigreg,whiten,infonce] [--latents N,..] [--alphas A,..] [--steps T] [--seeds 0,1,2] [--out DIR] [--json]\n       sparsecode repro restrav [--preset quick|full] [--seeds 0,1,2] [--methods jitter,resample,flicker,mixed] [--out DIR] [--json]\n       sparsecode repro phyip [--preset quick|full] [--seeds 0,1,2] [--methods frozen-linear,finetune,mlp-probe] [--out DIR] [--json]\n       sparsecode repro cross-entropy [--preset quick|full] [--indices 1000] [--clusters 100] [--kappa 10] [--steps T] [--seeds 0,1,2] [--methods diet,supervised,diet-cp] [--out DIR] [--json]\n       sparsecode repro slowvae [--preset quick|full] [--world sprites,vector] [--rates 1,3,10] [--steps T] [--seeds 0,1,2] [--methods slowvae,beta-vae] [--out DIR] [--json]\n       sparsecode repro rich-lazy [--preset quick|full] [--deltas -1,0,1] [--taus 0.1,1] [--steps T] [--seeds 0,1] [--methods single-neuron,two-layer-relu] [--out DIR] [--json]',
   description: [
     'Any sweep on several machines: --queue URL puts its cells on a Redis queue as jobs (one per config and the',
     'methods that share work on it; enqueuing twice adds nothing) for `sparsecode worker`s anywhere, and returns;',
@@ -103,6 +106,23 @@ export const reproCommand: Command = {
     'phyip (docs/probing.md, PhyIP): Kepler orbits; a next-step world model pretrained on unlabelled orbits and frozen; the force',
     'read out on a few labelled in-distribution orbits and scored on OOD orbits: Spearman rho, MAPE, fitted force exponent.',
     'Methods: frozen-linear (PhyIP), finetune (encoder + head trained on the labels), mlp-probe.',
+    '',
+    'cross-entropy (docs/papers.md, "Cross-Entropy Is All You Need", DIET, DIET-CP): vMF latents around C cluster vectors',
+    '(--clusters, concentration --kappa) through a frozen leaky-ReLU mixing; the paper\'s BatchNorm encoder trained with a DIET',
+    'head over the --indices (index mod C = cluster) or a supervised head over the clusters; linear R² h→z (r2_hz) against',
+    'the raw-observation baseline (r2_xz); the DIET-CP toy: k-NN and linear-probe accuracy before/after continued pre-training.',
+    `Methods: ${CROSS_ENTROPY_METHODS.join(', ')}.`,
+    '',
+    'slowvae (docs/papers.md, SlowVAE): pairs of frames of a factor grid with truncated-Laplace transitions (--rates; categorical',
+    'factors fixed), rendered as 16x16 sprites or through a frozen MLP (--world sprites,vector); MLP VAEs trained with the SlowVAE',
+    'loss (2·recon + β·KL_N + γ·KL_L, λ = 6) or as a β-VAE (γ = 0); Spearman MCC of the encoder means (noise-padded, Hungarian).',
+    `Methods: ${SLOWVAE_METHODS.join(', ')}.`,
+    '',
+    'rich-lazy (docs/papers.md, "Get rich quick"): the single neuron f = a·wᵀx under gradient flow, RK45 at rtol = atol = 1e-11',
+    'against the exact solutions at the paper\'s Fig. 2/3/4a, 4b (implicit bias), 7 (basins) and 8 settings, δ conserved; SVG plots of',
+    'ν(t), μ(t), the kernel distance S(t), parameter and β-space trajectories; and a reduced two-layer ReLU teacher-student grid',
+    '(δ x τ, --deltas/--taus, GD --steps) with kernel distance and test loss against δ.',
+    `Methods: ${RICH_LAZY_METHODS.join(', ')}.`,
   ].join('\n'),
   positionals: [{ name: 'experiment', help: 'which experiment', required: true, choices: EXPERIMENTS.map((e) => e.name) }],
   options: [
@@ -124,11 +144,17 @@ export const reproCommand: Command = {
     { name: 'clients', type: 'intlist', help: 'federated-factory: number of clients K, 2..10 (default 10: one class per client)', metavar: 'K[,K..]' },
     { name: 'generator', type: 'list', help: 'federated-factory: generative modules to compare (default gaussian,mixture,vae)', metavar: 'a,b,..', choices: [...GENERATORS] },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap: Adam steps of the encoders (default: the preset's; quick 4000, full 20000)", metavar: 'T' },
+    { name: 'steps', type: 'int', help: "optimiser steps (default: the preset's): amortisation-gap encoders (quick 4000, full 20000); lejepa encoders (quick 3000 MLP / 6000 matched encoder); rich-lazy GD steps of the two-layer grid (quick 5000, full 20000); cross-entropy, slowvae Adam steps", metavar: 'T' },
     { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
     { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
-    { name: 'steps', type: 'int', help: "amortisation-gap, lejepa: optimiser steps of the encoders (default: the preset's; amortisation-gap quick 4000; lejepa quick 3000 MLP / 6000 matched encoder; full 20000)", metavar: 'T' },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
+    { name: 'indices', type: 'intlist', help: 'cross-entropy: size of the index space N_idx (default quick 1000, full 10240)', metavar: 'N[,N..]' },
+    { name: 'clusters', type: 'int', help: 'cross-entropy: cluster vectors C (default 100; at most the indices)', metavar: 'C' },
+    { name: 'kappa', type: 'number', help: 'cross-entropy: vMF concentration κ > 0 (default 10)', metavar: 'K' },
+    { name: 'world', type: 'list', help: 'slowvae: worlds (default quick sprites; full sprites,vector)', metavar: 'W[,W..]', choices: [...SLOWVAE_WORLDS] },
+    { name: 'rates', type: 'list', help: 'slowvae: data transition rates (default quick 1; full 1,3,10; -1 = U(1, 10) per pair)', metavar: 'R[,R..]' },
+    { name: 'deltas', type: 'list', help: 'rich-lazy: δ values of the two-layer grid (default: 5 (quick) or 9 (full) in [-1, 1])', metavar: 'D[,D..]' },
+    { name: 'taus', type: 'list', help: 'rich-lazy: initial scales τ of the two-layer grid (default: logspace(-1, 0.3))', metavar: 'T[,T..]' },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
     { name: 'queue', type: 'string', metavar: 'URL', help: 'run the cells as jobs on this Redis queue (redis://[:password@]host:port[/db], rediss:// for TLS) for `sparsecode worker`s anywhere' },
@@ -151,6 +177,9 @@ export const reproCommand: Command = {
     'sparsecode repro lejepa --experiment scaling --objectives sigreg,whiten,infonce --seeds 0,1 --json',
     'sparsecode repro restrav --preset quick --out runs/restrav',
     'sparsecode repro phyip --preset quick --seeds 0,1,2 --json',
+    'sparsecode repro rich-lazy --methods single-neuron --out runs/rich-lazy',
+    'sparsecode repro cross-entropy --preset quick --out runs/cross-entropy',
+    'sparsecode repro slowvae --preset quick --out runs/slowvae',
   ],
   async run(ctx) {
     return runRepro(ctx);
