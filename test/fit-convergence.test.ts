@@ -33,6 +33,10 @@ test('stopping rule: a power law FVU ∝ t^-a stops where the last 20 % moved it
     assert.equal(m.end(), 100000);
     assert.match(m.rateNote(), /still falling by \d+\.\d %/);
   }
+  // without a learning rate to decay (the classical learners) the rule can still fire late in the run
+  const late = new ConvergenceMonitor(rule({ maxSteps: 1000 }), undefined, { decays: false });
+  for (let t = 10; !late.converged && t <= 1000; t += 10) late.record(t, 0.1 + Math.exp(-t / 100));
+  assert.ok(late.converged && late.convergedAt! > 800, `converged at ${late.convergedAt}`);
   // a curve that flattens: FVU = 0.1 + e^{-t/500} converges once e^{-t/500} is below ~1e-3
   const m = new ConvergenceMonitor(rule());
   for (let t = 10; !m.converged; t += 10) m.record(t, 0.1 + Math.exp(-t / 500));

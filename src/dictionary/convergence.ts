@@ -141,10 +141,16 @@ export class ConvergenceMonitor {
    * never fixes a decay phase, and judge() gives the verdict at a chosen step.
    */
   readonly observeEnd: number | null;
+  /**
+   * whether the run has a learning rate to decay (SAEs): then the decay phase also begins at 80 %
+   * of maxSteps without convergence. The classical learners (false) just stop when the rule fires.
+   */
+  readonly decays: boolean;
 
-  constructor(o: ResolvedConvergence, observeEnd?: number) {
+  constructor(o: ResolvedConvergence, observeEnd?: number, opts: { decays?: boolean } = {}) {
     this.o = o;
     this.observeEnd = observeEnd ?? null;
+    this.decays = opts.decays ?? true;
   }
 
   /** Whether the held-out FVU is due after step `step` (1-based count of steps done). */
@@ -169,7 +175,7 @@ export class ConvergenceMonitor {
     if (step >= this.o.minSteps && this.change(step) <= this.o.rtol) {
       this.convergedAt = step;
       this.startDecay(step);
-    } else if (step >= Math.floor(0.8 * this.o.maxSteps)) {
+    } else if (this.decays && step >= Math.floor(0.8 * this.o.maxSteps)) {
       this.startDecay(step, this.o.maxSteps);
     }
   }

@@ -231,7 +231,7 @@ export const fitCommand: Command = {
         // epochs auto: a held-out slice (excluded from training in memory) and the stop rule
         const defaults = method === 'dl-fista' ? OUTER_DEFAULTS : ONLINE_DEFAULTS;
         const maxSteps = o['max-steps'];
-        const conv = new ConvergenceMonitor(resolveConvergence(maxSteps !== undefined ? { maxSteps, minSteps: Math.min(defaults.minSteps, maxSteps) } : undefined, n, defaults));
+        const conv = new ConvergenceMonitor(resolveConvergence(maxSteps !== undefined ? { maxSteps, minSteps: Math.min(defaults.minSteps, maxSteps) } : undefined, n, defaults), undefined, { decays: false });
         let Xtrain: Matrix | RowSource = Xt;
         let Xh: Matrix | null = null;
         if (auto) {
