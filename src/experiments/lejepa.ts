@@ -10,7 +10,7 @@ import { MatchedEncoder } from '../worlds/matched-encoder.js';
 import { ViewObjective, OBJECTIVES, checkLambda, type ObjectiveName } from '../objectives/views.js';
 import { trainViews, embed, type ViewEncoder } from '../objectives/train.js';
 import { worldModelMetrics, gridMetrics } from '../metrics/world-model.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { configKey, latestByCell, type Cell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable, type SummaryRow } from './report.js';
 import { linePlot, PALETTE, type PlotSeries } from './svg.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
@@ -459,6 +459,18 @@ function twoDSection(rows: SummaryRow[], md: string[]): void {
   md.push(markdownTable(['mixing', 'objective', 'seeds', 'R²(x→z)', 'R²(h→z)', 'R²(z→h)', 'R²(h→z) grid', 'orth_err'], body, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']), '');
 }
 
+/** The paper's figure (a): the approximate bound lies above the Procrustes error for Gaussian-source runs (runs with R²(h → z) < 0.5 dropped). */
+function boundSection(lines: ResultLine[], md: string[]): void {
+  const ok = lines.filter((l) => l.metrics && l.config.alpha === 2 && Number.isFinite(l.metrics.approx_bound) && Number.isFinite(l.metrics.procrustes_mse) && (l.metrics.r2_hz ?? 0) >= 0.5);
+  if (!ok.length) return;
+  const above = ok.filter((l) => l.metrics!.approx_bound >= l.metrics!.procrustes_mse);
+  md.push('## The world-model bound', '');
+  md.push(`Gaussian-source runs with R²(h → z) ≥ 0.5: the approximate bound D + (ε + D)² is at or above the Procrustes error mean‖h − Qz‖² in ${above.length} of ${ok.length} (the paper: all).`, '');
+  const body = ok.map((l) => [String(l.config.experiment), String(l.config.mixing), String(l.config.latents), l.method, String(l.config.seed),
+    fmt(l.metrics!.procrustes_mse, 4), fmt(l.metrics!.approx_bound, 4), fmt(l.metrics!.epsilon, 4), fmt(l.metrics!.D_bound, 4)]);
+  md.push(markdownTable(['experiment', 'mixing', 'N', 'objective', 'seed', 'Procrustes error', 'bound', 'ε', 'D'], body, ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r']), '');
+}
+
 function gridSection(rows: SummaryRow[], md: string[]): void {
   const g = rows.filter((r) => r.config.experiment === 'grid');
   if (!g.length) return;
@@ -485,6 +497,7 @@ export function writeLejepaReport(dir: string, lines: ResultLine[], o: { setting
   twoDSection(rows, md);
   gennormSection(dir, rows, md, plots);
   gridSection(rows, md);
+  boundSection([...latestByCell(lines).values()], md);
   md.push('## All cells', '', summaryTable(rows, ['r2_hz', 'r2_zh', 'r2_xz', 'r2_hz_grid', 'orth_err', 'procrustes_mse', 'approx_bound', 'final_loss']), '');
   return finishReport(dir, md, { lines, settings: o.settings, plots });
 }
