@@ -21,6 +21,8 @@ const ACCEPTS: Record<string, string[]> = {
   'amortisation-gap': ['setting', 'steps'],
   whitening: ['conditions', 'whiten'],
   'federated-factory': ['clients', 'generator'],
+  interpretability: ['ratios', 'worlds'],
+  'causal-rungs': [],
 };
 /** a valid value of each option, per experiment where it matters */
 function value(experiment: string, option: string): unknown {
@@ -28,7 +30,7 @@ function value(experiment: string, option: string): unknown {
     sweep: experiment === 'alignment-superposition' ? 'dims' : 'latents',
     latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
-    clients: [10], generator: ['gaussian'],
+    clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
   };
   return v[option];
 }
