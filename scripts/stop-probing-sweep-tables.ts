@@ -50,8 +50,9 @@ const ref = (m: string, x: number): number | undefined => {
   return i >= 0 ? r.rows[m]?.[i] : undefined;
 };
 const rows = aggregate(readResults(file).lines);
-const xs = [...new Set(rows.map((r) => Number(r.config[key])))].sort((a, b) => a - b);
-const methods = STOP_PROBING_METHODS.filter((m) => rows.some((r) => r.method === m));
+const xs = [...new Set([...rows.map((r) => Number(r.config[key])), ...(REFERENCE[key]?.xs ?? [])])].sort((a, b) => a - b);
+// every method run, and every method the reference has (its cells not run yet show — / ref.)
+const methods = STOP_PROBING_METHODS.filter((m) => rows.some((r) => r.method === m) || REFERENCE[key]?.rows[m]);
 const name = { active: 'k', samples: 'N', latents: 'n' }[key];
 const cell = (m: string, x: number, f: (r: (typeof rows)[number]) => string) => {
   const r = rows.find((rr) => rr.method === m && Number(rr.config[key]) === x && rr.seeds.length > 0);

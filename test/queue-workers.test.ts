@@ -1,8 +1,8 @@
 // The queue end to end, from the command line, against a private redis-server on a free
 // loopback port: `repro --queue` enqueues a 24-cell sweep, two `sparsecode worker` processes run
-// it, one is killed with SIGKILL inside an SAE's training, the other resumes that cell from its
-// checkpoint in the shared folder, and `queue collect --wait` writes exactly one line per cell,
-// equal to a local run's. Then Ctrl-C on a worker puts its cell back on the queue at a
+// it (one of them two jobs at a time), one is killed with SIGKILL inside an SAE's training, the
+// other resumes that cell from its checkpoint in the shared folder, and `queue collect --wait`
+// writes exactly one line per cell, equal to a local run's. Then Ctrl-C on a worker puts its cell back on the queue at a
 // checkpoint, and the next worker finishes it with the same numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,7 +87,7 @@ const started = (p: Proc, job: string) => p.out().split('\n').some((l) => l.incl
 const byCell = (lines: ResultLine[]) => new Map(lines.map((l) => [cellKey(l.config, l.method), l]));
 const strip = ({ seconds, seconds_before_resume, ...rest }: ResultLine) => (void seconds, void seconds_before_resume, rest);
 
-test('queue: two workers, one killed with SIGKILL mid-cell; every cell lands exactly once and equals a local run', { skip, timeout: 240_000 }, async () => {
+test('queue: two workers (concurrency 1 and 2), one killed with SIGKILL mid-cell; every cell lands exactly once and equals a local run', { skip, timeout: 240_000 }, async () => {
   assert.ok(redisServerPath(), 'CI=true: redis-server must be installed (.ci/run installs it)');
   const r = await startRedis();
   const tmp = mkdtempSync(join(tmpdir(), 'sc-qworkers-'));
@@ -101,8 +101,9 @@ test('queue: two workers, one killed with SIGKILL mid-cell; every cell lands exa
     assert.match(enq.out, /12 job\(s\) added/);
     assert.match(enq.out, /24 cell\(s\) on the queue/);
 
-    const worker = () => cli(['worker', '--queue', r.url, '--checkpoints', ck, '--lock-seconds', '2', '--json']);
-    workers.push(worker(), worker());
+    // one worker runs one job at a time, the other two (two compute threads)
+    const worker = (concurrency: number) => cli(['worker', '--queue', r.url, '--checkpoints', ck, '--lock-seconds', '2', '--concurrency', String(concurrency), '--json']);
+    workers.push(worker(1), worker(2));
     // the first SAE checkpoint written: kill the worker that runs it, mid-training
     const victim = await waitFor('an SAE checkpoint', () => saeCheckpoints(ck)[0], 120_000);
     const owner = await waitFor('the owner of the job', () => workers.find((w) => started(w, victim.job)), 10_000);
