@@ -99,7 +99,7 @@ export const evalCommand: Command = {
     if (codes && o.truth !== undefined) {
       const truth = readMatrixArg(o.truth, o.tensor, '--truth');
       if (codes.rows !== truth.rows) {
-        fail('E_SHAPE', `shape mismatch: the codes (${o.codes ?? `--model ${o.model} --input ${o.input}`}) have ${codes.rows} rows, --truth ${o.truth} has ${truth.rows}; both must hold the same samples in the same order`);
+        fail('E_SHAPE', `shape mismatch: the codes (${o.codes ?? `--model ${o.model} --input ${o.input}`}) have ${codes.rows} rows, --truth ${o.truth} has ${truth.rows} rows; both must hold the same samples in the same order`);
       }
       const m = mcc(codes, truth, { ood: !!o.ood, pad: o.pad, seed: o.seed });
       Object.assign(out, {
