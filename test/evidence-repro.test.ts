@@ -69,9 +69,13 @@ test('repro interpretability (tiny): every method × world × ratio, field mis, 
       assert.deepEqual(Object.keys(row.config).sort(), ['concepts', 'ratio', 'units', 'world']);
       assert.equal(row.config.concepts, (row.config.ratio as number) * 4);
       assert.deepEqual(row.seeds, [0]);
+      assert.ok(row.mean.mis_ref >= 0 && row.mean.mis_ref <= 1 && row.mean.rare >= 0 && row.mean.rare <= 1);
+      // a method whose directions all reach L stimuli above their floor draws the reference's tasks
+      if (row.mean.rare === 0) assert.equal(row.mean.mis, row.mean.mis_ref, `${row.method}: mis vs mis_ref`);
     }
     const sae = r.rows.find((x) => x.method === 'sae' && x.config.world === 'concepts' && x.config.ratio === 2)!;
     assert.equal(sae.mean.directions, 8);
+    for (const f of ['mis_pre', 'mis_oracle', 'untestable']) assert.ok(sae.mean[f] >= 0 && sae.mean[f] <= 1, `sae ${f} ${sae.mean[f]}`);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(report, /Margin over units/);
     assert.ok(existsSync(join(dir, 'mis_vs_ratio_concepts.svg')) && existsSync(join(dir, 'mis_vs_ratio_toy.svg')));
