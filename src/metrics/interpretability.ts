@@ -126,6 +126,8 @@ export interface MisTasks {
    * task entries are −1
    */
   topSize: Int32Array;
+  /** per unit: how many samples are above its floor (its minimum activation), capped at L (both rules) */
+  aboveFloor: Int32Array;
   /**
    * [units x tasks x (k + 1)] sample indices, row-major: for unit u and task t, entries
    * ((u·tasks + t)·(k+1) + 0 … k−1) are E⁺ (most activating first) and entry … + k is q⁺.
@@ -173,6 +175,7 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
   const plus = new Int32Array(U * tasks * K1);
   const minus = new Int32Array(U * tasks * K1);
   const topSize = new Int32Array(U).fill(L);
+  const aboveFloor = new Int32Array(U);
   const root = new Rng(seed);
   const a = new Float64Array(n);
   const rank = new Int32Array(n);
@@ -196,11 +199,12 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
     selectFirst(buf, L, desc);
     let top = buf.slice(0, L).sort(desc);
     let Lu = L;
+    // samples at the floor (the minimum activation) are ties the direction cannot rank
+    const floor = a[bottom[0]];
+    let m = 0;
+    while (m < L && a[top[m]] > floor) m++;
+    aboveFloor[u] = m;
     if (activeTop) {
-      // samples at the floor (the minimum activation) are ties the direction cannot rank
-      const floor = a[bottom[0]];
-      let m = 0;
-      while (m < L && a[top[m]] > floor) m++;
       if (m < L) {
         Lu = m;
         top = top.slice(0, m);
@@ -227,7 +231,7 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
       minus.set(drawB, off);
     }
   }
-  return { samples: n, units: U, tasks, k, quantile, subset: L, activeTop, topSize, plus, minus };
+  return { samples: n, units: U, tasks, k, quantile, subset: L, activeTop, topSize, aboveFloor, plus, minus };
 }
 
 /**
