@@ -317,8 +317,8 @@ export async function runInterpretabilityRepro(o: InterpretabilityReproOptions):
   }, { ...o, overrides: o.settings });
 }
 
-/** Per world × ratio: the best direction method's MIS minus the units' (mean over seeds) and how many seeds agree. */
-export function interpretabilityMargins(lines: ResultLine[]): { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] {
+/** Per world × ratio: each direction method's `metric` (default `mis`) minus the units' (mean over seeds) and how many seeds agree. */
+export function interpretabilityMargins(lines: ResultLine[], metric = 'mis'): { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] {
   const ok = lines.filter((l) => l.metrics && l.error === undefined);
   const out: { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] = [];
   const keys = [...new Set(ok.map((l) => `${l.config.world}|${l.config.ratio}`))];
@@ -330,7 +330,7 @@ export function interpretabilityMargins(lines: ResultLine[]): { world: string; r
       const diffs: number[] = [];
       for (const l of at.filter((x) => x.method === method)) {
         const u = at.find((x) => x.method === 'units' && x.config.seed === l.config.seed);
-        if (u) diffs.push(l.metrics!.mis - u.metrics!.mis);
+        if (u && Number.isFinite(l.metrics![metric]) && Number.isFinite(u.metrics![metric])) diffs.push(l.metrics![metric] - u.metrics![metric]);
       }
       if (!diffs.length) continue;
       const m = diffs.reduce((a, b) => a + b, 0) / diffs.length;
@@ -354,9 +354,14 @@ export function writeInterpretabilityReport(dir: string, lines: ResultLine[], o:
   const margins = interpretabilityMargins(lines);
   if (margins.length) {
     md.push('## Margin over units (MIS of the method − MIS of the units, same seed)', '');
-    md.push(markdownTable(['world', 'F/U', 'method', 'margin', 'seeds with margin > 0'], margins.map((m) => [
-      m.world, String(m.ratio), m.method, formatMeanStd(m.margin, m.std), `${m.seedsAbove}/${m.seeds}`,
-    ]), ['l', 'r', 'l', 'r', 'r']), '');
+    const graded = interpretabilityMargins(lines, 'mis_alpha');
+    const reference = interpretabilityMargins(lines, 'mis_ref');
+    const find = (list: typeof margins, m: (typeof margins)[number]) => list.find((x) => x.world === m.world && x.ratio === m.ratio && x.method === m.method);
+    const cell = (x: (typeof margins)[number] | undefined) => (x ? `${formatMeanStd(x.margin, x.std)} (${x.seedsAbove}/${x.seeds})` : '—');
+    md.push('`mis`: the fraction of tasks with Δ > 0 under the sparse-direction rule; `mis_ref`: the same under the reference rule; `mis_alpha`: the graded score mean sigmoid(αΔ). In brackets: seeds with margin > 0.', '');
+    md.push(markdownTable(['world', 'F/U', 'method', 'margin (mis)', 'seeds with margin > 0', 'margin (mis_ref)', 'margin (mis_alpha)'], margins.map((m) => [
+      m.world, String(m.ratio), m.method, formatMeanStd(m.margin, m.std), `${m.seedsAbove}/${m.seeds}`, cell(find(reference, m)), cell(find(graded, m)),
+    ]), ['l', 'r', 'l', 'r', 'r', 'r', 'r']), '');
   }
   const plots: string[] = [];
   for (const world of INTERPRETABILITY_WORLDS) {
