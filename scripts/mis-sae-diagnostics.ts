@@ -12,13 +12,15 @@
 // responses r_i (ReLU(p_i) or p_i, normalised); OMP with k = 2 on the true responses (converged
 // greedy sparse inference instead of a linear encoder). Plus the geometry: how close each concept's
 // response is to its nearest other concept's, and how well the trained decoder rows single out one
-// concept (best |cos| and its margin over the second best).
+// concept (best |cos| and its margin over the second best). And, for the units and the SAE codes, what
+// the accuracy (Δ > 0) counts: the mean s(q+, E+), the mean cross term (s(q+, E-) + s(q-, E+)) / 2,
+// the share of tasks passed narrowly (0 < Δ < 0.1) and the share with Δ >= 0.3.
 import { Matrix } from '../src/core/matrix.js';
 import { matmul } from '../src/backend/ops.js';
 import { conceptWorld } from '../src/worlds/concepts.js';
 import { createSAE } from '../src/dictionary/sae/index.js';
 import { omp } from '../src/inference/omp.js';
-import { cosineSimilarity, mis } from '../src/metrics/interpretability.js';
+import { cosineSimilarity, mis, type SimilarityModel } from '../src/metrics/interpretability.js';
 
 const ratios = (process.argv[2] ?? '4,8').split(',').map(Number);
 const seed = Number(process.argv[3] ?? 0);
@@ -42,8 +44,34 @@ function topkCodes(D: Matrix, X: Matrix, k: number): Matrix {
   return sae.encode(X);
 }
 
-const rows: string[][] = [];
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+
+/** The four terms of Δ averaged over the testable directions' tasks. */
+function deltaTerms(A: Matrix, sim: SimilarityModel): string {
+  const r = mis(A, sim, { ...misOpts, activeTop: true });
+  const t = r.tasks, K = t.k, K1 = K + 1;
+  const s = (q: number, E: Int32Array, off: number) => {
+    let a = 0;
+    for (let i = 0; i < K; i++) a += sim.sim(q, E[off + i]);
+    return a / K;
+  };
+  let pp = 0, cross = 0, n = 0, narrow = 0, wide = 0;
+  for (let u = 0; u < t.units; u++) {
+    if (t.topSize[u] < K1) continue;
+    for (let k = 0; k < t.tasks; k++) {
+      const off = (u * t.tasks + k) * K1, qp = t.plus[off + K], qm = t.minus[off + K];
+      pp += s(qp, t.plus, off);
+      cross += (s(qp, t.minus, off) + s(qm, t.plus, off)) / 2;
+      const d = r.deltas[u * t.tasks + k];
+      if (d > 0 && d < 0.1) narrow++;
+      if (d >= 0.3) wide++;
+      n++;
+    }
+  }
+  return `s(q+,E+) ${fmt(pp / n)}, cross ${fmt(cross / n)}, 0 < Δ < 0.1: ${fmt(narrow / n)}, Δ >= 0.3: ${fmt(wide / n)}`;
+}
+
+const rows: string[][] = [];
 for (const ratio of ratios) {
   const F = ratio * U;
   const w = conceptWorld({ concepts: F, units: U, samples: samples + trainSamples, active, seed: `interp:${seed}:${F}:${U}` });
@@ -98,6 +126,8 @@ for (const ratio of ratios) {
       ['OMP k = 2 on the true r_i', fmt(score(omp(H, Rn, { k: active }).Z).mis)],
       ['r_i: nearest other concept cos', fmt(nnCos)],
       ['SAE decoder: best cos / margin', `${fmt(best)} / ${fmt(margin)}`],
+      ['Δ terms, units', deltaTerms(H, sim)],
+      ['Δ terms, SAE codes', deltaTerms(codes, sim)],
     ];
     for (const [what, v] of entries) rows.push([String(ratio), layer, what, v]);
     console.error(`done F/U = ${ratio}, ${layer}`);
