@@ -1,0 +1,8 @@
+/**
+ * WebGPU: a device-resident layer (tensors that stay on the GPU, WGSL kernels recorded into one
+ * command encoder, async readback). Not a synchronous `Backend`: see docs/webgpu.md.
+ */
+export { WebGpuContext, GpuTensor, type DType, type WebGpuOptions, type UniformField } from './context.js';
+export * as webgpuKernels from './kernels.js';
+export { AtomLists } from './kernels.js';
+export type { GpuLike } from './gpu-types.js';

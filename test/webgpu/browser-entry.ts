@@ -1,0 +1,11 @@
+// Bundled into the conformance page by scripts/test-webgpu.ts: exposes the suite to the runner.
+import { WebGpuContext } from '../../src/backend/webgpu/context.js';
+import { runConformance } from './conformance.js';
+
+(globalThis as unknown as { runWebGpuSuite: (filter?: string) => Promise<unknown> }).runWebGpuSuite = async (filter?: string) => {
+  const { context, note } = await WebGpuContext.tryCreate({ timeoutMs: 15000 });
+  if (!context) return { adapter: null, note, results: [] };
+  const results = await runConformance(context, (line) => console.log(line), filter ? new RegExp(filter) : undefined);
+  context.destroy();
+  return { adapter: context.adapterDescription, note, results };
+};

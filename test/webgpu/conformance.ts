@@ -1,0 +1,304 @@
+// The WebGPU conformance suite: every WGSL kernel against the js backend (the reference) on
+// awkward shapes. Runs wherever a WebGPU device exists: headless Chromium (scripts/test-webgpu.ts
+// bundles this file into a page) or Node with the `webgpu` package. Reports one line per case.
+import { jsBackend } from '../../src/backend/js/index.js';
+import { Rng } from '../../src/core/rng.js';
+import type { GpuTensor, WebGpuContext } from '../../src/backend/webgpu/context.js';
+import * as K from '../../src/backend/webgpu/kernels.js';
+
+export interface CaseResult { name: string; ok: boolean; detail: string; ms: number }
+
+type Check = () => Promise<string | null>; // null = pass, else why it failed
+
+const EPS = 1.2e-7;
+
+function randn(rng: Rng, n: number, scale = 1): Float32Array {
+  const x = new Float32Array(n);
+  rng.fillNormal(x);
+  if (scale !== 1) for (let i = 0; i < n; i++) x[i] *= scale;
+  return x;
+}
+
+/** max over i of |got − want| / bound[i], the worst index, and whether all are within */
+function within(got: ArrayLike<number>, want: ArrayLike<number>, bound: (i: number) => number): string | null {
+  if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  let worst = 0, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i];
+    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+    if (!(Number.isFinite(g) || g === w)) return `[${i}] = ${g}, want ${w}`;
+    const r = Math.abs(g - w) / Math.max(bound(i), 1e-30);
+    if (!(r <= 1)) { if (r > worst || at < 0) { worst = r; at = i; } }
+  }
+  return at < 0 ? null : `[${at}] = ${got[at]}, want ${want[at]} (error ${worst.toFixed(2)}x the bound ${bound(at).toExponential(2)})`;
+}
+
+function exact(got: ArrayLike<number>, want: ArrayLike<number>): string | null {
+  if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i]) && !(got[i] === want[i])) return `[${i}] = ${got[i]}, want ${want[i]}`;
+  return null;
+}
+
+/** elementwise bound for float32 ops of a few roundings: rel·|want| + abs */
+const rel = (want: ArrayLike<number>, r = 4 * EPS, a = 1e-30) => (i: number) => r * Math.abs(want[i]) + a;
+
+export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check }[] {
+  const cases: { name: string; run: Check }[] = [];
+  const add = (name: string, run: Check) => cases.push({ name, run });
+  const rng = new Rng('webgpu-conformance');
+  const T = (x: Float32Array | Int32Array, label = 't') => ctx.tensor(x, [x.length], label);
+  const free = (...ts: GpuTensor[]) => { ctx.flush(); for (const t of ts) t.destroy(); };
+
+  // ---- sgemm: transposes, alpha/beta, padded leading dimensions, sizes that are not tile multiples
+  const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [13, 7, 5], [64, 64, 16], [65, 63, 17], [130, 67, 33], [3, 200, 1], [1, 129, 70], [5, 4, 0], [31, 1, 97]];
+  const coefs: [number, number][] = [[1, 0], [0.5, 2], [-1, 1], [0, 0.5]];
+  let gi = 0;
+  for (const [m, n, k] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
+    const [alpha, beta] = coefs[gi++ % coefs.length];
+    const pad = gi % 3 === 0 ? 3 : 0; // some cases with leading dimensions above the minimum
+    add(`sgemm ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} m=${m} n=${n} k=${k} alpha=${alpha} beta=${beta}${pad ? ' padded' : ''}`, async () => {
+      const lda = (tA ? m : k) + pad, ldb = (tB ? k : n) + pad, ldc = n + pad;
+      const a = randn(rng, Math.max(1, (tA ? k : m) * lda)), b = randn(rng, Math.max(1, (tB ? n : k) * ldb));
+      const c = randn(rng, m * ldc);
+      if (beta === 0) c[0] = NaN; // beta = 0 overwrites: NaN in C must not propagate
+      const want = c.slice();
+      jsBackend.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+      // bound: (k + 2)·eps·(|alpha|·|A||B| + |beta C|)
+      const absA = a.map(Math.abs), absB = b.map(Math.abs), bound = c.map((v) => (beta === 0 ? 0 : Math.abs(beta * v)));
+      jsBackend.sgemm(tA, tB, m, n, k, Math.abs(alpha), absA, lda, absB, ldb, 1, bound, ldc);
+      const ta = T(a, 'A'), tb = T(b, 'B'), tc = T(c, 'C');
+      K.sgemm(ctx, tA, tB, m, n, k, alpha, ta, lda, tb, ldb, beta, tc, ldc);
+      const got = await tc.readF32();
+      free(ta, tb, tc);
+      // entries outside the m x n block (the padding) must be untouched
+      for (let i = 0; i < m; i++) for (let j = n; j < ldc; j++) if (!Object.is(got[i * ldc + j], c[i * ldc + j])) return `padding [${i}, ${j}] changed`;
+      return within(got, want, (i) => (k + 2) * 2 * EPS * bound[i] + 1e-30);
+    });
+  }
+
+  // ---- elementwise
+  for (const n of [1, 7, 257, 1000, 70001]) {
+    const x = randn(rng, n), y = randn(rng, n), z = randn(rng, n);
+    add(`softThreshold n=${n} (signed, nonneg, in place)`, async () => {
+      for (const nonneg of [false, true]) {
+        const want = new Float32Array(n);
+        jsBackend.softThreshold(x, 0.3, nonneg, want);
+        const tx = T(x), to = T(new Float32Array(n));
+        K.softThreshold(ctx, tx, 0.3, nonneg, to);
+        const got = await to.readF32();
+        K.softThreshold(ctx, tx, 0.3, nonneg, tx);
+        const got2 = await tx.readF32();
+        free(tx, to);
+        const b = (i: number) => 4 * EPS * (Math.abs(x[i]) + 0.3);
+        const e = within(got, want, b) ?? within(got2, want, b);
+        if (e) return `${nonneg ? 'nonneg' : 'signed'}: ${e}`;
+      }
+      return null;
+    });
+    add(`relu n=${n}`, async () => {
+      const want = new Float32Array(n);
+      jsBackend.relu(x, want);
+      const tx = T(x), to = T(new Float32Array(n));
+      K.relu(ctx, tx, to);
+      const got = await to.readF32();
+      free(tx, to);
+      return exact(got, want);
+    });
+    add(`axpby n=${n}`, async () => {
+      const want = y.slice();
+      jsBackend.axpby(0.7, x, -1.3, want);
+      const tx = T(x), ty = T(y);
+      K.axpby(ctx, 0.7, tx, -1.3, ty);
+      const got = await ty.readF32();
+      free(tx, ty);
+      return within(got, want, (i) => 4 * EPS * (Math.abs(0.7 * x[i]) + Math.abs(1.3 * y[i])) + 1e-30);
+    });
+    add(`extrapolate n=${n}`, async () => {
+      const want = new Float32Array(n);
+      jsBackend.extrapolate(x, y, 0.4, want);
+      const tx = T(x), ty = T(y), to = T(new Float32Array(n));
+      K.extrapolate(ctx, tx, ty, 0.4, to);
+      const got = await to.readF32();
+      free(tx, ty, to);
+      return within(got, want, (i) => 6 * EPS * (Math.abs(x[i]) * 1.4 + Math.abs(0.4 * y[i])) + 1e-30);
+    });
+    add(`fistaUpdate n=${n} (signed, nonneg)`, async () => {
+      for (const nonneg of [false, true]) {
+        const wantY = y.slice(), wantZ = new Float32Array(n);
+        jsBackend.fistaUpdate(x, wantY, z, 0.2, nonneg, 0.6, wantZ);
+        const tv = T(x), ty = T(y), tz = T(z), tn = T(new Float32Array(n));
+        K.fistaUpdate(ctx, tv, ty, tz, 0.2, nonneg, 0.6, tn);
+        const gotY = await ty.readF32(), gotZ = await tn.readF32();
+        free(tv, ty, tz, tn);
+        const bz = (i: number) => 4 * EPS * (Math.abs(x[i]) + Math.abs(y[i]) + 0.2) + 1e-30;
+        const e = within(gotZ, wantZ, bz) ?? within(gotY, wantY, (i) => 3 * bz(i) + 4 * EPS * 1.6 * Math.abs(z[i]));
+        if (e) return `${nonneg ? 'nonneg' : 'signed'}: ${e}`;
+      }
+      return null;
+    });
+  }
+  for (const [rows, cols] of [[1, 1], [7, 13], [0, 5], [300, 3], [2, 1000]]) {
+    add(`addRowVector ${rows}x${cols}`, async () => {
+      const x = randn(rng, rows * cols), v = randn(rng, cols);
+      const want = x.slice();
+      jsBackend.addRowVector(want, rows, cols, v, -0.5);
+      const tx = T(x), tv = T(v);
+      K.addRowVector(ctx, tx, rows, cols, tv, -0.5);
+      const got = await tx.readF32();
+      free(tx, tv);
+      return within(got, want, (i) => 2 * EPS * (Math.abs(x[i]) + Math.abs(0.5 * v[i % cols])) + 1e-30);
+    });
+  }
+
+  // ---- top-k: k = 1, k = cols, ties (small integers) resolved to the lower column
+  for (const [rows, cols, k, ties] of [[1, 1, 1, false], [7, 13, 1, false], [7, 13, 13, false], [5, 300, 17, false], [9, 40, 6, true], [1, 64, 64, true], [0, 4, 2, false], [260, 33, 5, true]] as [number, number, number, boolean][]) {
+    add(`topkRows ${rows}x${cols} k=${k}${ties ? ' with ties' : ''}`, async () => {
+      const x = ties ? Float32Array.from({ length: rows * cols }, () => rng.int(5) - 2) : randn(rng, rows * cols);
+      const wi = new Int32Array(rows * k), wv = new Float32Array(rows * k);
+      jsBackend.topkRows(x, rows, cols, k, wi, wv);
+      const tx = T(x), ti = ctx.empty([rows * k], 'i32'), tv = ctx.empty([rows * k], 'f32');
+      K.topkRows(ctx, tx, rows, cols, k, ti, tv);
+      const gi2 = await ti.readI32(), gv = await tv.readF32();
+      free(tx, ti, tv);
+      return exact(gi2, wi) ?? exact(gv, wv);
+    });
+  }
+
+  // ---- reductions
+  for (const [rows, cols] of [[1, 1], [7, 13], [0, 5], [3, 1000], [1000, 3], [5, 0]]) {
+    const x = randn(rng, rows * cols);
+    const abs = x.map(Math.abs);
+    add(`sumRows ${rows}x${cols}`, async () => {
+      const want = new Float64Array(rows), bound = new Float64Array(rows);
+      jsBackend.sumRows(x, rows, cols, want);
+      jsBackend.sumRows(abs, rows, cols, bound);
+      const tx = T(x), to = ctx.empty([rows]);
+      K.sumRows(ctx, tx, rows, cols, to);
+      const got = await to.readF32();
+      free(tx, to);
+      return within(got, want, (i) => (Math.ceil(cols / 256) + 10) * EPS * bound[i] + 1e-30);
+    });
+    add(`sumCols ${rows}x${cols}`, async () => {
+      const want = new Float64Array(cols), bound = new Float64Array(cols);
+      jsBackend.sumCols(x, rows, cols, want);
+      jsBackend.sumCols(abs, rows, cols, bound);
+      const tx = T(x), to = ctx.empty([cols]);
+      K.sumCols(ctx, tx, rows, cols, to);
+      const got = await to.readF32();
+      free(tx, to);
+      return within(got, want, (i) => 4 * EPS * bound[i] + 1e-30);
+    });
+  }
+  for (const n of [0, 1, 7, 4096, 4097, 100003]) {
+    add(`sumSquares n=${n}`, async () => {
+      const x = randn(rng, n);
+      const want = jsBackend.sumSquares(x);
+      const tx = T(x.length ? x : new Float32Array(1)), to = ctx.empty([2]);
+      K.reduceSum(ctx, tx, n, true, to, 1);
+      const got = (await to.readF32())[1];
+      free(tx, to);
+      return within([got], [want], () => (Math.log2(n + 1) + 20) * EPS * want + 1e-30);
+    });
+  }
+
+  // ---- sparse decode / backward: padding (-1), zero values, empty rows, repeated atoms
+  const sparse = (rows: number, k: number, atoms: number) => {
+    const idx = new Int32Array(rows * k), val = randn(rng, rows * k);
+    for (let i = 0; i < rows; i++) {
+      const empty = i % 5 === 3; // every fifth row has no active atom
+      for (let j = 0; j < k; j++) {
+        const t = i * k + j;
+        idx[t] = empty || (j === k - 1 && i % 2 === 1) ? -1 : rng.int(atoms);
+        if (idx[t] < 0) val[t] = 0;
+        else if (rng.int(7) === 0) val[t] = 0;
+      }
+    }
+    return { idx, val };
+  };
+  for (const [rows, k, atoms, dim] of [[1, 1, 1, 1], [7, 3, 5, 13], [6, 1, 1, 7], [40, 8, 11, 33], [13, 5, 300, 2], [4, 4, 4, 260]]) {
+    const { idx, val } = sparse(rows, k, atoms);
+    const D = randn(rng, atoms * dim), g = randn(rng, rows * dim);
+    add(`gatherDecode rows=${rows} k=${k} atoms=${atoms} dim=${dim} (beta 0, 1, 0.5)`, async () => {
+      for (const beta of [0, 1, 0.5]) {
+        const out = randn(rng, rows * dim);
+        const want = out.slice();
+        jsBackend.gatherDecode(idx, val, rows, k, D, dim, beta, want);
+        const bound = out.map((v) => Math.abs(beta * v));
+        jsBackend.gatherDecode(idx, val.map(Math.abs), rows, k, D.map(Math.abs), dim, 1, bound);
+        const ti = T(idx), tv = T(val), td = T(D), to = T(out);
+        K.gatherDecode(ctx, ti, tv, rows, k, td, dim, beta, to);
+        const got = await to.readF32();
+        free(ti, tv, td, to);
+        const e = within(got, want, (i) => (k + 2) * 2 * EPS * bound[i] + 1e-30);
+        if (e) return `beta ${beta}: ${e}`;
+      }
+      return null;
+    });
+    add(`gatherDot rows=${rows} k=${k} atoms=${atoms} dim=${dim}`, async () => {
+      const want = new Float32Array(rows * k), bound = new Float32Array(rows * k);
+      jsBackend.gatherDot(idx, rows, k, g, D, dim, want);
+      jsBackend.gatherDot(idx, rows, k, g.map(Math.abs), D.map(Math.abs), dim, bound);
+      const ti = T(idx), tg = T(g), td = T(D), to = T(randn(rng, rows * k));
+      K.gatherDot(ctx, ti, rows, k, tg, td, dim, to);
+      const got = await to.readF32();
+      free(ti, tg, td, to);
+      return within(got, want, (i) => (dim + 2) * EPS * bound[i] + 1e-30);
+    });
+    add(`scatterOuter rows=${rows} k=${k} atoms=${atoms} dim=${dim}`, async () => {
+      const G0 = randn(rng, atoms * dim);
+      const want = G0.slice();
+      jsBackend.scatterOuter(idx, val, rows, k, g, dim, want);
+      const bound = G0.map(Math.abs);
+      jsBackend.scatterOuter(idx, val.map(Math.abs), rows, k, g.map(Math.abs), dim, bound);
+      const ti = T(idx), tv = T(val), tg = T(g), tG = T(G0);
+      K.scatterOuter(ctx, ti, tv, rows, k, tg, dim, tG, atoms);
+      const got = await tG.readF32();
+      free(ti, tv, tg, tG);
+      return within(got, want, (i) => (rows * k + 2) * 2 * EPS * bound[i] + 1e-30);
+    });
+  }
+
+  // ---- bad input: clear errors, not garbage
+  add('limits: a tensor over maxStorageBufferBindingSize fails with E_BACKEND naming the limit', async () => {
+    const limit = ctx.limits.maxStorageBufferBindingSize;
+    try {
+      ctx.empty([Math.floor(limit / 4) + 16], 'f32', 'huge');
+      return 'no error';
+    } catch (e) {
+      const err = e as { code?: string; message: string };
+      if (err.code !== 'E_BACKEND' || !/maxStorageBufferBindingSize|maxBufferSize/.test(err.message)) return `wrong error: ${err.code} ${err.message}`;
+      return null;
+    }
+  });
+  add('shapes: a too-short output tensor fails with E_SHAPE', async () => {
+    const x = ctx.tensor(new Float32Array(10)), o = ctx.empty([5]);
+    try {
+      K.relu(ctx, x, o);
+      return 'no error';
+    } catch (e) {
+      return (e as { code?: string }).code === 'E_SHAPE' ? null : `wrong error: ${(e as Error).message}`;
+    } finally {
+      free(x, o);
+    }
+  });
+  return cases;
+}
+
+/** Run every case; `log` gets one line per case. */
+export async function runConformance(ctx: WebGpuContext, log: (line: string) => void = () => {}, filter?: RegExp): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const c of conformanceCases(ctx)) {
+    if (filter && !filter.test(c.name)) continue;
+    const t0 = performance.now();
+    let detail: string | null;
+    try {
+      detail = await c.run();
+    } catch (e) {
+      detail = `threw ${(e as Error).message}`;
+    }
+    const r = { name: c.name, ok: detail === null, detail: detail ?? '', ms: performance.now() - t0 };
+    results.push(r);
+    log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.ok ? '' : `: ${r.detail}`} (${r.ms.toFixed(0)} ms)`);
+  }
+  return results;
+}
