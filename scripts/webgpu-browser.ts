@@ -12,7 +12,16 @@ export const WEBGPU_FLAGS = [
 
 export async function bundle(entry: string): Promise<string> {
   const { build } = await import('esbuild');
-  const r = await build({ entryPoints: [resolve(entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'error' });
+  // Node built-ins that browser-safe library modules import for their Node-only paths become
+  // empty modules (as Vite does for the explorer)
+  const nodeStub = {
+    name: 'node-builtins-stub',
+    setup(b: { onResolve: Function; onLoad: Function }) {
+      b.onResolve({ filter: /^node:/ }, (a: { path: string }) => ({ path: a.path, namespace: 'node-stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'node-stub' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+    },
+  };
+  const r = await build({ entryPoints: [resolve(entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'error', plugins: [nodeStub as never] });
   return r.outputFiles[0].text;
 }
 

@@ -1,4 +1,8 @@
 // Bundled into the conformance page by scripts/test-webgpu.ts: exposes the suite to the runner.
+// the trainer yields with setImmediate; browsers have none
+const g = globalThis as unknown as { setImmediate?: (fn: () => void) => void };
+g.setImmediate ??= (fn) => { setTimeout(fn, 0); };
+
 import { WebGpuContext } from '../../src/backend/webgpu/context.js';
 import { runConformance } from './conformance.js';
 

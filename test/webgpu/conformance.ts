@@ -5,6 +5,13 @@ import { jsBackend } from '../../src/backend/js/index.js';
 import { Rng } from '../../src/core/rng.js';
 import type { GpuTensor, WebGpuContext } from '../../src/backend/webgpu/context.js';
 import * as K from '../../src/backend/webgpu/kernels.js';
+import { GpuTopKTrainer } from '../../src/backend/webgpu/topk-sae.js';
+import { Matrix } from '../../src/core/matrix.js';
+import { Adam } from '../../src/optim/adam.js';
+import { createSAE } from '../../src/dictionary/sae/index.js';
+import type { TopKSAE } from '../../src/dictionary/sae/topk.js';
+import { projectRadial } from '../../src/dictionary/sae/init.js';
+import { fitTopKWebGpu } from '../../src/dictionary/sae/webgpu-fit.js';
 
 export interface CaseResult { name: string; ok: boolean; detail: string; ms: number }
 
@@ -287,7 +294,7 @@ export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check
 /** Run every case; `log` gets one line per case. */
 export async function runConformance(ctx: WebGpuContext, log: (line: string) => void = () => {}, filter?: RegExp): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  for (const c of conformanceCases(ctx)) {
+  for (const c of [...conformanceCases(ctx), ...saeCases(ctx)]) {
     if (filter && !filter.test(c.name)) continue;
     const t0 = performance.now();
     let detail: string | null;
@@ -301,4 +308,111 @@ export async function runConformance(ctx: WebGpuContext, log: (line: string) => 
     log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.ok ? '' : `: ${r.detail}`} (${r.ms.toFixed(0)} ms)`);
   }
   return results;
+}
+
+/**
+ * The GPU TopK SAE step against the js trainer's step (TopKSAE.forwardBackward, projectRadial,
+ * Adam.step, normalizeDecoder: trainer.ts's loop), step by step from the same state.
+ */
+export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
+  const cases: { name: string; run: Check }[] = [];
+  const shapes: [number, number, number, number, number][] = [[13, 37, 5, 29, 6], [8, 16, 1, 7, 4], [5, 9, 9, 3, 3], [64, 130, 8, 65, 4]];
+  for (const [d, A, k, n, steps] of shapes) {
+    cases.push({
+      name: `TopK SAE step on the GPU = js trainer step: dim ${d}, atoms ${A}, k ${k}, batch ${n}, ${steps} steps`,
+      run: async () => {
+        const rng = new Rng(`sae-${d}-${A}-${k}`);
+        const sae = createSAE('topk', { atoms: A, k, auxkCoef: 0, lr: 1e-2, batch: n, epochs: 1, weightDecay: 0.01, normalizeDecoder: true }) as TopKSAE;
+        sae.initParams(d, rng.fork('init'));
+        rng.fork('bdec').fillNormal(sae.bdec, 0, 0.1);
+        rng.fork('benc').fillNormal(sae.benc, 0, 0.1);
+        const params = sae.paramList();
+        const adam = new Adam(params.map((p) => p.param), { beta1: 0.9, beta2: 0.999, weightDecay: 0.01 }, params.map((p) => p.decay));
+        const gpu = new GpuTopKTrainer(ctx, { dim: d, atoms: A, k, batch: n, weightDecay: 0.01, normalizeDecoder: true, lossEvery: 8 },
+          { Wenc: sae.Wenc.data, benc: sae.benc, Wdec: sae.Wdec.data, bdec: sae.bdec });
+        try {
+          const mses: number[] = [];
+          for (let s = 0; s < steps; s++) {
+            const xb = new Matrix(n, d, randn(rng, n * d));
+            const lr = 1e-2 * (1 - s / (2 * steps));
+            const st = sae.forwardBackward(xb);
+            mses.push(st.mse);
+            projectRadial(sae.Wdec.data, sae.gWdec.data, A, d);
+            // the gradients, before the update (Adam leaves them as they are)
+            const wantG = params.map((p) => p.grad.slice());
+            adam.step(params.map((p) => p.grad), lr);
+            sae.normalizeDecoder();
+            gpu.setBatch(xb.data);
+            gpu.step(lr);
+            const gotG = await gpu.readGrads();
+            for (let q = 0; q < 4; q++) {
+              const e = closeNorm(gotG[q], wantG[q], 2e-4);
+              if (e) return `step ${s + 1}: gradient of ${params[q].name}: ${e}`;
+            }
+            const got = await gpu.readParams();
+            const named: [string, Float32Array, Float32Array][] = [['W_encT', got.Wenc, sae.Wenc.data], ['b_enc', got.benc, sae.benc], ['W_dec', got.Wdec, sae.Wdec.data], ['b_dec', got.bdec, sae.bdec]];
+            for (const [name, g, w] of named) {
+              const e = closeNorm(g, w, 2e-4);
+              if (e) return `step ${s + 1}: ${name}: ${e}`;
+            }
+            // the GPU continues from the js state, so float32 differences do not compound
+            gpu.Wenc.write(sae.Wenc.data); gpu.benc.write(sae.benc); gpu.Wdec.write(sae.Wdec.data); gpu.bdec.write(sae.bdec);
+          }
+          const losses = await gpu.readLosses();
+          return closeNorm(losses, Float32Array.from(mses), 1e-4);
+        } finally {
+          gpu.destroy();
+        }
+      },
+    });
+  }
+  cases.push({
+    name: 'fitTopKWebGpu follows sae.fit (js) from the same seed: same initialisation, batches and schedule',
+    run: async () => {
+      const rng = new Rng('fit-webgpu');
+      const X = new Matrix(90, 12, randn(rng, 90 * 12));
+      const cfg = { atoms: 20, k: 3, auxkCoef: 0, lr: 3e-3, batch: 32, epochs: 3, scaleInputs: true, bDecInit: 'geometric-median' as const };
+      const js = createSAE('topk', cfg) as TopKSAE;
+      const r1 = await js.fit(X, { seed: 7 });
+      const gp = createSAE('topk', cfg) as TopKSAE;
+      const r2 = await fitTopKWebGpu(gp, X, { context: ctx, seed: 7, lossEvery: 4 });
+      if (r1.steps !== r2.steps) return `steps ${r2.steps}, js ${r1.steps}`;
+      const e = closeNorm([r2.mse], [r1.mse], 1e-3) ?? closeNorm(gp.Wdec.data, js.Wdec.data, 1e-3) ?? closeNorm(gp.Wenc.data, js.Wenc.data, 1e-3)
+        ?? closeNorm(gp.benc, js.benc, 1e-3) ?? closeNorm(gp.bdec, js.bdec, 1e-3);
+      if (e) return e;
+      try {
+        await fitTopKWebGpu(createSAE('topk', { ...cfg, auxkCoef: 0.1 }) as TopKSAE, X, { context: ctx });
+        return 'auxkCoef > 0 was accepted';
+      } catch (err) {
+        return (err as { code?: string }).code === 'E_ARG' ? null : `wrong error for auxkCoef > 0: ${(err as Error).message}`;
+      }
+    },
+  });
+  cases.push({
+    name: 'TopK SAE on the GPU: a buffer over the device limits fails with E_BACKEND naming the limit, before allocating',
+    run: async () => {
+      const lim = ctx.limits.maxStorageBufferBindingSize;
+      const A = 1 << 20, n = Math.ceil(lim / 4 / A) + 1;
+      try {
+        new GpuTopKTrainer(ctx, { dim: 1, atoms: A, k: 1, batch: n }, { Wenc: new Float32Array(A), benc: new Float32Array(A), Wdec: new Float32Array(A), bdec: new Float32Array(1) });
+        return 'no error';
+      } catch (e) {
+        const err = e as { code?: string; message: string };
+        return err.code === 'E_BACKEND' && /maxStorageBufferBindingSize/.test(err.message) ? null : `wrong error: ${err.code} ${err.message}`;
+      }
+    },
+  });
+  return cases;
+}
+
+/** ‖got − want‖∞ ≤ tol·max(‖want‖∞, tiny) */
+function closeNorm(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): string | null {
+  if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  let scale = 0, worst = 0, at = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= worst)) { worst = e; at = i; }
+  }
+  return worst <= tol * Math.max(scale, 1e-30) ? null : `[${at}] = ${got[at]}, want ${want[at]} (max error ${worst.toExponential(2)}, ${tol} x scale ${scale.toExponential(2)})`;
 }

@@ -55,7 +55,7 @@ export interface GpuDevice {
 }
 
 export interface GpuQueue {
-  writeBuffer(buffer: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number): void;
+  writeBuffer(buffer: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBufferLike, dataOffset?: number, size?: number): void;
   submit(buffers: GpuCommandBuffer[]): void;
   onSubmittedWorkDone(): Promise<void>;
 }
