@@ -32,7 +32,7 @@ test('playground: the TopK SAE trains on WebGPU when the browser has an adapter 
   const { startExploreServer } = await import('../src/explore/server.js');
   const { runPlayground, PLAYGROUND_SETTINGS } = await import('../src/explore/playground.js');
   const { useBackend } = await import('../src/backend/registry.js');
-  const { WEBGPU_FLAGS } = await import('../scripts/webgpu-browser.js');
+  const { WEBGPU_FLAGS } = await import('../bench/webgpu-browser.js');
   const tmp = mkdtempSync(join(tmpdir(), 'sc-webgpu-'));
   const webRoot = join(tmp, 'web');
   const { build } = await import('vite');

@@ -53,7 +53,8 @@ export function useBackend(name: BackendName | string): Backend {
 export function backend(): Backend {
   if (active) return active;
   const env = typeof process !== 'undefined' ? process.env?.SPARSECODE_BACKEND : undefined;
-  if (env && !forced) return useBackend(env);
+  // webgpu is not a synchronous backend (backend/webgpu/node.ts): the CPU preference order serves the rest
+  if (env && env !== 'webgpu' && !forced) return useBackend(env);
   for (const n of PREFERENCE) {
     const b = loaded.get(n);
     if (b) {

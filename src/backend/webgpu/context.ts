@@ -48,10 +48,11 @@ export class GpuTensor {
   write(data: Float32Array | Int32Array | Uint32Array, offset = 0): void {
     this.ctx.write(this, data, offset);
   }
+  /** Free the buffer (once the work already submitted that uses it is done). */
   destroy(): void {
     if (!this.destroyed) {
       this.ctx.flush();
-      this.buffer.destroy();
+      this.ctx.retire(this.buffer);
       this.destroyed = true;
     }
   }
@@ -83,6 +84,8 @@ export class WebGpuContext {
   deviceError: string | undefined;
   private encoder: GpuCommandEncoder | null = null;
   private pendingUniforms: GpuBuffer[] = [];
+  /** buffers freed by the caller while submitted work may still use them: destroyed after the next completed wait */
+  private retired: GpuBuffer[] = [];
   private pipelines = new Map<string, GpuComputePipeline>();
   readonly timeoutMs: number;
 
@@ -264,15 +267,28 @@ export class WebGpuContext {
       this.device.queue.submit([cmd]);
     }
     if (this.pendingUniforms.length) {
-      for (const b of this.pendingUniforms) b.destroy();
+      // not destroyed now: some drivers (Dawn on SwiftShader in Node) crash when a buffer of work in flight is destroyed
+      this.retired.push(...this.pendingUniforms);
       this.pendingUniforms = [];
     }
+  }
+
+  /** Destroy `buf` after the next completed wait for the device (see flush). */
+  retire(buf: GpuBuffer): void {
+    this.retired.push(buf);
+  }
+
+  private release(upTo: number): void {
+    const done = this.retired.splice(0, upTo);
+    for (const b of done) b.destroy();
   }
 
   /** Wait until the device has finished the submitted work (bounded by the timeout). */
   async sync(): Promise<void> {
     this.flush();
+    const n = this.retired.length;
     await this.bounded(this.device.queue.onSubmittedWorkDone(), 'onSubmittedWorkDone');
+    this.release(n);
     this.checkErrors();
   }
 
@@ -301,7 +317,9 @@ export class WebGpuContext {
     try {
       if (t.length > 0) this.enc().copyBufferToBuffer(t.buffer, 0, staging, 0, t.length * 4);
       this.flush();
+      const n = this.retired.length;
       await this.bounded(staging.mapAsync(MAP_READ), 'mapAsync (readback)');
+      this.release(n);
       this.checkErrors();
       const raw = staging.getMappedRange().slice(0, t.length * 4);
       staging.unmap();
@@ -313,6 +331,7 @@ export class WebGpuContext {
 
   destroy(): void {
     this.encoder = null;
+    this.retired = [];
     this.device.destroy();
   }
 }

@@ -89,7 +89,7 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
   const rowsH = new Int32Array(batch);
   const orderRng = rng.fork('order');
   let permEpoch = -1;
-  let perm = new Int32Array(0);
+  let perm: Int32Array = new Int32Array(0);
   const t0 = performance.now();
   const interval = opts.progressIntervalMs ?? 250;
   let lastReport = -Infinity;

@@ -3,15 +3,35 @@
 // `npm run test:webgpu` and `sparsecode bench ... --browser`.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** a file next to this module: its .ts source under tsx, the compiled .js in dist */
+export function besideThis(name: string): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const ts = join(here, `${name}.ts`);
+  return existsSync(ts) ? ts : join(here, `${name}.js`);
+}
 
 export const WEBGPU_FLAGS = [
   '--headless', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader',
 ];
 
+/** SwiftShader (the default), or the machine's GPU with SPARSECODE_WEBGPU_ADAPTER=gpu (for a session with a GPU) */
+export function chromiumWebGpuFlags(): string[] {
+  if (process.env.SPARSECODE_WEBGPU_ADAPTER !== 'gpu') return WEBGPU_FLAGS;
+  return [...WEBGPU_FLAGS.filter((f) => !/swiftshader/.test(f)), '--ignore-gpu-blocklist', '--use-angle=vulkan', '--enable-features=Vulkan,VulkanFromANGLE,DefaultANGLEVulkan'];
+}
+
 export async function bundle(entry: string): Promise<string> {
-  const { build } = await import('esbuild');
+  let build: typeof import('esbuild').build;
+  try {
+    ({ build } = await import('esbuild'));
+  } catch {
+    throw Object.assign(new Error('running WebGPU code in Chromium needs esbuild (a dev dependency: npm install in the sparsecode checkout)'), { code: 'E_BACKEND' });
+  }
   // Node built-ins that browser-safe library modules import for their Node-only paths become
   // empty modules (as Vite does for the explorer)
   const nodeStub = {
