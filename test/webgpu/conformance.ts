@@ -158,9 +158,17 @@ export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check
   }
 
   // ---- top-k: k = 1, k = cols, ties (small integers) resolved to the lower column
-  for (const [rows, cols, k, ties] of [[1, 1, 1, false], [7, 13, 1, false], [7, 13, 13, false], [5, 300, 17, false], [9, 40, 6, true], [1, 64, 64, true], [0, 4, 2, false], [260, 33, 5, true]] as [number, number, number, boolean][]) {
-    add(`topkRows ${rows}x${cols} k=${k}${ties ? ' with ties' : ''}`, async () => {
-      const x = ties ? Float32Array.from({ length: rows * cols }, () => rng.int(5) - 2) : randn(rng, rows * cols);
+  type Fill = 'normal' | 'ties' | 'zeros' | 'nan';
+  const fills: Record<Fill, () => number> = {
+    normal: () => rng.normal(),
+    ties: () => rng.int(5) - 2,
+    zeros: () => [-0, 0, 1, -1, -0][rng.int(5)], // −0 and +0 tie (ties go to the lower column)
+    nan: () => (rng.int(9) === 0 ? NaN : rng.int(7) - 3), // rows with NaN keep the js backend's semantics
+  };
+  for (const [rows, cols, k, fill] of [[1, 1, 1, 'normal'], [7, 13, 1, 'normal'], [7, 13, 13, 'normal'], [5, 300, 17, 'normal'], [9, 40, 6, 'ties'], [1, 64, 64, 'ties'], [0, 4, 2, 'normal'],
+    [260, 33, 5, 'ties'], [3, 2000, 32, 'normal'], [4, 1000, 32, 'ties'], [2, 600, 512, 'normal'], [2, 600, 513, 'ties'], [6, 50, 7, 'zeros'], [8, 30, 4, 'nan'], [3, 70001, 3, 'normal']] as [number, number, number, Fill][]) {
+    add(`topkRows ${rows}x${cols} k=${k}${fill !== 'normal' ? ` (${fill})` : ''}`, async () => {
+      const x = Float32Array.from({ length: rows * cols }, fills[fill]);
       const wi = new Int32Array(rows * k), wv = new Float32Array(rows * k);
       jsBackend.topkRows(x, rows, cols, k, wi, wv);
       const tx = T(x), ti = ctx.empty([rows * k], 'i32'), tv = ctx.empty([rows * k], 'f32');

@@ -294,7 +294,11 @@ export class WebGpuContext {
 
   private checkErrors(): void {
     this.alive();
-    if (this.deviceError !== undefined) fail('E_BACKEND', `WebGPU device error: ${this.deviceError}`);
+    if (this.deviceError !== undefined) {
+      const msg = this.deviceError;
+      this.deviceError = undefined; // reported once: later work is judged on its own
+      fail('E_BACKEND', `WebGPU device error: ${msg}`);
+    }
   }
 
   private async bounded<T>(p: Promise<T>, what: string): Promise<T> {

@@ -273,9 +273,149 @@ ${MAIN} {
   }
 }`;
 
+/** the most entries the workgroup top-k sorts in shared memory (a power of two); larger k use one thread per row */
+const TOPK_SHARED = 512;
+
+/**
+ * One workgroup per row: an exact radix select of the k-th largest value (4 passes of 8-bit
+ * histograms over order-preserving keys, −0 counted as +0), then the entries above it and the
+ * lowest-index ties at it gathered into shared memory and bitonic-sorted (value descending,
+ * column ascending). A row holding NaN is done by the serial loop of the js backend (its thread 0),
+ * so NaN keeps the js semantics.
+ */
+const TOPK_WG = /* wgsl */ `
+struct Params { rows: u32, cols: u32, k: u32, pow2: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> outIdx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> outVal: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> nanCount: atomic<u32>;
+var<workgroup> above: atomic<u32>;
+var<workgroup> part: array<u32, ${WG}>;
+var<workgroup> keys: array<u32, ${TOPK_SHARED}>;
+var<workgroup> cols_: array<u32, ${TOPK_SHARED}>;
+var<workgroup> uPrefix: u32;
+var<workgroup> uMask: u32;
+var<workgroup> uKr: u32;
+var<workgroup> uNan: u32;
+${LINEAR}
+fn keyOf(v: f32) -> u32 {
+  var b = bitcast<u32>(v);
+  if (b == 0x80000000u) { b = 0u; }
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+// a before b: larger key, or the same key and the lower column
+fn before(ka: u32, ca: u32, kb: u32, cb: u32) -> bool { return ka > kb || (ka == kb && ca < cb); }
+${MAIN} {
+  let i = lin(wid, nwg);
+  if (i >= P.rows) { return; }
+  let cols = P.cols;
+  let k = P.k;
+  let xo = i * cols;
+  let oo = i * k;
+  if (li == 0u) { uPrefix = 0u; uMask = 0u; uKr = k; atomicStore(&nanCount, 0u); atomicStore(&above, 0u); }
+  for (var round = 0u; round < 4u; round++) {
+    let shift = 24u - 8u * round;
+    atomicStore(&hist[li], 0u);
+    workgroupBarrier();
+    let prefix = uPrefix;
+    let mask = uMask;
+    for (var j = li; j < cols; j += ${WG}u) {
+      let v = x[xo + j];
+      if (round == 0u && (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { atomicAdd(&nanCount, 1u); } // NaN, by its bits (compilers may fold v != v)
+      let key = keyOf(v);
+      if ((key & mask) == prefix) { atomicAdd(&hist[(key >> shift) & 255u], 1u); }
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+      if (round == 0u) { uNan = atomicLoad(&nanCount); }
+      var c = 0u;
+      let kr = uKr;
+      for (var b = 255i; b >= 0i; b--) {
+        let h = atomicLoad(&hist[u32(b)]);
+        if (c + h >= kr) { uPrefix = prefix | (u32(b) << shift); uKr = kr - c; break; }
+        c += h;
+      }
+      uMask = mask | (255u << shift);
+    }
+    let nan = workgroupUniformLoad(&uNan);
+    if (nan != 0u) {
+      // the js backend's loop, for its NaN semantics
+      if (li == 0u) {
+        var filled = 0u;
+        for (var j = 0u; j < cols; j++) {
+          let v = x[xo + j];
+          if (filled == k && !(v > outVal[oo + k - 1u])) { continue; }
+          var pos = select(k - 1u, filled, filled < k);
+          loop {
+            if (pos == 0u) { break; }
+            if (!(v > outVal[oo + pos - 1u])) { break; }
+            outVal[oo + pos] = outVal[oo + pos - 1u];
+            outIdx[oo + pos] = outIdx[oo + pos - 1u];
+            pos = pos - 1u;
+          }
+          outVal[oo + pos] = v;
+          outIdx[oo + pos] = i32(j);
+          if (filled < k) { filled = filled + 1u; }
+        }
+      }
+      return;
+    }
+  }
+  let T = workgroupUniformLoad(&uPrefix);
+  let kr = workgroupUniformLoad(&uKr);
+  let nAbove = k - kr;
+  // entries above the threshold, in any order (sorted below)
+  for (var j = li; j < cols; j += ${WG}u) {
+    let key = keyOf(x[xo + j]);
+    if (key > T) { let s = atomicAdd(&above, 1u); keys[s] = key; cols_[s] = j; }
+  }
+  // the kr lowest-index entries equal to the threshold: per-thread contiguous chunks, scanned
+  let chunk = (cols + ${WG - 1}u) / ${WG}u;
+  let lo = min(li * chunk, cols);
+  let hi = min(lo + chunk, cols);
+  var eq = 0u;
+  for (var j = lo; j < hi; j++) { if (keyOf(x[xo + j]) == T) { eq++; } }
+  part[li] = eq;
+  workgroupBarrier();
+  if (li == 0u) {
+    var run = 0u;
+    for (var t = 0u; t < ${WG}u; t++) { let c = part[t]; part[t] = run; run += c; }
+  }
+  workgroupBarrier();
+  var o = part[li];
+  for (var j = lo; j < hi && o < kr; j++) {
+    if (keyOf(x[xo + j]) == T) { keys[nAbove + o] = T; cols_[nAbove + o] = j; o++; }
+  }
+  // padding sorts last
+  for (var t = k + li; t < P.pow2; t += ${WG}u) { keys[t] = 0u; cols_[t] = 0xffffffffu; }
+  workgroupBarrier();
+  // bitonic sort of pow2 entries: best first
+  for (var size = 2u; size <= P.pow2; size = size * 2u) {
+    for (var stride = size / 2u; stride > 0u; stride = stride / 2u) {
+      for (var e = li; e < P.pow2; e += ${WG}u) {
+        let l = e ^ stride;
+        if (l > e) {
+          let ke = keys[e]; let ce = cols_[e]; let kl = keys[l]; let cl = cols_[l];
+          let wantFirst = (e & size) == 0u;
+          if (wantFirst == before(kl, cl, ke, ce)) { keys[e] = kl; cols_[e] = cl; keys[l] = ke; cols_[l] = ce; }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  for (var t = li; t < k; t += ${WG}u) {
+    let c = cols_[t];
+    outIdx[oo + t] = i32(c);
+    outVal[oo + t] = x[xo + c];
+  }
+}`;
+
 /**
  * Per row of x [rows x cols], the k largest values and their columns, descending, ties to the
  * lower column (`Backend.topkRows`). outIdx (i32) and outVal are [rows x k]; 1 <= k <= cols.
+ * k <= 512: a workgroup per row (radix select + bitonic sort); larger k: one thread per row.
  */
 export function topkRows(ctx: WebGpuContext, x: GpuTensor, rows: number, cols: number, k: number, outIdx: GpuTensor, outVal: GpuTensor): void {
   if (!(Number.isInteger(k) && k >= 1 && k <= cols)) fail('E_ARG', `topkRows: k must be an integer in 1..cols (${cols}), got ${k}`);
@@ -284,7 +424,13 @@ export function topkRows(ctx: WebGpuContext, x: GpuTensor, rows: number, cols: n
   need(outVal, rows * k, 'topkRows outVal');
   distinct(x, outVal);
   if (rows === 0) return;
-  ctx.dispatch('topkRows', TOPK, [x, outIdx, outVal], [['u', rows], ['u', cols], ['u', k]], groupsFor(rows));
+  if (k <= TOPK_SHARED) {
+    let pow2 = 1;
+    while (pow2 < k) pow2 *= 2;
+    ctx.dispatch('topkRowsWg', TOPK_WG, [x, outIdx, outVal], [['u', rows], ['u', cols], ['u', k], ['u', pow2]], rows);
+  } else {
+    ctx.dispatch('topkRows', TOPK, [x, outIdx, outVal], [['u', rows], ['u', cols], ['u', k]], groupsFor(rows));
+  }
 }
 
 // ---------------------------------------------------------------- reductions
