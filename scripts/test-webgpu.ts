@@ -21,7 +21,7 @@ if (args.includes('--node')) {
   // the same suite in this process, on the adapter the "webgpu" package finds
   const { nodeWebGpu } = await import('../src/backend/webgpu/node.js');
   const { runConformance } = await import('../test/webgpu/conformance.js');
-  const { context, note } = await nodeWebGpu({ timeoutMs: 120000 });
+  const { context, note } = await nodeWebGpu({ timeoutMs: 30000 });
   if (!context) {
     console.log(`no WebGPU adapter: ${note}`);
     console.log('0 passed, 0 failed');

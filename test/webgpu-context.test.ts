@@ -52,7 +52,7 @@ test('a hung adapter or device request times out with E_BACKEND instead of hangi
 });
 
 test('a hung readback (mapAsync) times out with E_BACKEND', async () => {
-  const ctx = await WebGpuContext.create({ gpu: fakeGpu({ mapAsync: () => never() }), timeoutMs: 150 });
+  const ctx = await WebGpuContext.create({ gpu: fakeGpu({ mapAsync: () => never() }), waitTimeoutMs: 150 });
   const t = ctx.tensor(new Float32Array([1, 2, 3]));
   await rejectsWith(t.read(), 'E_BACKEND', /mapAsync \(readback\) did not finish within 150 ms/);
 });
@@ -60,7 +60,7 @@ test('a hung readback (mapAsync) times out with E_BACKEND', async () => {
 test('a lost device: the pending readback and every later call fail with E_BACKEND giving the reason', async () => {
   let lose!: (info: { reason: string; message: string }) => void;
   const lost = new Promise<{ reason: string; message: string }>((r) => { lose = r; });
-  const ctx = await WebGpuContext.create({ gpu: fakeGpu({ lost, mapAsync: () => never() }), timeoutMs: 5000 });
+  const ctx = await WebGpuContext.create({ gpu: fakeGpu({ lost, mapAsync: () => never() }), waitTimeoutMs: 5000 });
   const t = ctx.tensor(new Float32Array(4));
   const pending = t.read();
   lose({ reason: 'unknown', message: 'GPU reset' });

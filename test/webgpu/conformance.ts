@@ -57,7 +57,8 @@ export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check
   const free = (...ts: GpuTensor[]) => { ctx.flush(); for (const t of ts) t.destroy(); };
 
   // ---- sgemm: transposes, alpha/beta, padded leading dimensions, sizes that are not tile multiples
-  const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [13, 7, 5], [64, 64, 16], [65, 63, 17], [130, 67, 33], [3, 200, 1], [1, 129, 70], [5, 4, 0], [31, 1, 97]];
+  // m, n >= 256 take the 128 x 128 tile kernel
+  const shapes: [number, number, number][] = [[1, 1, 1], [7, 13, 5], [13, 7, 5], [64, 64, 16], [65, 63, 17], [130, 67, 33], [3, 200, 1], [1, 129, 70], [5, 4, 0], [31, 1, 97], [256, 256, 8], [300, 257, 41]];
   const coefs: [number, number][] = [[1, 0], [0.5, 2], [-1, 1], [0, 0.5]];
   let gi = 0;
   for (const [m, n, k] of shapes) for (const tA of [false, true]) for (const tB of [false, true]) {
@@ -171,11 +172,16 @@ export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check
       const x = Float32Array.from({ length: rows * cols }, fills[fill]);
       const wi = new Int32Array(rows * k), wv = new Float32Array(rows * k);
       jsBackend.topkRows(x, rows, cols, k, wi, wv);
-      const tx = T(x), ti = ctx.empty([rows * k], 'i32'), tv = ctx.empty([rows * k], 'f32');
-      K.topkRows(ctx, tx, rows, cols, k, ti, tv);
-      const gi2 = await ti.readI32(), gv = await tv.readF32();
-      free(tx, ti, tv);
-      return exact(gi2, wi) ?? exact(gv, wv);
+      // both kernels (a workgroup per row, for k <= 512; a thread per row)
+      for (const variant of ['workgroup', 'thread'] as const) {
+        const tx = T(x), ti = ctx.empty([rows * k], 'i32'), tv = ctx.empty([rows * k], 'f32');
+        K.topkRows(ctx, tx, rows, cols, k, ti, tv, variant);
+        const gi2 = await ti.readI32(), gv = await tv.readF32();
+        free(tx, ti, tv);
+        const e = exact(gi2, wi) ?? exact(gv, wv);
+        if (e) return `${variant}: ${e}`;
+      }
+      return null;
     });
   }
 

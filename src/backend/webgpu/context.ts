@@ -16,8 +16,10 @@ export type DType = 'f32' | 'i32' | 'u32';
 export interface WebGpuOptions {
   /** the GPU entry point: navigator.gpu in a browser, `create([])` of the `webgpu` package in Node (default: globalThis.navigator?.gpu) */
   gpu?: GpuLike | null;
-  /** milliseconds before an adapter/device request or a readback counts as hung [10000] */
+  /** milliseconds before an adapter or device request counts as hung [10000] */
   timeoutMs?: number;
+  /** milliseconds before a readback or a wait for queued work counts as hung [60000; 600000 on software adapters, which run GPU work on the CPU] */
+  waitTimeoutMs?: number;
   powerPreference?: 'low-power' | 'high-performance';
   /** ask for the fallback (software) adapter */
   forceFallbackAdapter?: boolean;
@@ -90,6 +92,7 @@ export class WebGpuContext {
   readonly timeoutMs: number;
 
   private constructor(readonly device: GpuDevice, readonly adapterDescription: string, readonly isFallback: boolean, timeoutMs: number) {
+    /** the bound on readbacks and queue drains */
     this.timeoutMs = timeoutMs;
     device.lost.then((info) => {
       this.lostReason = `${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''}`;
@@ -128,7 +131,8 @@ export class WebGpuContext {
     }
     const info = adapter.info ?? {};
     const fallback = /swiftshader|llvmpipe|lavapipe|warp|cpu/i.test(`${info.architecture} ${info.description} ${info.vendor}`);
-    return new WebGpuContext(device, describe(adapter), fallback || !!opts.forceFallbackAdapter, timeoutMs);
+    const soft = fallback || !!opts.forceFallbackAdapter;
+    return new WebGpuContext(device, describe(adapter), soft, opts.waitTimeoutMs ?? (soft ? 600000 : 60000));
   }
 
   /** `create`, or null with a one-line note saying why (for callers that fall back). */

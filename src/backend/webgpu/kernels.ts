@@ -29,10 +29,13 @@ function distinct(...ts: GpuTensor[]): void {
 
 // ---------------------------------------------------------------- GEMM
 
-/** tile of C per workgroup: TM x TN, 16 x 16 threads, each TM/16 x TN/16 outputs; K in steps of TK */
-const TM = 64, TN = 64, TK = 16;
-
-function gemmCode(): string {
+/**
+ * Tiled GEMM: a workgroup of 16 x 16 threads computes a TM x TN tile of C, each thread
+ * (TM/16) x (TN/16) outputs (rows lid.y + 16i, columns lid.x + 16j: coalesced stores), K in
+ * steps of TK through workgroup memory. Two shapes: 64 x 64 (4 x 4 per thread, TK 16) for small
+ * products, 128 x 128 (8 x 8 per thread, TK 8) when m and n are both >= 256.
+ */
+function gemmCode(TM: number, TN: number, TK: number): string {
   // the transposes are uniform flags (one pipeline: compiling four costs seconds on software adapters)
   const loadA = `if (P.ta != 0u) { let p = e / ${TM}u; let r = e % ${TM}u; let gr = row0 + r; let gp = t + p;
          As[p * ${TM}u + r] = select(0.0, A[P.aOff + gp * P.lda + gr], gr < P.m && gp < P.k); }
@@ -89,7 +92,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }`;
 }
 
-const GEMM = gemmCode();
+const GEMM_SMALL = { code: gemmCode(64, 64, 16), TM: 64, TN: 64 };
+const GEMM_BIG = { code: gemmCode(128, 128, 8), TM: 128, TN: 128 };
 
 export interface GemmOffsets {
   /** element offsets into a, b and c (for views into bigger tensors) */
@@ -115,10 +119,11 @@ export function sgemm(
   }
   distinct(a, c);
   distinct(b, c);
-  const gx = Math.ceil(n / TN), gy = Math.ceil(m / TM);
+  const G = m >= 256 && n >= 256 ? GEMM_BIG : GEMM_SMALL;
+  const gx = Math.ceil(n / G.TN), gy = Math.ceil(m / G.TM);
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
   if (gx > max || gy > max) fail('E_BACKEND', `WebGPU sgemm: ${gy} x ${gx} tiles, over this device's maxComputeWorkgroupsPerDimension (${max}); split the product`);
-  ctx.dispatch('gemm', GEMM, [a, b, c],
+  ctx.dispatch(G === GEMM_BIG ? 'gemm128' : 'gemm64', G.code, [a, b, c],
     [['u', m], ['u', n], ['u', k], ['u', lda], ['u', ldb], ['u', ldc], ['f', alpha], ['f', beta], ['u', aOff], ['u', bOff], ['u', cOff], ['u', transA ? 1 : 0], ['u', transB ? 1 : 0]], [gx, gy]);
 }
 
@@ -415,16 +420,19 @@ ${MAIN} {
 /**
  * Per row of x [rows x cols], the k largest values and their columns, descending, ties to the
  * lower column (`Backend.topkRows`). outIdx (i32) and outVal are [rows x k]; 1 <= k <= cols.
- * k <= 512: a workgroup per row (radix select + bitonic sort); larger k: one thread per row.
+ * Two kernels with the same results: `workgroup` (a workgroup per row: radix select + bitonic
+ * sort; k <= 512), the default on GPUs, and `thread` (one thread per row, the js loop), the
+ * default for larger k and on software adapters, where workgroup barriers cost milliseconds.
  */
-export function topkRows(ctx: WebGpuContext, x: GpuTensor, rows: number, cols: number, k: number, outIdx: GpuTensor, outVal: GpuTensor): void {
+export function topkRows(ctx: WebGpuContext, x: GpuTensor, rows: number, cols: number, k: number, outIdx: GpuTensor, outVal: GpuTensor, variant?: 'workgroup' | 'thread'): void {
   if (!(Number.isInteger(k) && k >= 1 && k <= cols)) fail('E_ARG', `topkRows: k must be an integer in 1..cols (${cols}), got ${k}`);
   need(x, rows * cols, 'topkRows x');
   need(outIdx, rows * k, 'topkRows outIdx', 'i32');
   need(outVal, rows * k, 'topkRows outVal');
   distinct(x, outVal);
   if (rows === 0) return;
-  if (k <= TOPK_SHARED) {
+  const v = variant ?? (ctx.isFallback ? 'thread' : 'workgroup');
+  if (v === 'workgroup' && k <= TOPK_SHARED) {
     let pow2 = 1;
     while (pow2 < k) pow2 *= 2;
     ctx.dispatch('topkRowsWg', TOPK_WG, [x, outIdx, outVal], [['u', rows], ['u', cols], ['u', k], ['u', pow2]], rows);
