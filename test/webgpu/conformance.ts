@@ -330,27 +330,35 @@ export async function runConformance(ctx: WebGpuContext, log: (line: string) => 
  */
 export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
   const cases: { name: string; run: Check }[] = [];
-  const shapes: [number, number, number, number, number][] = [[13, 37, 5, 29, 6], [8, 16, 1, 7, 4], [5, 9, 9, 3, 3], [64, 130, 8, 65, 4]];
-  for (const [d, A, k, n, steps] of shapes) {
+  // the last field: AuxK (coefficient, auxK, deadAfter) or null
+  const shapes: [number, number, number, number, number, [number, number, number] | null][] = [
+    [13, 37, 5, 29, 6, null], [8, 16, 1, 7, 4, null], [5, 9, 9, 3, 3, null], [64, 130, 8, 65, 4, null],
+    [13, 37, 2, 29, 6, [1 / 32, 6, 29]], [16, 70, 3, 20, 5, [0.5, 8, 40]], [6, 11, 1, 4, 5, [1, 3, 4]],
+  ];
+  for (const [d, A, k, n, steps, auxk] of shapes) {
     cases.push({
-      name: `TopK SAE step on the GPU = js trainer step: dim ${d}, atoms ${A}, k ${k}, batch ${n}, ${steps} steps`,
+      name: `TopK SAE step on the GPU = js trainer step: dim ${d}, atoms ${A}, k ${k}, batch ${n}, ${steps} steps${auxk ? `, AuxK (coef ${auxk[0]}, auxK ${auxk[1]}, dead after ${auxk[2]} samples)` : ''}`,
       run: async () => {
-        const rng = new Rng(`sae-${d}-${A}-${k}`);
-        const sae = createSAE('topk', { atoms: A, k, auxkCoef: 0, lr: 1e-2, batch: n, epochs: 1, weightDecay: 0.01, normalizeDecoder: true }) as TopKSAE;
+        const rng = new Rng(`sae-${d}-${A}-${k}-${auxk?.[1]}`);
+        const sae = createSAE('topk', { atoms: A, k, auxkCoef: auxk ? auxk[0] : 0, ...(auxk ? { auxK: auxk[1] } : {}), lr: 1e-2, batch: n, epochs: 1, weightDecay: 0.01, normalizeDecoder: true }) as TopKSAE;
+        if (auxk) sae.deadAfter = auxk[2];
         sae.initParams(d, rng.fork('init'));
         rng.fork('bdec').fillNormal(sae.bdec, 0, 0.1);
         rng.fork('benc').fillNormal(sae.benc, 0, 0.1);
         const params = sae.paramList();
         const adam = new Adam(params.map((p) => p.param), { beta1: 0.9, beta2: 0.999, weightDecay: 0.01 }, params.map((p) => p.decay));
-        const gpu = new GpuTopKTrainer(ctx, { dim: d, atoms: A, k, batch: n, weightDecay: 0.01, normalizeDecoder: true, lossEvery: 8 },
+        const gpu = new GpuTopKTrainer(ctx, { dim: d, atoms: A, k, batch: n, weightDecay: 0.01, normalizeDecoder: true, lossEvery: 8, ...(auxk ? { auxkCoef: auxk[0], auxK: auxk[1], deadAfter: auxk[2] } : {}) },
           { Wenc: sae.Wenc.data, benc: sae.benc, Wdec: sae.Wdec.data, bdec: sae.bdec });
         try {
-          const mses: number[] = [];
+          const mses: number[] = [], auxes: number[] = [];
+          let deadSeen = 0;
           for (let s = 0; s < steps; s++) {
             const xb = new Matrix(n, d, randn(rng, n * d));
             const lr = 1e-2 * (1 - s / (2 * steps));
             const st = sae.forwardBackward(xb);
             mses.push(st.mse);
+            auxes.push(st.aux);
+            if (st.aux > 0) deadSeen++;
             projectRadial(sae.Wdec.data, sae.gWdec.data, A, d);
             // the gradients, before the update (Adam leaves them as they are)
             const wantG = params.map((p) => p.grad.slice());
@@ -369,11 +377,17 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
               const e = closeNorm(g, w, 2e-4);
               if (e) return `step ${s + 1}: ${name}: ${e}`;
             }
+            if (auxk) {
+              const lf = await gpu.readLastFired();
+              const e = exact(lf!, Uint32Array.from(sae.lastFired));
+              if (e) return `step ${s + 1}: lastFired ${e}`;
+            }
             // the GPU continues from the js state, so float32 differences do not compound
             gpu.Wenc.write(sae.Wenc.data); gpu.benc.write(sae.benc); gpu.Wdec.write(sae.Wdec.data); gpu.bdec.write(sae.bdec);
           }
           const losses = await gpu.readLosses();
-          return closeNorm(losses, Float32Array.from(mses), 1e-4);
+          if (auxk && deadSeen === 0) return 'AuxK never contributed: the case does not test it';
+          return closeNorm(losses, Float32Array.from(mses), 1e-4) ?? closeNorm(await gpu.readAuxLosses(), Float32Array.from(auxes), 1e-4);
         } finally {
           gpu.destroy();
         }
@@ -381,7 +395,7 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
     });
   }
   cases.push({
-    name: 'fitTopKWebGpu follows sae.fit (js) from the same seed: same initialisation, batches and schedule',
+    name: 'fitTopKWebGpu follows sae.fit (js) from the same seed: same initialisation, batches and schedule; with AuxK too',
     run: async () => {
       const rng = new Rng('fit-webgpu');
       const X = new Matrix(90, 12, randn(rng, 90 * 12));
@@ -394,12 +408,24 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
       const e = closeNorm([r2.mse], [r1.mse], 1e-3) ?? closeNorm(gp.Wdec.data, js.Wdec.data, 1e-3) ?? closeNorm(gp.Wenc.data, js.Wenc.data, 1e-3)
         ?? closeNorm(gp.benc, js.benc, 1e-3) ?? closeNorm(gp.bdec, js.bdec, 1e-3);
       if (e) return e;
-      try {
-        await fitTopKWebGpu(createSAE('topk', { ...cfg, auxkCoef: 0.1 }) as TopKSAE, X, { context: ctx });
-        return 'auxkCoef > 0 was accepted';
-      } catch (err) {
-        return (err as { code?: string }).code === 'E_ARG' ? null : `wrong error for auxkCoef > 0: ${(err as Error).message}`;
-      }
+      // with AuxK on dead latents (a short dead-latent window)
+      const cfg2 = { ...cfg, atoms: 80, k: 1, auxkCoef: 0.5, deadAfter: 32 };
+      const js2 = createSAE('topk', cfg2) as TopKSAE;
+      const q1 = await js2.fit(X, { seed: 8 });
+      const gp2 = createSAE('topk', cfg2) as TopKSAE;
+      const q2 = await fitTopKWebGpu(gp2, X, { context: ctx, seed: 8, lossEvery: 4 });
+      if (!(q1.loss > q1.mse)) return `the js run had no AuxK term (loss ${q1.loss}, mse ${q1.mse}): the case does not test it`;
+      // Adam moves every weight by about lr whatever its gradient's size, so a gradient entry near
+      // 0 whose sign differs in float32 moves a weight ±lr: the whole-run weights must be much
+      // closer to js's than AuxK moves them (js with auxkCoef 0 gives the scale)
+      const js0 = createSAE('topk', { ...cfg2, auxkCoef: 0 }) as TopKSAE;
+      await js0.fit(X, { seed: 8 });
+      const dist = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((t, v, i) => t + (v - b[i]) ** 2, 0));
+      const byAux = dist(js0.Wdec.data, js2.Wdec.data) + dist(js0.Wenc.data, js2.Wenc.data);
+      const off = dist(gp2.Wdec.data, js2.Wdec.data) + dist(gp2.Wenc.data, js2.Wenc.data);
+      if (!(off <= 0.1 * byAux)) return `weights ${off.toExponential(2)} from js's, AuxK moves them ${byAux.toExponential(2)}`;
+      return closeNorm([q2.loss, q2.mse], [q1.loss, q1.mse], 1e-3)
+        ?? (q1.deadFraction === q2.deadFraction ? null : `dead fraction ${q2.deadFraction}, js ${q1.deadFraction}`);
     },
   });
   cases.push({

@@ -861,7 +861,7 @@ export function scatterOuter(ctx: WebGpuContext, idx: GpuTensor, val: GpuTensor,
 }
 
 const SEG_SUM = /* wgsl */ `
-struct Params { atoms: u32 }
+struct Params { atoms: u32, accumulate: u32 }
 @group(0) @binding(0) var<storage, read> offsets: array<u32>;
 @group(0) @binding(1) var<storage, read> list: array<u32>;
 @group(0) @binding(2) var<storage, read> val: array<f32>;
@@ -871,17 +871,17 @@ ${LINEAR}
 ${MAIN} {
   let a = lin(wid, nwg) * ${WG}u + li;
   if (a >= P.atoms) { return; }
-  var s = 0.0;
+  var s = select(0.0, out[a], P.accumulate != 0u);
   for (var q = offsets[a]; q < offsets[a + 1u]; q++) { s += val[list[q]]; }
   out[a] = s;
 }`;
 
-/** out[a] = Σ over the atom's entries of val[e] (overwrites out [atoms]). */
-export function segmentSum(ctx: WebGpuContext, lists: AtomLists, val: GpuTensor, out: GpuTensor): void {
+/** out[a] = Σ over the atom's entries of val[e] (overwrites out [atoms]; with `accumulate`, adds to it). */
+export function segmentSum(ctx: WebGpuContext, lists: AtomLists, val: GpuTensor, out: GpuTensor, accumulate = false): void {
   need(out, lists.atoms, 'segmentSum out');
   distinct(val, out);
   if (lists.atoms === 0) return;
-  ctx.dispatch('segmentSum', SEG_SUM, [lists.offsets, lists.list, val, out], [['u', lists.atoms]], groupsFor(lists.atoms));
+  ctx.dispatch('segmentSum', SEG_SUM, [lists.offsets, lists.list, val, out], [['u', lists.atoms], ['u', accumulate ? 1 : 0]], groupsFor(lists.atoms));
 }
 
 export const WEBGPU_WORKGROUP = WG;

@@ -8,8 +8,8 @@ import * as K from './kernels.js';
  * lists of the active entries), the radial projection of the decoder gradient, Adam(W) and the
  * decoder-row renormalisation. The same math, in the same order, as
  * `SparseActivationSAE.forwardBackward` (dictionary/sae/sparse.ts) followed by the trainer's
- * `projectRadial`, `Adam.step` (optim/adam.ts) and `normalizeDecoder`, without AuxK (the step
- * fails for auxkCoef > 0; see docs/webgpu.md). Parameters, gradients, Adam moments and the batch
+ * `projectRadial`, `Adam.step` (optim/adam.ts) and `normalizeDecoder`, with the AuxK loss on dead
+ * latents when `auxkCoef > 0` (dead-latent tracking on the device). Parameters, gradients, Adam moments and the batch
  * stay on the device; the loss of each step goes into a ring of `lossEvery` slots that the
  * caller reads when it wants (`readLosses`), so steps run without a round trip.
  *
@@ -29,6 +29,12 @@ export interface GpuTopKOptions {
   normalizeDecoder?: boolean;
   /** slots of the loss ring [64] */
   lossEvery?: number;
+  /** AuxK (Gao et al. 2024, as dictionary/sae/sparse.ts): its coefficient [0: off] */
+  auxkCoef?: number;
+  /** AuxK: dead latents used per row [max(1, min(atoms, floor(dim / 2)))] */
+  auxK?: number;
+  /** AuxK: a latent is dead after this many samples without firing (required with auxkCoef > 0) */
+  deadAfter?: number;
 }
 
 export interface TopKParams {
@@ -190,6 +196,148 @@ ${MAIN} {
   xb[e] = P.scale * X[u32(perm[P.start + r]) * P.dim + j];
 }`;
 
+/** lastFired[a] = stamp for every active entry (val ≠ 0) */
+const MARK_FIRED = /* wgsl */ `
+struct Params { n: u32, stamp: u32 }
+@group(0) @binding(0) var<storage, read> idx: array<i32>;
+@group(0) @binding(1) var<storage, read> val: array<f32>;
+@group(0) @binding(2) var<storage, read_write> lastFired: array<u32>;
+@group(0) @binding(3) var<uniform> P: Params;
+${LINEAR}
+${MAIN} {
+  let e = lin(wid, nwg) * ${WG}u + li;
+  if (e >= P.n) { return; }
+  let a = idx[e];
+  if (a >= 0 && val[e] != 0.0) { lastFired[u32(a)] = P.stamp; }
+}`;
+
+/** dead[0] = number of latents with lastFired + deadAfter <= seen */
+const DEAD_COUNT = /* wgsl */ `
+struct Params { atoms: u32, seen: u32, deadAfter: u32 }
+@group(0) @binding(0) var<storage, read> lastFired: array<u32>;
+@group(0) @binding(1) var<storage, read_write> dead: array<u32>;
+@group(0) @binding(2) var<uniform> P: Params;
+var<workgroup> part: array<u32, ${WG}>;
+${MAIN} {
+  var c = 0u;
+  for (var a = li; a < P.atoms; a += ${WG}u) { if (lastFired[a] + P.deadAfter <= P.seen) { c++; } }
+  part[li] = c;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { part[li] += part[li + w]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { dead[0] = part[0]; }
+}`;
+
+/** pre[i, a] = −∞ for the latents that are alive (AuxK picks among the dead) */
+const MASK_ALIVE = /* wgsl */ `
+struct Params { n: u32, atoms: u32, seen: u32, deadAfter: u32, negInf: u32 }
+@group(0) @binding(0) var<storage, read> lastFired: array<u32>;
+@group(0) @binding(1) var<storage, read_write> pre: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+${LINEAR}
+${MAIN} {
+  let e = lin(wid, nwg) * ${WG}u + li;
+  if (e >= P.n) { return; }
+  if (lastFired[e % P.atoms] + P.deadAfter > P.seen) { pre[e] = bitcast<f32>(P.negInf); } // −∞ from the uniform: WGSL refuses it as a constant
+}`;
+
+/** partial sums of (err − colmean)² per workgroup, colmean = colsum / rows (err = x − xhat, the AuxK target) */
+const AUX_RESIDUAL = /* wgsl */ `
+struct Params { n: u32, dim: u32, rows: f32 }
+@group(0) @binding(0) var<storage, read> err: array<f32>;
+@group(0) @binding(1) var<storage, read> colsum: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+var<workgroup> acc: array<f32, ${WG}>;
+${LINEAR}
+${MAIN} {
+  let g = lin(wid, nwg);
+  let i = g * ${WG}u + li;
+  var s = 0.0;
+  if (i < P.n) { let e = err[i]; let c = e - colsum[i % P.dim] / P.rows; s = c * c; }
+  acc[li] = s;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { acc[li] += acc[li + w]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { part[g] = acc[0]; }
+}`;
+
+const SUBTRACT = /* wgsl */ `
+struct Params { n: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> xhat: array<f32>;
+@group(0) @binding(2) var<storage, read_write> err: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+${LINEAR}
+${MAIN} {
+  let i = lin(wid, nwg) * ${WG}u + li;
+  if (i < P.n) { err[i] = x[i] - xhat[i]; }
+}`;
+
+/** r = ehat − err; ehat ← (2·coef / tv)·r (its gradient; 0 without dead latents or variance); partial sums of r² */
+const AUX_GRAD = /* wgsl */ `
+struct Params { n: u32, coef: f32 }
+@group(0) @binding(0) var<storage, read> err: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ehat: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> dead: array<u32>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+@group(0) @binding(5) var<uniform> P: Params;
+var<workgroup> acc: array<f32, ${WG}>;
+${LINEAR}
+${MAIN} {
+  let g = lin(wid, nwg);
+  let i = g * ${WG}u + li;
+  let tv = stats[0];
+  let on = dead[0] > 0u && tv > 0.0;
+  var s = 0.0;
+  if (i < P.n) {
+    let r = ehat[i] - err[i];
+    s = r * r;
+    ehat[i] = select(0.0, (2.0 * P.coef / tv) * r, on);
+  }
+  acc[li] = s;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { acc[li] += acc[li + w]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { part[g] = acc[0]; }
+}`;
+
+/** auxLoss[slot] = coef·sse / tv, or 0 without dead latents or variance (stats = [tv, sse]) */
+const AUX_LOSS = /* wgsl */ `
+struct Params { slot: u32, coef: f32 }
+@group(0) @binding(0) var<storage, read> stats: array<f32>;
+@group(0) @binding(1) var<storage, read> dead: array<u32>;
+@group(0) @binding(2) var<storage, read_write> auxLoss: array<f32>;
+@group(0) @binding(3) var<uniform> P: Params;
+@compute @workgroup_size(1) fn main() {
+  let tv = stats[0];
+  auxLoss[P.slot] = select(0.0, P.coef * stats[1] / tv, dead[0] > 0u && tv > 0.0);
+}`;
+
+interface AuxBuffers {
+  coef: number;
+  k: number;
+  deadAfter: number;
+  lastFired: GpuTensor;
+  dead: GpuTensor;
+  idx: GpuTensor;
+  val: GpuTensor;
+  gval: GpuTensor;
+  err: GpuTensor;
+  ehat: GpuTensor;
+  colsum: GpuTensor;
+  stats: GpuTensor;
+  losses: GpuTensor;
+  lists: K.AtomLists;
+}
+
 export class GpuTopKTrainer {
   readonly dim: number;
   readonly atoms: number;
@@ -224,6 +372,9 @@ export class GpuTopKTrainer {
   private readonly scratch: GpuTensor;
   private readonly losses: GpuTensor;
   private readonly lists: K.AtomLists;
+  private readonly aux: AuxBuffers | null;
+  /** training samples seen (for dead-latent tracking, as SparseAutoencoder.samplesSeen) */
+  samplesSeen = 0;
 
   constructor(readonly ctx: WebGpuContext, o: GpuTopKOptions, init: TopKParams) {
     const { dim: d, atoms: A, k, batch: n } = o;
@@ -261,6 +412,28 @@ export class GpuTopKTrainer {
     this.scratch = ctx.empty([K.reduceScratch(parts)], 'f32', 'reduce scratch');
     this.losses = ctx.empty([this.lossEvery], 'f32', 'losses');
     this.lists = new K.AtomLists(ctx, n * k, A);
+    const coef = o.auxkCoef ?? 0;
+    if (!(coef >= 0)) fail('E_ARG', `GPU TopK SAE: auxkCoef must be >= 0, got ${coef}`);
+    if (coef > 0) {
+      const deadAfter = o.deadAfter;
+      if (deadAfter === undefined || !Number.isInteger(deadAfter) || deadAfter < 1 || deadAfter >= 2 ** 31) fail('E_ARG', `GPU TopK SAE: AuxK needs deadAfter, a positive integer number of samples below 2^31, got ${deadAfter}`);
+      const kA = Math.max(1, Math.min(A, o.auxK ?? Math.max(1, Math.floor(d / 2))));
+      this.aux = {
+        coef, k: kA, deadAfter,
+        lastFired: ctx.empty([A], 'u32', 'last fired'), dead: ctx.empty([1], 'u32', 'dead count'),
+        idx: ctx.empty([n, kA], 'i32', 'aux idx'), val: ctx.empty([n, kA], 'f32', 'aux val'), gval: ctx.empty([n, kA], 'f32', 'aux gval'),
+        err: ctx.empty([n, d], 'f32', 'aux residual'), ehat: ctx.empty([n, d], 'f32', 'aux decode'), colsum: ctx.empty([d], 'f32', 'aux column sums'),
+        stats: ctx.empty([2], 'f32', 'aux tv, sse'), losses: ctx.empty([this.lossEvery], 'f32', 'aux losses'),
+        lists: new K.AtomLists(ctx, n * kA, A),
+      };
+    } else this.aux = null;
+  }
+
+  /** Restore the dead-latent state (samples seen, the sample count at which each latent last fired). */
+  setFiredState(samplesSeen: number, lastFired: ArrayLike<number>): void {
+    if (lastFired.length !== this.atoms) fail('E_SHAPE', `GPU TopK SAE: lastFired has ${lastFired.length} values, want ${this.atoms}`);
+    this.samplesSeen = samplesSeen;
+    this.aux?.lastFired.write(Uint32Array.from(lastFired));
   }
 
   /** Upload a batch [batch x dim] (already in the training space). */
@@ -300,7 +473,45 @@ export class GpuTopKTrainer {
     ctx.dispatch('saeMask', MASK, [this.idx, this.val, this.gval], [['u', n * k]], Math.ceil((n * k) / WG));
     K.segmentSum(ctx, this.lists, this.gval, gbenc);
     K.scatterApply(ctx, this.lists, this.gval, k, this.xc, d, gWenc, true);
+    if (this.aux) this.auxk();
     ctx.dispatch('saeBiasDec', BIAS_DEC, [this.gx, gbenc, this.Wenc, gbdec], [['u', n], ['u', d], ['u', A]], Math.ceil(d / WG));
+  }
+
+  /**
+   * AuxK (dictionary/sae/sparse.ts auxkStep): the top-auxK dead latents of each row (alive ones
+   * masked to −∞ in pre, so rows with fewer dead latents get zeros) reconstruct the residual
+   * x − xhat; loss coef·‖ehat − e‖² / tv (tv the residual's total variance); its gradients are
+   * added to the main ones. Contributes nothing while no latent is dead.
+   */
+  private auxk(): void {
+    const ctx = this.ctx, n = this.batch, d = this.dim, A = this.atoms, x = this.aux!;
+    const [gWenc, gbenc, gWdec] = this.grads;
+    const seen = this.samplesSeen;
+    const stamp = seen + n;
+    if (stamp >= 2 ** 32) fail('E_ARG', 'GPU TopK SAE: more than 2^32 samples seen; the dead-latent counters would overflow');
+    ctx.dispatch('saeMarkFired', MARK_FIRED, [this.idx, this.val, x.lastFired], [['u', n * this.k], ['u', stamp]], Math.ceil((n * this.k) / WG));
+    ctx.dispatch('saeDeadCount', DEAD_COUNT, [x.lastFired, x.dead], [['u', A], ['u', seen], ['u', x.deadAfter]], 1);
+    ctx.dispatch('saeMaskAlive', MASK_ALIVE, [x.lastFired, this.pre], [['u', n * A], ['u', A], ['u', seen], ['u', x.deadAfter], ['u', 0xff800000]], Math.ceil((n * A) / WG));
+    K.topkRows(ctx, this.pre, n, A, x.k, x.idx, x.val);
+    K.relu(ctx, x.val, x.val);
+    // residual e = x − xhat and its total variance
+    ctx.dispatch('saeSubtract', SUBTRACT, [this.xb, this.xhat, x.err], [['u', n * d]], Math.ceil((n * d) / WG));
+    K.sumCols(ctx, x.err, n, d, x.colsum);
+    const parts = Math.ceil((n * d) / WG);
+    ctx.dispatch('saeAuxResidual', AUX_RESIDUAL, [x.err, x.colsum, this.part], [['u', n * d], ['u', d], ['f', n]], parts);
+    K.reduceSum(ctx, this.part, parts, false, x.stats, 0, this.scratch);
+    // ehat = decode of the dead latents; its gradient and ‖ehat − e‖²
+    K.gatherDecode(ctx, x.idx, x.val, n, x.k, this.Wdec, d, 0, x.ehat);
+    ctx.dispatch('saeAuxGrad', AUX_GRAD, [x.err, x.ehat, x.stats, x.dead, this.part], [['u', n * d], ['f', x.coef]], parts);
+    K.reduceSum(ctx, this.part, parts, false, x.stats, 1, this.scratch);
+    ctx.dispatch('saeAuxLoss', AUX_LOSS, [x.stats, x.dead, x.losses], [['u', this.steps % this.lossEvery], ['f', x.coef]], 1);
+    // backward through the dead latents' entries, added to the main gradients
+    x.lists.build(x.idx, x.val);
+    K.scatterApply(ctx, x.lists, x.val, x.k, x.ehat, d, gWdec, false);
+    K.gatherDot(ctx, x.idx, n, x.k, x.ehat, this.Wdec, d, x.gval);
+    ctx.dispatch('saeMask', MASK, [x.idx, x.val, x.gval], [['u', n * x.k]], Math.ceil((n * x.k) / WG));
+    K.segmentSum(ctx, x.lists, x.gval, gbenc, true);
+    K.scatterApply(ctx, x.lists, x.gval, x.k, this.xc, d, gWenc, false);
   }
 
   /** Record the optimiser part: radial projection, Adam with learning rate lr, renormalisation. */
@@ -326,6 +537,7 @@ export class GpuTopKTrainer {
     this.forwardBackward();
     this.update(lr);
     this.steps++;
+    this.samplesSeen += this.batch;
     this.ctx.flush();
   }
 
@@ -336,6 +548,22 @@ export class GpuTopKTrainer {
     const out = new Float32Array(m);
     for (let s = 0; s < m; s++) out[s] = raw[(this.steps - m + s) % this.lossEvery] / this.batch;
     return out;
+  }
+
+  /** The AuxK loss terms of the last min(steps, lossEvery) steps, oldest first (zeros without AuxK). */
+  async readAuxLosses(): Promise<Float32Array> {
+    const m = Math.min(this.steps, this.lossEvery);
+    const out = new Float32Array(m);
+    if (!this.aux) return out;
+    const raw = await this.aux.losses.readF32();
+    for (let s = 0; s < m; s++) out[s] = raw[(this.steps - m + s) % this.lossEvery];
+    return out;
+  }
+
+  /** The sample count at which each latent last fired, copied to the host. */
+  async readLastFired(): Promise<Uint32Array | null> {
+    if (!this.aux) return null;
+    return (await this.aux.lastFired.read()) as Uint32Array;
   }
 
   /** The parameters, copied to the host. */
@@ -354,5 +582,10 @@ export class GpuTopKTrainer {
     this.ctx.flush();
     for (const t of [this.Wenc, this.benc, this.Wdec, this.bdec, ...this.grads, ...this.moments, this.xb, this.xc, this.pre, this.idx, this.val, this.gval, this.xhat, this.gx, this.part, this.scratch, this.losses]) t.destroy();
     this.lists.destroy();
+    if (this.aux) {
+      const x = this.aux;
+      for (const t of [x.lastFired, x.dead, x.idx, x.val, x.gval, x.err, x.ehat, x.colsum, x.stats, x.losses]) t.destroy();
+      x.lists.destroy();
+    }
   }
 }

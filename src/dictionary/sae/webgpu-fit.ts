@@ -23,7 +23,11 @@ export interface WebGpuFitOptions {
 
 export interface WebGpuFitResult {
   steps: number;
+  /** mse + the AuxK term, of the last step */
+  loss: number;
   mse: number;
+  /** fraction of latents that have not fired within deadAfter samples */
+  deadFraction: number;
   fvu: number;
   seconds: number;
   samplesPerSec: number;
@@ -37,12 +41,12 @@ export interface WebGpuFitResult {
  * the run follows the js run up to float32 rounding. The step is forward, sparse backward,
  * radial projection, Adam, decoder renormalisation, all on the device; only the batch's row
  * numbers go up and the loss comes back (every `lossEvery` steps). Not supported here (clear
- * errors): AuxK (auxkCoef > 0), epochs 'auto', streaming and checkpoints — use `fit` for those.
+ * errors): epochs 'auto', streaming and checkpoints — use `fit` for those. AuxK runs on the GPU
+ * with the trainer's dead-latent window (deadAfter, default min(10⁷, rows)).
  */
 export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOptions): Promise<WebGpuFitResult> {
   const cfg = sae.config;
   if (sae.kind !== 'topk') fail('E_ARG', `fitTopKWebGpu trains TopK SAEs, got ${sae.kind}`);
-  if (cfg.auxkCoef > 0) fail('E_ARG', `the WebGPU TopK trainer has no AuxK loss; set auxkCoef 0 (got ${cfg.auxkCoef}) or train on the CPU backends`);
   if (cfg.steps === undefined && cfg.epochs === 'auto') fail('E_ARG', "the WebGPU TopK trainer needs a fixed budget (epochs N or steps T), not epochs 'auto'");
   const n = X.rows, d = X.cols;
   if (n < 1 || d < 1) fail('E_SHAPE', `fit: X is [${n} x ${d}]; need at least one sample and one column`);
@@ -78,11 +82,13 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
     totalVar = (totalVar / n) * scale * scale;
   }
   const ctx = opts.context;
+  const deadAfter = cfg.deadAfter ?? Math.min(10_000_000, n);
   const lossEvery = opts.lossEvery ?? 64;
   ctx.checkBytes(n * d * 4, `the training data [${n} x ${d}]`);
   const gpu = new GpuTopKTrainer(ctx, {
     dim: d, atoms: cfg.atoms, k: cfg.k, batch, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay,
-    normalizeDecoder: cfg.normalizeDecoder, lossEvery,
+ normalizeDecoder: cfg.normalizeDecoder, lossEvery,
+    auxkCoef: cfg.auxkCoef, ...(cfg.auxK !== undefined ? { auxK: cfg.auxK } : {}), deadAfter,
   }, { Wenc: sae.Wenc.data, benc: sae.benc, Wdec: sae.Wdec.data, bdec: sae.bdec });
   const Xg = ctx.tensor(X.data, [n, d], 'training data');
   const rowsT = ctx.empty([batch], 'i32', 'batch rows');
@@ -100,7 +106,11 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
     sae.benc.set(p.benc);
     sae.Wdec.data.set(p.Wdec);
     sae.bdec.set(p.bdec);
+    const lf = await gpu.readLastFired();
+    if (lf) sae.lastFired.set(lf);
+    sae.samplesSeen = gpu.samplesSeen;
   };
+  let loss = NaN;
   try {
     for (let step = 0; step < total; step++) {
       checkAborted(signal);
@@ -118,19 +128,21 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
       gpu.step(learningRate(schedule, step));
       const done = step + 1;
       if (done % lossEvery === 0 || done === total) {
-        const losses = await gpu.readLosses();
+        const losses = await gpu.readLosses(), aux = await gpu.readAuxLosses();
         for (let s = 0; s < losses.length; s++) {
-          if (!Number.isFinite(losses[s])) fail('E_DIVERGED', `training diverged at step ${done - losses.length + s + 1} (loss ${losses[s]}); lower the learning rate (lr ${cfg.lr})`, { step: done - losses.length + s + 1 });
+          const l = losses[s] + aux[s];
+          if (!Number.isFinite(l)) fail('E_DIVERGED', `training diverged at step ${done - losses.length + s + 1} (loss ${l}); lower the learning rate (lr ${cfg.lr})`, { step: done - losses.length + s + 1 });
         }
         mse = losses[losses.length - 1];
+        loss = mse + aux[aux.length - 1];
         const now = performance.now();
         if (opts.onProgress && (now - lastReport >= interval || done === total)) {
           lastReport = now;
           await copyBack();
           const secs = (now - t0) / 1000, sps = secs > 0 ? (done * batch) / secs : 0;
           opts.onProgress({
-            step: done, totalSteps: total, epoch: Math.floor((done * batch) / n), loss: mse, mse, fvu: totalVar > 0 ? mse / totalVar : NaN,
-            l0: NaN, deadFraction: NaN, samplesPerSec: sps, etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0, lr: learningRate(schedule, step),
+            step: done, totalSteps: total, epoch: Math.floor((done * batch) / n), loss, mse, fvu: totalVar > 0 ? mse / totalVar : NaN,
+            l0: NaN, deadFraction: sae.deadMask(deadAfter, new Uint8Array(cfg.atoms)) / cfg.atoms, samplesPerSec: sps, etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0, lr: learningRate(schedule, step),
           });
         }
       }
@@ -144,10 +156,10 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
   for (const [name, p] of [['W_enc', sae.Wenc.data], ['b_enc', sae.benc], ['W_dec', sae.Wdec.data], ['b_dec', sae.bdec]] as const) {
     for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i])) fail('E_DIVERGED', `training diverged: parameter ${name} holds ${p[i]}; lower the learning rate`);
   }
-  sae.samplesSeen = total * batch;
   sae.foldScale(scale);
   const seconds = (performance.now() - t0) / 1000;
   const fvu = totalVar > 0 ? mse / totalVar : NaN;
-  sae.trainingStats = { steps: total, loss: mse, mse, fvu, inputScale: scale };
-  return { steps: total, mse, fvu, seconds, samplesPerSec: seconds > 0 ? (total * batch) / seconds : 0, inputScale: scale };
+  const deadFraction = sae.deadMask(deadAfter, new Uint8Array(cfg.atoms)) / cfg.atoms;
+  sae.trainingStats = { steps: total, loss, mse, fvu, deadFraction, inputScale: scale };
+  return { steps: total, loss, mse, fvu, deadFraction, seconds, samplesPerSec: seconds > 0 ? (total * batch) / seconds : 0, inputScale: scale };
 }
