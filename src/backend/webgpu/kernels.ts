@@ -539,32 +539,28 @@ export function reduceSum(ctx: WebGpuContext, x: GpuTensor, n: number, square: b
   need(x, n, 'reduce x');
   need(out, slot + 1, 'reduce out');
   distinct(x, out);
-  const code = reduceCode(square), key = square ? 'sumSq' : 'sum';
-  let len = n, src = x, sq = square;
+  const key = square ? 'sumSq' : 'sum';
   const parts = Math.ceil(n / CHUNK);
   if (parts <= 1) {
-    ctx.dispatch(sq ? 'sumSq' : 'sum', reduceCode(sq), [src, out], [['u', len], ['u', slot]], 1);
+    ctx.dispatch(key, reduceCode(square), [x, out], [['u', n], ['u', slot]], 1);
     return;
   }
   const tmp = scratch ?? ctx.empty([reduceScratch(n)], 'f32', 'reduce partials');
   need(tmp, reduceScratch(n), 'reduce scratch');
   distinct(tmp, x);
   distinct(tmp, out);
-  ctx.dispatch(key, code, [src, tmp], [['u', len], ['u', 0]], parts);
-  // sum the partials in place level by level (each level reads the first `len` and writes the first ⌈len/CHUNK⌉)
-  len = parts;
-  sq = false;
-  let off = 0;
+  // one partial per chunk of x, then partials of partials (each level after the previous one in
+  // the scratch tensor) until one workgroup can finish
+  ctx.dispatch(key, reduceCode(square), [x, tmp], [['u', n], ['u', 0]], parts);
+  let len = parts, off = 0;
   while (len > CHUNK) {
     const next = Math.ceil(len / CHUNK);
-    // partials of this level live at [off, off+len); the next level goes after them
-    ctx.dispatch(`sumAt`, SUM_AT, [tmp], [['u', len], ['u', off], ['u', off + len]], next);
+    ctx.dispatch('sumAt', SUM_AT, [tmp], [['u', len], ['u', off], ['u', off + len]], next);
     off += len;
     len = next;
   }
   ctx.dispatch('sumAtOut', SUM_AT_OUT, [tmp, out], [['u', len], ['u', off], ['u', slot]], 1);
   if (!scratch) tmp.destroy();
-  void src;
 }
 
 /** partials of partials inside one scratch buffer: reads [off, off+n), writes at dst + g */
