@@ -255,15 +255,19 @@ export function conformanceCases(ctx: WebGpuContext): { name: string; run: Check
       }
       return null;
     });
-    add(`gatherDot rows=${rows} k=${k} atoms=${atoms} dim=${dim}`, async () => {
+    add(`gatherDot rows=${rows} k=${k} atoms=${atoms} dim=${dim} (both kernels)`, async () => {
       const want = new Float32Array(rows * k), bound = new Float32Array(rows * k);
       jsBackend.gatherDot(idx, rows, k, g, D, dim, want);
       jsBackend.gatherDot(idx, rows, k, g.map(Math.abs), D.map(Math.abs), dim, bound);
-      const ti = T(idx), tg = T(g), td = T(D), to = T(randn(rng, rows * k));
-      K.gatherDot(ctx, ti, rows, k, tg, td, dim, to);
-      const got = await to.readF32();
-      free(ti, tg, td, to);
-      return within(got, want, (i) => (dim + 2) * EPS * bound[i] + 1e-30);
+      for (const variant of ['workgroup', 'thread'] as const) {
+        const ti = T(idx), tg = T(g), td = T(D), to = T(randn(rng, rows * k));
+        K.gatherDot(ctx, ti, rows, k, tg, td, dim, to, variant);
+        const got = await to.readF32();
+        free(ti, tg, td, to);
+        const e = within(got, want, (i) => (dim + 2) * EPS * bound[i] + 1e-30);
+        if (e) return `${variant}: ${e}`;
+      }
+      return null;
     });
     add(`scatterOuter rows=${rows} k=${k} atoms=${atoms} dim=${dim}`, async () => {
       const G0 = randn(rng, atoms * dim);
@@ -335,10 +339,23 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
     [13, 37, 5, 29, 6, null], [8, 16, 1, 7, 4, null], [5, 9, 9, 3, 3, null], [64, 130, 8, 65, 4, null],
     [13, 37, 2, 29, 6, [1 / 32, 6, 29]], [16, 70, 3, 20, 5, [0.5, 8, 40]], [6, 11, 1, 4, 5, [1, 3, 4]],
   ];
-  for (const [d, A, k, n, steps, auxk] of shapes) {
+  // two shapes again with the GPU kernels (workgroup top-k and gatherDot) a software adapter does not pick
+  const runs = [...shapes.map((sh) => [sh, false] as const), [shapes[3], true] as const, [shapes[5], true] as const];
+  for (const [[d, A, k, n, steps, auxk], workgroupKernels] of runs) {
     cases.push({
-      name: `TopK SAE step on the GPU = js trainer step: dim ${d}, atoms ${A}, k ${k}, batch ${n}, ${steps} steps${auxk ? `, AuxK (coef ${auxk[0]}, auxK ${auxk[1]}, dead after ${auxk[2]} samples)` : ''}`,
+      name: `TopK SAE step on the GPU = js trainer step: dim ${d}, atoms ${A}, k ${k}, batch ${n}, ${steps} steps${auxk ? `, AuxK (coef ${auxk[0]}, auxK ${auxk[1]}, dead after ${auxk[2]} samples)` : ''}${workgroupKernels ? ', workgroup kernels' : ''}`,
       run: async () => {
+        const preferred = ctx.preferWorkgroupKernels;
+        ctx.preferWorkgroupKernels = workgroupKernels || preferred;
+        try {
+          return await saeStepCase(d, A, k, n, steps, auxk);
+        } finally {
+          ctx.preferWorkgroupKernels = preferred;
+        }
+      },
+    });
+  }
+  async function saeStepCase(d: number, A: number, k: number, n: number, steps: number, auxk: [number, number, number] | null): Promise<string | null> {
         const rng = new Rng(`sae-${d}-${A}-${k}-${auxk?.[1]}`);
         const sae = createSAE('topk', { atoms: A, k, auxkCoef: auxk ? auxk[0] : 0, ...(auxk ? { auxK: auxk[1] } : {}), lr: 1e-2, batch: n, epochs: 1, weightDecay: 0.01, normalizeDecoder: true }) as TopKSAE;
         if (auxk) sae.deadAfter = auxk[2];
@@ -391,8 +408,6 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
         } finally {
           gpu.destroy();
         }
-      },
-    });
   }
   cases.push({
     name: 'fitTopKWebGpu follows sae.fit (js) from the same seed: same initialisation, batches and schedule; with AuxK too',

@@ -91,7 +91,15 @@ export class WebGpuContext {
   private pipelines = new Map<string, GpuComputePipeline>();
   readonly timeoutMs: number;
 
+  /**
+   * Where an op has two kernels with the same results (topkRows, gatherDot): the workgroup one
+   * (fast on GPUs), or the one-thread-per-item one (fast on software adapters, where workgroup
+   * barriers cost milliseconds). Defaults to !isFallback; tests set it to check both.
+   */
+  preferWorkgroupKernels: boolean;
+
   private constructor(readonly device: GpuDevice, readonly adapterDescription: string, readonly isFallback: boolean, timeoutMs: number) {
+    this.preferWorkgroupKernels = !isFallback;
     /** the bound on readbacks and queue drains */
     this.timeoutMs = timeoutMs;
     device.lost.then((info) => {

@@ -431,7 +431,7 @@ export function topkRows(ctx: WebGpuContext, x: GpuTensor, rows: number, cols: n
   need(outVal, rows * k, 'topkRows outVal');
   distinct(x, outVal);
   if (rows === 0) return;
-  const v = variant ?? (ctx.isFallback ? 'thread' : 'workgroup');
+  const v = variant ?? (ctx.preferWorkgroupKernels ? 'workgroup' : 'thread');
   if (v === 'workgroup' && k <= TOPK_SHARED) {
     let pow2 = 1;
     while (pow2 < k) pow2 *= 2;
@@ -673,15 +673,53 @@ ${MAIN} {
   out[e] = s;
 }`;
 
-/** out[i, j] = g[i, :]·d[idx[i, j], :] (0 where idx < 0). */
-export function gatherDot(ctx: WebGpuContext, idx: GpuTensor, rows: number, k: number, g: GpuTensor, d: GpuTensor, dim: number, out: GpuTensor): void {
+/** 32 threads per entry (i, j): strided partial dots (coalesced row reads), then a tree in workgroup memory */
+const GATHER_DOT_WG = /* wgsl */ `
+struct Params { rows: u32, k: u32, dim: u32 }
+@group(0) @binding(0) var<storage, read> idx: array<i32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> d: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> P: Params;
+var<workgroup> part: array<f32, ${WG}>;
+${LINEAR}
+${MAIN} {
+  let lane = li % 32u;
+  let e = lin(wid, nwg) * ${WG / 32}u + li / 32u;
+  var s = 0.0;
+  var a = -1;
+  if (e < P.rows * P.k) {
+    a = idx[e];
+    if (a >= 0) {
+      let go = (e / P.k) * P.dim;
+      let da = u32(a) * P.dim;
+      for (var t = lane; t < P.dim; t += 32u) { s = fma(g[go + t], d[da + t], s); }
+    }
+  }
+  part[li] = s;
+  workgroupBarrier();
+  for (var w = 16u; w > 0u; w = w / 2u) {
+    if (lane < w) { part[li] += part[li + w]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && e < P.rows * P.k) { out[e] = select(part[li], 0.0, a < 0); }
+}`;
+
+/**
+ * out[i, j] = g[i, :]·d[idx[i, j], :] (0 where idx < 0). Two kernels with the same results:
+ * `workgroup` (32 threads per entry, coalesced reads; the default on GPUs) and `thread` (one
+ * thread per entry; the default on software adapters, where barriers are slow).
+ */
+export function gatherDot(ctx: WebGpuContext, idx: GpuTensor, rows: number, k: number, g: GpuTensor, d: GpuTensor, dim: number, out: GpuTensor, variant?: 'workgroup' | 'thread'): void {
   need(idx, rows * k, 'gatherDot idx', 'i32');
   need(g, rows * dim, 'gatherDot g');
   need(out, rows * k, 'gatherDot out');
   distinct(g, out);
   distinct(d, out);
   if (rows * k === 0) return;
-  ctx.dispatch('gatherDot', GATHER_DOT, [idx, g, d, out], [['u', rows], ['u', k], ['u', dim]], groupsFor(rows * k));
+  if ((variant ?? (ctx.preferWorkgroupKernels ? 'workgroup' : 'thread')) === 'workgroup') {
+    ctx.dispatch('gatherDotWg', GATHER_DOT_WG, [idx, g, d, out], [['u', rows], ['u', k], ['u', dim]], Math.ceil((rows * k) / (WG / 32)));
+  } else ctx.dispatch('gatherDot', GATHER_DOT, [idx, g, d, out], [['u', rows], ['u', k], ['u', dim]], groupsFor(rows * k));
 }
 
 /**
