@@ -6,3 +6,5 @@ export { WebGpuContext, GpuTensor, type DType, type WebGpuOptions, type UniformF
 export * as webgpuKernels from './kernels.js';
 export { AtomLists } from './kernels.js';
 export type { GpuLike } from './gpu-types.js';
+export { GpuTopKTrainer, type GpuTopKOptions, type TopKParams } from './topk-sae.js';
+export { nodeWebGpu, activateWebGpu, activeWebGpu } from './node.js';
