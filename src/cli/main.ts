@@ -126,5 +126,8 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // a WebGPU device (backends, bench, --backend webgpu) would keep the process alive
+    const { closeWebGpu } = await import('../backend/webgpu/node.js');
+    closeWebGpu();
   }
 }

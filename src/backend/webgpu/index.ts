@@ -7,4 +7,4 @@ export * as webgpuKernels from './kernels.js';
 export { AtomLists } from './kernels.js';
 export type { GpuLike } from './gpu-types.js';
 export { GpuTopKTrainer, type GpuTopKOptions, type TopKParams } from './topk-sae.js';
-export { nodeWebGpu, activateWebGpu, activeWebGpu } from './node.js';
+export { nodeWebGpu, activateWebGpu, activeWebGpu, closeWebGpu } from './node.js';

@@ -48,6 +48,15 @@ export async function activateWebGpu(opts: Omit<WebGpuOptions, 'gpu'> = {}): Pro
   return { context: active, note: activeNote };
 }
 
+/** Destroy the context `activateWebGpu` opened (a live device keeps a Node process running). */
+export function closeWebGpu(): void {
+  if (active) {
+    active.destroy();
+    active = null;
+    activeNote = '';
+  }
+}
+
 /** The context `activateWebGpu` opened (null when none was asked for or found). */
 export function activeWebGpu(): WebGpuContext | null {
   return active;
