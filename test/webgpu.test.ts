@@ -25,7 +25,7 @@ test('WebGPU kernels agree with the js backend in headless Chromium (npm run tes
 });
 
 test('playground: the TopK SAE trains on WebGPU when the browser has an adapter (badge), numbers as the library on js; wasm without', { skip, timeout: 240000 }, async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, mkdirSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join, resolve } = await import('node:path');
   const { makeModelFixture } = await import('./explore-fixtures.js');
@@ -54,6 +54,10 @@ test('playground: the TopK SAE trains on WebGPU when the browser has an adapter 
       await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('app')!.dataset.state ?? ''), null, { timeout: 120000 });
       const status = await page.textContent('#status');
       const badge = { backend: await page.getAttribute('#sae-backend', 'data-backend'), text: await page.textContent('#sae-backend') };
+      if (flags === WEBGPU_FLAGS) {
+        mkdirSync(resolve('test-artifacts'), { recursive: true });
+        await page.screenshot({ path: resolve('test-artifacts', 'playground-webgpu.png'), fullPage: true });
+      }
       const shown: Record<string, number> = await page.$$eval('#play-results tr[data-method="topk-sae"] td[data-metric]', (tds: Element[]) =>
         Object.fromEntries(tds.filter((td) => td.getAttribute('data-value')).map((td) => [td.getAttribute('data-metric'), Number(td.getAttribute('data-value'))])));
       return { status, badge, shown, errors };
@@ -80,6 +84,7 @@ test('playground: the TopK SAE trains on WebGPU when the browser has an adapter 
     const plain = await runIn(['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']);
     assert.match(plain.status ?? '', /^done/, plain.status ?? '');
     assert.equal(plain.badge.backend, 'wasm', `badge: ${plain.badge.text}`);
+    assert.deepEqual(plain.errors, []);
   } finally {
     await srv.close();
     rmSync(tmp, { recursive: true, force: true });
