@@ -209,6 +209,8 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   const ms = meanSquaredRowNorm(S);
   let scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
   sae.initParams(d, rng.fork('init'));
+  // the reconstructed columns (all of them, except for transcoders' joint rows [x | y])
+  const tStart = sae.targetColumns?.start ?? 0, tEnd = sae.targetColumns?.end ?? d;
   {
     const ns = S.rows;
     const m = Math.min(ns, 4096);
@@ -216,7 +218,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     const B = rows ? S.takeRows(rows) : S.clone();
     for (let i = 0; i < B.data.length; i++) B.data[i] *= scale;
     const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMeans(B) : new Float64Array(d);
-    for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
+    for (let j = 0; j < tEnd - tStart; j++) sae.bdec[j] = b[tStart + j];
   }
   const params = sae.paramList();
   const adam = new Adam(params.map((p) => p.param), { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay }, params.map((p) => p.decay));
@@ -225,7 +227,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   {
     const ns = S.rows;
     const mu = columnMeans(S);
-    for (let i = 0; i < ns; i++) for (let j = 0; j < d; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
+    for (let i = 0; i < ns; i++) for (let j = tStart; j < tEnd; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
     totalVar = (totalVar / ns) * scale * scale;
   }
   const sampleSize = S.rows;
@@ -318,6 +320,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   const measureHeldOut = (): { fvu: number; l0: number } => {
     sae.training = false;
     try {
+      if (sae.heldOutScore) return sae.heldOutScore(heldOutScaled!);
       const Z = sae.encode(heldOutScaled!);
       let nnz = 0;
       for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
@@ -353,7 +356,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
         fail('E_DIVERGED', `training diverged at step ${step + 1} (loss ${stats.loss}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: step + 1 });
       }
       last = stats;
-      if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, d);
+      if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, sae.Wdec.cols);
       adam.step(grads, lrAt(step));
       if (cfg.normalizeDecoder) sae.normalizeDecoder();
       sae.afterStep();
