@@ -14,13 +14,14 @@ import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../.
 import { trainSAE } from '../../dictionary/trainer.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
+import { fitTranscoder } from './fit-transcoder.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 import {
   ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence, STEP_DEFAULTS,
 } from '../../dictionary/convergence.js';
 
-const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl'] as const;
+const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl', 'topk-transcoder'] as const;
 
 /** Parse --epochs: 'auto' or a positive integer. */
 function parseEpochs(v: unknown): number | 'auto' | undefined {
@@ -50,7 +51,7 @@ function evalRows(n: number, cap = 16384): Int32Array {
 
 export const fitCommand: Command = {
   name: 'fit',
-  summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, matching pursuit) or classical sparse coding',
+  summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, Matryoshka, matching pursuit), TopK transcoders, or classical sparse coding',
   usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs auto|E | --steps T] [--max-steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB] [--allow-diverged]',
   description: [
     'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
@@ -78,6 +79,10 @@ export const fitCommand: Command = {
     'The summary and --json say "converged": true or false; an unconverged run says how fast the FVU was',
     'still moving and what to pass. --epochs N or --steps T train a fixed budget (watched on training rows',
     'and judged the same way where the learning-rate decay begins).',
+    'topk-transcoder (--target Y.npy [--skip]): encodes X and reconstructs Y (one row of Y per row of X;',
+    'other row counts are refused naming both), optionally with a linear skip connection W_skip·x, as',
+    'sparsify transcoders; trained in memory like the SAEs, written as a SAELens-style transcoder folder',
+    '(W_enc, b_enc, W_dec [atoms x d_out], b_dec [d_out], W_skip [d_out x d_in]; docs/transcoders.md).',
     'Refused (exit 3): a 1-D array, data without variance (all zeros, every row the same). A fit whose',
     'final FVU is above 1 or whose latents are all dead has diverged (exit 1; no model is written, an',
     'existing checkpoint in DIR is kept) unless --allow-diverged.',
@@ -88,6 +93,8 @@ export const fitCommand: Command = {
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
     { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, matryoshka, mp)', metavar: 'K' },
+    { name: 'target', type: 'string', help: 'topk-transcoder: the rows to reconstruct [samples x d_out] (.npy), one per --input row', metavar: 'Y.npy' },
+    { name: 'skip', type: 'boolean', help: 'topk-transcoder: add a linear skip connection W_skip·x to the output' },
     { name: 'widths', type: 'string', help: 'matryoshka-sae: nested prefix widths, strictly increasing, ending at --atoms [atoms/16,/8,/4,/2,atoms]', metavar: 'M1,M2,...' },
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
@@ -114,6 +121,7 @@ export const fitCommand: Command = {
     'sparsecode fit relu-sae --input acts.npy --atoms 1024 --l1 0.05 --whiten pca --seed 1 --out relu/',
     'sparsecode fit dl-fista --input X.npy --atoms 100 --l1 0.1 --nonneg --steps 200 --seed 0 --out dl/',
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --seed 0 --out sae/ --checkpoint-every 500 --resume',
+    'sparsecode fit topk-transcoder --input mlp_in.npy --target mlp_out.npy --atoms 4096 --k 32 --skip --seed 0 --out tc/',
     'sparsecode fit topk-sae --input acts_64GB.npy --atoms 16384 --k 32 --epochs 1 --seed 0 --out sae/ --checkpoint-every 1000',
   ],
   async run(ctx: Context) {
@@ -123,7 +131,7 @@ export const fitCommand: Command = {
     if (!(METHODS as readonly string[]).includes(method)) fail('E_USAGE', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
     if (ctx.positionals.length > 1) fail('E_USAGE', `fit takes one method, got ${ctx.positionals.join(' ')}`);
     const saeKind = saeKindOf(method);
-    if (!saeKind && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
+    if (!saeKind && method !== 'topk-transcoder' && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
     const epochs = parseEpochs(o.epochs);
     if (epochs !== undefined && o.steps !== undefined) fail('E_USAGE', 'give --epochs or --steps, not both');
     const auto = o.steps === undefined && (epochs === undefined || epochs === 'auto');
@@ -133,6 +141,8 @@ export const fitCommand: Command = {
     if (o['whiten-eps'] !== undefined && !o.whiten) fail('E_USAGE', '--whiten-eps needs --whiten pca|zca');
     const out: string = o.out;
     if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
+    if (method === 'topk-transcoder') return fitTranscoder(ctx, epochs, auto);
+    if (o.target !== undefined || o.skip) fail('E_USAGE', `--target and --skip apply to topk-transcoder, not to ${method}`);
 
     if (o['memory-budget'] !== undefined && o['memory-budget'] < 1) fail('E_USAGE', `--memory-budget must be >= 1 (MB), got ${o['memory-budget']}`);
     const src: RowSource = openRowsArg(o.input, o.tensor, '--input', 'X');
