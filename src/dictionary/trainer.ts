@@ -166,7 +166,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
       const split = heldOutSplit(n, conv.o.heldOutRows, rng.fork('held-out'));
       trainRows = split.train;
       heldOut = X.takeRows(split.heldOut);
-    } else heldOut = sampleRows(src!, conv.o.heldOutRows, rng.fork('held-out'));
+    } else heldOut = src!.heldOut ? src!.heldOut(conv.o.heldOutRows) : sampleRows(src!, conv.o.heldOutRows, rng.fork('held-out'));
   }
   const nTrain = trainRows ? trainRows.length : n;
   const batch = Math.min(cfg.batch, nTrain);
@@ -233,7 +233,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   const sampleSize = S.rows;
 
   // the batch order: per-epoch permutations in memory; the chunked shuffle of io/rows.ts batches() for sources
-  const order = src ? `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}` : 'permutation';
+  const order = src ? (src.iid ? 'sequential' : `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}`) : 'permutation';
   const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: conv ? `auto:${JSON.stringify(conv.o)}` : total, order };
   let step = 0;
   let resumedFrom: number | null = null;
@@ -300,7 +300,9 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   if ('deadAfter' in sae) sae.deadAfter = deadAfter;
   const xb = new Matrix(batch, d);
   const orderRng = rng.fork('order');
-  const stream = src
+  const stream = src?.iid
+    ? new SequentialStream(src, step * batch)
+    : src
     ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: so.chunkRows, bufferChunks: so.bufferChunks, startRow: step * batch })
     : null;
   let permEpoch = -1;
@@ -451,4 +453,27 @@ function assertFiniteParam(name: string, p: Float32Array): void {
   for (let i = 0; i < p.length; i++) {
     if (!Number.isFinite(p[i])) fail('E_DIVERGED', `training diverged: parameter ${name} holds ${p[i]}; lower the learning rate`);
   }
+}
+
+/**
+ * Batches from a source of independent draws (RowSource.iid, a world): rows in order, row
+ * pos mod rows, so a resumed run at step t reads from row t·batch exactly as the uninterrupted one.
+ */
+class SequentialStream {
+  constructor(private readonly src: RowSource, private pos: number) {}
+
+  next(out: Float32Array, count: number, scale = 1): void {
+    const n = this.src.rows, d = this.src.cols;
+    let filled = 0;
+    while (filled < count) {
+      const at = this.pos % n;
+      const take = Math.min(count - filled, n - at);
+      this.src.readRows(at, take, out.subarray(filled * d, (filled + take) * d));
+      filled += take;
+      this.pos += take;
+    }
+    if (scale !== 1) for (let i = 0; i < count * d; i++) out[i] *= scale;
+  }
+
+  close(): void {}
 }

@@ -15,6 +15,7 @@ import { trainSAE } from '../../dictionary/trainer.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
 import { fitTranscoder } from './fit-transcoder.js';
+import { openWorldArg } from './fit-world.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 import {
@@ -89,7 +90,11 @@ export const fitCommand: Command = {
   ].join('\n'),
   positionals: [{ name: 'method', help: 'what to train', required: true, choices: METHODS }],
   options: [
-    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor)', required: true, metavar: 'X.npy' },
+    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor); or --world', metavar: 'X.npy' },
+    { name: 'world', type: 'string', help: 'instead of --input: draw the rows from a world, synth-sae-bench (with --preset, --world-seed) or a `world synth-sae-bench` folder; needs --samples', metavar: 'synth-sae-bench|DIR' },
+    { name: 'preset', type: 'string', help: 'with --world synth-sae-bench: the world [small]', choices: ['small', '16k'] },
+    { name: 'world-seed', type: 'int', help: 'with --world synth-sae-bench: the world\'s seed (the dictionary, hierarchy and row stream) [0]', metavar: 'S' },
+    { name: 'samples', type: 'int', help: 'with --world: rows drawn from the world (one epoch)', metavar: 'N' },
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
     { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, matryoshka, mp)', metavar: 'K' },
@@ -141,23 +146,29 @@ export const fitCommand: Command = {
     if (o['whiten-eps'] !== undefined && !o.whiten) fail('E_USAGE', '--whiten-eps needs --whiten pca|zca');
     const out: string = o.out;
     if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
+    if (o.world !== undefined && o.input !== undefined) fail('E_USAGE', 'give --input X.npy or --world, not both');
+    if (o.world === undefined && o.input === undefined) fail('E_USAGE', 'missing required option --input X.npy (or --world synth-sae-bench|DIR --samples N)');
+    if (o.world === undefined) for (const k of ['preset', 'world-seed', 'samples']) if (o[k] !== undefined) fail('E_USAGE', `--${k} applies with --world`);
     if (method === 'topk-transcoder') return fitTranscoder(ctx, epochs, auto);
     if (o.target !== undefined || o.skip) fail('E_USAGE', `--target and --skip apply to topk-transcoder, not to ${method}`);
 
     if (o['memory-budget'] !== undefined && o['memory-budget'] < 1) fail('E_USAGE', `--memory-budget must be >= 1 (MB), got ${o['memory-budget']}`);
-    const src: RowSource = openRowsArg(o.input, o.tensor, '--input', 'X');
+    const fromWorld = o.world !== undefined ? openWorldArg(o) : null;
+    if (fromWorld && method === 'dl-fista') fail('E_USAGE', 'dl-fista is a full-batch method and needs X in memory; train an SAE or online-dl from a world, or write the rows with `sparsecode world synth-sae-bench` first');
+    const src: RowSource = fromWorld ? fromWorld.source : openRowsArg(o.input, o.tensor, '--input', 'X');
+    const inputLabel: string = fromWorld ? src.name : o.input;
     try {
       const n = src.rows, dim = src.cols;
       if (src.ndim === 1) fail('E_SHAPE', `${o.input} holds a 1-D array of ${n} values; fit needs a 2-D array [samples x dim] (save it as x.reshape(-1, dim), or x.reshape(-1, 1) if every sample really is one number)`);
       if (n < 2) fail('E_SHAPE', `${o.input} has ${n} row(s); fit needs at least 2 samples`);
       const bytes = n * dim * 4;
-      const streaming = !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
+      const streaming = !!fromWorld || !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
       if (streaming && method === 'dl-fista') {
         fail('E_USAGE', `dl-fista is a full-batch method and needs X in memory (${(bytes / 2 ** 20).toFixed(0)} MiB${o.stream ? '' : `, over --memory-budget ${o['memory-budget']} MB`}); use online-dl or an SAE for files larger than memory, or raise --memory-budget`);
       }
       let X: Matrix | null = null;
       if (!streaming) X = readMatrixArg(o.input, o.tensor, '--input');
-      ctx.note(`fit ${method}: X [${n} x ${dim}] from ${o.input}${streaming ? `, streamed from disk (${(bytes / 2 ** 20).toFixed(0)} MiB as float32)` : ''}`);
+      ctx.note(`fit ${method}: X [${n} x ${dim}] from ${inputLabel}${fromWorld ? ', drawn from the world batch by batch (nothing stored)' : streaming ? `, streamed from disk (${(bytes / 2 ** 20).toFixed(0)} MiB as float32)` : ''}`);
       // the rows the errors are measured on (original space); data without variance is refused
       const rows = evalRows(n);
       const Xe = X ? X.takeRows(rows) : readRowsAt(src, rows);
@@ -319,12 +330,13 @@ export const fitCommand: Command = {
         fail('E_DIVERGED', `fit ${method} diverged: ${!(evalStats.fvu <= 1) ? `FVU ${evalStats.fvu.toPrecision(4)} (above 1: worse than predicting the mean)` : ''}${!(evalStats.fvu <= 1) && alive === 0 ? ' and ' : ''}${alive === 0 ? `every latent is dead on ${rows.length} rows` : ''}; no model was written${ck ? `, the last checkpoint in ${out} is kept` : ''}. Lower the learning rate${o.lr !== undefined ? ` (--lr ${o.lr})` : ''} or the sparsity penalty, or pass --allow-diverged to keep the model anyway`);
       }
       spec.training = { ...spec.training, eval: evalStats, seconds: (performance.now() - t0) / 1000, method };
+      if (fromWorld) spec.training = { ...spec.training, world: fromWorld.describe };
       saveModel(out, spec);
       if (saeKind && existsSync(checkpointPath(out))) unlinkSync(checkpointPath(out));
-      const result = { method, atoms: o.atoms, dim, samples: n, ...summary, fvu: evalStats.fvu, l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
+      const result = { method, atoms: o.atoms, dim, samples: n, ...(fromWorld ? { world: fromWorld.describe } : {}), ...summary, fvu: evalStats.fvu, l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
       if (o.json) ctx.print(JSON.stringify(result));
       else {
-        ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
+        ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${fromWorld ? ` drawn from ${inputLabel}` : streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
         ctx.print(`  FVU ${evalStats.fvu.toFixed(4)} (original space${whitening ? `, trained ${o.whiten}-whitened` : ''}), L0 ${evalStats.l0.toFixed(2)}${saeKind ? `, dead ${(100 * (summary.deadFraction as number)).toFixed(1)}%` : ''}`);
         if (summary.converged === true) ctx.print(`  converged: ${auto ? 'held-out' : 'watched'} FVU stable over the last 20 % of the steps`);
         else if (summary.converged === false) {
