@@ -38,6 +38,6 @@ export function openWorldArg(o: Record<string, any>): { source: WorldRowSource; 
     describe = { world: o.world, preset: m.preset ?? null, seed, samples: o.samples };
   }
   const world = new SynthSAEBenchWorld(cfg, seed);
-  const source = synthWorldSource(world, { rows: o.samples, seed, name: `world ${describe.world}${describe.preset ? ` (${describe.preset})` : ''}, seed ${seed}` });
+  const source = synthWorldSource(world, { rows: o.samples, seed, name: o.world === 'synth-sae-bench' ? `world synth-sae-bench (${describe.preset}), seed ${seed}` : `world ${o.world}, seed ${seed}` });
   return { source, world, describe };
 }
