@@ -8,6 +8,7 @@ import { type LayoutInfo, readModel, type ReadModelOptions } from '../io/sae-lay
 import { decoderNorms, foldActivationScale, foldDecoderNorm, foldDecoderNormIntoGate, foldFeatureScale, foldInputBias, hasUnitDecoder } from './fold.js';
 import type { SparseAutoencoder } from './sae/base.js';
 import { createSAE } from './sae/index.js';
+import { TopKTranscoder } from './sae/transcoder.js';
 
 /**
  * The one model runtime: a model read from any layout (io/sae-layouts.ts) becomes an object
@@ -38,14 +39,18 @@ export interface LoadedModel extends ModelSpec {
   cfg: Record<string, any>;
   dim: number;
   atoms: number;
+  /** output width: dim for SAEs and dictionaries, d_out for transcoders */
+  dOut: number;
   /** which layout was found, the files read and what was folded */
   layout: LayoutInfo;
   /** sparsity.safetensors, when the folder has one */
   logSparsity?: Float32Array;
   /** codes Z [n x atoms] for raw activations X [n x dim] */
   encode(X: Matrix): Matrix;
-  /** raw-space reconstructions [n x dim] from codes Z [n x atoms] */
+  /** raw-space reconstructions [n x dim] from codes Z [n x atoms] (transcoders: Z·W_dec + b_dec [n x d_out], the sparse part of the output) */
   decode(Z: Matrix): Matrix;
+  /** transcoders only: the output ŷ [n x d_out] for inputs X [n x d_in] (the skip term x·W_skipᵀ included) */
+  predict?(X: Matrix): Matrix;
 }
 
 export interface LoadModelOptions extends ReadModelOptions {
@@ -102,7 +107,7 @@ export function canonicalSpec(spec: ModelSpec, notes: string[] = [], unitDecoder
   }
   if (unitDecoder && !hasUnitDecoder(w.W_dec, 1e-6)) {
     if (!sae) fail('E_ARG', `${where}: folding decoder norms changes a classical dictionary's Lasso problem; normalise the dictionary and refit the codes instead`);
-    if (spec.kind === 'topk' || spec.kind === 'mp') fail('E_ARG', `${where}: folding decoder norms into a ${spec.kind} encoder changes which latents it picks (its decoder rows have norms ${normRange(w.W_dec)}); load it without foldDecoderNorm`);
+    if (spec.kind === 'topk' || spec.kind === 'mp' || spec.kind === 'topk-transcoder') fail('E_ARG', `${where}: folding decoder norms into a ${spec.kind} encoder changes which latents it picks (its decoder rows have norms ${normRange(w.W_dec)}); load it without foldDecoderNorm`);
     w = foldDecoderNorm(w);
     notes.push('decoder norms folded (foldDecoderNorm: W_dec rows unit-norm; W_enc, b_enc and thresholds scaled; codes scaled by the norms)');
   }
@@ -169,7 +174,8 @@ function overflow(M: Matrix, what: string): Matrix {
 
 /** A model object over a canonical spec (see canonicalSpec): encode/decode in the raw activation space. */
 export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec, layout: LayoutInfo): LoadedModel {
-  const { dim, atoms } = checkSpec(spec, dir);
+  const { dim, atoms, dOut } = checkSpec(spec, dir);
+  if (spec.kind === 'topk-transcoder') return makeTranscoder(dir, cfg, spec, layout, dim, atoms, dOut);
   if (spec.inputScale !== undefined && spec.inputScale !== 1) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds the activation scale)`);
   if (spec.gateOnDecoderNorm || spec.featureScale) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds gates and feature scales)`);
   const wh = spec.whitening;
@@ -187,6 +193,7 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
     cfg,
     dim,
     atoms,
+    dOut,
     layout,
     encode(X: Matrix): Matrix {
       if (!(X instanceof Matrix)) fail('E_ARG', 'encode: X must be a Matrix');
@@ -206,6 +213,34 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
       const raw = matmul(out, wh.W_inv);
       backend().addRowVector(raw.data, raw.rows, dim, wh.mean, 1);
       return overflow(raw, 'reconstructions');
+    },
+  };
+}
+
+/** A transcoder model: encode X [n x d_in], decode the sparse part, predict the full output ŷ [n x d_out]. */
+function makeTranscoder(dir: string, cfg: Record<string, any>, spec: ModelSpec, layout: LayoutInfo, dim: number, atoms: number, dOut: number): LoadedModel {
+  const w = spec.weights;
+  const tc = new TopKTranscoder({ atoms, k: spec.k!, inputDim: dim, skip: !!w.W_skip });
+  tc.setWeights({ W_enc: w.W_enc!, b_enc: w.b_enc!, W_dec: w.W_dec, b_dec: w.b_dec!, ...(w.W_skip ? { W_skip: w.W_skip } : {}) });
+  const checkX = (X: Matrix) => {
+    if (!(X instanceof Matrix)) fail('E_ARG', 'encode: X must be a Matrix');
+    if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the transcoder takes d_in = ${dim}`);
+    assertFinite('X', X);
+  };
+  return {
+    ...spec, dir, cfg, dim, atoms, dOut, layout,
+    encode(X: Matrix): Matrix {
+      checkX(X);
+      return overflow(tc.encode(X), 'codes');
+    },
+    decode(Z: Matrix): Matrix {
+      if (!(Z instanceof Matrix)) fail('E_ARG', 'decode: Z must be a Matrix');
+      if (Z.cols !== atoms) fail('E_SHAPE', `shape mismatch: Z has ${Z.cols} columns, the model has d_sae = ${atoms} latents`);
+      return overflow(tc.decode(Z), 'reconstructions');
+    },
+    predict(X: Matrix): Matrix {
+      checkX(X);
+      return overflow(tc.predict(X), 'outputs');
     },
   };
 }

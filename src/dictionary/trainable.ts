@@ -63,6 +63,14 @@ export interface Trainable {
   trainingStats: Record<string, number>;
   /** models with an auxiliary dead-latent loss read the trainer's dead window here */
   deadAfter?: number;
+  /**
+   * the columns of a training row the model reconstructs, when not all of them (transcoders train
+   * on joint rows [x | y] and reconstruct y): b_dec is initialised from these columns and the
+   * FVU's variance is theirs [all columns]
+   */
+  readonly targetColumns?: { start: number; end: number };
+  /** models whose reconstruction is not decode(encode(rows)) (transcoders) score held-out rows themselves: FVU and mean L0 */
+  heldOutScore?(rows: Matrix): { fvu: number; l0: number };
   /** models that resample dead latents (ReLU SAEs) return the rows they re-initialised */
   resampleDead?(xb: Matrix, dead: Uint8Array, rng: Rng): number[];
 }

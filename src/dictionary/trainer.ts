@@ -166,7 +166,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
       const split = heldOutSplit(n, conv.o.heldOutRows, rng.fork('held-out'));
       trainRows = split.train;
       heldOut = X.takeRows(split.heldOut);
-    } else heldOut = sampleRows(src!, conv.o.heldOutRows, rng.fork('held-out'));
+    } else heldOut = src!.heldOut ? src!.heldOut(conv.o.heldOutRows) : sampleRows(src!, conv.o.heldOutRows, rng.fork('held-out'));
   }
   const nTrain = trainRows ? trainRows.length : n;
   const batch = Math.min(cfg.batch, nTrain);
@@ -209,6 +209,8 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   const ms = meanSquaredRowNorm(S);
   let scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
   sae.initParams(d, rng.fork('init'));
+  // the reconstructed columns (all of them, except for transcoders' joint rows [x | y])
+  const tStart = sae.targetColumns?.start ?? 0, tEnd = sae.targetColumns?.end ?? d;
   {
     const ns = S.rows;
     const m = Math.min(ns, 4096);
@@ -216,7 +218,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     const B = rows ? S.takeRows(rows) : S.clone();
     for (let i = 0; i < B.data.length; i++) B.data[i] *= scale;
     const b = cfg.bDecInit === 'geometric-median' ? geometricMedian(B) : cfg.bDecInit === 'mean' ? columnMeans(B) : new Float64Array(d);
-    for (let j = 0; j < d; j++) sae.bdec[j] = b[j];
+    for (let j = 0; j < tEnd - tStart; j++) sae.bdec[j] = b[tStart + j];
   }
   const params = sae.paramList();
   const adam = new Adam(params.map((p) => p.param), { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay }, params.map((p) => p.decay));
@@ -225,13 +227,13 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   {
     const ns = S.rows;
     const mu = columnMeans(S);
-    for (let i = 0; i < ns; i++) for (let j = 0; j < d; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
+    for (let i = 0; i < ns; i++) for (let j = tStart; j < tEnd; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
     totalVar = (totalVar / ns) * scale * scale;
   }
   const sampleSize = S.rows;
 
   // the batch order: per-epoch permutations in memory; the chunked shuffle of io/rows.ts batches() for sources
-  const order = src ? `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}` : 'permutation';
+  const order = src ? (src.iid ? 'sequential' : `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}`) : 'permutation';
   const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: conv ? `auto:${JSON.stringify(conv.o)}` : total, order };
   let step = 0;
   let resumedFrom: number | null = null;
@@ -298,7 +300,9 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   if ('deadAfter' in sae) sae.deadAfter = deadAfter;
   const xb = new Matrix(batch, d);
   const orderRng = rng.fork('order');
-  const stream = src
+  const stream = src?.iid
+    ? new SequentialStream(src, step * batch)
+    : src
     ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: so.chunkRows, bufferChunks: so.bufferChunks, startRow: step * batch })
     : null;
   let permEpoch = -1;
@@ -318,6 +322,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   const measureHeldOut = (): { fvu: number; l0: number } => {
     sae.training = false;
     try {
+      if (sae.heldOutScore) return sae.heldOutScore(heldOutScaled!);
       const Z = sae.encode(heldOutScaled!);
       let nnz = 0;
       for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
@@ -353,7 +358,7 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
         fail('E_DIVERGED', `training diverged at step ${step + 1} (loss ${stats.loss}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: step + 1 });
       }
       last = stats;
-      if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, d);
+      if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, sae.Wdec.cols);
       adam.step(grads, lrAt(step));
       if (cfg.normalizeDecoder) sae.normalizeDecoder();
       sae.afterStep();
@@ -448,4 +453,27 @@ function assertFiniteParam(name: string, p: Float32Array): void {
   for (let i = 0; i < p.length; i++) {
     if (!Number.isFinite(p[i])) fail('E_DIVERGED', `training diverged: parameter ${name} holds ${p[i]}; lower the learning rate`);
   }
+}
+
+/**
+ * Batches from a source of independent draws (RowSource.iid, a world): rows in order, row
+ * pos mod rows, so a resumed run at step t reads from row t·batch exactly as the uninterrupted one.
+ */
+class SequentialStream {
+  constructor(private readonly src: RowSource, private pos: number) {}
+
+  next(out: Float32Array, count: number, scale = 1): void {
+    const n = this.src.rows, d = this.src.cols;
+    let filled = 0;
+    while (filled < count) {
+      const at = this.pos % n;
+      const take = Math.min(count - filled, n - at);
+      this.src.readRows(at, take, out.subarray(filled * d, (filled + take) * d));
+      filled += take;
+      this.pos += take;
+    }
+    if (scale !== 1) for (let i = 0; i < count * d; i++) out[i] *= scale;
+  }
+
+  close(): void {}
 }

@@ -44,8 +44,11 @@ export interface SsbSettings {
 export const SSB_PRESETS: Record<'quick' | 'full', { settings: SsbSettings; seeds: number[] }> = {
   quick: {
     settings: {
-      world: { ...SYNTH_SAE_BENCH_PRESETS.small, features: 512, dim: 64, roots: 4, branching: 4, depth: 2 },
-      trainRows: 30000, evalRows: 4000, atoms: 256, k: 6, steps: 3000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02,
+      // the reference's proportions at 512 features: width = features / 4 (4096 / 16384), a hierarchy of
+      // depth 3 under branching 4 (85 features per root: 340 of 512 features, as 10,880 of 16,384),
+      // k ≈ 0.9 × the world's mean L0 (4.3; the 16k world's is 27 against k = 25); 6.1M samples
+      world: { ...SYNTH_SAE_BENCH_PRESETS.small, features: 512, dim: 64, roots: 4, branching: 4, depth: 3 },
+      trainRows: 120000, evalRows: 4000, atoms: 128, k: 4, steps: 12000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02,
     },
     seeds: [0],
   },

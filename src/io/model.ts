@@ -31,14 +31,24 @@ import { writeSafetensors, type TensorInput } from './safetensors.js';
  * Models SAELens cannot run with the same results get an `architecture` it refuses instead of a
  * silently different model: `sparsecode_matching_pursuit` (SAELens' matching_pursuit stops on a
  * residual threshold), `sparsecode_dictionary` (FISTA codes) and `sparsecode_whitened` (the
- * whitening lives outside the weights; `sparsecode export saelens` folds it in).
+ * whitening lives outside the weights; `sparsecode export saelens` folds it in) and
+ * `sparsecode_topk_transcoder` (SAELens' `transcoder` is a ReLU one; ours is TopK, as sparsify's).
+ *
+ * TopK transcoders (`topk-transcoder`): the SAELens transcoder tensors W_enc [d_in x d_sae], b_enc
+ * [d_sae], W_dec [d_sae x d_out], b_dec [d_out] and, with the skip connection, W_skip
+ * [d_out x d_in] (ŷ = z·W_dec + b_dec + x·W_skipᵀ); cfg.json adds d_out (SAELens), k,
+ * skip_connection and transcode: true (sparsify's names); apply_b_dec_to_input is false (the
+ * encoder sees x).
  *
  * `saveModel` deletes an old cfg.json first and writes it last, each file atomically, so a
  * folder with a cfg.json always holds a complete model. Reading any layout: `readModel`
  * (io/sae-layouts.ts); a model that encodes: `loadModel` (dictionary/model-runtime.ts).
  */
-export type ModelKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp' | 'dl-fista' | 'online-dl';
-export const MODEL_KINDS: readonly ModelKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp', 'dl-fista', 'online-dl'];
+export type ModelKind = 'relu' | 'topk' | 'batchtopk' | 'jumprelu' | 'mp' | 'dl-fista' | 'online-dl' | 'topk-transcoder';
+export const MODEL_KINDS: readonly ModelKind[] = ['relu', 'topk', 'batchtopk', 'jumprelu', 'mp', 'dl-fista', 'online-dl', 'topk-transcoder'];
+
+/** The SAELens-style architecture sparsecode writes TopK transcoders as (SAELens' `transcoder` is a ReLU one: refused there rather than run differently). */
+export const TRANSCODER_ARCHITECTURE = 'sparsecode_topk_transcoder';
 
 export interface ModelWeights {
   /** [dim x atoms] (SAEs) */
@@ -51,6 +61,8 @@ export interface ModelWeights {
   b_dec?: Float32Array;
   /** [atoms] (JumpReLU, BatchTopK) */
   threshold?: Float32Array;
+  /** [d_out x d_in] (skip transcoders: ŷ += x·W_skipᵀ); a transcoder's W_dec is [atoms x d_out] and b_dec [d_out] */
+  W_skip?: Matrix;
 }
 
 export interface ModelWhitening {
@@ -143,6 +155,7 @@ export const isSAEKind = (k: ModelKind) => k !== 'dl-fista' && k !== 'online-dl'
 /** The SAELens architecture a sparsecode model is written as (see the module comment). */
 export function saelensArchitecture(m: Pick<ModelSpec, 'kind' | 'whitening'>): string {
   if (m.kind === 'dl-fista' || m.kind === 'online-dl') return 'sparsecode_dictionary';
+  if (m.kind === 'topk-transcoder') return TRANSCODER_ARCHITECTURE;
   if (m.kind === 'mp') return 'sparsecode_matching_pursuit';
   if (m.whitening) return 'sparsecode_whitened';
   if (m.kind === 'relu') return 'standard';
@@ -151,14 +164,27 @@ export function saelensArchitecture(m: Pick<ModelSpec, 'kind' | 'whitening'>): s
 }
 
 /** Validate a spec's kind, shapes, finiteness and settings; returns its dimensions. */
-export function checkSpec(m: ModelSpec, where: string): { dim: number; atoms: number } {
+export function checkSpec(m: ModelSpec, where: string): { dim: number; atoms: number; dOut: number } {
   if (!m || typeof m !== 'object') fail('E_ARG', `${where}: a model spec must be an object {kind, weights, ...}`);
   if (!MODEL_KINDS.includes(m.kind)) fail('E_ARG', `${where}: unknown model kind "${m.kind}"; one of ${MODEL_KINDS.join(', ')}`);
   const w = m.weights;
   if (!w || !(w.W_dec instanceof Matrix)) fail('E_FORMAT', `${where}: W_dec [atoms x dim] is required`);
-  const atoms = w.W_dec.rows, dim = w.W_dec.cols;
-  if (atoms < 1 || dim < 1) fail('E_SHAPE', `${where}: W_dec is [${atoms} x ${dim}]; need at least one atom and one dimension`);
-  if (isSAEKind(m.kind)) {
+  const atoms = w.W_dec.rows;
+  const transcoder = m.kind === 'topk-transcoder';
+  // a transcoder's decoder writes d_out columns; its input width is W_enc's rows
+  const dOut = w.W_dec.cols;
+  if (transcoder && !(w.W_enc instanceof Matrix)) fail('E_SHAPE', `${where}: a transcoder needs W_enc [d_in x d_sae]`);
+  const dim = transcoder ? w.W_enc!.rows : w.W_dec.cols;
+  if (atoms < 1 || dim < 1 || dOut < 1) fail('E_SHAPE', `${where}: W_dec is [${atoms} x ${dOut}]${transcoder ? `, W_enc [${dim} x ${w.W_enc!.cols}]` : ''}; need at least one atom and one dimension`);
+  if (!transcoder && w.W_skip) fail('E_FORMAT', `${where}: W_skip belongs to skip transcoders, not to a ${m.kind} model`);
+  if (transcoder) {
+    if (w.W_enc!.cols !== atoms) fail('E_SHAPE', `${where}: W_enc must be [d_in x d_sae] = [${dim} x ${atoms}], got [${w.W_enc!.rows} x ${w.W_enc!.cols}]`);
+    if (!(w.b_enc instanceof Float32Array) || w.b_enc.length !== atoms) fail('E_SHAPE', `${where}: b_enc must have d_sae = ${atoms} entries, got ${w.b_enc?.length}`);
+    if (!(w.b_dec instanceof Float32Array) || w.b_dec.length !== dOut) fail('E_SHAPE', `${where}: a transcoder's b_dec must have d_out = ${dOut} entries, got ${w.b_dec?.length}`);
+    if (w.W_skip && (!(w.W_skip instanceof Matrix) || w.W_skip.rows !== dOut || w.W_skip.cols !== dim)) fail('E_SHAPE', `${where}: W_skip must be [d_out x d_in] = [${dOut} x ${dim}], got [${w.W_skip?.rows} x ${w.W_skip?.cols}]`);
+    if (!Number.isInteger(m.k) || (m.k as number) < 1 || (m.k as number) > atoms) fail('E_FORMAT', `${where}: a topk-transcoder model needs an integer k in [1, ${atoms}], got ${m.k}`);
+    if (m.whitening || m.gateOnDecoderNorm || m.featureScale || (m.inputScale ?? 1) !== 1 || (m.outputScale ?? 1) !== 1) fail('E_FORMAT', `${where}: a transcoder carries no whitening, activation scale, decoder-norm gate or feature scale`);
+  } else if (isSAEKind(m.kind)) {
     if (!(w.W_enc instanceof Matrix) || w.W_enc.rows !== dim || w.W_enc.cols !== atoms) fail('E_SHAPE', `${where}: W_enc must be [d_in x d_sae] = [${dim} x ${atoms}], got [${w.W_enc?.rows} x ${w.W_enc?.cols}]`);
     if (!(w.b_enc instanceof Float32Array) || w.b_enc.length !== atoms) fail('E_SHAPE', `${where}: b_enc must have d_sae = ${atoms} entries, got ${w.b_enc?.length}`);
     if (!(w.b_dec instanceof Float32Array) || w.b_dec.length !== dim) fail('E_SHAPE', `${where}: b_dec must have d_in = ${dim} entries, got ${w.b_dec?.length}`);
@@ -186,7 +212,7 @@ export function checkSpec(m: ModelSpec, where: string): { dim: number; atoms: nu
       fail('E_SHAPE', `${where}: whitening must be mean [${dim}], W and W_inv [${dim} x ${dim}]`);
     }
   }
-  return { dim, atoms };
+  return { dim, atoms, dOut };
 }
 
 export interface SaveModelOptions {
@@ -197,7 +223,7 @@ export interface SaveModelOptions {
 /** Write a model folder (see the module comment). The spec must be plain: scales, decoder-norm gates and feature scales folded (dictionary/fold.ts). */
 export function saveModel(dir: string, m: ModelSpec, opts: SaveModelOptions = {}): void {
   const where = `saveModel(${dir})`;
-  const { dim, atoms } = checkSpec(m, where);
+  const { dim, atoms, dOut } = checkSpec(m, where);
   if ((m.inputScale !== undefined && m.inputScale !== 1) || (m.outputScale !== undefined && m.outputScale !== 1) || m.gateOnDecoderNorm || m.featureScale) {
     fail('E_ARG', `${where}: the model still carries an activation scale, a decoder-norm gate or a feature scale; fold them into the weights first (loadModel does, or dictionary/fold.ts)`);
   }
@@ -214,8 +240,9 @@ export function saveModel(dir: string, m: ModelSpec, opts: SaveModelOptions = {}
     tensors.W_enc = { shape: [dim, atoms], data: w.W_enc!.data };
     tensors.b_enc = { shape: [atoms], data: w.b_enc! };
   }
-  tensors.W_dec = { shape: [atoms, dim], data: w.W_dec.data };
-  if (sae) tensors.b_dec = { shape: [dim], data: w.b_dec! };
+  tensors.W_dec = { shape: [atoms, dOut], data: w.W_dec.data };
+  if (sae) tensors.b_dec = { shape: [dOut], data: w.b_dec! };
+  if (w.W_skip) tensors.W_skip = { shape: [dOut, dim], data: w.W_skip.data };
   if (m.kind === 'jumprelu' || m.kind === 'batchtopk') tensors.threshold = { shape: [atoms], data: w.threshold! };
   writeSafetensors(join(dir, WEIGHTS_FILE), tensors, { format: 'pt' });
   const spPath = join(dir, SPARSITY_FILE);
@@ -247,7 +274,7 @@ export function saveModel(dir: string, m: ModelSpec, opts: SaveModelOptions = {}
     d_sae: atoms,
     dtype: 'float32',
     device: 'cpu',
-    apply_b_dec_to_input: sae && m.kind !== 'mp' && m.applyBDecToInput !== false,
+    apply_b_dec_to_input: sae && m.kind !== 'mp' && m.kind !== 'topk-transcoder' && m.applyBDecToInput !== false,
     normalize_activations: 'none',
     reshape_activations: m.reshapeActivations ?? 'none',
     metadata,
@@ -256,6 +283,13 @@ export function saveModel(dir: string, m: ModelSpec, opts: SaveModelOptions = {}
   if (architecture === 'topk') {
     cfg.k = m.k;
     cfg.rescale_acts_by_decoder_norm = false;
+  }
+  if (architecture === TRANSCODER_ARCHITECTURE) {
+    // SAELens' transcoder fields (d_out; skip transcoders add W_skip) and sparsify's (k, skip_connection, transcode)
+    cfg.d_out = dOut;
+    cfg.k = m.k;
+    cfg.skip_connection = !!w.W_skip;
+    cfg.transcode = true;
   }
   cfg.sparsecode = {
     format: 2,

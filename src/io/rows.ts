@@ -32,6 +32,13 @@ export interface RowSource {
    */
   readRows(start: number, count: number, out?: Float32Array): Float32Array;
   close(): void;
+  /**
+   * the rows are independent draws from one distribution (a synthetic world, worlds/world-source.ts):
+   * a trainer may read them in order, without a shuffle
+   */
+  readonly iid?: boolean;
+  /** sources with more rows than `rows` (a world): `count` rows outside [0, rows), for a held-out slice */
+  heldOut?(count: number): Matrix;
 }
 
 export interface OpenRowsOptions {

@@ -443,6 +443,21 @@ function readSaelens(dir: string, name: 'sparsecode' | 'saelens-v6' | 'saelens-p
   }
   // tensors
   const T = safetensorsTensors(join(dir, WEIGHTS_FILE), sc ? `a sparsecode ${kind} model` : what(sl.architecture));
+  if (kind === 'topk-transcoder') {
+    // W_enc [d_in, d_sae], b_enc, W_dec [d_sae, d_out], b_dec [d_out], W_skip [d_out, d_in] with the skip connection
+    const dOut = cfg.d_out;
+    if (!Number.isSafeInteger(dOut) || dOut < 1) fail('E_FORMAT', `${cfgPath}: a transcoder's cfg.json needs d_out (a positive integer), got ${JSON.stringify(dOut)}`);
+    const tw: ModelWeights = {
+      W_enc: T.matrix('W_enc', dim, atoms, '[d_in, d_sae]')!,
+      b_enc: T.vector('b_enc', atoms, '[d_sae]')!,
+      W_dec: T.matrix('W_dec', atoms, dOut, '[d_sae, d_out]')!,
+      b_dec: T.vector('b_dec', dOut, '[d_out]')!,
+    };
+    if (cfg.skip_connection === true) tw.W_skip = T.matrix('W_skip', dOut, dim, '[d_out, d_in]')!;
+    T.refuseUnused(cfg.skip_connection === true ? '' : ' (W_skip needs skip_connection: true in cfg.json)');
+    const k = sc!.k ?? cfg.k;
+    return { layout: layout(name, dir, files, notes), cfg, spec: { kind, weights: tw, k, training: sc?.training ?? {} } };
+  }
   const weights: ModelWeights = { W_dec: T.matrix('W_dec', atoms, dim, '[d_sae, d_in]')! };
   const sae = kind !== 'dl-fista' && kind !== 'online-dl';
   if (sae) {

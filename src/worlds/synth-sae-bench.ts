@@ -169,36 +169,55 @@ export class SynthSAEBenchWorld {
 
   /** A batch of n samples: true activations A [n x features] and activations X [n x dim]. */
   sample(n: number, rng: Rng): { X: Matrix; A: Matrix } {
+    const A = new Matrix(n, this.config.features);
+    const g = new Float64Array(this.config.corrRank);
+    for (let t = 0; t < n; t++) this.fillRow(A.data, t * this.config.features, g, rng);
+    return { X: this.activations(A), A };
+  }
+
+  /**
+   * Rows [start, start + n) of the endless row stream `stream`: row r is drawn from its own
+   * generator stream.fork(r), so any range can be generated alone (random access, what
+   * `fit --world` streams from) and equals the same rows of a longer range.
+   */
+  sampleAt(start: number, n: number, stream: Rng): { X: Matrix; A: Matrix } {
+    const A = new Matrix(n, this.config.features);
+    const g = new Float64Array(this.config.corrRank);
+    for (let t = 0; t < n; t++) this.fillRow(A.data, t * this.config.features, g, stream.fork(start + t));
+    return { X: this.activations(A), A };
+  }
+
+  /** x = a·D + b for true activations A [n x features]. */
+  private activations(A: Matrix): Matrix {
+    const X = matmul(A, this.D), d = this.config.dim;
+    for (let t = 0; t < A.rows; t++) for (let j = 0; j < d; j++) X.data[t * d + j] += this.biasVec[j];
+    return X;
+  }
+
+  /** One sample's true activations into a[o .. o + features) (zeros there), drawn from rng; g is scratch [corrRank]. */
+  private fillRow(a: Float32Array, o: number, g: Float64Array, rng: Rng): void {
     const c = this.config, G = c.features, R = c.corrRank;
-    const A = new Matrix(n, G);
-    const g = new Float64Array(R);
     const s = c.corrScale, rest = Math.sqrt(Math.max(0, 1 - s * s));
-    for (let t = 0; t < n; t++) {
-      for (let q = 0; q < R; q++) g[q] = rng.normal();
-      const o = t * G;
-      for (let i = 0; i < G; i++) {
-        let z = 0;
-        for (let q = 0; q < R; q++) z += this.factor[i * R + q] * g[q];
-        z = s * z + rest * rng.normal();
-        if (z < this.zThr[i]) A.data[o + i] = Math.max(0, this.magMean[i] + this.magStd[i] * rng.normal());
-      }
-      // hierarchy, top-down: a child is off while its parent is off; of the active children one is kept
-      for (const f of this.topDown) {
-        const par = this.parent[f];
-        if (par >= 0 && !(A.data[o + par] > 0)) A.data[o + f] = 0;
-        const ch = this.children[f];
-        if (ch.length === 0) continue;
-        let on = 0;
-        for (const h of ch) if (A.data[o + h] > 0) on++;
-        if (on > 1) {
-          let keep = rng.int(on);
-          for (const h of ch) if (A.data[o + h] > 0) { if (keep !== 0) A.data[o + h] = 0; keep--; }
-        }
+    for (let q = 0; q < R; q++) g[q] = rng.normal();
+    for (let i = 0; i < G; i++) {
+      let z = 0;
+      for (let q = 0; q < R; q++) z += this.factor[i * R + q] * g[q];
+      z = s * z + rest * rng.normal();
+      if (z < this.zThr[i]) a[o + i] = Math.max(0, this.magMean[i] + this.magStd[i] * rng.normal());
+    }
+    // hierarchy, top-down: a child is off while its parent is off; of the active children one is kept
+    for (const f of this.topDown) {
+      const par = this.parent[f];
+      if (par >= 0 && !(a[o + par] > 0)) a[o + f] = 0;
+      const ch = this.children[f];
+      if (ch.length === 0) continue;
+      let on = 0;
+      for (const h of ch) if (a[o + h] > 0) on++;
+      if (on > 1) {
+        let keep = rng.int(on);
+        for (const h of ch) if (a[o + h] > 0) { if (keep !== 0) a[o + h] = 0; keep--; }
       }
     }
-    const X = matmul(A, this.D);
-    for (let t = 0; t < n; t++) for (let j = 0; j < c.dim; j++) X.data[t * c.dim + j] += this.biasVec[j];
-    return { X, A };
   }
 
   /** Features that have children (the parents absorption is measured on). */

@@ -44,6 +44,7 @@ function loadDictionary(opts: Record<string, any>): CodeSource {
       ...(opts['activation-scale'] !== undefined ? { activationScale: opts['activation-scale'] } : {}),
     });
     const source = `--model ${opts.model}`;
+    if (model.kind === 'topk-transcoder' && opts.method !== undefined) fail('E_USAGE', `${opts.model} is a transcoder: its W_dec writes the target space (d_out = ${model.dOut}), not a dictionary for the input; encode it with its own encoder (no --method)`);
     if (opts.method === undefined) return { D: model.weights.W_dec, source, dim: model.dim, model };
     const md = modelDictionary(model);
     return { D: md.D, source: `${source} (W_dec${md.whitened ? ', whitened inputs' : ''}${md.offset ? ', minus b_dec' : ''})`, dim: model.dim, model, prepare: md.prepare };
@@ -173,7 +174,9 @@ export const encodeCommand: Command = {
     const t0 = performance.now();
     let objSum = 0, nnz = 0, iterations = 0, converged = true, hasObjective = !own;
     let sse = 0;
-    const moments = model ? new ColumnMoments(dim) : null;
+    // the input's FVU under the model's reconstruction (a transcoder reconstructs another space: none)
+    const recon = model && model.kind !== 'topk-transcoder' ? model : null;
+    const moments = recon ? new ColumnMoments(dim) : null;
     try {
       if (X.cols !== dim) {
         fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, ${model ? `the model expects d_in = ${dim}` : `dictionary has ${D.cols}`} (--input ${o.input} is [${X.rows} x ${X.cols}], ${source} is [${D.rows} x ${D.cols}]); the ${model ? 'input' : 'dictionary'} must be [${model ? `samples x ${dim}` : `atoms x ${X.cols}`}]`);
@@ -195,8 +198,8 @@ export const encodeCommand: Command = {
         }
         writer.append(Z);
         for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
-        if (model) {
-          const R = model.decode(Z);
+        if (recon) {
+          const R = recon.decode(Z);
           const x = b.X.data, rd = R.data;
           for (let i = 0; i < x.length; i++) sse += (x[i] - rd[i]) ** 2;
           moments!.add(b.X);
@@ -216,7 +219,7 @@ export const encodeCommand: Command = {
     const r = { objective: hasObjective && X.rows > 0 ? objSum / X.rows : undefined, iterations, converged };
     const l0 = nnz / Math.max(1, X.rows);
     const tv = moments ? moments.total() : 0;
-    const fvu = model && tv > 0 ? sse / tv : null;
+    const fvu = recon && tv > 0 ? sse / tv : null;
     const summary = {
       method: label,
       samples: X.rows,

@@ -11,6 +11,7 @@ import { readMatrixArg } from '../inputs.js';
 /** The ground-truth SAE evaluation behind `eval --model DIR (--world W | --input X --truth A --true-dictionary D)`. */
 export function evalGroundTruth(o: Record<string, any>): Record<string, unknown> {
   const model = loadModel(o.model);
+  if (model.kind === 'topk-transcoder') fail('E_USAGE', `${o.model} is a transcoder: the ground-truth SAE metrics score an SAE's reconstruction of its own input; score a transcoder with eval --model ${o.model} --input X.npy --target Y.npy`);
   let X: Matrix, Agt: Matrix, Dgt: Matrix;
   let hierarchy: Record<string, number[]> | null = null;
   if (o.world !== undefined) {

@@ -13,7 +13,7 @@ const GT_FIELDS = ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', '
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'score recovered codes (and dictionaries) against the ground truth: MCC, dictionary recovery, L0',
-  usage: 'eval (--codes Z.npy | --model DIR [--input X.npy]) [--truth ZTRUE.npy] [--dictionary D.npy] [--true-dictionary A.npy] [--ood] [--json]\n       eval --model DIR (--world W [--split val] | --input X.npy --truth A.npy --true-dictionary D.npy) [--saebench DIR] [--json]',
+  usage: 'eval (--codes Z.npy | --model DIR [--input X.npy [--target Y.npy]]) [--truth ZTRUE.npy] [--dictionary D.npy] [--true-dictionary A.npy] [--ood] [--json]\n       eval --model DIR (--world W [--split val] | --input X.npy --truth A.npy --true-dictionary D.npy) [--saebench DIR] [--json]',
   description: [
     'MCC: mean |Pearson r| between code columns and true latent columns after a one-to-one (Hungarian)',
     'matching. Latents that never vary are left out and the narrower side is padded with noise columns',
@@ -32,6 +32,8 @@ export const evalCommand: Command = {
     'recall / f1 against the best-matching true feature, ev (the correct explained variance), shrinkage,',
     'absorption (on the world hierarchy) and sparse_probing_top1; --saebench DIR also writes SAEBench-style',
     'core.json, absorption.json and sparse_probing.json.',
+    'A transcoder (fit topk-transcoder) with --input X --target Y: its output ŷ (skip term included) is',
+    'scored against Y: mse, fve = 1 - SSE / centred SST and fvu = 1 - fve.',
   ].join('\n'),
   options: [
     { name: 'codes', type: 'string', help: 'recovered codes [samples x atoms] (.npy)', metavar: 'Z.npy' },
@@ -40,6 +42,7 @@ export const evalCommand: Command = {
     { name: 'world', type: 'string', help: 'with --model: a `world synth-sae-bench` folder (activations, truth, dictionary, hierarchy)', metavar: 'W' },
     { name: 'split', type: 'string', help: 'with --world: which split', choices: ['train', 'val'] },
     { name: 'saebench', type: 'string', help: 'with --model: also write SAEBench-style core/absorption/sparse_probing JSON here', metavar: 'DIR' },
+    { name: 'target', type: 'string', help: 'with a transcoder --model and --input X: the rows it should output [samples x d_out]; scored as mse, fve, fvu', metavar: 'Y.npy' },
     { name: 'truth', type: 'string', help: 'true latents [samples x latents] (.npy), same samples in the same order', metavar: 'ZTRUE.npy' },
     { name: 'dictionary', type: 'string', help: 'learned dictionary [atoms x dim] (.npy)', metavar: 'D.npy' },
     { name: 'true-dictionary', type: 'string', help: 'true dictionary / mixing [latents x dim] (.npy)', metavar: 'A.npy' },
@@ -56,6 +59,7 @@ export const evalCommand: Command = {
     'sparsecode eval --codes codes_ood.npy --truth worlds/n100/ood_z.npy --ood --dictionary D.npy --true-dictionary worlds/n100/mixing.npy',
     'sparsecode eval --model sae/ --input worlds/n100/val_x.npy --truth worlds/n100/val_z.npy --true-dictionary worlds/n100/mixing.npy --json',
     'sparsecode eval --model sae/ --world worlds/ssb --saebench results/ --json',
+    'sparsecode eval --model tc/ --input mlp_in.npy --target mlp_out.npy --json',
   ],
   async run(ctx) {
     const o = ctx.opts;
@@ -76,6 +80,9 @@ export const evalCommand: Command = {
     if (o['true-dictionary'] !== undefined && !haveDict) fail('E_USAGE', 'dictionary recovery needs --dictionary D.npy or --model DIR beside --true-dictionary');
     if (o.dictionary !== undefined && o['true-dictionary'] === undefined) fail('E_USAGE', 'dictionary recovery needs both --dictionary and --true-dictionary');
     const model = o.model !== undefined ? loadModel(o.model) : null;
+    const transcoder = model?.kind === 'topk-transcoder';
+    if (o.target !== undefined && !(transcoder && o.input !== undefined)) fail('E_USAGE', '--target Y.npy applies to a transcoder --model with --input X.npy (the transcoder maps X to Y)');
+    if (transcoder && o.input !== undefined && o.target === undefined) fail('E_USAGE', `${o.model} is a transcoder: give --target Y.npy beside --input X.npy (its output is scored against Y)`);
     let codes: Matrix | null = null;
     const out: Record<string, number | string | boolean> = {};
     if (o.codes !== undefined) codes = readMatrixArg(o.codes, o.tensor, '--codes');
@@ -83,9 +90,21 @@ export const evalCommand: Command = {
       const X = readMatrixArg(o.input, o.tensor, '--input');
       if (X.cols !== model.dim) fail('E_SHAPE', `shape mismatch: --input ${o.input} has ${X.cols} columns, the model takes d_in = ${model.dim}`);
       codes = model.encode(X);
-      const Xhat = model.decode(codes);
-      out.mse = mse(X, Xhat);
-      out.fve = fve(X, Xhat);
+      if (transcoder) {
+        // the transcoder's output against the target rows
+        const Y = readMatrixArg(o.target, o.tensor, '--target');
+        if (Y.rows !== X.rows) fail('E_SHAPE', `--target ${o.target} has ${Y.rows} rows and --input ${o.input} has ${X.rows} rows; both must hold the same samples in the same order`);
+        if (Y.cols !== model.dOut) fail('E_SHAPE', `shape mismatch: --target ${o.target} has ${Y.cols} columns, the transcoder outputs d_out = ${model.dOut}`);
+        const Yhat = model.predict!(X);
+        out.mse = mse(Y, Yhat);
+        out.fve = fve(Y, Yhat);
+        out.fvu = 1 - (out.fve as number);
+        out.target = o.target;
+      } else {
+        const Xhat = model.decode(codes);
+        out.mse = mse(X, Xhat);
+        out.fve = fve(X, Xhat);
+      }
       out.whitened = !!model.whitening;
     }
     if (o.truth !== undefined && !codes) fail('E_USAGE', '--truth needs codes: --codes Z.npy, or --model DIR --input X.npy');
@@ -137,7 +156,7 @@ export const evalCommand: Command = {
     if (out.mcc !== undefined) rows.push([`MCC (${out.mcc_rule}, ${out.mcc_pairs} pairs)`, fmt(out.mcc)]);
     if (out.l0 !== undefined) rows.push([out.true_l0 !== undefined ? 'L0 codes / truth' : 'L0 codes', out.true_l0 !== undefined ? `${fmt(out.l0)} / ${fmt(out.true_l0)}` : fmt(out.l0)]);
     if (out.dead_fraction !== undefined) rows.push(['dead code columns', `${(100 * (out.dead_fraction as number)).toFixed(1)}%`]);
-    if (out.fve !== undefined) rows.push(['reconstruction fve / mse (original space)', `${fmt(out.fve)} / ${fmt(out.mse)}`]);
+    if (out.fve !== undefined) rows.push([transcoder ? `target fve / fvu / mse (${o.target})` : 'reconstruction fve / mse (original space)', transcoder ? `${fmt(out.fve)} / ${fmt(out.fvu)} / ${fmt(out.mse)}` : `${fmt(out.fve)} / ${fmt(out.mse)}`]);
     if (out.dict_mean_cos !== undefined) {
       rows.push([`dictionary mean |cos| (${out.dict_pairs} pairs)`, fmt(out.dict_mean_cos)]);
       rows.push(['dictionary atoms with |cos| > 0.9', `${(100 * (out.dict_frac_090 as number)).toFixed(1)}%`]);

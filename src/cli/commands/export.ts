@@ -30,7 +30,7 @@ function load(ctx: Context, wantUnit: boolean): { model: LoadedModel; folded: bo
   let model = loadModel(o.model, base);
   let folded = false;
   if (wantUnit && !hasUnitDecoder(model.weights.W_dec, 1e-3)) {
-    if (model.kind === 'topk' || model.kind === 'mp' || model.kind === 'dl-fista' || model.kind === 'online-dl') {
+    if (model.kind === 'topk' || model.kind === 'mp' || model.kind === 'dl-fista' || model.kind === 'online-dl' || model.kind === 'topk-transcoder') {
       ctx.note(unitNormWarning(model, 'a Neuronpedia dashboard (activations compared across features)')!);
     } else {
       model = loadModel(o.model, { ...base, foldDecoderNorm: true });

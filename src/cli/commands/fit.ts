@@ -14,13 +14,15 @@ import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../.
 import { trainSAE } from '../../dictionary/trainer.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
+import { fitTranscoder } from './fit-transcoder.js';
+import { openWorldArg } from './fit-world.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
 import {
   ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence, STEP_DEFAULTS,
 } from '../../dictionary/convergence.js';
 
-const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl'] as const;
+const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl', 'topk-transcoder'] as const;
 
 /** Parse --epochs: 'auto' or a positive integer. */
 function parseEpochs(v: unknown): number | 'auto' | undefined {
@@ -50,7 +52,7 @@ function evalRows(n: number, cap = 16384): Int32Array {
 
 export const fitCommand: Command = {
   name: 'fit',
-  summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, matching pursuit) or classical sparse coding',
+  summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, Matryoshka, matching pursuit), TopK transcoders, or classical sparse coding',
   usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs auto|E | --steps T] [--max-steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB] [--allow-diverged]',
   description: [
     'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
@@ -78,16 +80,26 @@ export const fitCommand: Command = {
     'The summary and --json say "converged": true or false; an unconverged run says how fast the FVU was',
     'still moving and what to pass. --epochs N or --steps T train a fixed budget (watched on training rows',
     'and judged the same way where the learning-rate decay begins).',
+    'topk-transcoder (--target Y.npy [--skip]): encodes X and reconstructs Y (one row of Y per row of X;',
+    'other row counts are refused naming both), optionally with a linear skip connection W_skip·x, as',
+    'sparsify transcoders; trained in memory like the SAEs, written as a SAELens-style transcoder folder',
+    '(W_enc, b_enc, W_dec [atoms x d_out], b_dec [d_out], W_skip [d_out x d_in]; docs/transcoders.md).',
     'Refused (exit 3): a 1-D array, data without variance (all zeros, every row the same). A fit whose',
     'final FVU is above 1 or whose latents are all dead has diverged (exit 1; no model is written, an',
     'existing checkpoint in DIR is kept) unless --allow-diverged.',
   ].join('\n'),
   positionals: [{ name: 'method', help: 'what to train', required: true, choices: METHODS }],
   options: [
-    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor)', required: true, metavar: 'X.npy' },
+    { name: 'input', type: 'string', help: 'activations X [samples x dim] (.npy, or .safetensors with --tensor); or --world', metavar: 'X.npy' },
+    { name: 'world', type: 'string', help: 'instead of --input: draw the rows from a world, synth-sae-bench (with --preset, --world-seed) or a `world synth-sae-bench` folder; needs --samples', metavar: 'synth-sae-bench|DIR' },
+    { name: 'preset', type: 'string', help: 'with --world synth-sae-bench: the world [small]', choices: ['small', '16k'] },
+    { name: 'world-seed', type: 'int', help: 'with --world synth-sae-bench: the world\'s seed (the dictionary, hierarchy and row stream) [0]', metavar: 'S' },
+    { name: 'samples', type: 'int', help: 'with --world: rows drawn from the world (one epoch)', metavar: 'N' },
     TENSOR_OPTION,
     { name: 'atoms', type: 'int', help: 'dictionary size (latents)', required: true, metavar: 'N' },
     { name: 'k', type: 'int', help: 'active latents per sample (topk, batchtopk, matryoshka, mp)', metavar: 'K' },
+    { name: 'target', type: 'string', help: 'topk-transcoder: the rows to reconstruct [samples x d_out] (.npy), one per --input row', metavar: 'Y.npy' },
+    { name: 'skip', type: 'boolean', help: 'topk-transcoder: add a linear skip connection W_skip·x to the output' },
     { name: 'widths', type: 'string', help: 'matryoshka-sae: nested prefix widths, strictly increasing, ending at --atoms [atoms/16,/8,/4,/2,atoms]', metavar: 'M1,M2,...' },
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
@@ -114,6 +126,7 @@ export const fitCommand: Command = {
     'sparsecode fit relu-sae --input acts.npy --atoms 1024 --l1 0.05 --whiten pca --seed 1 --out relu/',
     'sparsecode fit dl-fista --input X.npy --atoms 100 --l1 0.1 --nonneg --steps 200 --seed 0 --out dl/',
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --seed 0 --out sae/ --checkpoint-every 500 --resume',
+    'sparsecode fit topk-transcoder --input mlp_in.npy --target mlp_out.npy --atoms 4096 --k 32 --skip --seed 0 --out tc/',
     'sparsecode fit topk-sae --input acts_64GB.npy --atoms 16384 --k 32 --epochs 1 --seed 0 --out sae/ --checkpoint-every 1000',
   ],
   async run(ctx: Context) {
@@ -123,7 +136,7 @@ export const fitCommand: Command = {
     if (!(METHODS as readonly string[]).includes(method)) fail('E_USAGE', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
     if (ctx.positionals.length > 1) fail('E_USAGE', `fit takes one method, got ${ctx.positionals.join(' ')}`);
     const saeKind = saeKindOf(method);
-    if (!saeKind && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
+    if (!saeKind && method !== 'topk-transcoder' && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
     const epochs = parseEpochs(o.epochs);
     if (epochs !== undefined && o.steps !== undefined) fail('E_USAGE', 'give --epochs or --steps, not both');
     const auto = o.steps === undefined && (epochs === undefined || epochs === 'auto');
@@ -133,21 +146,29 @@ export const fitCommand: Command = {
     if (o['whiten-eps'] !== undefined && !o.whiten) fail('E_USAGE', '--whiten-eps needs --whiten pca|zca');
     const out: string = o.out;
     if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
+    if (o.world !== undefined && o.input !== undefined) fail('E_USAGE', 'give --input X.npy or --world, not both');
+    if (o.world === undefined && o.input === undefined) fail('E_USAGE', 'missing required option --input X.npy (or --world synth-sae-bench|DIR --samples N)');
+    if (o.world === undefined) for (const k of ['preset', 'world-seed', 'samples']) if (o[k] !== undefined) fail('E_USAGE', `--${k} applies with --world`);
+    if (method === 'topk-transcoder') return fitTranscoder(ctx, epochs, auto);
+    if (o.target !== undefined || o.skip) fail('E_USAGE', `--target and --skip apply to topk-transcoder, not to ${method}`);
 
     if (o['memory-budget'] !== undefined && o['memory-budget'] < 1) fail('E_USAGE', `--memory-budget must be >= 1 (MB), got ${o['memory-budget']}`);
-    const src: RowSource = openRowsArg(o.input, o.tensor, '--input', 'X');
+    const fromWorld = o.world !== undefined ? openWorldArg(o) : null;
+    if (fromWorld && method === 'dl-fista') fail('E_USAGE', 'dl-fista is a full-batch method and needs X in memory; train an SAE or online-dl from a world, or write the rows with `sparsecode world synth-sae-bench` first');
+    const src: RowSource = fromWorld ? fromWorld.source : openRowsArg(o.input, o.tensor, '--input', 'X');
+    const inputLabel: string = fromWorld ? src.name : o.input;
     try {
       const n = src.rows, dim = src.cols;
       if (src.ndim === 1) fail('E_SHAPE', `${o.input} holds a 1-D array of ${n} values; fit needs a 2-D array [samples x dim] (save it as x.reshape(-1, dim), or x.reshape(-1, 1) if every sample really is one number)`);
       if (n < 2) fail('E_SHAPE', `${o.input} has ${n} row(s); fit needs at least 2 samples`);
       const bytes = n * dim * 4;
-      const streaming = !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
+      const streaming = !!fromWorld || !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
       if (streaming && method === 'dl-fista') {
         fail('E_USAGE', `dl-fista is a full-batch method and needs X in memory (${(bytes / 2 ** 20).toFixed(0)} MiB${o.stream ? '' : `, over --memory-budget ${o['memory-budget']} MB`}); use online-dl or an SAE for files larger than memory, or raise --memory-budget`);
       }
       let X: Matrix | null = null;
       if (!streaming) X = readMatrixArg(o.input, o.tensor, '--input');
-      ctx.note(`fit ${method}: X [${n} x ${dim}] from ${o.input}${streaming ? `, streamed from disk (${(bytes / 2 ** 20).toFixed(0)} MiB as float32)` : ''}`);
+      ctx.note(`fit ${method}: X [${n} x ${dim}] from ${inputLabel}${fromWorld ? ', drawn from the world batch by batch (nothing stored)' : streaming ? `, streamed from disk (${(bytes / 2 ** 20).toFixed(0)} MiB as float32)` : ''}`);
       // the rows the errors are measured on (original space); data without variance is refused
       const rows = evalRows(n);
       const Xe = X ? X.takeRows(rows) : readRowsAt(src, rows);
@@ -309,12 +330,13 @@ export const fitCommand: Command = {
         fail('E_DIVERGED', `fit ${method} diverged: ${!(evalStats.fvu <= 1) ? `FVU ${evalStats.fvu.toPrecision(4)} (above 1: worse than predicting the mean)` : ''}${!(evalStats.fvu <= 1) && alive === 0 ? ' and ' : ''}${alive === 0 ? `every latent is dead on ${rows.length} rows` : ''}; no model was written${ck ? `, the last checkpoint in ${out} is kept` : ''}. Lower the learning rate${o.lr !== undefined ? ` (--lr ${o.lr})` : ''} or the sparsity penalty, or pass --allow-diverged to keep the model anyway`);
       }
       spec.training = { ...spec.training, eval: evalStats, seconds: (performance.now() - t0) / 1000, method };
+      if (fromWorld) spec.training = { ...spec.training, world: fromWorld.describe };
       saveModel(out, spec);
       if (saeKind && existsSync(checkpointPath(out))) unlinkSync(checkpointPath(out));
-      const result = { method, atoms: o.atoms, dim, samples: n, ...summary, fvu: evalStats.fvu, l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
+      const result = { method, atoms: o.atoms, dim, samples: n, ...(fromWorld ? { world: fromWorld.describe } : {}), ...summary, fvu: evalStats.fvu, l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
       if (o.json) ctx.print(JSON.stringify(result));
       else {
-        ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
+        ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${fromWorld ? ` drawn from ${inputLabel}` : streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
         ctx.print(`  FVU ${evalStats.fvu.toFixed(4)} (original space${whitening ? `, trained ${o.whiten}-whitened` : ''}), L0 ${evalStats.l0.toFixed(2)}${saeKind ? `, dead ${(100 * (summary.deadFraction as number)).toFixed(1)}%` : ''}`);
         if (summary.converged === true) ctx.print(`  converged: ${auto ? 'held-out' : 'watched'} FVU stable over the last 20 % of the steps`);
         else if (summary.converged === false) {

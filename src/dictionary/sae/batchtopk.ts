@@ -15,6 +15,11 @@ export class BatchTopKSAE extends SparseActivationSAE {
   threshold = NaN;
   private scratch = new Float32Array(0);
   private rowCount = new Int32Array(0);
+  private candPos = new Int32Array(0);
+  private candVal = new Float32Array(0);
+  /** pre-activations sampled for the threshold's lower bound (select) */
+  private static readonly SAMPLE = 8192;
+  private static readonly PRIME = 2654435761;
 
   constructor(config: SAEConfig, kind: SAEKind = 'batchtopk') {
     super(kind, config);
@@ -50,66 +55,118 @@ export class BatchTopKSAE extends SparseActivationSAE {
     return buf[m];
   }
 
+  /**
+   * The training selection, exact and in O(n·atoms) with one pass: a lower bound L for the
+   * threshold from a fixed pseudo-random sample of `SAMPLE` pre-activations (the value whose
+   * sample rank corresponds to about twice the wanted count, plus a margin), then one pass that
+   * keeps the positive entries >= L (in row-major order, with their positions), a quickselect on
+   * those candidates only, and the packing from the candidate list. When the bound turns out too
+   * high (fewer than n·k candidates) the pass is redone with L = 0 (every positive entry), so
+   * the kept set is always exactly the n·k largest positive pre-activations, ties taken in
+   * row-major order.
+   */
   protected select(pre: Matrix): number {
     const n = pre.rows, A = this.atoms, pd = pre.data;
+    const N = n * A;
     const want = n * this.config.k;
-    // candidates: positive pre-activations
-    if (this.scratch.length < n * A) this.scratch = new Float32Array(n * A);
+    if (this.scratch.length < N) this.scratch = new Float32Array(N);
+    if (this.candPos.length < N) this.candPos = new Int32Array(N);
+    if (this.candVal.length < N) this.candVal = new Float32Array(N);
     if (this.rowCount.length < n) this.rowCount = new Int32Array(n);
-    let len = 0;
-    const sc = this.scratch;
-    for (let t = 0; t < n * A; t++) if (pd[t] > 0) sc[len++] = pd[t];
+    // 1. a lower bound for the threshold from a sample (positions j·P mod N, P prime: distinct while j < N)
+    let lower = 0;
+    const m = Math.min(N, BatchTopKSAE.SAMPLE);
+    if (m === BatchTopKSAE.SAMPLE && want * 8 < N) {
+      const sc = this.scratch;
+      let pos = 0, ms = 0;
+      const step = BatchTopKSAE.PRIME % N;
+      for (let j = 0; j < m; j++) {
+        const v = pd[pos];
+        if (v > 0) sc[ms++] = v;
+        pos += step;
+        if (pos >= N) pos -= N;
+      }
+      const rank = Math.ceil((2 * want * m) / N) + 16; // ~2x the wanted share of the sample, plus a margin
+      if (rank < ms) lower = BatchTopKSAE.selectDesc(sc, ms, rank);
+    }
+    // 2. candidates: positive entries >= lower, in row-major order
+    let c = this.gather(pd, N, lower);
+    if (c < want && lower > 0) c = this.gather(pd, N, 0);
+    const cp = this.candPos, cv = this.candVal;
     let thr: number;
     let ties = 0; // how many entries equal to thr may still be taken
-    if (len <= want) {
-      thr = 0;
-      ties = 0;
-    } else {
-      thr = BatchTopKSAE.selectDesc(sc, len, want - 1);
+    if (c <= want) thr = 0;
+    else {
+      const sc = this.scratch;
+      sc.set(cv.subarray(0, c));
+      thr = BatchTopKSAE.selectDesc(sc, c, want - 1);
       let above = 0;
-      for (let t = 0; t < len; t++) if (sc[t] > thr) above++;
+      for (let t = 0; t < c; t++) if (cv[t] > thr) above++;
       ties = want - above;
     }
-    // count per row, then pack with stride kk = max row count
+    // 3. count per row, then pack with stride kk = max row count (from the candidates only)
     const rc = this.rowCount;
-    let kk = 1;
+    rc.fill(0, 0, n);
     let tiesLeft = ties;
-    for (let i = 0; i < n; i++) {
-      let c = 0;
-      const o = i * A;
-      for (let a = 0; a < A; a++) {
-        const v = pd[o + a];
-        if (v > thr || (v === thr && v > 0 && tiesLeft > 0 && (tiesLeft--, true))) c++;
+    let kept = 0;
+    for (let t = 0; t < c; t++) {
+      const v = cv[t];
+      if (v > thr || (v === thr && v > 0 && tiesLeft > 0 && (tiesLeft--, true))) {
+        cp[kept] = cp[t];
+        cv[kept] = v;
+        kept++;
+        rc[(cp[t] / A) | 0]++;
       }
-      rc[i] = c;
-      if (c > kk) kk = c;
     }
+    let kk = 1;
+    for (let i = 0; i < n; i++) if (rc[i] > kk) kk = rc[i];
     this.ensureSparse(n, kk);
     const idx = this.idx, val = this.val;
-    tiesLeft = ties;
+    idx.fill(-1, 0, n * kk);
+    val.fill(0, 0, n * kk);
     let minKept = Infinity;
-    for (let i = 0; i < n; i++) {
-      const o = i * A;
-      let c = 0;
-      for (let a = 0; a < A; a++) {
-        const v = pd[o + a];
-        if (v > thr || (v === thr && v > 0 && tiesLeft > 0 && (tiesLeft--, true))) {
-          idx[i * kk + c] = a;
-          val[i * kk + c] = v;
-          if (v < minKept) minKept = v;
-          c++;
-        }
+    let row = -1, col = 0;
+    for (let t = 0; t < kept; t++) {
+      const p = cp[t], i = (p / A) | 0;
+      if (i !== row) {
+        row = i;
+        col = 0;
       }
-      for (; c < kk; c++) {
-        idx[i * kk + c] = -1;
-        val[i * kk + c] = 0;
-      }
+      const v = cv[t];
+      idx[i * kk + col] = p - i * A;
+      val[i * kk + col] = v;
+      col++;
+      if (v < minKept) minKept = v;
     }
     if (this.training && Number.isFinite(minKept)) {
       const beta = this.config.thresholdBeta;
       this.threshold = Number.isNaN(this.threshold) ? minKept : beta * this.threshold + (1 - beta) * minKept;
     }
     return kk;
+  }
+
+  /** Positive entries of pd[0..N) that are >= lower into candPos/candVal (row-major order); returns their count. */
+  private gather(pd: Float32Array, N: number, lower: number): number {
+    const cp = this.candPos, cv = this.candVal;
+    let c = 0;
+    if (lower > 0) {
+      for (let t = 0; t < N; t++) {
+        const v = pd[t];
+        if (v >= lower) {
+          cp[c] = t;
+          cv[c++] = v;
+        }
+      }
+    } else {
+      for (let t = 0; t < N; t++) {
+        const v = pd[t];
+        if (v > 0) {
+          cp[c] = t;
+          cv[c++] = v;
+        }
+      }
+    }
+    return c;
   }
 
   protected inferenceCodes(pre: Matrix, out: Matrix): void {

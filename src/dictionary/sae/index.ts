@@ -16,6 +16,7 @@ export { ReluSAE } from './relu.js';
 export { JumpReluSAE } from './jumprelu.js';
 export { MatchingPursuitSAE } from './mp.js';
 export { MatryoshkaSAE } from './matryoshka.js';
+export { TopKTranscoder, jointRows, type TranscoderConfig, type TranscoderWeights } from './transcoder.js';
 export { SAE_KINDS, SAE_METHOD_KINDS, saeKindOf, defaultMatryoshkaWidths, checkMatryoshkaWidths, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
 export { geometricMedian, projectRadial } from './init.js';
 export { fitTopKWebGpu, type WebGpuFitOptions, type WebGpuFitResult } from './webgpu-fit.js';

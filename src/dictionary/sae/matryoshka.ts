@@ -14,9 +14,10 @@ import { backend } from '../../backend/index.js';
  * for prefix widths m_1 < ... < m_G = atoms (`matryoshkaWidths`), so early latents must
  * reconstruct on their own and the general features settle in the first groups.
  *
- * Decoded sparsely: per row the G partial reconstructions are built group by group from the
- * active latents only (O((k + G) d) per row), and latent a in bucket g (m_{g-1} <= a < m_g)
- * receives the suffix sum of the residual gradients of the prefixes that contain it. At
+ * Decoded sparsely: per row the G partial reconstructions come from the active latents only
+ * (O((k + G) d) per row: the full decode, then one bucket's decode subtracted per prefix, in
+ * reverse order), and latent a in bucket g (m_{g-1} <= a < m_g) receives the suffix sum of the
+ * residual gradients of the prefixes that contain it, accumulated in one running buffer. At
  * inference it is a BatchTopK SAE: one threshold, and it is saved as JumpReLU with that
  * threshold broadcast to every latent (how SAELens stores it).
  */
@@ -42,9 +43,20 @@ export class MatryoshkaSAE extends BatchTopKSAE {
   }
 
   private idxG: Int32Array[] = [];
-  private resG: Float32Array[] = [];
+  private cur = new Float32Array(0);
+  private suffix = new Float32Array(0);
+  private negVal = new Float32Array(0);
   private tmpDot = new Float32Array(0);
 
+  /**
+   * Forward and backward over the prefixes in reverse order, so that one partial decode and one
+   * running gradient suffice (no per-prefix buffers): with P_g the decode of the latents of
+   * buckets <= g (P_{G-1} the full decode, one gatherDecode), for g = G-1 down to 0
+   *   r_g = P_g + b_dec − x,  S += (2/n)·r_g   (S: the gradient reaching a latent of bucket g),
+   *   bucket g's decoder rows and codes get their gradients from S (scatterOuter, gatherDot),
+   *   P_{g-1} = P_g − (bucket g's decode)  (a gatherDecode of that bucket with negated codes).
+   * At g = 0, S is the gradient of b_dec's decoder role (b_dec is in every prefix).
+   */
   override forwardBackward(xb: Matrix): StepStats {
     const n = xb.rows, d = this.dim, G = this.widths.length;
     const ws = this.workspace(n);
@@ -56,51 +68,51 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     const bucket = this.bucket;
     // per-group index lists (padding -1 outside the group), grown only
     if (this.idxG.length !== G || this.idxG[0].length < n * kk) this.idxG = Array.from({ length: G }, () => new Int32Array(n * kk));
-    if (this.resG.length !== G || this.resG[0].length < n * d) this.resG = Array.from({ length: G }, () => new Float32Array(n * d));
-    if (this.tmpDot.length < n * kk) this.tmpDot = new Float32Array(n * kk);
+    if (this.cur.length < n * d) {
+      this.cur = new Float32Array(n * d);
+      this.suffix = new Float32Array(n * d);
+    }
+    if (this.tmpDot.length < n * kk) {
+      this.tmpDot = new Float32Array(n * kk);
+      this.negVal = new Float32Array(n * kk);
+    }
     for (let g = 0; g < G; g++) this.idxG[g].fill(-1, 0, n * kk);
+    const negVal = this.negVal;
     for (let t = 0; t < n * kk; t++) {
       const a = idx[t];
       if (a >= 0) this.idxG[bucket[a]][t] = a;
+      negVal[t] = -val[t];
     }
-    // cumulative decodes: hd = sum over buckets <= g; residual r_g = hd + b_dec - x
     const hd = ws.xhat.data, xd = xb.data, bd = this.bdec, W = this.Wdec.data;
-    hd.fill(0, 0, n * d);
-    const s = 2 / n;
-    let total = 0, full = 0;
-    for (let g = 0; g < G; g++) {
-      b.gatherDecode(this.idxG[g], val, n, kk, W, d, 1, hd);
-      const R = this.resG[g];
-      let sse = 0;
-      for (let i = 0; i < n; i++) {
-        const o = i * d;
-        for (let j = 0; j < d; j++) {
-          const r = hd[o + j] + bd[j] - xd[o + j];
-          R[o + j] = r;
-          sse += r * r;
-        }
-      }
-      total += sse;
-      if (g === G - 1) full = sse;
-    }
+    const cur = this.cur, S = this.suffix;
+    b.gatherDecode(idx, val, n, kk, W, d, 0, cur); // P_{G-1}
+    hd.set(cur.subarray(0, n * d));
     b.addRowVector(hd, n, d, bd, 1); // the full reconstruction (AuxK's residual)
-    // suffix sums: resG[g] <- s * sum_{h >= g} r_h, the gradient reaching a latent of bucket g
-    const last = this.resG[G - 1];
-    for (let t = 0; t < n * d; t++) last[t] *= s;
-    for (let g = G - 2; g >= 0; g--) {
-      const R = this.resG[g], N = this.resG[g + 1];
-      for (let t = 0; t < n * d; t++) R[t] = s * R[t] + N[t];
-    }
+    S.fill(0, 0, n * d);
     this.gWdec.data.fill(0);
     this.gWenc.data.fill(0);
     this.gbenc.fill(0);
     gval.fill(0, 0, n * kk);
     const tmp = this.tmpDot;
-    for (let g = 0; g < G; g++) {
-      b.scatterOuter(this.idxG[g], val, n, kk, this.resG[g], d, this.gWdec.data);
-      b.gatherDot(this.idxG[g], n, kk, this.resG[g], W, d, tmp);
+    const s = 2 / n;
+    let total = 0, full = 0;
+    for (let g = G - 1; g >= 0; g--) {
+      let sse = 0;
+      for (let i = 0; i < n; i++) {
+        const o = i * d;
+        for (let j = 0; j < d; j++) {
+          const r = cur[o + j] + bd[j] - xd[o + j];
+          sse += r * r;
+          S[o + j] += s * r;
+        }
+      }
+      total += sse;
+      if (g === G - 1) full = sse;
       const ig = this.idxG[g];
+      b.scatterOuter(ig, val, n, kk, S, d, this.gWdec.data);
+      b.gatherDot(ig, n, kk, S, W, d, tmp);
       for (let t = 0; t < n * kk; t++) if (ig[t] >= 0) gval[t] = tmp[t];
+      if (g > 0) b.gatherDecode(ig, negVal, n, kk, W, d, 1, cur); // P_{g-1}
     }
     const gb = this.gbenc;
     for (let t = 0; t < n * kk; t++) {
@@ -108,7 +120,7 @@ export class MatryoshkaSAE extends BatchTopKSAE {
       else gb[idx[t]] += gval[t];
     }
     b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
-    ws.gx.data.set(this.resG[0].subarray(0, n * d)); // b_dec is in every prefix
+    ws.gx.data.set(S.subarray(0, n * d)); // b_dec is in every prefix
     let aux = 0;
     const coef = this.config.auxkCoef;
     if (coef > 0 && Number.isFinite(this.deadAfter)) {
