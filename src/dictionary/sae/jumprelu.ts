@@ -2,7 +2,7 @@ import { backend, matmul } from '../../backend/index.js';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
-import { SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
+import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
 /**
@@ -46,7 +46,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     if (this.gLogTheta.length !== this.atoms) this.gLogTheta = new Float32Array(this.atoms);
   }
 
-  forwardBackward(xb: Matrix): StepStats {
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
     const b = backend();
@@ -62,7 +62,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     matmul(this.z, this.Wdec, { out: ws.xhat });
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
     const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
-    const nnz = this.markFiredDense(this.z);
+    const nnz = this.markFiredDense(this.z, this.firedOut(activity));
     const l0 = nnz / n;
     matmul(this.z, ws.gx, { transA: true, out: this.gWdec });
     matmul(ws.gx, this.Wdec, { transB: true, out: this.gz });
@@ -84,7 +84,6 @@ export class JumpReluSAE extends SparseAutoencoder {
     b.sumCols(gzd, n, A, this.colA);
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
-    this.samplesSeen += n;
     return { loss: mse + l0coef * l0, mse, l0, aux: 0 };
   }
 
