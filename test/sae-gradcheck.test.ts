@@ -198,7 +198,7 @@ test('TopK SAE with AuxK (dead latents forced): the AuxK gradient matches finite
 
   const r = gradcheck({
     params: sae.paramList(),
-    loss: () => sae.forwardBackward(X, act).mse + auxRef(),
+    loss: () => sae.forwardBackward(X, act).sqErr + auxRef(),
     lossAndGrad: () => sae.forwardBackward(X, act).loss,
     h: 1e-3, atol: 3e-3, rtol: 3e-2,
   });

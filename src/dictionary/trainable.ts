@@ -13,7 +13,8 @@ export interface TrainableParam {
 /** Loss parts of one training step (per-batch means in the scaled training space). */
 export interface StepStats {
   loss: number;
-  mse: number;
+  /** (1/n) Σ_i ‖x̂_i − x_i‖²: the squared reconstruction error per row (dim × the per-entry mse) */
+  sqErr: number;
   /** mean active latents per row */
   l0: number;
   /** auxiliary (AuxK) loss, 0 when unused */

@@ -20,8 +20,11 @@ export interface TrainProgress {
   totalSteps: number;
   epoch: number;
   loss: number;
+  /** mean squared error per entry, mean over the batch's rows and columns of (x̂ − x)² (scaled space) */
   mse: number;
-  /** mse / total variance of the (scaled) data: fraction of variance unexplained */
+  /** squared reconstruction error per row, mean over rows of ‖x̂ − x‖² (= dim · mse; scaled space) */
+  sqErr: number;
+  /** sqErr / total variance of the (scaled) data: fraction of variance unexplained */
   fvu: number;
   /** mean active latents per row */
   l0: number;
@@ -82,7 +85,10 @@ export interface StreamFitOptions {
 export interface FitResult {
   steps: number;
   loss: number;
+  /** the last batch's mean squared error per entry (scaled space) */
   mse: number;
+  /** the last batch's squared error per row (= dim · mse; scaled space) */
+  sqErr: number;
   fvu: number;
   l0: number;
   deadFraction: number;
@@ -314,7 +320,7 @@ function initialise(sae: Trainable, input: TrainingData, plan: RunPlan, opts: Fi
   return {
     sae, input, plan, opts, rng, params, adam, dead: new DeadLatentStats(cfg.atoms, plan.deadAfter), scale, totalVar, sampleSize: S.rows,
     settings: runSettings(sae, input, plan, opts),
-    step: 0, resumedFrom: null, resumedSeconds: 0, started: now, t0: now, startStep: 0, last: { loss: NaN, mse: NaN, l0: NaN, aux: 0 },
+    step: 0, resumedFrom: null, resumedSeconds: 0, started: now, t0: now, startStep: 0, last: { loss: NaN, sqErr: NaN, l0: NaN, aux: 0 },
   };
 }
 
@@ -528,8 +534,9 @@ async function runSteps(run: Run): Promise<void> {
           totalSteps: end,
           epoch: Math.floor((done * batch) / plan.nTrain),
           loss: stats.loss,
-          mse: stats.mse,
-          fvu: run.totalVar > 0 ? stats.mse / run.totalVar : NaN,
+          mse: stats.sqErr / d,
+          sqErr: stats.sqErr,
+          fvu: run.totalVar > 0 ? stats.sqErr / run.totalVar : NaN,
           l0: stats.l0,
           deadFraction: dead.deadFraction(deadBuf),
           samplesPerSec: sps,
@@ -563,8 +570,9 @@ function finish(run: Run): FitResult {
   const result: FitResult = {
     steps: ran,
     loss: last.loss,
-    mse: last.mse,
-    fvu: run.totalVar > 0 ? last.mse / run.totalVar : NaN,
+    mse: last.sqErr / input.d,
+    sqErr: last.sqErr,
+    fvu: run.totalVar > 0 ? last.sqErr / run.totalVar : NaN,
     l0: last.l0,
     deadFraction,
     seconds: secs,
@@ -592,7 +600,7 @@ function finish(run: Run): FitResult {
       note, steps: [...watch.steps], fvu: [...watch.fvu], l0: [...watch.l0],
     };
   }
-  sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction, inputScale: run.scale };
+  sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, sqErr: result.sqErr, fvu: result.fvu, l0: result.l0, deadFraction, inputScale: run.scale };
   return result;
 }
 

@@ -110,7 +110,7 @@ export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEve
         onProgress: (pg) => {
           const w = sae.getWeights();
           const live = mcc(sae.encode(X.val), Z.val).mcc;
-          emit({ type: 'progress', method, step: pg.step, total: pg.totalSteps, loss: pg.mse, mcc_id: live, atoms: w.W_dec.data.slice() });
+          emit({ type: 'progress', method, step: pg.step, total: pg.totalSteps, loss: pg.sqErr, mcc_id: live, atoms: w.W_dec.data.slice() });
         },
       });
       const w = sae.getWeights();

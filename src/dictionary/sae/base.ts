@@ -174,7 +174,7 @@ export abstract class SparseAutoencoder implements Trainable {
     b.addRowVector(pre.data, x.rows, this.atoms, this.benc, 1);
   }
 
-  /** gx = 2 (xhat - x) / n; returns mse = sum ||xhat - x||^2 / n. */
+  /** gx = 2 (xhat - x) / n; returns sqErr = sum ||xhat - x||^2 / n (the squared error per row). */
   protected reconstructionGrad(x: Matrix, xhat: Matrix, gx: Matrix): number {
     const n = x.rows;
     const xd = x.data, hd = xhat.data, gd = gx.data;

@@ -7,7 +7,7 @@ import type { SAEConfig } from './config.js';
 
 /**
  * JumpReLU SAE (Rajamanoharan et al. 2024; Gemma Scope): z = pre * H(pre - theta_a), with a
- * learned per-latent threshold theta = exp(logTheta). Loss = mse + l0 * mean_i ||z_i||_0. The
+ * learned per-latent threshold theta = exp(logTheta). Loss = sqErr + l0 * mean_i ||z_i||_0. The
  * step function has no useful gradient, so theta learns through straight-through estimators
  * with a rectangle kernel K(u) = 1{|u| < 1/2} of bandwidth eps:
  *   d z / d theta      = -(theta / eps) K((pre - theta) / eps)
@@ -61,7 +61,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     }
     matmul(this.z, this.Wdec, { out: ws.xhat });
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
     const nnz = this.markFiredDense(this.z, this.firedOut(activity));
     const l0 = nnz / n;
     matmul(this.z, ws.gx, { transA: true, out: this.gWdec });
@@ -84,7 +84,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     b.sumCols(gzd, n, A, this.colA);
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
-    return { loss: mse + l0coef * l0, mse, l0, aux: 0 };
+    return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {

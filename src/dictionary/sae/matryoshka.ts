@@ -112,6 +112,6 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     ws.gx.data.set(this.resG[0].subarray(0, n * d)); // b_dec is in every prefix
     const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
-    return { loss: total / n + aux, mse: full / n, l0: nnz / n, aux };
+    return { loss: total / n + aux, sqErr: full / n, l0: nnz / n, aux };
   }
 }

@@ -106,7 +106,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     this.pursue(r, this.corr, this.idx, this.val, gram);
     b.gatherDecode(this.idx, this.val, n, k, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
     const nnz = this.markFiredSparse(this.idx, this.val, n, k, this.firedOut(activity));
     // reverse pass
     const D = this.Wdec.data, gD = this.gWdec.data, gx = ws.gx.data, rd = r.data;
@@ -137,7 +137,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
       }
       for (let q = 0; q < d; q++) this.gbdec[q] += gx[ro + q] - gr[q];
     }
-    return { loss: mse, mse, l0: nnz / n, aux: 0 };
+    return { loss: sqErr, sqErr, l0: nnz / n, aux: 0 };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {

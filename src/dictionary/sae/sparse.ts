@@ -64,7 +64,7 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     const idx = this.idx, val = this.val, gval = this.gval;
     b.gatherDecode(idx, val, n, kk, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
     const fired = this.firedOut(activity);
     const nnz = this.markFiredSparse(idx, val, n, kk, fired);
 
@@ -76,7 +76,7 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
     const l0 = nnz / n;
-    return { loss: mse + aux, mse, l0, aux };
+    return { loss: sqErr + aux, sqErr, l0, aux };
   }
 
   /**
