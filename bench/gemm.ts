@@ -9,6 +9,7 @@ import { availableBackends, getBackend } from '../src/backend/index.js';
 import type { BackendName } from '../src/backend/types.js';
 import { Rng } from '../src/core/rng.js';
 import type { Bench } from './types.js';
+import { runWebGpuJob } from './webgpu-run.js';
 import { blasEnv, cores, gemmFlops, parseGemmSize, runPeer, sig, threadCounts, timeIt, type GemmSize } from './util.js';
 
 export const DEFAULT_GEMM_SIZES = ['1024x1024x1024', '4096x512x4096', '256x512x16384'];
@@ -26,6 +27,7 @@ export const gemmBench: Bench = {
 
     const rng = new Rng(0);
     let peers = ctx.opts.peers !== false;
+    const refs = new Map<GemmSize, number>();
     for (const s of sizes) {
       if (ctx.signal.aborted) return;
       // NumPy (its own process) right before the backends at each size, so both see similar load
@@ -38,6 +40,7 @@ export const gemmBench: Bench = {
         } else {
           for (const row of peer.rows) {
             ref = row.gflops as number;
+            refs.set(s, ref);
             ctx.emit({
               bench: 'gemm', backend: 'numpy', threads: cores(), m: row.m, k: row.k, n: row.n,
               seconds: sig(row.seconds as number), gflops: sig(ref), ratio: 1, runs: row.runs,
@@ -64,6 +67,18 @@ export const gemmBench: Bench = {
           });
         }
         if (be.setThreads && before !== undefined) be.setThreads(before);
+      }
+    }
+    if (wanted?.includes('webgpu') && !ctx.signal.aborted) {
+      // WebGPU (Node's "webgpu" package, or Chromium with --browser): asynchronous, so measured apart
+      const r = await runWebGpuJob({ gemm: sizes, repeats, budgetS }, !!ctx.opts.browser);
+      if (r.label === null) ctx.note(`gemm: webgpu skipped: ${r.note}`);
+      else for (const [i, row] of r.rows.entries()) {
+        const ref = refs.get(sizes[i]);
+        ctx.emit({
+          bench: 'gemm', backend: r.label, threads: null, m: row.m, k: row.k, n: row.n, seconds: sig(row.seconds as number), gflops: sig(row.gflops as number),
+          ratio: ref ? sig((row.gflops as number) / ref, 3) : null, runs: row.runs, adapter: row.adapter, software: row.software,
+        });
       }
     }
   },

@@ -14,6 +14,7 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { Adam, createSAE, projectRadial } from '../src/dictionary/index.js';
 import type { Bench } from './types.js';
+import { runWebGpuJob } from './webgpu-run.js';
 import { cores, runPeer, sig, timeIt } from './util.js';
 
 export const saeBench: Bench = {
@@ -67,6 +68,15 @@ export const saeBench: Bench = {
       }
     } finally {
       useBackend(previous);
+    }
+    if (wanted?.includes('webgpu') && !ctx.signal.aborted) {
+      // the whole step on the GPU (backend/webgpu/topk-sae.ts): Node's "webgpu" package, or Chromium with --browser
+      const r = await runWebGpuJob({ sae: { dim, atoms, k, batch }, repeats, budgetS }, !!ctx.opts.browser);
+      if (r.label === null) ctx.note(`sae: webgpu skipped: ${r.note}`);
+      else for (const row of r.rows) {
+        const sps = row.samplesPerSec as number;
+        ctx.emit({ bench: 'sae', backend: r.label, threads: null, dim, atoms, k, batch, seconds: sig(row.seconds as number), samplesPerSec: sig(sps), ratio: ref ? sig(sps / ref, 3) : null, runs: row.runs, adapter: row.adapter, software: row.software, finiteLoss: row.finiteLoss });
+      }
     }
   },
 };

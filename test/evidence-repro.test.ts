@@ -69,9 +69,13 @@ test('repro interpretability (tiny): every method × world × ratio, field mis, 
       assert.deepEqual(Object.keys(row.config).sort(), ['concepts', 'ratio', 'units', 'world']);
       assert.equal(row.config.concepts, (row.config.ratio as number) * 4);
       assert.deepEqual(row.seeds, [0]);
+      assert.ok(row.mean.mis_ref >= 0 && row.mean.mis_ref <= 1 && row.mean.rare >= 0 && row.mean.rare <= 1);
+      // a method whose directions all reach L stimuli above their floor draws the reference's tasks
+      if (row.mean.rare === 0) assert.equal(row.mean.mis, row.mean.mis_ref, `${row.method}: mis vs mis_ref`);
     }
     const sae = r.rows.find((x) => x.method === 'sae' && x.config.world === 'concepts' && x.config.ratio === 2)!;
     assert.equal(sae.mean.directions, 8);
+    for (const f of ['mis_pre', 'mis_oracle', 'untestable']) assert.ok(sae.mean[f] >= 0 && sae.mean[f] <= 1, `sae ${f} ${sae.mean[f]}`);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(report, /Margin over units/);
     assert.ok(existsSync(join(dir, 'mis_vs_ratio_concepts.svg')) && existsSync(join(dir, 'mis_vs_ratio_toy.svg')));
@@ -174,6 +178,20 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     assert.equal(js.count, 6);
     const model = loadModel(join(dir, 'sae'));
     assert.deepEqual(js.scores, Array.from(mis(model.encode(A), cosineSimilarity(E)).scores));
+    assert.equal(js.active_top, false);
+    // the sparse-direction rule: the library's activeTop scores (an untestable latent: null)
+    const at = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`, '--quantile', '0.45', '--active-top', '--json']);
+    assert.equal(at.code, 0, at.stderr);
+    const ja = JSON.parse(at.stdout);
+    const libAt = mis(model.encode(A), cosineSimilarity(E), { quantile: 0.45, activeTop: true });
+    assert.equal(ja.active_top, true);
+    assert.deepEqual(ja.scores, Array.from(libAt.scores, (v) => (Number.isNaN(v) ? null : v)));
+    assert.equal(ja.untestable, libAt.untestable);
+    assert.equal(ja.rare, Array.from(libAt.tasks.aboveFloor).filter((m) => m < libAt.tasks.subset).length);
+    assert.ok(ja.rare > 0, 'TopK latents (k = 2 of 6) are 0 on more than 55 % of the stimuli');
+    const noAt = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`, '--quantile', '0.45']);
+    assert.equal(noAt.code, 0, noAt.stderr);
+    assert.match(noAt.stderr + noAt.stdout, /directions are above their minimum on fewer than 135 stimuli.*--active-top/);
     const wrong = await cli(['interpretability', '--acts', join(dir, 'E.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`]);
     assert.equal(wrong.code, 3);
     assert.match(wrong.stderr, /the model expects d_in = 3 units, --acts has 5 columns/);

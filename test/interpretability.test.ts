@@ -8,6 +8,7 @@ import {
 } from '../src/metrics/interpretability.js';
 import { kmeans, kmeansDirections, l2NormalizeRows, negativeDistances } from '../src/metrics/kmeans.js';
 import { conceptWorld, silentFraction } from '../src/worlds/concepts.js';
+import { createSAE } from '../src/dictionary/sae/index.js';
 import { assertAllClose, assertThrowsCode } from './helpers.js';
 
 // References: test/fixtures/interpretability/gen.py (NumPy replay of the same task draw; scikit-learn KMeans)
@@ -26,12 +27,16 @@ test('misTasks is the recorded draw (same seed, same indices) that NumPy checked
     assert.deepEqual(t.plus, drawn[name].plus, `${name}: E+/q+ indices`);
     assert.deepEqual(t.minus, drawn[name].minus, `${name}: E-/q- indices`);
     assert.equal(t.subset, drawn[name].subset);
+    assert.deepEqual(t.topSize, drawn[name].topSize, `${name}: per-unit top-set sizes (activeTop only)`);
   }
 });
 
 test('MIS equals the NumPy replay of the same tasks to 1e-9 (cosine, matrix, sigmoid(αΔ))', () => {
+  // null in the fixture = an untestable unit (activeTop, too few samples above its floor): NaN here
+  const nan = (v: any): any => (v === null ? NaN : Array.isArray(v) ? v.map(nan)
+    : typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, nan(x)])) : v);
   for (const [name, opts] of Object.entries(inputs.draws as Record<string, any>)) {
-    const ex = expected[name];
+    const ex = nan(expected[name]);
     const cos = mis(acts, cosineSimilarity(E), opts);
     assertAllClose(cos.deltas, ex.cosine.deltas.flat(), 0, 1e-9, `${name} cosine deltas`);
     assertAllClose(cos.scores, ex.cosine.scores, 0, 1e-9, `${name} cosine scores`);
@@ -83,6 +88,81 @@ test('MIS of an unrelated unit is near chance, and tasks do not depend on the ot
   for (const s of r.scores) assert.ok(Math.abs(s - 0.5) < 0.1, `score ${s}`);
   const one = mis(a.takeCols([0, 1]), emb, { tasks: 400, seed: 3 });
   assert.deepEqual(Array.from(one.scores), Array.from(r.scores.subarray(0, 2)));
+});
+
+test('activeTop: dense directions draw exactly the reference tasks; a sparse one draws only from samples above its floor', () => {
+  const rng = new Rng(21);
+  const n = 1000;
+  const a = new Matrix(n, 3);
+  rng.fillNormal(a.data);
+  for (let i = 0; i < n; i++) {
+    a.data[i * 3 + 1] = Math.max(0, a.data[i * 3 + 1]); // about half above the floor: >= L, nothing changes
+    a.data[i * 3 + 2] = i % 50 === 0 ? 1 + (i / n) : 0; // 20 samples above the floor < L = 100
+  }
+  const o = { tasks: 30, k: 4, quantile: 0.1, seed: 4 };
+  const ref = misTasks(a, o), act = misTasks(a, { ...o, activeTop: true });
+  const K1 = o.k + 1, per = o.tasks * K1;
+  assert.deepEqual(Array.from(act.plus.subarray(0, 2 * per)), Array.from(ref.plus.subarray(0, 2 * per)));
+  assert.deepEqual(Array.from(act.minus.subarray(0, 2 * per)), Array.from(ref.minus.subarray(0, 2 * per)));
+  assert.deepEqual(Array.from(act.topSize), [100, 100, 20]);
+  assert.deepEqual(Array.from(ref.topSize), [100, 100, 100]);
+  for (let j = 0; j < per; j++) assert.ok(a.data[act.plus[2 * per + j] * 3 + 2] > 0, 'a top sample at the floor');
+  // the reference rule pads the sparse direction's top set with floor samples
+  let floorRef = 0;
+  for (let j = 0; j < per; j++) if (a.data[ref.plus[2 * per + j] * 3 + 2] === 0) floorRef++;
+  assert.ok(floorRef > per / 2, `reference rule: ${floorRef} of ${per} top draws at the floor`);
+  assert.equal(misTasksToJSON(ref).topSize, undefined, 'the reference JSON is unchanged');
+  assert.deepEqual(misTasksToJSON(act).topSize, [100, 100, 20]);
+});
+
+test('a sparse code that IS the concepts (an oracle TopK SAE) scores ≈ the concept coordinates only when its top set skips the floor', () => {
+  // a linear layer h = z·P with F = 40 near-orthogonal concepts in 160 dims, 2 on per stimulus (each on
+  // in ~5 % of stimuli), scored at quantile 0.1 (L = 200 > ~100 stimuli per concept): the oracle SAE's
+  // latents (W_dec = P, W_enc = Pᵀ, TopK k = 2) fire on about as many stimuli as their concept
+  const F = 40, D = 160, n = 2000;
+  const w = conceptWorld({ concepts: F, units: F, samples: n, active: 2, seed: 'oracle-sae' });
+  const rng = new Rng('oracle-sae:P');
+  const P = new Matrix(F, D);
+  rng.fillNormal(P.data);
+  for (let i = 0; i < F; i++) {
+    let s = 0;
+    for (let j = 0; j < D; j++) s += P.data[i * D + j] ** 2;
+    for (let j = 0; j < D; j++) P.data[i * D + j] /= Math.sqrt(s);
+  }
+  const H = new Matrix(n, D);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < F; c++) {
+      const z = w.Z.data[i * F + c];
+      if (z) for (let j = 0; j < D; j++) H.data[i * D + j] += z * P.data[c * D + j];
+    }
+  }
+  const sae = createSAE('topk', { atoms: F, k: 2 });
+  sae.setWeights({ W_enc: P.transpose(), W_dec: P.clone(), b_enc: new Float32Array(F), b_dec: new Float32Array(D) });
+  const codes = sae.encode(H);
+  const score = (A: Matrix, quantile: number, activeTop: boolean) => mis(A, w.Z, { tasks: 60, k: 9, quantile, seed: 2, activeTop }).mean;
+  // quantile 0.03 (L = 60) below every concept's frequency: both rules agree, the oracle SAE ≈ the truth = 1
+  for (const at of [false, true]) {
+    assert.ok(score(w.Z, 0.03, at) > 0.99, `concept coordinates at 0.03 (activeTop ${at})`);
+    assert.ok(score(codes, 0.03, at) > 0.97, `oracle SAE at 0.03 (activeTop ${at}): ${score(codes, 0.03, at)}`);
+  }
+  // quantile 0.1 (L = 200) above every concept's frequency: the reference rule pads the top set of the
+  // truth and of the oracle SAE alike with stimuli they do not respond to (chance); activeTop keeps the
+  // oracle SAE ≈ the truth (< 1: the weakest top members carry their concept faintly)
+  const truth = score(w.Z, 0.1, true), oracle = score(codes, 0.1, true);
+  assert.ok(truth > 0.8 && Math.abs(oracle - truth) < 0.03, `activeTop at 0.1: truth ${truth}, oracle SAE ${oracle}`);
+  assert.ok(score(w.Z, 0.1, false) < 0.6 && score(codes, 0.1, false) < 0.6, 'reference rule at 0.1: chance');
+  const o = { tasks: 60, k: 9, quantile: 0.1, seed: 2 };
+  // too sparse to test: a latent on fewer than k + 1 stimuli is NaN and out of the mean; a dead one too
+  const sparse = new Matrix(n, 3);
+  for (let i = 0; i < n; i++) {
+    sparse.data[i * 3] = w.Z.data[i * F];
+    sparse.data[i * 3 + 1] = i < 5 ? 1 : 0;
+  }
+  const r = mis(sparse, w.Z, { ...o, activeTop: true });
+  assert.equal(r.untestable, 2);
+  assert.ok(Number.isNaN(r.scores[1]) && Number.isNaN(r.scores[2]));
+  assert.equal(r.mean, r.scores[0]);
+  assertThrowsCode(() => misTasks(sparse, { ...o, activeTop: 'yes' as unknown as boolean }), 'E_ARG', /activeTop/);
 });
 
 test('MIS bad input: too few samples, wrong similarity size, NaN, bad options', () => {

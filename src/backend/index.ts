@@ -6,3 +6,4 @@ export * from './ops.js';
 import './native/load.js';
 import './wasm/index.js';
 export { loadWasmBackend, WasmBackend, type WasmLoadOptions } from './wasm/index.js';
+export * from './webgpu/index.js';

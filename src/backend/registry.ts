@@ -38,7 +38,8 @@ export function isBackendName(s: string): s is BackendName {
 
 /** Force a backend by name. Throws E_BACKEND when it is not loaded, saying why. */
 export function useBackend(name: BackendName | string): Backend {
-  if (!isBackendName(name)) fail('E_ARG', `unknown backend "${name}"; choose js, wasm or native`);
+  if (name === 'webgpu') fail('E_ARG', 'webgpu is not a synchronous backend: use --backend webgpu in the CLI, or WebGpuContext / fitTopKWebGpu (backend/webgpu) in the library; choose js, wasm or native here');
+  if (!isBackendName(name)) fail('E_ARG', `unknown backend "${name}"; choose js, wasm or native (or webgpu, for the GPU code)`);
   const b = loaded.get(name);
   if (!b) {
     const why = loadErrors.get(name);
@@ -53,7 +54,8 @@ export function useBackend(name: BackendName | string): Backend {
 export function backend(): Backend {
   if (active) return active;
   const env = typeof process !== 'undefined' ? process.env?.SPARSECODE_BACKEND : undefined;
-  if (env && !forced) return useBackend(env);
+  // webgpu is not a synchronous backend (backend/webgpu/node.ts): the CPU preference order serves the rest
+  if (env && env !== 'webgpu' && !forced) return useBackend(env);
   for (const n of PREFERENCE) {
     const b = loaded.get(n);
     if (b) {

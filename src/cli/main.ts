@@ -89,7 +89,14 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
     }
     const quiet = !!opts.quiet;
     await loadBackends({ quiet: quiet || !!opts.backend || !!process.env.SPARSECODE_BACKEND });
-    if (opts.backend) useBackend(opts.backend);
+    const webgpu = opts.backend === 'webgpu' || (!opts.backend && process.env.SPARSECODE_BACKEND === 'webgpu');
+    if (webgpu) {
+      // WebGPU is not a synchronous Backend: it serves the GPU-resident code (bench gemm|sae);
+      // the synchronous ops stay on the fastest CPU backend
+      const { activateWebGpu } = await import('../backend/webgpu/node.js');
+      const r = await activateWebGpu();
+      if (!quiet) process.stderr.write(r.context ? `sparsecode: ${r.note}; other ops on the ${backend().name} backend\n` : `sparsecode: webgpu unavailable (${r.note}); using the ${backend().name} backend\n`);
+    } else if (opts.backend) useBackend(opts.backend);
     else backend();
     const ctx: Context = {
       opts,
@@ -119,5 +126,8 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // a WebGPU device (backends, bench, --backend webgpu) would keep the process alive
+    const { closeWebGpu } = await import('../backend/webgpu/node.js');
+    closeWebGpu();
   }
 }

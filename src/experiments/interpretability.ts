@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
+import { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { checkAborted } from '../core/validate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { conceptWorld, silentFraction } from '../worlds/concepts.js';
 import { sampleToyFeatures, trainToyModel } from '../worlds/toy-model.js';
 import { createSAE } from '../dictionary/sae/index.js';
+import { matmul } from '../backend/ops.js';
 import { cosineSimilarity, mis, type SimilarityModel } from '../metrics/interpretability.js';
 import { kmeansActivations, kmeansDirections } from '../metrics/kmeans.js';
 import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
@@ -40,13 +41,24 @@ import { finishReport, runExperiment, type ExperimentRun } from './experiment.js
  * perfectly monosemantic direction is all of one concept only when quantile <= active/F. At
  * the reference's 0.25 every direction's top set is mostly stimuli without its concept and the
  * index cannot tell methods apart in a sparse world; the presets use quantile 0.01 (< 2/128).
+ *
+ * Sparse directions: a TopK SAE latent is exactly 0 on most stimuli, and some latents fire on
+ * fewer than L = ceil(samples · quantile) of them. `mis` scores every method with the
+ * sparse-direction rule (`activeTop` in src/metrics/interpretability.ts: the top set holds only
+ * stimuli above the direction's floor; directions on fewer than k + 1 stimuli are left out of
+ * the mean and counted in `untestable`); it changes nothing for the dense directions (units,
+ * k-means). `mis_ref` is the reference rule (top set padded with floor stimuli by the
+ * tie-breaking shuffle), `rare` the fraction of directions above their floor on fewer than L
+ * stimuli. Diagnostics on the `sae` row: `mis_pre`, the MIS of the SAE encoder's dense
+ * pre-activations (the latent before TopK); `mis_oracle`, the MIS of an oracle TopK SAE whose
+ * decoder and encoder rows are the layer's response to each concept alone (normalised), k = active.
  */
 
 export const INTERPRETABILITY_METHODS = ['units', 'kmeans-u', 'kmeans-f', 'sae'] as const;
 export type InterpretabilityMethod = (typeof INTERPRETABILITY_METHODS)[number];
 export const INTERPRETABILITY_WORLDS = ['concepts', 'toy'] as const;
 export type InterpretabilityWorld = (typeof INTERPRETABILITY_WORLDS)[number];
-export const INTERPRETABILITY_METRICS = ['mis', 'mis_sd', 'mis_alpha', 'frac_mis090', 'silent', 'dead', 'fvu', 'toy_loss_ratio'] as const;
+export const INTERPRETABILITY_METRICS = ['mis', 'mis_ref', 'mis_sd', 'mis_alpha', 'frac_mis090', 'rare', 'untestable', 'silent', 'dead', 'fvu', 'mis_pre', 'mis_oracle', 'toy_loss_ratio'] as const;
 
 export interface InterpretabilityConfig {
   world: string;
@@ -156,6 +168,8 @@ interface Layer {
   Htrain: Matrix;
   /** the oracle */
   sim: SimilarityModel;
+  /** the layer's response to each concept alone at magnitude 1 [F x U] */
+  responses: Matrix;
   stats: Record<string, number>;
 }
 
@@ -164,8 +178,10 @@ async function buildLayer(c: InterpretabilityConfig, s: InterpretabilitySettings
   if (c.world === 'concepts') {
     const w = conceptWorld({ concepts: F, units: U, samples: s.samples + s.trainSamples, active: s.active, seed: `interp:${c.seed}:${F}:${U}` });
     const H = w.H.rowSlice(0, s.samples);
+    const responses = w.P.clone();
+    for (let i = 0; i < responses.data.length; i++) if (!(responses.data[i] > 0)) responses.data[i] = 0;
     return {
-      H, Htrain: w.H.rowSlice(s.samples, s.samples + s.trainSamples),
+      H, Htrain: w.H.rowSlice(s.samples, s.samples + s.trainSamples), responses,
       sim: cosineSimilarity(w.Z.rowSlice(0, s.samples), 'concept space'), stats: { silent: silentFraction(H) },
     };
   }
@@ -180,23 +196,47 @@ async function buildLayer(c: InterpretabilityConfig, s: InterpretabilitySettings
     const H = trained.model.hiddenActivations(X);
     return {
       H, Htrain: trained.model.hiddenActivations(Xtrain), sim: cosineSimilarity(X, 'feature space'),
+      responses: trained.model.hiddenActivations(Matrix.identity(F)),
       stats: { silent: silentFraction(H), toy_loss_ratio: trained.finalLoss / trained.trivialLoss },
     };
   }
   return fail('E_USAGE', `unknown world "${c.world}"`);
 }
 
+/** MIS (sparse-direction rule), the reference rule's MIS, the graded score and the spread over directions. */
 function misStats(acts: Matrix, sim: SimilarityModel, s: InterpretabilitySettings, seed: number): Record<string, number> {
   const o = { tasks: s.tasks, k: s.k, quantile: s.quantile, seed: `mis:${seed}` };
-  const r = mis(acts, sim, o);
-  const ra = mis(acts, sim, { ...o, alpha: s.alpha });
-  let ss = 0, hi = 0;
+  const r = mis(acts, sim, { ...o, activeTop: true });
+  const ra = mis(acts, sim, { ...o, activeTop: true, alpha: s.alpha });
+  const ref = mis(acts, sim, o);
+  let ss = 0, hi = 0, rare = 0;
+  const tested = r.scores.length - r.untestable;
   for (const v of r.scores) {
+    if (Number.isNaN(v)) continue;
     ss += (v - r.mean) ** 2;
     if (v >= 0.9) hi++;
   }
+  for (const m of r.tasks.topSize) if (m < r.tasks.subset) rare++;
   const n = r.scores.length;
-  return { mis: r.mean, mis_sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, mis_alpha: ra.mean, frac_mis090: hi / n, directions: n };
+  return {
+    mis: r.mean, mis_ref: ref.mean, mis_sd: tested > 1 ? Math.sqrt(ss / (tested - 1)) : 0, mis_alpha: ra.mean,
+    frac_mis090: tested ? hi / tested : 0, rare: rare / n, untestable: r.untestable / n, directions: n,
+  };
+}
+
+/** An oracle TopK SAE: decoder and encoder rows = the layer's (normalised) response to each concept alone. */
+function oracleSAECodes(responses: Matrix, H: Matrix, k: number): Matrix {
+  const F = responses.rows, U = responses.cols;
+  const D = responses.clone();
+  for (let i = 0; i < F; i++) {
+    let n2 = 0;
+    for (let j = 0; j < U; j++) n2 += D.data[i * U + j] ** 2;
+    const inv = n2 > 0 ? 1 / Math.sqrt(n2) : 0;
+    for (let j = 0; j < U; j++) D.data[i * U + j] *= inv;
+  }
+  const sae = createSAE('topk', { atoms: F, k });
+  sae.setWeights({ W_enc: D.transpose(), W_dec: D, b_enc: new Float32Array(F), b_dec: new Float32Array(U) });
+  return sae.encode(H);
 }
 
 export async function runInterpretabilityCell(
@@ -231,7 +271,17 @@ export async function runInterpretabilityCell(
         for (let i = 0; i < Zs.rows && !fired; i++) fired = Zs.data[i * Zs.cols + a] !== 0;
         if (!fired) dead++;
       }
-      return { ...misStats(Zs, sim, s, c.seed), dead: dead / Zs.cols, fvu: fit.fvu };
+      // diagnostics: the latents before TopK (dense pre-activations (h − b_dec)·W_enc + b_enc), and an oracle SAE
+      const w = sae.getWeights();
+      const Hc = H.clone();
+      for (let i = 0; i < Hc.rows; i++) for (let j = 0; j < U; j++) Hc.data[i * U + j] -= w.b_dec[j];
+      const pre = matmul(Hc, w.W_enc);
+      for (let i = 0; i < pre.rows; i++) for (let a = 0; a < F; a++) pre.data[i * F + a] += w.b_enc[a];
+      const o = { tasks: s.tasks, k: s.k, quantile: s.quantile, seed: `mis:${c.seed}`, activeTop: true };
+      return {
+        ...misStats(Zs, sim, s, c.seed), dead: dead / Zs.cols, fvu: fit.fvu,
+        mis_pre: mis(pre, sim, o).mean, mis_oracle: mis(oracleSAECodes(layer.responses, H, Math.min(F, s.active)), sim, o).mean,
+      };
     }
     default:
       return fail('E_USAGE', `unknown method "${method}"; choose from ${INTERPRETABILITY_METHODS.join(', ')}`);
@@ -267,8 +317,8 @@ export async function runInterpretabilityRepro(o: InterpretabilityReproOptions):
   }, { ...o, overrides: o.settings });
 }
 
-/** Per world × ratio: the best direction method's MIS minus the units' (mean over seeds) and how many seeds agree. */
-export function interpretabilityMargins(lines: ResultLine[]): { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] {
+/** Per world × ratio: each direction method's `metric` (default `mis`) minus the units' (mean over seeds) and how many seeds agree. */
+export function interpretabilityMargins(lines: ResultLine[], metric = 'mis'): { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] {
   const ok = lines.filter((l) => l.metrics && l.error === undefined);
   const out: { world: string; ratio: number; method: string; margin: number; std: number; seedsAbove: number; seeds: number }[] = [];
   const keys = [...new Set(ok.map((l) => `${l.config.world}|${l.config.ratio}`))];
@@ -280,7 +330,7 @@ export function interpretabilityMargins(lines: ResultLine[]): { world: string; r
       const diffs: number[] = [];
       for (const l of at.filter((x) => x.method === method)) {
         const u = at.find((x) => x.method === 'units' && x.config.seed === l.config.seed);
-        if (u) diffs.push(l.metrics!.mis - u.metrics!.mis);
+        if (u && Number.isFinite(l.metrics![metric]) && Number.isFinite(u.metrics![metric])) diffs.push(l.metrics![metric] - u.metrics![metric]);
       }
       if (!diffs.length) continue;
       const m = diffs.reduce((a, b) => a + b, 0) / diffs.length;
@@ -304,9 +354,14 @@ export function writeInterpretabilityReport(dir: string, lines: ResultLine[], o:
   const margins = interpretabilityMargins(lines);
   if (margins.length) {
     md.push('## Margin over units (MIS of the method − MIS of the units, same seed)', '');
-    md.push(markdownTable(['world', 'F/U', 'method', 'margin', 'seeds with margin > 0'], margins.map((m) => [
-      m.world, String(m.ratio), m.method, formatMeanStd(m.margin, m.std), `${m.seedsAbove}/${m.seeds}`,
-    ]), ['l', 'r', 'l', 'r', 'r']), '');
+    const graded = interpretabilityMargins(lines, 'mis_alpha');
+    const reference = interpretabilityMargins(lines, 'mis_ref');
+    const find = (list: typeof margins, m: (typeof margins)[number]) => list.find((x) => x.world === m.world && x.ratio === m.ratio && x.method === m.method);
+    const cell = (x: (typeof margins)[number] | undefined) => (x ? `${formatMeanStd(x.margin, x.std)} (${x.seedsAbove}/${x.seeds})` : '—');
+    md.push('`mis`: the fraction of tasks with Δ > 0 under the sparse-direction rule; `mis_ref`: the same under the reference rule; `mis_alpha`: the graded score mean sigmoid(αΔ). In brackets: seeds with margin > 0.', '');
+    md.push(markdownTable(['world', 'F/U', 'method', 'margin (mis)', 'seeds with margin > 0', 'margin (mis_ref)', 'margin (mis_alpha)'], margins.map((m) => [
+      m.world, String(m.ratio), m.method, formatMeanStd(m.margin, m.std), `${m.seedsAbove}/${m.seeds}`, cell(find(reference, m)), cell(find(graded, m)),
+    ]), ['l', 'r', 'l', 'r', 'r', 'r', 'r']), '');
   }
   const plots: string[] = [];
   for (const world of INTERPRETABILITY_WORLDS) {
@@ -324,7 +379,12 @@ export function writeInterpretabilityReport(dir: string, lines: ResultLine[], o:
       md.push(`![MIS vs F/U, ${world}](${file})`, '');
     }
     md.push(pivotTable(wr, 'ratio', 'mis', [...INTERPRETABILITY_METHODS]), '');
+    md.push(pivotTable(wr, 'ratio', 'mis_ref', [...INTERPRETABILITY_METHODS]), '');
     md.push(pivotTable(wr, 'ratio', 'mis_alpha', [...INTERPRETABILITY_METHODS]), '');
+    if (wr.some((r) => r.method === 'sae')) {
+      md.push('SAE diagnostics: `rare` = latents above their floor on fewer than L stimuli, `mis_pre` = MIS of the encoder pre-activations, `mis_oracle` = MIS of an oracle TopK SAE (rows = the layer\'s response to each concept alone).', '');
+      for (const m of ['rare', 'mis_pre', 'mis_oracle']) md.push(pivotTable(wr, 'ratio', m, ['sae']), '');
+    }
   }
   md.push('## All metrics', '', summaryTable(rows, [...INTERPRETABILITY_METRICS]), '');
   return finishReport(dir, md, { lines, settings: o.settings, plots });

@@ -12,6 +12,9 @@ import { createSAE } from '../dictionary/sae/index.js';
 import { learnDictionaryFista } from '../dictionary/dl-fista.js';
 import { FULL_SETTINGS, type StopProbingSettings } from '../experiments/stop-probing/settings.js';
 import { paperSAEConfig } from '../experiments/stop-probing/training.js';
+import { fitTopKWebGpu } from '../dictionary/sae/webgpu-fit.js';
+import type { TopKSAE } from '../dictionary/sae/topk.js';
+import type { WebGpuContext } from '../backend/webgpu/context.js';
 
 export const PLAYGROUND_METHODS = ['probe', 'oracle', 'topk-sae', 'dl-fista'] as const;
 export type PlaygroundMethod = (typeof PLAYGROUND_METHODS)[number];
@@ -82,8 +85,13 @@ function subtractRow(X: Matrix, b: Float32Array): Matrix {
 
 const now = () => performance.now();
 
+/** Where the playground runs: with `webgpu`, the TopK SAE trains on that GPU (fitTopKWebGpu). */
+export interface PlaygroundRuntime {
+  webgpu?: WebGpuContext | null;
+}
+
 /** Run the playground: world, then each method; `emit` receives every event (atoms are copies). */
-export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEvent) => void): Promise<void> {
+export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEvent) => void, runtime: PlaygroundRuntime = {}): Promise<void> {
   const t0 = now();
   const s = p.settings;
   const world = superpositionWorld({ latents: p.latents, active: p.active, samples: p.samples, dim: p.dim, seed: p.seed, split: 'compositional' });
@@ -104,15 +112,17 @@ export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEve
       const sae = createSAE('topk', paperSAEConfig('topk', X.train.cols, {
         atoms: p.latents, k: p.active, lr: s.saeLr, batch: s.saeBatch, epochs: s.saeEpochs, gamma: s.saeGamma, weightDecay: s.saeWeightDecay, seed: `${p.seed}:sae:topk`,
       }));
-      await sae.fit(X.train, {
+      const fitOpts = {
         seed: `${p.seed}:sae:topk`,
         progressIntervalMs: 50,
-        onProgress: (pg) => {
+        onProgress: (pg: { step: number; totalSteps: number; sqErr: number }) => {
           const w = sae.getWeights();
           const live = mcc(sae.encode(X.val), Z.val).mcc;
           emit({ type: 'progress', method, step: pg.step, total: pg.totalSteps, loss: pg.sqErr, mcc_id: live, atoms: w.W_dec.data.slice() });
         },
-      });
+      };
+      if (runtime.webgpu) await fitTopKWebGpu(sae as TopKSAE, X.train, { ...fitOpts, context: runtime.webgpu, lossEvery: 16 });
+      else await sae.fit(X.train, fitOpts);
       const w = sae.getWeights();
       const rec = dictionaryRecovery(w.W_dec, A);
       metrics = { ...codeMetrics(world, sae.encode(X.val), sae.encode(X.ood)), dict_mean_cos: rec.meanCos, dict_frac_090: rec.frac090 };

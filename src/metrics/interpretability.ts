@@ -23,6 +23,13 @@ import { assertFinite, assertInt, assertNumber } from '../core/validate.js';
  * sigmoid(α·Δ) (calc_MIS; α = 0.16 is the default of `calc_MIS_set`, `run_psychophysics`
  * defaults to α = None, i.e. the accuracy, which is our default too).
  *
+ * Sparse directions (`activeTop`, not in the reference): a direction that is exactly at its
+ * minimum on more than 1 − quantile of the samples (a TopK SAE latent is 0 on most stimuli) has
+ * fewer than L samples it responds to, and under the reference rule the rest of its "top" set
+ * is floor samples picked by the tie-breaking shuffle: its queries are then mostly stimuli it
+ * does not respond to, and even the true concept coordinates score chance. With `activeTop`
+ * the top set holds only samples above the floor (directions that reach L draw the same tasks).
+ *
  * The task draw is separate from the scoring (`misTasks` → `misScores`) so that the same tasks
  * can be replayed elsewhere (`misTasksToJSON`; test/fixtures/interpretability/gen.py replays
  * them in NumPy). Every reduction is float64.
@@ -84,6 +91,17 @@ export interface MisTaskOptions {
   quantile?: number;
   /** seed of the shuffle and the draws [0] */
   seed?: Seed;
+  /**
+   * Sparse directions [false: the reference rule]: the top set holds only samples whose
+   * activation is above the direction's minimum (its floor, e.g. the exact zeros of a TopK SAE
+   * latent). A direction active on m < L samples then draws its top tasks from those m; with
+   * m < k + 1 it cannot be tested (its score is NaN and it is left out of the mean, counted in
+   * `untestable`). Under the reference rule the top set of such a direction is padded with
+   * floor samples picked by the tie-breaking shuffle, so its "most activating" explanations and
+   * queries include stimuli it does not respond to at all. Directions active on at least L
+   * samples draw exactly the same tasks under both rules.
+   */
+  activeTop?: boolean;
 }
 
 export interface MisOptions extends MisTaskOptions {
@@ -100,6 +118,16 @@ export interface MisTasks {
   quantile: number;
   /** L = ceil(samples · quantile): size of the top and of the bottom set */
   subset: number;
+  /** the sparse-direction rule (`activeTop`) was used */
+  activeTop: boolean;
+  /**
+   * per unit: the size of its top set (L, or with `activeTop` the number of samples above the
+   * unit's floor when that is smaller); a unit with topSize < k + 1 is untestable and its
+   * task entries are −1
+   */
+  topSize: Int32Array;
+  /** per unit: how many samples are above its floor (its minimum activation), capped at L (both rules) */
+  aboveFloor: Int32Array;
   /**
    * [units x tasks x (k + 1)] sample indices, row-major: for unit u and task t, entries
    * ((u·tasks + t)·(k+1) + 0 … k−1) are E⁺ (most activating first) and entry … + k is q⁺.
@@ -109,14 +137,15 @@ export interface MisTasks {
   minus: Int32Array;
 }
 
-function resolveTaskOptions(o: MisTaskOptions): Required<Omit<MisTaskOptions, 'seed'>> & { seed: Seed } {
+function resolveTaskOptions(o: MisTaskOptions): Required<Omit<MisTaskOptions, 'seed' | 'activeTop'>> & { seed: Seed; activeTop: boolean } {
   const tasks = o.tasks ?? 100;
   const k = o.k ?? 9;
   const quantile = o.quantile ?? 0.25;
   assertInt('tasks', tasks, 1);
   assertInt('k', k, 1);
   assertNumber('quantile', quantile, 0, 0.5, { exclusiveMin: true });
-  return { tasks, k, quantile, seed: o.seed ?? 0 };
+  if (o.activeTop !== undefined && typeof o.activeTop !== 'boolean') fail('E_ARG', `activeTop must be true or false, got ${String(o.activeTop)}`);
+  return { tasks, k, quantile, seed: o.seed ?? 0, activeTop: o.activeTop ?? false };
 }
 
 /** L = ceil(samples · quantile), checked against K + 1 and the sample count. */
@@ -137,7 +166,7 @@ export function misSubsetSize(samples: number, quantile: number, k: number): num
  */
 export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
   if (!(acts instanceof Matrix)) fail('E_ARG', 'acts must be a Matrix [samples x units]');
-  const { tasks, k, quantile, seed } = resolveTaskOptions(o);
+  const { tasks, k, quantile, seed, activeTop } = resolveTaskOptions(o);
   const n = acts.rows, U = acts.cols;
   if (U < 1) fail('E_SHAPE', 'acts has no columns (units); give a matrix [samples x units]');
   assertFinite('acts', acts);
@@ -145,6 +174,8 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
   const K1 = k + 1;
   const plus = new Int32Array(U * tasks * K1);
   const minus = new Int32Array(U * tasks * K1);
+  const topSize = new Int32Array(U).fill(L);
+  const aboveFloor = new Int32Array(U);
   const root = new Rng(seed);
   const a = new Float64Array(n);
   const rank = new Int32Array(n);
@@ -166,9 +197,27 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
     const bottom = buf.slice(0, L).sort(asc);
     buf.set(perm);
     selectFirst(buf, L, desc);
-    const top = buf.slice(0, L).sort(desc);
+    let top = buf.slice(0, L).sort(desc);
+    let Lu = L;
+    // samples at the floor (the minimum activation) are ties the direction cannot rank
+    const floor = a[bottom[0]];
+    let m = 0;
+    while (m < L && a[top[m]] > floor) m++;
+    aboveFloor[u] = m;
+    if (activeTop) {
+      if (m < L) {
+        Lu = m;
+        top = top.slice(0, m);
+      }
+      topSize[u] = Lu;
+      if (Lu < K1) {
+        plus.fill(-1, u * tasks * K1, (u + 1) * tasks * K1);
+        minus.fill(-1, u * tasks * K1, (u + 1) * tasks * K1);
+        continue;
+      }
+    }
     for (let t = 0; t < tasks; t++) {
-      const pt = rng.choice(L, K1);
+      const pt = rng.choice(Lu, K1);
       const pb = rng.choice(L, K1);
       // set position p (0 = most extreme) ↔ top[p] / bottom[p]; sorted positions = sorted by activation
       pt.sort((x, y) => x - y);
@@ -182,7 +231,7 @@ export function misTasks(acts: Matrix, o: MisTaskOptions = {}): MisTasks {
       minus.set(drawB, off);
     }
   }
-  return { samples: n, units: U, tasks, k, quantile, subset: L, plus, minus };
+  return { samples: n, units: U, tasks, k, quantile, subset: L, activeTop, topSize, aboveFloor, plus, minus };
 }
 
 /**
@@ -218,8 +267,10 @@ function selectFirst(idx: Int32Array, m: number, cmp: (x: number, y: number) => 
 export interface MisScores {
   /** per unit: fraction of tasks with Δ > 0, or mean sigmoid(α·Δ) */
   scores: Float64Array;
-  /** the mean over units */
+  /** the mean over the testable units (NaN when none is) */
   mean: number;
+  /** units that could not be tested (`activeTop`: fewer than k + 1 samples above their floor); their score is NaN */
+  untestable: number;
   /** [units x tasks] Δ of every task */
   deltas: Float64Array;
   alpha: number | null;
@@ -247,7 +298,14 @@ export function misScores(t: MisTasks, similarity: SimilarityModel, o: { alpha?:
     for (let j = 0; j < k; j++) acc += sim(q, E[off + j]);
     return acc / k;
   };
+  let untestable = 0;
   for (let u = 0; u < units; u++) {
+    if (t.topSize && t.topSize[u] < K1) {
+      scores[u] = NaN;
+      deltas.fill(NaN, u * tasks, (u + 1) * tasks);
+      untestable++;
+      continue;
+    }
     let acc = 0;
     for (let task = 0; task < tasks; task++) {
       const off = (u * tasks + task) * K1;
@@ -260,8 +318,9 @@ export function misScores(t: MisTasks, similarity: SimilarityModel, o: { alpha?:
     scores[u] = acc / tasks;
   }
   let m = 0;
-  for (const v of scores) m += v;
-  return { scores, mean: units ? m / units : NaN, deltas, alpha };
+  for (const v of scores) if (!Number.isNaN(v)) m += v;
+  const tested = units - untestable;
+  return { scores, mean: tested ? m / tested : NaN, untestable, deltas, alpha };
 }
 
 export interface MisResult extends MisScores {
@@ -285,6 +344,7 @@ export function mis(acts: Matrix, similarity: SimilarityModel | Matrix, o: MisOp
 /** The task draw as plain JSON (nested arrays [unit][task][k + 1]) for replay elsewhere. */
 export function misTasksToJSON(t: MisTasks): {
   samples: number; units: number; tasks: number; k: number; quantile: number; subset: number; plus: number[][][]; minus: number[][][];
+  activeTop?: true; topSize?: number[];
 } {
   const nest = (a: Int32Array) => {
     const out: number[][][] = [];
@@ -296,5 +356,7 @@ export function misTasksToJSON(t: MisTasks): {
     }
     return out;
   };
-  return { samples: t.samples, units: t.units, tasks: t.tasks, k: t.k, quantile: t.quantile, subset: t.subset, plus: nest(t.plus), minus: nest(t.minus) };
+  const base = { samples: t.samples, units: t.units, tasks: t.tasks, k: t.k, quantile: t.quantile, subset: t.subset, plus: nest(t.plus), minus: nest(t.minus) };
+  // the reference rule's JSON is unchanged; the sparse-direction rule adds its per-unit top-set sizes
+  return t.activeTop ? { ...base, activeTop: true, topSize: Array.from(t.topSize) } : base;
 }

@@ -1,5 +1,6 @@
 // Playground: a superposition world built from sliders, and a linear probe, a TopK SAE,
-// DL-FISTA and the FISTA oracle trained live in a Web Worker on the wasm backend.
+// DL-FISTA and the FISTA oracle trained live in a Web Worker on the wasm backend (the TopK SAE
+// on WebGPU when the browser has an adapter; the badge #sae-backend says which).
 import { Matrix } from '../../src/core/matrix.js';
 import { dictionaryRecovery } from '../../src/metrics/dictionary.js';
 import { clear, fmt, h } from './dom.js';
@@ -52,6 +53,8 @@ export function playground(root: HTMLElement, query: URLSearchParams): void {
   const stopBtn = h('button', { id: 'stop', disabled: true }, 'Stop');
   const status = h('div', { id: 'status', class: 'status' }, 'Set the world and press Run.');
   const backendLine = h('div', { id: 'backend', class: 'muted' });
+  // which device trains the TopK SAE: WebGPU when the browser gives an adapter, else wasm
+  const saeBadge = h('div', { id: 'sae-backend', class: 'badge', 'data-backend': 'unknown', title: 'where the TopK SAE trains' }, 'TopK SAE: —');
   const problem = h('div', { class: 'problem', id: 'problem' });
 
   const resultTable = h('table', { class: 'results', id: 'play-results' });
@@ -61,7 +64,7 @@ export function playground(root: HTMLElement, query: URLSearchParams): void {
     h('h1', {}, 'Playground: superposition, live'),
     h('p', { class: 'muted intro' }, 'n sparse latents (k active per sample) are mixed into m < n dimensions: x = z·A. A linear probe cannot undo the superposition out of distribution; sparse coding can. Codes are scored by MCC (mean |correlation| with the true latents after matching) on held-out in-distribution samples and on an out-of-distribution set of new latent combinations (the "Stop Probing, Start Coding" protocol).'),
     h('div', { class: 'play' },
-      h('aside', {}, form, mrow, h('div', { class: 'buttons' }, runBtn, stopBtn), problem, status, backendLine),
+      h('aside', {}, form, mrow, h('div', { class: 'buttons' }, runBtn, stopBtn), problem, status, backendLine, saeBadge),
       h('main', {}, resultTable, livePlot, h('h3', {}, 'Learned atoms against the true ones'), h('p', { class: 'muted' }, '|cosine| between each true atom (rows) and the learned atom matched to it (columns, Hungarian matching): a dark diagonal is a recovered dictionary.'), pictures)),
   );
 
@@ -155,10 +158,15 @@ export function playground(root: HTMLElement, query: URLSearchParams): void {
     }
   }
 
-  function onEvent(e: PlaygroundEvent | { type: 'backend'; name: string }): void {
+  function onEvent(e: PlaygroundEvent | { type: 'backend'; name: string } | { type: 'sae-backend'; webgpu: boolean; note: string }): void {
     switch (e.type) {
       case 'backend':
         backendLine.textContent = `backend: ${e.name}`;
+        break;
+      case 'sae-backend':
+        saeBadge.dataset.backend = e.webgpu ? 'webgpu' : 'wasm';
+        saeBadge.textContent = e.webgpu ? `TopK SAE: WebGPU — ${e.note}` : 'TopK SAE: wasm (no WebGPU)';
+        saeBadge.title = e.note;
         break;
       case 'world':
         A = new Matrix(e.latents, e.dim, e.A);

@@ -1,8 +1,10 @@
 // Web Worker: loads the wasm backend (threads when the page is cross-origin isolated) and runs
-// the playground off the main thread. Cancelling = the page terminates this worker.
+// the playground off the main thread; the TopK SAE trains on WebGPU when the browser gives an
+// adapter (else on wasm like the rest). Cancelling = the page terminates this worker.
 import { registerBackend, useBackend, backend } from '../../src/backend/registry.js';
 import { loadWasmBackend } from '../../src/backend/wasm/index.js';
 import { runPlayground, type PlaygroundEvent, type PlaygroundParams } from '../../src/explore/playground.js';
+import { WebGpuContext } from '../../src/backend/webgpu/context.js';
 
 // DL-FISTA yields with setImmediate between outer steps; browsers have none. A MessageChannel
 // task is the closest (setTimeout(0) is clamped to 4 ms after a few nestings).
@@ -34,7 +36,14 @@ function init(wasmDir: string): Promise<string> {
   return ready;
 }
 
-function post(e: PlaygroundEvent | { type: 'backend'; name: string }): void {
+/** WebGPU for the TopK SAE: the context, or null and the one-line reason (asked once per worker). */
+let gpuReady: Promise<{ context: WebGpuContext | null; note: string }> | null = null;
+function initGpu(): Promise<{ context: WebGpuContext | null; note: string }> {
+  gpuReady ??= WebGpuContext.tryCreate({ timeoutMs: 8000 });
+  return gpuReady;
+}
+
+function post(e: PlaygroundEvent | { type: 'backend'; name: string } | { type: 'sae-backend'; webgpu: boolean; note: string }): void {
   const transfer: Transferable[] = [];
   if ('atoms' in e && e.atoms) transfer.push(e.atoms.buffer);
   if (e.type === 'world') transfer.push(e.A.buffer);
@@ -46,8 +55,10 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
   if (req.type !== 'run') return;
   const name = await init(req.wasmDir);
   post({ type: 'backend', name: `${name} — active: ${backend().name}` });
+  const gpu = req.params.methods.includes('topk-sae') ? await initGpu() : { context: null, note: 'not needed' };
+  post({ type: 'sae-backend', webgpu: !!gpu.context, note: gpu.note });
   try {
-    await runPlayground(req.params, post);
+    await runPlayground(req.params, post, { webgpu: gpu.context });
   } catch (e) {
     post({ type: 'error', message: (e as Error).message });
   }

@@ -18,7 +18,7 @@ function formatRow(row: Record<string, unknown>): string {
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'run benchmarks (GEMM vs NumPy, kernels vs js, call overhead) on this machine',
-  usage: 'bench <name|all> [--json] [--sizes MxKxN,...] [--backends native,wasm,js] [--repeats N] [--no-peers]',
+  usage: 'bench <name|all> [--json] [--sizes MxKxN,...] [--backends native,wasm,js,webgpu] [--browser] [--repeats N] [--no-peers]',
   description: [
     'Each result is one line (one JSON object per line with --json). Peers (NumPy, ...) run with',
     '/usr/bin/python3 (or SPARSECODE_PYTHON) in the same environment as this process, and are',
@@ -29,7 +29,8 @@ export const benchCommand: Command = {
   options: [
     { name: 'json', type: 'boolean', help: 'print one JSON object per result' },
     { name: 'sizes', type: 'list', metavar: 'MxKxN,...', help: 'GEMM sizes, m x k x n (gemm; default 1024x1024x1024,4096x512x4096,256x512x16384); eigh: matrix orders (default 1024)' },
-    { name: 'backends', type: 'list', metavar: 'NAME,...', choices: ['native', 'wasm', 'js'], help: 'backends to measure (default: every loaded one)' },
+    { name: 'backends', type: 'list', metavar: 'NAME,...', choices: ['native', 'wasm', 'js', 'webgpu'], help: 'backends to measure (default: every loaded CPU one); webgpu (gemm, sae): the GPU through the optional "webgpu" package, or headless Chromium with --browser' },
+    { name: 'browser', type: 'boolean', help: 'gemm, sae with --backends webgpu: measure WebGPU in headless Chromium (CHROMIUM_PATH; SwiftShader on the CPU unless SPARSECODE_WEBGPU_ADAPTER=gpu)' },
     { name: 'repeats', type: 'int', metavar: 'N', help: 'timed runs per measurement, median reported (default 5 for gemm, 7 for ops)' },
     { name: 'budget', type: 'number', metavar: 'SECONDS', help: 'stop adding timed runs to a measurement after this long (default 3 for gemm, 2 for ops)' },
     { name: 'latents', type: 'intlist', metavar: 'N,...', help: 'dl-outer: latents (= atoms) of the Stop-Probing worlds (default 1000,5000; at most 10000)' },
@@ -45,7 +46,7 @@ export const benchCommand: Command = {
     { name: 'rounds', type: 'int', metavar: 'R', help: 'diet: interleaved rounds of ours and PyTorch (default 3)' },
     { name: 'peers', type: 'boolean', default: true, help: 'also run the Python peers (NumPy); --no-peers skips them' },
   ],
-  examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench eigh --sizes 1024,4096', 'sparsecode bench all --json > bench.jsonl'],
+  examples: ['sparsecode bench', 'sparsecode bench gemm --json', 'sparsecode bench gemm --sizes 512x512x512 --backends native', 'sparsecode bench ops', 'sparsecode bench eigh --sizes 1024,4096', 'sparsecode bench gemm --backends webgpu --browser --sizes 512x512x512', 'sparsecode bench sae --backends webgpu --dim 768 --atoms 16384 --k 32 --batch 4096', 'sparsecode bench all --json > bench.jsonl'],
   async run(ctx) {
     const name = ctx.positionals[0];
     if (ctx.positionals.length > 1) fail('E_USAGE', `bench takes one name, got ${ctx.positionals.join(' ')}`);

@@ -11,7 +11,7 @@ import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 export const interpretabilityCommand: Command = {
   name: 'interpretability',
   summary: 'the 2-AFC interpretability index (MIS) of units, k-means directions or SAE latents, from a similarity model',
-  usage: 'interpretability --acts A.npy (--embeddings E.npy | --similarity S.npy) [--directions units|kmeans|sae:DIR] [--clusters K] [--restarts R] [--tasks 100] [--k 9] [--quantile 0.25] [--alpha a] [--seed S] [--save-tasks T.json] [--json]',
+  usage: 'interpretability --acts A.npy (--embeddings E.npy | --similarity S.npy) [--directions units|kmeans|sae:DIR] [--clusters K] [--restarts R] [--tasks 100] [--k 9] [--quantile 0.25] [--alpha a] [--active-top] [--seed S] [--save-tasks T.json] [--json]',
   description: [
     'A is [samples x units]: activations of a layer on a set of stimuli. The similarity model says how alike two stimuli',
     'look to an observer: --embeddings E.npy [samples x dims] (cosine similarity of rows: e.g. DreamSim or CLIP embeddings',
@@ -27,6 +27,11 @@ export const interpretabilityCommand: Command = {
     'identity when K equals the units, else k-means++ with --restarts starts; activation = -distance to the centroid), or',
     'sae:DIR (the latents of a model written by sparsecode fit, or an SAELens folder, encoding A).',
     '--save-tasks writes the task draw (sample indices per direction and task) so that it can be replayed elsewhere.',
+    '',
+    'Sparse directions (SAE latents are exactly 0 on most stimuli): a direction above its minimum on fewer than',
+    'ceil(samples x quantile) stimuli has its top set padded, by the random tie-break, with stimuli it does not respond to.',
+    '--active-top (not in the reference) draws a direction\'s top tasks only from stimuli above its minimum; a direction above',
+    'it on fewer than k + 1 stimuli is untestable (score null / NaN, left out of the mean). Dense directions are unchanged.',
   ].join('\n'),
   options: [
     { name: 'acts', type: 'string', help: 'activations [samples x units] (.npy or .safetensors)', required: true, metavar: 'A.npy' },
@@ -39,6 +44,7 @@ export const interpretabilityCommand: Command = {
     { name: 'k', type: 'int', help: 'explanations per side of a task', default: 9 },
     { name: 'quantile', type: 'number', help: 'fraction of stimuli in the top and in the bottom set, in (0, 0.5]', default: 0.25 },
     { name: 'alpha', type: 'number', help: 'score = mean sigmoid(alpha delta) instead of the fraction with delta > 0' },
+    { name: 'active-top', type: 'boolean', help: 'sparse directions: top set only from stimuli above the direction\'s minimum (see above)' },
     { name: 'seed', type: 'int', help: 'seed of the task draw (and of k-means++)', default: 0 },
     { name: 'save-tasks', type: 'string', help: 'write the task draw as JSON', metavar: 'T.json' },
     { name: 'json', type: 'boolean', help: 'print one JSON object' },
@@ -48,6 +54,7 @@ export const interpretabilityCommand: Command = {
     'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --json',
     'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --directions kmeans --clusters 128',
     'sparsecode interpretability --acts layer3.npy --similarity lpips_sim.npy --directions sae:runs/sae --quantile 0.05 --save-tasks tasks.json',
+    'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --directions sae:runs/sae --quantile 0.01 --active-top --json',
   ],
   isolate: true,
   async run(ctx) {
@@ -96,7 +103,13 @@ export const interpretabilityCommand: Command = {
     } else {
       return fail('E_USAGE', `--directions must be units, kmeans or sae:DIR, got "${dirSpec}"`);
     }
-    const tasks = misTasks(directions, { tasks: o.tasks, k: o.k, quantile: o.quantile, seed: o.seed });
+    const activeTop = o['active-top'] === true;
+    const tasks = misTasks(directions, { tasks: o.tasks, k: o.k, quantile: o.quantile, seed: o.seed, activeTop });
+    let rare = 0;
+    for (const m of tasks.aboveFloor) if (m < tasks.subset) rare++;
+    if (rare && !activeTop) {
+      ctx.note(`${rare} of ${tasks.units} directions are above their minimum on fewer than ${tasks.subset} stimuli: their top sets are padded with stimuli they do not respond to (ties broken at random); --active-top draws their top tasks only from stimuli above their minimum`);
+    }
     if (o['save-tasks'] !== undefined) writeFileAtomic(o['save-tasks'], JSON.stringify({ directions: kind, seed: o.seed, ...misTasksToJSON(tasks) }) + '\n');
     const r = misScores(tasks, sim, { alpha: o.alpha });
     const scores = Array.from(r.scores);
@@ -104,17 +117,18 @@ export const interpretabilityCommand: Command = {
       ctx.print(JSON.stringify({
         directions: kind, samples: acts.rows, units: acts.cols, count: scores.length, similarity: sim.name,
         tasks: tasks.tasks, k: tasks.k, quantile: tasks.quantile, subset: tasks.subset, alpha: r.alpha, seed: o.seed,
-        ...extra, scores, mean: r.mean,
+        active_top: activeTop, rare, untestable: r.untestable,
+        ...extra, scores: scores.map((v) => (Number.isNaN(v) ? null : v)), mean: Number.isNaN(r.mean) ? null : r.mean,
       }));
       return;
     }
     ctx.print(`MIS of ${scores.length} ${kind === 'units' ? 'units' : kind === 'kmeans' ? 'k-means directions' : 'SAE latents'} (${acts.rows} stimuli; ${sim.name}; ${tasks.tasks} tasks, k = ${tasks.k}, quantile ${tasks.quantile} -> ${tasks.subset} per set${r.alpha !== null ? `, alpha ${r.alpha}` : ''})`);
-    const order = scores.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]);
+    const order = scores.map((v, i) => [v, i] as const).sort((a, b) => (Number.isNaN(b[0]) ? -Infinity : b[0]) - (Number.isNaN(a[0]) ? -Infinity : a[0]));
     const shown = order.length <= 40 ? order : [...order.slice(0, 20), ...order.slice(-20)];
     for (let j = 0; j < shown.length; j++) {
       if (order.length > 40 && j === 20) ctx.print(`  ... ${order.length - 40} more ...`);
-      ctx.print(`  ${String(shown[j][1]).padStart(6)}  ${shown[j][0].toFixed(3)}`);
+      ctx.print(`  ${String(shown[j][1]).padStart(6)}  ${Number.isNaN(shown[j][0]) ? 'untestable' : shown[j][0].toFixed(3)}`);
     }
-    ctx.print(`mean MIS: ${r.mean.toFixed(4)}`);
+    ctx.print(`mean MIS: ${r.mean.toFixed(4)}${r.untestable ? ` (over ${scores.length - r.untestable} testable directions; ${r.untestable} untestable)` : ''}`);
   },
 };

@@ -18,6 +18,7 @@ export { MatchingPursuitSAE } from './mp.js';
 export { MatryoshkaSAE } from './matryoshka.js';
 export { SAE_KINDS, SAE_METHOD_KINDS, saeKindOf, defaultMatryoshkaWidths, checkMatryoshkaWidths, resolveConfig, type SAEConfig, type SAEKind, type ResolvedSAEConfig } from './config.js';
 export { geometricMedian, projectRadial } from './init.js';
+export { fitTopKWebGpu, type WebGpuFitOptions, type WebGpuFitResult } from './webgpu-fit.js';
 
 /** Make an SAE of the given kind: `createSAE('topk', {atoms: 4096, k: 32})`. */
 export function createSAE(kind: SAEKind, config: SAEConfig): SparseAutoencoder {
