@@ -21,7 +21,7 @@ function setup(widths: number[], k: number, seed: number): { sae: SparseAutoenco
 }
 
 /** Independent dense float64 forward: BatchTopK over the batch, then the sum of the prefix SSEs / n. */
-function denseLoss(sae: SparseAutoencoder, X: Matrix, widths: number[], k: number): { loss: number; mse: number } {
+function denseLoss(sae: SparseAutoencoder, X: Matrix, widths: number[], k: number): { loss: number; sqErr: number } {
   const W = sae.getWeights();
   const pre: number[] = [];
   for (let i = 0; i < ROWS; i++) for (let a = 0; a < ATOMS; a++) {
@@ -31,7 +31,7 @@ function denseLoss(sae: SparseAutoencoder, X: Matrix, widths: number[], k: numbe
   }
   const sorted = pre.filter((v) => v > 0).sort((a, b) => b - a);
   const thr = sorted.length > ROWS * k ? sorted[ROWS * k - 1] : 0;
-  let loss = 0, mse = 0;
+  let loss = 0, sqErr = 0;
   for (let i = 0; i < ROWS; i++) {
     for (const m of widths) {
       let sse = 0;
@@ -41,10 +41,10 @@ function denseLoss(sae: SparseAutoencoder, X: Matrix, widths: number[], k: numbe
         sse += (xh - X.get(i, q)) ** 2;
       }
       loss += sse;
-      if (m === ATOMS) mse += sse;
+      if (m === ATOMS) sqErr += sse;
     }
   }
-  return { loss: loss / ROWS, mse: mse / ROWS };
+  return { loss: loss / ROWS, sqErr: sqErr / ROWS };
 }
 
 test('Matryoshka SAE: the nested prefix loss equals a dense float64 computation', () => {
@@ -53,7 +53,7 @@ test('Matryoshka SAE: the nested prefix loss equals a dense float64 computation'
     const st = sae.forwardBackward(X);
     const ref = denseLoss(sae, X, widths, k);
     assert.ok(Math.abs(st.loss - ref.loss) < 1e-4 * (1 + ref.loss), `loss ${st.loss} vs ${ref.loss}`);
-    assert.ok(Math.abs(st.mse - ref.mse) < 1e-4 * (1 + ref.mse), `mse ${st.mse} vs ${ref.mse}`);
+    assert.ok(Math.abs(st.sqErr - ref.sqErr) < 1e-4 * (1 + ref.sqErr), `sqErr ${st.sqErr} vs ${ref.sqErr}`);
   }
 });
 

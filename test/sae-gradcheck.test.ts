@@ -137,8 +137,9 @@ test('TopK SAE with AuxK (dead latents forced): the AuxK gradient matches finite
   // here in float64 with e and tv frozen at the starting parameters and the same dead set.
   const A = 12, N = 4, K = 2, KAUX = 3, COEF = 0.5;
   const { sae, X } = setup('topk', { k: K, auxK: KAUX, auxkCoef: COEF }, 31, A, N);
-  (sae as unknown as { deadAfter: number }).deadAfter = 0; // every latent that does not fire in the batch is dead
-  const st = sae.forwardBackward(X);
+  // the trainer's mask: every latent dead before the batch, so those that do not fire in it are AuxK's
+  const act = { dead: new Uint8Array(A).fill(1), fired: new Uint8Array(A) };
+  const st = sae.forwardBackward(X, act);
   const ws = (sae as unknown as { ws: { pre: Matrix; xhat: Matrix } }).ws;
   const pre0 = ws.pre.clone();
   // which latents fired (main TopK selection with a positive value) — the rest are dead
@@ -148,6 +149,7 @@ test('TopK SAE with AuxK (dead latents forced): the AuxK gradient matches finite
     assert.ok(Math.min(Math.abs(r[K - 1][0]), r[K - 1][0] - r[K][0]) > 0.01, `row ${i} main selection too close to a kink`);
     for (let t = 0; t < K; t++) if (r[t][0] > 0) alive[r[t][1]] = 1;
   }
+  assert.deepEqual([...act.fired], [...alive], 'the step reports the latents that fired');
   const deadList = [...Array(A).keys()].filter((a) => !alive[a]);
   assert.ok(deadList.length >= KAUX, `need at least ${KAUX} dead latents, got ${deadList.length}`);
   const kAux = Math.min(KAUX, deadList.length);
@@ -188,7 +190,7 @@ test('TopK SAE with AuxK (dead latents forced): the AuxK gradient matches finite
   const twin = createSAE('topk', { atoms: A, k: K, auxK: KAUX, auxkCoef: 0 } as SAEConfig);
   twin.setWeights({ ...sae.getWeights() });
   twin.forwardBackward(X);
-  sae.forwardBackward(X);
+  sae.forwardBackward(X, act);
   let diff = 0;
   const pa = sae.paramList(), pb = twin.paramList();
   for (let q = 0; q < pa.length; q++) for (let i = 0; i < pa[q].grad.length; i++) diff = Math.max(diff, Math.abs(pa[q].grad[i] - pb[q].grad[i]));
@@ -196,8 +198,8 @@ test('TopK SAE with AuxK (dead latents forced): the AuxK gradient matches finite
 
   const r = gradcheck({
     params: sae.paramList(),
-    loss: () => sae.forwardBackward(X).mse + auxRef(),
-    lossAndGrad: () => sae.forwardBackward(X).loss,
+    loss: () => sae.forwardBackward(X, act).sqErr + auxRef(),
+    lossAndGrad: () => sae.forwardBackward(X, act).loss,
     h: 1e-3, atol: 3e-3, rtol: 3e-2,
   });
   assert.deepEqual(r.failures, [], 'TopK + AuxK backward vs finite differences');

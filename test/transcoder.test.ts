@@ -45,7 +45,7 @@ test('TopK transcoder: loss equals a dense float64 computation; backward matches
   for (const skip of [false, true]) {
     const { tc, J } = setup(skip, skip ? 2 : 1);
     const st = tc.forwardBackward(J);
-    assert.ok(Math.abs(st.mse - denseLoss(tc, J)) < 1e-4 * (1 + st.mse), `skip ${skip}: mse ${st.mse} vs dense ${denseLoss(tc, J)}`);
+    assert.ok(Math.abs(st.sqErr - denseLoss(tc, J)) < 1e-4 * (1 + st.sqErr), `skip ${skip}: sqErr ${st.sqErr} vs dense ${denseLoss(tc, J)}`);
     const r = gradcheck({ params: tc.paramList(), loss: () => tc.forwardBackward(J).loss, lossAndGrad: () => tc.forwardBackward(J).loss, h: 1e-3, atol: 3e-3, rtol: 3e-2 });
     assert.deepEqual(r.failures, [], `skip ${skip}: backward vs finite differences`);
     assert.ok(r.checked >= ATOMS * (DIN + DOUT) + (skip ? DIN * DOUT : 0), `skip ${skip}: checked ${r.checked} entries`);

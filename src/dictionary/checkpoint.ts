@@ -50,3 +50,69 @@ export function loadCheckpoint(dir: string): Checkpoint | null {
   for (const [k, t] of Object.entries(f.tensors)) tensors[k] = { shape: t.shape, data: t.data, dtype: t.dtype };
   return { step: meta.step, state: meta.state ?? {}, tensors };
 }
+
+/** One setting a checkpoint records (compared on resume as JSON). */
+export type Setting = string | number | boolean | null | readonly (string | number)[];
+export type Settings = Record<string, Setting>;
+
+/** One setting that differs between a checkpoint and the run that would resume it. */
+export interface SettingDifference {
+  key: string;
+  checkpoint: unknown;
+  run: unknown;
+}
+
+/**
+ * The settings that differ between those a checkpoint recorded and this run's, in the run's
+ * order. A key the checkpoint did not record (written before that setting was recorded) is not
+ * compared; one the checkpoint recorded that this run lacks differs (run: undefined).
+ */
+export function settingsDifferences(recorded: Record<string, unknown>, run: Settings): SettingDifference[] {
+  const out: SettingDifference[] = [];
+  for (const [key, v] of Object.entries(run)) {
+    if (!Object.hasOwn(recorded, key)) continue;
+    if (JSON.stringify(recorded[key]) !== JSON.stringify(v)) out.push({ key, checkpoint: recorded[key], run: v });
+  }
+  for (const key of Object.keys(recorded)) if (!Object.hasOwn(run, key)) out.push({ key, checkpoint: recorded[key], run: undefined });
+  return out;
+}
+
+export interface SettingsCheckOptions {
+  /** the checkpoint folder (named in the message) */
+  dir: string;
+  /** who resumes (the message's first word, e.g. `fit`, `dl-fista`) */
+  where: string;
+  /** a sentence to add after a field's line (e.g. how to resume a streamed run) */
+  hints?: Record<string, string>;
+}
+
+/**
+ * Refuse to resume a checkpoint made with other settings: E_ARG (exit 2) naming every field that
+ * differs with the checkpoint's value and this run's, and the fix (the same settings, or delete
+ * the checkpoint). One check for every trainer that checkpoints (SAEs, DL-FISTA).
+ */
+export function checkSettings(recorded: Record<string, unknown>, run: Settings, o: SettingsCheckOptions): void {
+  const diffs = settingsDifferences(recorded, run);
+  if (diffs.length === 0) return;
+  const show = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v));
+  const lines = diffs.map((x) => `  ${x.key}: written for ${x.key} = ${show(x.checkpoint)}, this run has ${x.key} = ${show(x.run)}${o.hints?.[x.key] ? ` ${o.hints[x.key]}` : ''}`);
+  fail(
+    'E_ARG',
+    `${o.where}: the checkpoint in ${o.dir} was written with other settings than this run's (${diffs.length} differ${diffs.length === 1 ? 's' : ''}):\n${lines.join('\n')}\n`
+      + `Resume with the checkpoint's settings, or delete ${checkpointPath(o.dir)} (or write to another folder) to start afresh.`,
+    { differences: diffs, key: diffs[0].key, checkpoint: diffs[0].checkpoint, run: diffs[0].run },
+  );
+}
+
+/** FNV-1a (two lanes) over the 32-bit words of float32 values: a cheap 64-bit fingerprint of data. */
+export function hashFloat32(a: Float32Array): string {
+  const w = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  let h = 0x811c9dc5;
+  let g = 0x12345679;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    h = Math.imul(h ^ x, 0x01000193);
+    g = Math.imul(g ^ (x >>> 16) ^ (x << 16), 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0') + (g >>> 0).toString(16).padStart(8, '0');
+}

@@ -5,7 +5,7 @@ import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkSettings, hashFloat32, loadCheckpoint, saveCheckpoint, type Checkpoint, type Settings } from './checkpoint.js';
 import { ModSolver } from './mod.js';
 
 /** Progress of a classical dictionary learner, reported once per outer step. */
@@ -207,30 +207,13 @@ function unitize(v: Float64Array): number {
 
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** FNV-1a over the 32-bit words of a float32 array: a cheap fingerprint of data values. */
-function hashFloat32(a: Float32Array): string {
-  const w = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  let h = 0x811c9dc5;
-  let g = 0x12345679;
-  for (let i = 0; i < w.length; i++) {
-    const x = w[i];
-    h = Math.imul(h ^ x, 0x01000193);
-    g = Math.imul(g ^ (x >>> 16) ^ (x << 16), 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0') + (g >>> 0).toString(16).padStart(8, '0');
-}
-
-/** The checkpoint identity fields, in a fixed order (compared one by one on resume). */
-type Identity = Record<string, string | number | boolean>;
+/** The checkpoint identity fields: everything that changes the trajectory or where it stops. */
+type Identity = Settings;
 
 function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
-  const was = ck.state.identity as Identity | undefined;
+  const was = ck.state.identity as Record<string, unknown> | undefined;
   if (!was || typeof was !== 'object') fail('E_ARG', `${where}: the checkpoint in ${dir} is not a DL-FISTA checkpoint (no identity); delete ${dir} or use another checkpoint folder`);
-  for (const [key, v] of Object.entries(identity)) {
-    if (was[key] !== v) {
-      fail('E_ARG', `${where}: the checkpoint in ${dir} was written for ${key} = ${JSON.stringify(was[key])}, this run has ${key} = ${JSON.stringify(v)} (another problem or other options); resume with the original data and options, or delete ${dir} (or use another checkpoint folder) to start afresh`, { key, checkpoint: was[key], run: v });
-    }
-  }
+  checkSettings(was, identity, { dir, where });
 }
 
 function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {

@@ -3,6 +3,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import type { Rng, Seed } from '../core/rng.js';
 import { batches, type RowBatch, type RowSource } from '../io/rows.js';
+import { hashFloat32 } from './checkpoint.js';
 
 /**
  * Training from row sources (files larger than memory): a bounded random sample for the
@@ -55,6 +56,74 @@ export function readRowsAt(source: RowSource, idx: ArrayLike<number>): Matrix {
   return S;
 }
 
+/**
+ * A fingerprint of a data set for checkpoints: its shape and a hash of up to 64 evenly spaced
+ * rows (the first and the last among them), read with positioned reads from a source. Another
+ * file, or the same file rewritten, almost surely gives another fingerprint.
+ */
+export function fingerprintRows(data: Matrix | RowSource): string {
+  const n = data.rows, d = data.cols;
+  const m = Math.min(n, 64);
+  const idx = new Int32Array(m);
+  for (let i = 0; i < m; i++) idx[i] = m === 1 ? 0 : Math.round((i * (n - 1)) / (m - 1));
+  const S = data instanceof Matrix ? data.takeRows(idx) : readRowsAt(data, idx);
+  return `[${n} x ${d}] rows ${hashFloat32(S.data)}`;
+}
+
+/**
+ * Where a trainer's batches come from: an endless stream of rows (epoch after epoch) handed out
+ * `count` at a time into a caller buffer, multiplied by `scale`; a batch may straddle two
+ * epochs. In memory (`PermutedRows`) and from a file (`RowStream`) alike, the order is a
+ * function of the seed and the sizes, so a run resumed at row `startRow` sees the rows an
+ * uninterrupted one would.
+ */
+export interface BatchRows {
+  readonly cols: number;
+  next(out: Float32Array, count: number, scale?: number): void;
+  close(): void;
+}
+
+/**
+ * Rows of an in-memory matrix (or the subset `rows` of it, e.g. without a held-out slice) in a
+ * fresh seeded permutation every epoch: epoch e uses `orderRng.fork(e).permutation(rows)`.
+ */
+export class PermutedRows implements BatchRows {
+  readonly cols: number;
+  /** rows handed out so far (counting from the start of epoch 0) */
+  consumed: number;
+  private readonly count: number;
+  private epoch = -1;
+  private perm: Int32Array = new Int32Array(0);
+
+  constructor(readonly X: Matrix, private readonly orderRng: Rng, private readonly rows: Int32Array | null = null, startRow = 0) {
+    this.cols = X.cols;
+    this.count = rows ? rows.length : X.rows;
+    if (this.count < 1) fail('E_SHAPE', 'PermutedRows: no rows to train on');
+    if (!Number.isSafeInteger(startRow) || startRow < 0) fail('E_ARG', `PermutedRows: startRow must be a non-negative integer, got ${startRow}`);
+    this.consumed = startRow;
+  }
+
+  next(out: Float32Array, count: number, scale = 1): void {
+    const d = this.cols, xd = this.X.data, nr = this.count, sub = this.rows;
+    if (out.length < count * d) fail('E_ARG', `PermutedRows.next: out holds ${out.length} values, need ${count * d}`);
+    for (let r = 0; r < count; r++) {
+      const pos = this.consumed + r;
+      const epoch = Math.floor(pos / nr);
+      if (epoch !== this.epoch) {
+        this.perm = this.orderRng.fork(epoch).permutation(nr);
+        this.epoch = epoch;
+      }
+      const p = this.perm[pos - epoch * nr];
+      const at = (sub ? sub[p] : p) * d;
+      const o = r * d;
+      for (let j = 0; j < d; j++) out[o + j] = xd[at + j] * scale;
+    }
+    this.consumed += count;
+  }
+
+  close(): void {}
+}
+
 /** Where a stream is: epoch, batch index within the epoch, row offset within that batch. */
 export interface StreamPosition {
   epoch: number;
@@ -83,7 +152,7 @@ export interface RowStreamOptions {
  * uninterrupted one would: it opens the epoch containing `startRow` and replays that epoch's
  * earlier batches (reading them again, without copying them out: at most one epoch of I/O).
  */
-export class RowStream {
+export class RowStream implements BatchRows {
   readonly rows: number;
   readonly cols: number;
   readonly batch: number;

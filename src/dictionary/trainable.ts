@@ -13,11 +13,23 @@ export interface TrainableParam {
 /** Loss parts of one training step (per-batch means in the scaled training space). */
 export interface StepStats {
   loss: number;
-  mse: number;
+  /** (1/n) Σ_i ‖x̂_i − x_i‖²: the squared reconstruction error per row (dim × the per-entry mse) */
+  sqErr: number;
   /** mean active latents per row */
   l0: number;
   /** auxiliary (AuxK) loss, 0 when unused */
   aux: number;
+}
+
+/**
+ * What a training step gets and gives about dead latents. The statistics (when each latent last
+ * fired) belong to the trainer (`dead-latents.ts`); a step only reads the mask and reports.
+ */
+export interface LatentActivity {
+  /** in: 1 for each latent dead before this batch (not fired within the trainer's window) */
+  dead: Uint8Array;
+  /** out (overwritten): 1 for each latent that fired in this batch */
+  fired: Uint8Array;
 }
 
 /**
@@ -33,8 +45,11 @@ export interface Trainable {
   initParams(dim: number, rng: Rng): void;
   /** the parameter buffers, in a fixed order (the optimiser's and the checkpoint's) */
   paramList(): TrainableParam[];
-  /** forward and backward on one batch: fills every param's grad, returns the loss parts */
-  forwardBackward(xb: Matrix): StepStats;
+  /**
+   * forward and backward on one batch: fills every param's grad, marks the latents that fired in
+   * activity.fired, gives the auxiliary dead-latent loss (AuxK) activity.dead; returns the loss parts
+   */
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats;
   /** after each optimiser step (e.g. clamp thresholds) */
   afterStep(): void;
   /** codes for a batch in the training space (held-out FVU checks) */
@@ -45,8 +60,6 @@ export interface Trainable {
   normalizeDecoder(): void;
   /** divide the training-space input scale out of the parameters, at the end of training */
   foldScale(c: number): void;
-  /** writes 1 for latents that have not fired within the last deadAfter samples; returns their count */
-  deadMask(deadAfter: number, out: Uint8Array): number;
   /** state beyond the parameters that a checkpoint must keep */
   extraState(): Record<string, number>;
   setExtraState(s: Record<string, number>): void;
@@ -55,14 +68,9 @@ export interface Trainable {
   /** [atoms x dim] decoder and its gradient (the trainer projects the gradient radially) */
   Wdec: Matrix;
   gWdec: Matrix;
-  /** the sample count at which each latent last fired */
-  lastFired: Float64Array;
-  samplesSeen: number;
   /** true while the trainer runs (training-only statistics are updated only then) */
   training: boolean;
   trainingStats: Record<string, number>;
-  /** models with an auxiliary dead-latent loss read the trainer's dead window here */
-  deadAfter?: number;
   /**
    * the columns of a training row the model reconstructs, when not all of them (transcoders train
    * on joint rows [x | y] and reconstruct y): b_dec is initialised from these columns and the
@@ -71,6 +79,6 @@ export interface Trainable {
   readonly targetColumns?: { start: number; end: number };
   /** models whose reconstruction is not decode(encode(rows)) (transcoders) score held-out rows themselves: FVU and mean L0 */
   heldOutScore?(rows: Matrix): { fvu: number; l0: number };
-  /** models that resample dead latents (ReLU SAEs) return the rows they re-initialised */
+  /** models that resample dead latents (ReLU SAEs) return the latents they re-initialised (the trainer counts them as just fired) */
   resampleDead?(xb: Matrix, dead: Uint8Array, rng: Rng): number[];
 }

@@ -1,15 +1,17 @@
 import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
-import { type Rng, type Seed, toRng } from '../core/rng.js';
+import { Rng, type Seed, toRng } from '../core/rng.js';
 import { assertFinite, checkAborted } from '../core/validate.js';
 import { Adam } from '../optim/adam.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../optim/schedule.js';
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { Trainable } from './trainable.js';
+import { type Checkpoint, checkSettings, loadCheckpoint, saveCheckpoint, type Setting, type Settings } from './checkpoint.js';
+import { DeadLatentStats } from './dead-latents.js';
+import type { LatentActivity, StepStats, Trainable, TrainableParam } from './trainable.js';
+import type { ResolvedSAEConfig } from './sae/config.js';
 import { geometricMedian, meanSquaredRowNorm, projectRadial } from './sae/init.js';
 import { columnMeans } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
-import { defaultSampleRows, isRowSource, RowStream, sampleRows, type StreamPosition } from './stream.js';
+import { type BatchRows, defaultSampleRows, fingerprintRows, isRowSource, PermutedRows, RowStream, sampleRows, type StreamPosition } from './stream.js';
 import { ConvergenceMonitor, fvuOf, heldOutSplit, resolveConvergence, type ConvergenceState } from './convergence.js';
 
 /** What `onProgress` receives (at most every `progressIntervalMs`, and after the last step). */
@@ -18,8 +20,11 @@ export interface TrainProgress {
   totalSteps: number;
   epoch: number;
   loss: number;
+  /** mean squared error per entry, mean over the batch's rows and columns of (x̂ − x)² (scaled space) */
   mse: number;
-  /** mse / total variance of the (scaled) data: fraction of variance unexplained */
+  /** squared reconstruction error per row, mean over rows of ‖x̂ − x‖² (= dim · mse; scaled space) */
+  sqErr: number;
+  /** sqErr / total variance of the (scaled) data: fraction of variance unexplained */
   fvu: number;
   /** mean active latents per row */
   l0: number;
@@ -58,6 +63,13 @@ export interface FitOptions {
    * held-out slice is always watched.
    */
   watchConvergence?: boolean;
+  /**
+   * further settings a checkpoint records and a resume must match, beside those the trainer
+   * records itself (the model, the data's shape and fingerprint, the seed, the batch, the budget,
+   * every hyperparameter): e.g. the CLI's whitening; a `data` entry replaces the trainer's
+   * fingerprint of the rows it trains on (the CLI fingerprints the file before whitening)
+   */
+  settings?: Settings;
 }
 
 /** How `trainSAE` reads a RowSource. */
@@ -73,7 +85,10 @@ export interface StreamFitOptions {
 export interface FitResult {
   steps: number;
   loss: number;
+  /** the last batch's mean squared error per entry (scaled space) */
   mse: number;
+  /** the last batch's squared error per row (= dim · mse; scaled space) */
+  sqErr: number;
   fvu: number;
   l0: number;
   deadFraction: number;
@@ -116,19 +131,22 @@ export interface FitResult {
  * The SAE training loop: shuffled mini-batches (one seeded permutation per epoch, so a resumed
  * run sees exactly the batches the uninterrupted one would), Adam/AdamW with linear warm-up and
  * decay, unit-norm decoder rows (radial gradient projected out, rows renormalised after each
- * step), dead-latent tracking (AuxK for TopK kinds, resampling for ReLU when enabled),
- * progress, checkpoints and resume, divergence detection.
+ * step), dead-latent statistics (kept here, `dead-latents.ts`: the model gets the mask of dead
+ * latents for AuxK and reports the latents that fired; resampling for ReLU when enabled),
+ * progress, checkpoints and resume (refused when the settings differ), divergence detection.
  *
  * Inputs are multiplied by `inputScale = 1 / sqrt(mean ||x||^2)` while training (unit mean
  * squared norm) when `scaleInputs`; afterwards the scale is folded into the weights (b_enc,
  * b_dec and thresholds divided by it; codes come out in raw units and decoder rows stay
  * unit-norm), so the trained model takes raw activations.
  *
- * Out of core: `data` may be a RowSource (`openRows(path)`, a file larger than memory). Then
- * - batches come from the chunked shuffle of `batches()` (io/rows.ts: runs of `chunkRows`
- *   contiguous rows in a seeded random order, rows shuffled within a buffer of `bufferChunks`
- *   chunks), as one endless stream cut into `batch`-row pieces (a batch may straddle two epochs,
- *   as in memory); the order depends only on the seed and the sizes, so it can be replayed;
+ * Every batch comes from one row source (`BatchRows`, stream.ts): in memory, a fresh seeded
+ * permutation of the rows each epoch (`PermutedRows`); out of core, when `data` is a RowSource
+ * (`openRows(path)`, a file larger than memory), the chunked shuffle of `batches()` (`RowStream`:
+ * runs of `chunkRows` contiguous rows in a seeded random order, rows shuffled within a buffer of
+ * `bufferChunks` chunks). Either is one endless stream cut into `batch`-row pieces (a batch may
+ * straddle two epochs) whose order depends only on the seed and the sizes, so it can be replayed.
+ * For a RowSource,
  * - the input scale, the b_dec initialisation and the total variance (FVU) come from a seeded
  *   sample of `stream.sampleRows` rows (default: all rows up to about 64 MiB of float32, at
  *   least 1024), read with positioned reads; with a source no larger than that, the sample is
@@ -142,17 +160,65 @@ export interface FitResult {
  * the batch order (and the sample, for sources larger than it): statistically equivalent.
  */
 export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: FitOptions = {}): Promise<FitResult> {
+  const input = checkData(data);
+  checkFitOptions(opts);
+  checkAborted(opts.signal);
+  const rng = toRng(opts.seed as Seed | Rng | undefined);
+  const plan = planRun(sae.config, input, opts, rng);
+  const run = initialise(sae, input, plan, opts, rng);
+  if (opts.resume && opts.checkpointDir) restore(run, opts.checkpointDir);
+  await runSteps(run);
+  return finish(run);
+}
+
+/** The training data: a Matrix in memory or a RowSource read in batches. */
+interface TrainingData {
+  X: Matrix | null;
+  src: RowSource | null;
+  n: number;
+  d: number;
+}
+
+function checkData(data: Matrix | RowSource): TrainingData {
   const streaming = isRowSource(data);
   if (!streaming && !(data instanceof Matrix)) fail('E_ARG', 'fit: X must be a Matrix [samples x dim] or a RowSource (io/rows.ts openRows)');
   const X = streaming ? null : (data as Matrix);
-  const src = streaming ? (data as RowSource) : null;
   const n = data.rows, d = data.cols;
   if (n < 1 || d < 1) fail('E_SHAPE', `fit: X is [${n} x ${d}]; need at least one sample and one column`);
   if (X) assertFinite('X', X);
-  const cfg = sae.config;
-  const signal = opts.signal;
-  checkAborted(signal);
-  const rng = toRng(opts.seed as Seed | Rng | undefined);
+  return { X, src: streaming ? (data as RowSource) : null, n, d };
+}
+
+function checkFitOptions(opts: FitOptions): void {
+  if (opts.checkpointEvery !== undefined && (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 0)) {
+    fail('E_ARG', `checkpointEvery must be a non-negative integer, got ${opts.checkpointEvery}`);
+  }
+  if (opts.checkpointEvery && !opts.checkpointDir) fail('E_ARG', 'checkpointEvery needs checkpointDir (where to write the checkpoints)');
+  if (opts.resume && !opts.checkpointDir) fail('E_ARG', 'resume needs checkpointDir (where the checkpoint is)');
+  for (const [key, v] of Object.entries(opts.stream ?? {})) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail('E_ARG', `stream.${key} must be a positive integer, got ${v}`);
+  }
+}
+
+/** How long and on what a run trains: the budget, the schedule, the held-out slice, the batch order. */
+interface RunPlan {
+  /** epochs 'auto': the held-out stopping rule (null for a fixed budget) */
+  conv: ConvergenceMonitor | null;
+  /** the monitor that measures held-out (or watched training-row) FVU: conv, or a watch of a fixed budget, or null */
+  watch: ConvergenceMonitor | null;
+  heldOut: Matrix | null;
+  /** in memory with a held-out slice: the training rows */
+  trainRows: Int32Array | null;
+  nTrain: number;
+  batch: number;
+  /** the fixed budget (auto: maxSteps) */
+  total: number;
+  schedule: LrSchedule;
+  deadAfter: number;
+}
+
+function planRun(cfg: ResolvedSAEConfig, input: TrainingData, opts: FitOptions, rng: Rng): RunPlan {
+  const { X, src, n } = input;
   // epochs 'auto': a held-out slice (excluded from training in memory; a seeded sample of a
   // RowSource) and the stopping rule of dictionary/convergence.ts
   const auto = cfg.steps === undefined && cfg.epochs === 'auto';
@@ -185,29 +251,52 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     const h = Math.min(n, convOpts!.heldOutRows);
     heldOut = X ? (h < n ? X.takeRows(heldOutSplit(n, h, rng.fork('watch')).heldOut) : X) : sampleRows(src!, h, rng.fork('watch'));
   }
-  /** the learning rate at 0-based step t: the fixed schedule, or warm-up, constant and the decay conv fixes */
-  const lrAt = (t: number) => (conv ? cfg.lr * conv.lrFactor(t, schedule.warmupSteps ?? 0) : learningRate(schedule, t));
-  /** the step the run ends at (moves in auto mode once the rule fires) */
-  const endStep = () => (conv ? conv.end() : total);
-  if (opts.checkpointEvery !== undefined && (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 0)) {
-    fail('E_ARG', `checkpointEvery must be a non-negative integer, got ${opts.checkpointEvery}`);
-  }
-  if (opts.checkpointEvery && !opts.checkpointDir) fail('E_ARG', 'checkpointEvery needs checkpointDir (where to write the checkpoints)');
-  if (opts.resume && !opts.checkpointDir) fail('E_ARG', 'resume needs checkpointDir (where the checkpoint is)');
-  const so = opts.stream ?? {};
-  for (const [key, v] of Object.entries(so)) {
-    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail('E_ARG', `stream.${key} must be a positive integer, got ${v}`);
-  }
-  const deadAfter = cfg.deadAfter ?? Math.min(10_000_000, n);
+  return { conv, watch, heldOut, trainRows, nTrain, batch, total, schedule, deadAfter: cfg.deadAfter ?? Math.min(10_000_000, n) };
+}
 
-  // ---- initialisation -----------------------------------------------------------------------
-  // The statistics that look at the data (input scale, b_dec, total variance for FVU) come from
-  // S: all of X in memory; for a RowSource, a seeded sample of at most stream.sampleRows rows
-  // (all rows when the source is that small, so both paths then start identically).
+/** Everything a run carries from the initialisation to the result. */
+interface Run {
+  sae: Trainable;
+  input: TrainingData;
+  plan: RunPlan;
+  opts: FitOptions;
+  rng: Rng;
+  params: TrainableParam[];
+  adam: Adam;
+  dead: DeadLatentStats;
+  /** the factor inputs are multiplied by while training */
+  scale: number;
+  /** total variance of the scaled data (FVU's denominator) */
+  totalVar: number;
+  /** rows of the statistics sample */
+  sampleSize: number;
+  /** what a checkpoint must have been written with to be resumed by this run */
+  settings: Settings;
+  step: number;
+  resumedFrom: number | null;
+  resumedSeconds: number;
+  /** performance.now() when the run started (checkpoints add the seconds since) */
+  started: number;
+  /** performance.now() when the loop started, and the step it started at */
+  t0: number;
+  startStep: number;
+  last: StepStats;
+}
+
+/**
+ * Parameters, optimiser and the data statistics: the input scale, b_dec and the total variance
+ * (FVU) come from S, all of X in memory or, for a RowSource, a seeded sample of at most
+ * stream.sampleRows rows (all rows when the source is that small, so both paths then start
+ * identically).
+ */
+function initialise(sae: Trainable, input: TrainingData, plan: RunPlan, opts: FitOptions, rng: Rng): Run {
+  const { X, src, n, d } = input;
+  const cfg = sae.config;
+  const so = opts.stream ?? {};
   const sampleCap = src ? (so.sampleRows ?? defaultSampleRows(n, d)) : n;
   const S = src ? sampleRows(src, Math.min(n, sampleCap), rng.fork('sample')) : X!;
   const ms = meanSquaredRowNorm(S);
-  let scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
+  const scale = cfg.scaleInputs && ms > 0 ? 1 / Math.sqrt(ms) : 1;
   sae.initParams(d, rng.fork('init'));
   // the reconstructed columns (all of them, except for transcoders' joint rows [x | y])
   const tStart = sae.targetColumns?.start ?? 0, tEnd = sae.targetColumns?.end ?? d;
@@ -222,7 +311,6 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
   }
   const params = sae.paramList();
   const adam = new Adam(params.map((p) => p.param), { beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay }, params.map((p) => p.decay));
-  // total variance of the scaled data, for FVU
   let totalVar = 0;
   {
     const ns = S.rows;
@@ -230,176 +318,236 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     for (let i = 0; i < ns; i++) for (let j = tStart; j < tEnd; j++) totalVar += (S.data[i * d + j] - mu[j]) ** 2;
     totalVar = (totalVar / ns) * scale * scale;
   }
-  const sampleSize = S.rows;
+  const now = performance.now();
+  return {
+    sae, input, plan, opts, rng, params, adam, dead: new DeadLatentStats(cfg.atoms, plan.deadAfter), scale, totalVar, sampleSize: S.rows,
+    settings: runSettings(sae, input, plan, opts),
+    step: 0, resumedFrom: null, resumedSeconds: 0, started: now, t0: now, startStep: 0, last: { loss: NaN, sqErr: NaN, l0: NaN, aux: 0 },
+  };
+}
 
-  // the batch order: per-epoch permutations in memory; the chunked shuffle of io/rows.ts batches() for sources
-  const order = src ? (src.iid ? 'sequential' : `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}`) : 'permutation';
-  const identity = { kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: d, samples: n, batch, totalSteps: conv ? `auto:${JSON.stringify(conv.o)}` : total, order };
-  let step = 0;
-  let resumedFrom: number | null = null;
-  let resumedSeconds = 0;
-  const started = performance.now();
-  if (opts.resume && opts.checkpointDir) {
-    const ck = loadCheckpoint(opts.checkpointDir);
-    if (ck) {
-      const id = ck.state.identity as Record<string, unknown> | undefined;
-      for (const [key, v] of Object.entries(identity)) {
-        const was = key === 'order' ? (id?.order ?? 'permutation') : id?.[key];
-        if (!id || was !== v) {
-          const hint = key === 'order' ? ' (in-memory runs use per-epoch permutations, streamed runs a chunked shuffle: resume the way the run started, e.g. with or without fit --stream)' : '';
-          fail('E_ARG', `the checkpoint in ${opts.checkpointDir} was written for ${key} = ${was}, this run has ${key} = ${v}${hint}; use the original settings or a fresh output folder`);
-        }
-      }
-      for (let q = 0; q < params.length; q++) {
-        const p = params[q];
-        for (const [name, buf] of [[p.name, p.param], [`adam_m.${p.name}`, adam.m[q]], [`adam_v.${p.name}`, adam.v[q]]] as const) {
-          const t = ck.tensors[name];
-          if (!t || t.data.length !== buf.length) fail('E_FORMAT', `${opts.checkpointDir}: checkpoint tensor ${name} is missing or has the wrong size`);
-          buf.set(t.data);
-        }
-      }
-      const lf = ck.tensors.last_fired;
-      if (!lf || lf.data.length !== sae.lastFired.length) fail('E_FORMAT', `${opts.checkpointDir}: checkpoint tensor last_fired is missing or has the wrong size`);
-      sae.lastFired.set(lf.data);
-      adam.t = Number(ck.state.adamT);
-      sae.samplesSeen = Number(ck.state.samplesSeen);
-      scale = Number(ck.state.inputScale);
-      sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
-      if (watch && ck.state.convergence) watch.restore(ck.state.convergence as ConvergenceState);
-      else if (conv) conv.restore(ck.state.convergence as ConvergenceState);
-      step = ck.step;
-      resumedFrom = step;
-      const secs = Number(ck.state.seconds);
-      resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
+/** The SAE configuration fields a resumed run must share with its checkpoint (all but the seed, recorded apart). */
+const CONFIG_SETTINGS = [
+  'lr', 'epochs', 'steps', 'warmupSteps', 'decaySteps', 'weightDecay', 'beta1', 'beta2', 'l1', 'l1DecoderNorm', 'l0', 'thresholdInit',
+  'bandwidth', 'normalizeDecoder', 'bDecInit', 'scaleInputs', 'deadAfter', 'auxK', 'auxkCoef', 'resampleEvery', 'thresholdBeta',
+  'matryoshkaWidths', 'convergence',
+] as const;
+
+function configSettings(cfg: Partial<ResolvedSAEConfig>): Settings {
+  const out: Settings = {};
+  for (const key of CONFIG_SETTINGS) {
+    const v = cfg[key];
+    out[key] = v === undefined ? null : key === 'convergence' ? JSON.stringify(v) : (v as Setting);
+  }
+  return out;
+}
+
+/** The seed as recorded: its value, or for an Rng a fingerprint of its state (fork does not advance it). */
+function seedSetting(seed: FitOptions['seed']): Setting {
+  if (seed instanceof Rng) return `rng:${seed.fork('checkpoint-identity').nextU32().toString(16)}`;
+  return seed ?? 0;
+}
+
+/**
+ * What a checkpoint records and a resume must match: the model (kind, atoms, k), the data (shape,
+ * a fingerprint of its rows), the seed, the batch, the budget and the batch order, every
+ * training hyperparameter, and the caller's own settings (the CLI's whitening, ...).
+ */
+function runSettings(sae: Trainable, input: TrainingData, plan: RunPlan, opts: FitOptions): Settings {
+  const cfg = sae.config, so = opts.stream ?? {};
+  return {
+    kind: sae.kind, atoms: cfg.atoms, k: cfg.k, dim: input.d, samples: input.n, batch: plan.batch,
+    totalSteps: plan.conv ? `auto:${JSON.stringify(plan.conv.o)}` : plan.total,
+    order: input.src ? (input.src.iid ? 'sequential' : `chunked:${so.chunkRows ?? 'auto'}x${so.bufferChunks ?? 'auto'}`) : 'permutation',
+    seed: seedSetting(opts.seed),
+    data: fingerprintRows(input.X ?? input.src!),
+    ...configSettings(cfg),
+    ...opts.settings,
+  };
+}
+
+/** The settings a checkpoint recorded; for one written before `settings` (identity + config), those two. */
+function recordedSettings(state: Record<string, unknown>): Record<string, unknown> {
+  if (state.settings && typeof state.settings === 'object') return state.settings as Record<string, unknown>;
+  const identity = (state.identity ?? {}) as Record<string, unknown>;
+  const config = (state.config ?? null) as Partial<ResolvedSAEConfig> | null;
+  return { order: 'permutation', ...identity, ...(config ? configSettings(config) : {}) };
+}
+
+const RESUME_HINTS: Record<string, string> = {
+  order: '(in-memory runs use per-epoch permutations, streamed runs a chunked shuffle: resume the way the run started, e.g. with or without fit --stream)',
+  data: '(another data file, or the file changed)',
+};
+
+/** Continue from the checkpoint in dir, if there is one, after checking it was written with this run's settings. */
+function restore(run: Run, dir: string): void {
+  const ck = loadCheckpoint(dir);
+  if (!ck) return;
+  const { sae, params, adam, plan } = run;
+  checkSettings(recordedSettings(ck.state), run.settings, { dir, where: 'fit --resume', hints: RESUME_HINTS });
+  for (let q = 0; q < params.length; q++) {
+    const p = params[q];
+    for (const [name, buf] of [[p.name, p.param], [`adam_m.${p.name}`, adam.m[q]], [`adam_v.${p.name}`, adam.v[q]]] as const) {
+      const t = ck.tensors[name];
+      if (!t || t.data.length !== buf.length) fail('E_FORMAT', `${dir}: checkpoint tensor ${name} is missing or has the wrong size`);
+      buf.set(t.data);
     }
   }
+  const lf = ck.tensors.last_fired;
+  if (!lf || lf.data.length !== run.dead.lastFired.length) fail('E_FORMAT', `${dir}: checkpoint tensor last_fired is missing or has the wrong size`);
+  run.dead.lastFired.set(lf.data);
+  run.dead.samplesSeen = Number(ck.state.samplesSeen);
+  adam.t = Number(ck.state.adamT);
+  run.scale = Number(ck.state.inputScale);
+  sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
+  if (plan.watch && ck.state.convergence) plan.watch.restore(ck.state.convergence as ConvergenceState);
+  else if (plan.conv) plan.conv.restore(ck.state.convergence as ConvergenceState);
+  run.step = ck.step;
+  run.resumedFrom = ck.step;
+  const secs = Number(ck.state.seconds);
+  run.resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
+}
 
-  const writeCheckpoint = (s: number) => {
-    if (!opts.checkpointDir) return;
-    const tensors: Checkpoint['tensors'] = {};
-    params.forEach((p, q) => {
-      tensors[p.name] = { shape: [p.param.length], data: p.param };
-      tensors[`adam_m.${p.name}`] = { shape: [p.param.length], data: adam.m[q] };
-      tensors[`adam_v.${p.name}`] = { shape: [p.param.length], data: adam.v[q] };
-    });
-    tensors.last_fired = { shape: [sae.lastFired.length], data: sae.lastFired };
-    saveCheckpoint(opts.checkpointDir, {
-      step: s,
-      state: {
-        identity, adamT: adam.t, samplesSeen: sae.samplesSeen, inputScale: scale, extra: sae.extraState(), config: cfg,
-        seconds: resumedSeconds + (performance.now() - started) / 1000,
-        // where the next batch starts in the (replayable) batch stream
-        position: RowStream.positionOf(s * batch, n, batch),
-        ...(watch ? { convergence: watch.state() } : {}),
-      },
-      tensors,
-    });
-  };
+function writeCheckpoint(run: Run, s: number): void {
+  const dir = run.opts.checkpointDir;
+  if (!dir) return;
+  const { params, adam, plan } = run;
+  const tensors: Checkpoint['tensors'] = {};
+  params.forEach((p, q) => {
+    tensors[p.name] = { shape: [p.param.length], data: p.param };
+    tensors[`adam_m.${p.name}`] = { shape: [p.param.length], data: adam.m[q] };
+    tensors[`adam_v.${p.name}`] = { shape: [p.param.length], data: adam.v[q] };
+  });
+  tensors.last_fired = { shape: [run.dead.lastFired.length], data: run.dead.lastFired };
+  saveCheckpoint(dir, {
+    step: s,
+    state: {
+      settings: run.settings, adamT: adam.t, samplesSeen: run.dead.samplesSeen, inputScale: run.scale, extra: run.sae.extraState(), config: run.sae.config,
+      seconds: run.resumedSeconds + (performance.now() - run.started) / 1000,
+      // where the next batch starts in the (replayable) batch stream
+      position: RowStream.positionOf(s * plan.batch, run.input.n, plan.batch),
+      ...(plan.watch ? { convergence: plan.watch.state() } : {}),
+    },
+    tensors,
+  });
+}
 
-  // ---- the loop -----------------------------------------------------------------------------
-  if ('deadAfter' in sae) sae.deadAfter = deadAfter;
+/** The row source of the batches, opened at the run's step. */
+function openBatches(run: Run): BatchRows {
+  const { input, plan, rng } = run;
+  const so = run.opts.stream ?? {};
+  const startRow = run.step * plan.batch;
+  return input.src?.iid
+    ? new SequentialStream(input.src, startRow)
+    : input.src
+    ? new RowStream(input.src, { batch: plan.batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: so.chunkRows, bufferChunks: so.bufferChunks, startRow })
+    : new PermutedRows(input.X!, rng.fork('order'), plan.trainRows, startRow);
+}
+
+/** The learning rate at 0-based step t: the fixed schedule, or warm-up, constant and the decay conv fixes. */
+function lrAt(run: Run, t: number): number {
+  const { conv, schedule } = run.plan;
+  return conv ? run.sae.config.lr * conv.lrFactor(t, schedule.warmupSteps ?? 0) : learningRate(schedule, t);
+}
+
+/** The step the run ends at (moves in auto mode once the rule fires). */
+function endStep(run: Run): number {
+  return run.plan.conv ? run.plan.conv.end() : run.plan.total;
+}
+
+/** FVU and mean L0 on the held-out slice (in the training space). */
+function measureHeldOut(sae: Trainable, heldOutScaled: Matrix): { fvu: number; l0: number } {
+  sae.training = false;
+  try {
+    if (sae.heldOutScore) return sae.heldOutScore(heldOutScaled);
+    const Z = sae.encode(heldOutScaled);
+    let nnz = 0;
+    for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
+    return { fvu: fvuOf(heldOutScaled, sae.decode(Z)), l0: nnz / Z.rows };
+  } finally {
+    sae.training = true;
+  }
+}
+
+function diverged(run: Run, step: number, what: string): never {
+  const dir = run.opts.checkpointDir;
+  fail('E_DIVERGED', `training diverged at step ${step} (${what}); lower the learning rate (lr ${run.sae.config.lr})${dir ? `; the last good checkpoint in ${dir} is kept` : ''}`, { step });
+}
+
+/** The loop: one batch per step from the row source, forward/backward, the optimiser, dead latents, held-out checks, checkpoints, progress. */
+async function runSteps(run: Run): Promise<void> {
+  const { sae, params, adam, plan, opts, dead } = run;
+  const cfg = sae.config, d = run.input.d, batch = plan.batch, signal = opts.signal;
   const xb = new Matrix(batch, d);
-  const orderRng = rng.fork('order');
-  const stream = src?.iid
-    ? new SequentialStream(src, step * batch)
-    : src
-    ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: so.chunkRows, bufferChunks: so.bufferChunks, startRow: step * batch })
-    : null;
-  let permEpoch = -1;
-  let perm: Int32Array = new Int32Array(0);
+  const activity: LatentActivity = { dead: new Uint8Array(cfg.atoms), fired: new Uint8Array(cfg.atoms) };
   const deadBuf = new Uint8Array(cfg.atoms);
   const resample = sae.resampleDead;
-  const t0 = performance.now();
-  let lastReport = -Infinity, lastYield = performance.now();
   const interval = opts.progressIntervalMs ?? 250;
-  const startStep = step;
-  let last = { loss: NaN, mse: NaN, l0: NaN, aux: 0 };
   const decoderIdx = params.findIndex((p) => p.name === 'W_dec');
   const grads = params.map((p) => p.grad);
   // the held-out slice in the training space (the scale is fixed from here on)
-  const heldOutScaled = heldOut ? heldOut.clone() : null;
-  if (heldOutScaled) for (let i = 0; i < heldOutScaled.data.length; i++) heldOutScaled.data[i] *= scale;
-  const measureHeldOut = (): { fvu: number; l0: number } => {
-    sae.training = false;
-    try {
-      if (sae.heldOutScore) return sae.heldOutScore(heldOutScaled!);
-      const Z = sae.encode(heldOutScaled!);
-      let nnz = 0;
-      for (let i = 0; i < Z.data.length; i++) if (Z.data[i] !== 0) nnz++;
-      return { fvu: fvuOf(heldOutScaled!, sae.decode(Z)), l0: nnz / Z.rows };
-    } finally {
-      sae.training = true;
-    }
-  };
+  const heldOutScaled = plan.heldOut ? plan.heldOut.clone() : null;
+  if (heldOutScaled) for (let i = 0; i < heldOutScaled.data.length; i++) heldOutScaled.data[i] *= run.scale;
+  const rows = openBatches(run);
+  run.t0 = performance.now();
+  run.startStep = run.step;
+  let lastReport = -Infinity, lastYield = performance.now();
   sae.training = true;
   try {
-    for (; step < endStep(); step++) {
+    for (; run.step < endStep(run); run.step++) {
+      const step = run.step;
       if (signal?.aborted) {
-        writeCheckpoint(step);
+        writeCheckpoint(run, step);
         checkAborted(signal);
       }
-      // gather the batch (stream position step*batch .. + batch over per-epoch permutations)
-      if (stream) stream.next(xb.data, batch, scale);
-      else for (let r = 0; r < batch; r++) {
-        const pos = step * batch + r;
-        const epoch = Math.floor(pos / nTrain);
-        if (epoch !== permEpoch) {
-          perm = orderRng.fork(epoch).permutation(nTrain);
-          permEpoch = epoch;
-        }
-        const p = perm[pos - epoch * nTrain];
-        const at = (trainRows ? trainRows[p] : p) * d;
-        const o = r * d;
-        const xd = X!.data;
-        for (let j = 0; j < d; j++) xb.data[o + j] = xd[at + j] * scale;
-      }
-      const stats = sae.forwardBackward(xb);
-      if (!Number.isFinite(stats.loss)) {
-        fail('E_DIVERGED', `training diverged at step ${step + 1} (loss ${stats.loss}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: step + 1 });
-      }
-      last = stats;
+      rows.next(xb.data, batch, run.scale);
+      dead.mask(activity.dead);
+      const stats = sae.forwardBackward(xb, activity);
+      if (!Number.isFinite(stats.loss)) diverged(run, step + 1, `loss ${stats.loss}`);
+      dead.record(activity.fired, batch);
+      run.last = stats;
       if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, sae.Wdec.cols);
-      adam.step(grads, lrAt(step));
+      adam.step(grads, lrAt(run, step));
       if (cfg.normalizeDecoder) sae.normalizeDecoder();
       sae.afterStep();
-      if (resample && cfg.resampleEvery > 0 && (step + 1) % cfg.resampleEvery === 0 && step + 1 < endStep()) {
-        if (sae.deadMask(deadAfter, deadBuf) > 0) {
-          const rows = resample.call(sae, xb, deadBuf, rng.fork(`resample-${step}`));
+      if (resample && cfg.resampleEvery > 0 && (step + 1) % cfg.resampleEvery === 0 && step + 1 < endStep(run)) {
+        if (dead.mask(deadBuf) > 0) {
+          const revived = resample.call(sae, xb, deadBuf, run.rng.fork(`resample-${step}`));
+          dead.revive(revived);
           for (let q = 0; q < params.length; q++) {
             const p = params[q];
-            if (p.name === 'W_encT' || p.name === 'W_dec') adam.resetRows(q, rows, d);
-            else if (p.name === 'b_enc') adam.resetRows(q, rows, 1);
+            if (p.name === 'W_encT' || p.name === 'W_dec') adam.resetRows(q, revived, d);
+            else if (p.name === 'b_enc') adam.resetRows(q, revived, 1);
           }
         }
       }
       const done = step + 1;
-      if (watch && watch.due(done)) {
-        const h = measureHeldOut();
-        if (!Number.isFinite(h.fvu)) {
-          fail('E_DIVERGED', `training diverged at step ${done} (held-out FVU ${h.fvu}); lower the learning rate (lr ${cfg.lr})${opts.checkpointDir ? `; the last good checkpoint in ${opts.checkpointDir} is kept` : ''}`, { step: done });
-        }
-        watch.record(done, h.fvu, h.l0);
+      if (plan.watch && plan.watch.due(done)) {
+        const h = measureHeldOut(sae, heldOutScaled!);
+        if (!Number.isFinite(h.fvu)) diverged(run, done, `held-out FVU ${h.fvu}`);
+        plan.watch.record(done, h.fvu, h.l0);
       }
-      const end = endStep();
-      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < end) writeCheckpoint(done);
+      const end = endStep(run);
+      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < end) writeCheckpoint(run, done);
       const now = performance.now();
       if (opts.onProgress && (now - lastReport >= interval || done === end)) {
         lastReport = now;
-        const secs = (now - t0) / 1000;
-        const sps = secs > 0 ? ((done - startStep) * batch) / secs : 0;
+        const secs = (now - run.t0) / 1000;
+        const sps = secs > 0 ? ((done - run.startStep) * batch) / secs : 0;
         opts.onProgress({
           step: done,
           totalSteps: end,
-          epoch: Math.floor((done * batch) / nTrain),
+          epoch: Math.floor((done * batch) / plan.nTrain),
           loss: stats.loss,
-          mse: stats.mse,
-          fvu: totalVar > 0 ? stats.mse / totalVar : NaN,
+          mse: stats.sqErr / d,
+          sqErr: stats.sqErr,
+          fvu: run.totalVar > 0 ? stats.sqErr / run.totalVar : NaN,
           l0: stats.l0,
-          deadFraction: sae.deadMask(deadAfter, deadBuf) / cfg.atoms,
+          deadFraction: dead.deadFraction(deadBuf),
           samplesPerSec: sps,
           etaSeconds: sps > 0 ? ((end - done) * batch) / sps : 0,
-          lr: lrAt(step),
-          ...(watch ? { heldOutFvu: watch.last } : {}),
+          lr: lrAt(run, step),
+          ...(plan.watch ? { heldOutFvu: plan.watch.last } : {}),
         });
       }
       if (now - lastYield > 50) {
@@ -409,31 +557,43 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     }
   } finally {
     sae.training = false;
-    stream?.close();
+    rows.close();
   }
+}
+
+/** After the loop: finite parameters, the final checkpoint, the scale folded into the weights, the result. */
+function finish(run: Run): FitResult {
+  const { sae, params, plan, opts, input } = run;
+  const cfg = sae.config, batch = plan.batch;
   for (const p of params) assertFiniteParam(p.name, p.param);
-  const ran = endStep();
-  if (opts.checkpointDir && ran > startStep && opts.finalCheckpoint !== false) writeCheckpoint(ran);
-  sae.foldScale(scale);
-  const secs = (performance.now() - t0) / 1000;
-  const dead = sae.deadMask(deadAfter, deadBuf) / cfg.atoms;
+  const ran = endStep(run);
+  if (opts.checkpointDir && ran > run.startStep && opts.finalCheckpoint !== false) writeCheckpoint(run, ran);
+  sae.foldScale(run.scale);
+  const secs = (performance.now() - run.t0) / 1000;
+  const deadFraction = run.dead.deadFraction(new Uint8Array(cfg.atoms));
+  const last = run.last;
   const result: FitResult = {
     steps: ran,
     loss: last.loss,
-    mse: last.mse,
-    fvu: totalVar > 0 ? last.mse / totalVar : NaN,
+    mse: last.sqErr / input.d,
+    sqErr: last.sqErr,
+    fvu: run.totalVar > 0 ? last.sqErr / run.totalVar : NaN,
     l0: last.l0,
-    deadFraction: dead,
+    deadFraction,
     seconds: secs,
-    samplesPerSec: secs > 0 ? ((ran - startStep) * batch) / secs : 0,
-    inputScale: scale,
-    resumedFrom,
-    resumedSeconds,
+    samplesPerSec: secs > 0 ? ((ran - run.startStep) * batch) / secs : 0,
+    inputScale: run.scale,
+    resumedFrom: run.resumedFrom,
+    resumedSeconds: run.resumedSeconds,
   };
-  if (src) result.stream = { sampleRows: sampleSize, position: RowStream.positionOf(ran * batch, n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
+  if (input.src) {
+    const so = opts.stream ?? {};
+    result.stream = { sampleRows: run.sampleSize, position: RowStream.positionOf(ran * batch, input.n, batch), chunkRows: so.chunkRows ?? null, bufferChunks: so.bufferChunks ?? null };
+  }
+  const { conv, watch } = plan;
   if (watch) {
     // auto: the rule's verdict; a watched fixed budget: the verdict where the decay began
-    const judgedAt = conv ? (conv.decayStart ?? ran) : Math.max(1, total - (schedule.decaySteps ?? 0));
+    const judgedAt = conv ? (conv.decayStart ?? ran) : Math.max(1, plan.total - (plan.schedule.decaySteps ?? 0));
     // (a watched run shorter than the rule's minSteps is too short to call converged)
     const tooShort = !conv && judgedAt < watch.o.minSteps;
     const ok = conv ? conv.converged : !tooShort && watch.judge(judgedAt);
@@ -441,11 +601,11 @@ export async function trainSAE(sae: Trainable, data: Matrix | RowSource, opts: F
     result.heldOutFvu = watch.last;
     const note = ok ? null : `${tooShort ? `${judgedAt} steps before the learning-rate decay, fewer than the ${watch.o.minSteps} the rule needs; ` : ''}${watch.rateNote(judgedAt, conv ? 'held-out FVU' : 'FVU on training rows')}`;
     result.convergence = {
-      mode: conv ? 'auto' : 'watched', heldOutRows: heldOut!.rows, convergedAt: conv ? conv.convergedAt : null, judgedAt,
+      mode: conv ? 'auto' : 'watched', heldOutRows: plan.heldOut!.rows, convergedAt: conv ? conv.convergedAt : null, judgedAt,
       note, steps: [...watch.steps], fvu: [...watch.fvu], l0: [...watch.l0],
     };
   }
-  sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, fvu: result.fvu, l0: result.l0, deadFraction: dead, inputScale: scale };
+  sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, sqErr: result.sqErr, fvu: result.fvu, l0: result.l0, deadFraction, inputScale: run.scale };
   return result;
 }
 
@@ -459,8 +619,11 @@ function assertFiniteParam(name: string, p: Float32Array): void {
  * Batches from a source of independent draws (RowSource.iid, a world): rows in order, row
  * pos mod rows, so a resumed run at step t reads from row t·batch exactly as the uninterrupted one.
  */
-class SequentialStream {
-  constructor(private readonly src: RowSource, private pos: number) {}
+class SequentialStream implements BatchRows {
+  readonly cols: number;
+  constructor(private readonly src: RowSource, private pos: number) {
+    this.cols = src.cols;
+  }
 
   next(out: Float32Array, count: number, scale = 1): void {
     const n = this.src.rows, d = this.src.cols;

@@ -115,10 +115,10 @@ export async function runPlayground(p: PlaygroundParams, emit: (e: PlaygroundEve
       const fitOpts = {
         seed: `${p.seed}:sae:topk`,
         progressIntervalMs: 50,
-        onProgress: (pg: { step: number; totalSteps: number; mse: number }) => {
+        onProgress: (pg: { step: number; totalSteps: number; sqErr: number }) => {
           const w = sae.getWeights();
           const live = mcc(sae.encode(X.val), Z.val).mcc;
-          emit({ type: 'progress', method, step: pg.step, total: pg.totalSteps, loss: pg.mse, mcc_id: live, atoms: w.W_dec.data.slice() });
+          emit({ type: 'progress', method, step: pg.step, total: pg.totalSteps, loss: pg.sqErr, mcc_id: live, atoms: w.W_dec.data.slice() });
         },
       };
       if (runtime.webgpu) await fitTopKWebGpu(sae as TopKSAE, X.train, { ...fitOpts, context: runtime.webgpu, lossEvery: 16 });

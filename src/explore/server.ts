@@ -8,6 +8,7 @@ import { isNeuronpediaExport, readNeuronpediaView } from './neuronpedia.js';
 import { detectLayout } from '../io/sae-layouts.js';
 import { buildExperimentView, isExperimentDir, type ExperimentView } from './experiment-data.js';
 import { contentType, resolveInside } from './safe-path.js';
+import type { DirKind, ErrorResponse, ExperimentResponse, FeatureResponse, InfoResponse, ModelResponse } from './wire.js';
 
 /**
  * The explorer's HTTP server: the built web app (static files), a small read-only JSON API
@@ -24,7 +25,7 @@ import { contentType, resolveInside } from './safe-path.js';
  *   GET /, /<asset>          the web app (index.html for /)
  */
 
-export type DirKind = 'model' | 'experiment';
+export type { DirKind } from './wire.js';
 
 export interface ExploreServerOptions {
   /** the directory to explore */
@@ -107,7 +108,7 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, val
 }
 
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {
-  sendJson(req, res, status, { error: message });
+  sendJson(req, res, status, { error: message } satisfies ErrorResponse);
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -150,18 +151,18 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
     if (/(^|\/|%2f|%5c|\\)(\.|%2e){1,2}(\/|%2f|%5c|\\|$)/i.test(path)) return sendError(req, res, 403, 'path traversal refused');
 
     if (path === '/api/info') {
-      return sendJson(req, res, 200, { kind, name: basename(dir), webBuilt });
+      return sendJson(req, res, 200, { kind, name: basename(dir), webBuilt } satisfies InfoResponse);
     }
     if (path === '/api/model') {
       if (!model) return sendError(req, res, 404, 'not a model directory');
-      return sendJson(req, res, 200, { summary: model.summary, features: model.features });
+      return sendJson(req, res, 200, { summary: model.summary, features: model.features } satisfies ModelResponse);
     }
     const fm = /^\/api\/feature\/(\d{1,9})$/.exec(path);
     if (fm) {
       if (!model) return sendError(req, res, 404, 'not a model directory');
       const i = Number(fm[1]);
       if (i >= model.summary.atoms) return sendError(req, res, 404, `no feature ${i}; the model has ${model.summary.atoms}`);
-      return sendJson(req, res, 200, model.detail(i));
+      return sendJson(req, res, 200, model.detail(i) satisfies FeatureResponse);
     }
     if (path === '/api/experiment') {
       if (kind !== 'experiment') return sendError(req, res, 404, 'not a repro output directory');
@@ -170,7 +171,7 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
       } catch (e) {
         return sendError(req, res, 500, (e as Error).message);
       }
-      return sendJson(req, res, 200, experiment);
+      return sendJson(req, res, 200, experiment satisfies ExperimentResponse);
     }
     if (path.startsWith('/api/')) return sendError(req, res, 404, 'unknown API path');
     if (path.startsWith('/files/')) {

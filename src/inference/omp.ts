@@ -35,7 +35,7 @@ export interface MatchingPursuitOptions {
  * (alpha = c − G[:, S]·γ, atoms·|S| per step) or, for very large dictionaries, from the
  * residual itself (alpha = D·r, one GEMV on the backend per step). Shared by OMP and MP.
  */
-class Workspace {
+class OmpWorkspace {
   readonly a: number;
   readonly d: number;
   readonly G: Float32Array | null;
@@ -99,7 +99,7 @@ export function omp(X: Matrix, D: Matrix, opts: OmpOptions = {}): InferenceResul
   else kmax = Math.max(1, Math.floor(0.1 * d));
   kmax = Math.min(kmax, a);
   const b = opts.backend ?? backend();
-  const ws = new Workspace(X, D, b, opts.gram);
+  const ws = new OmpWorkspace(X, D, b, opts.gram);
   const n = X.rows;
   const Z = new Matrix(n, a);
   const alpha = new Float64Array(a);
@@ -238,7 +238,7 @@ export function matchingPursuit(X: Matrix, D: Matrix, opts: MatchingPursuitOptio
   assertInt(`${where}: k`, opts.k, 1, a);
   const k = opts.k;
   const b = opts.backend ?? backend();
-  const ws = new Workspace(X, D, b, opts.gram);
+  const ws = new OmpWorkspace(X, D, b, opts.gram);
   const n = X.rows;
   const Z = new Matrix(n, a);
   const alpha = new Float64Array(a);

@@ -99,7 +99,7 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
   const violation = new Float64Array(n);
 
   // ---- scratch ----
-  const S = new Scratch(Math.max(64, 2 * p0), a);
+  const S = new WorkingSetScratch(Math.max(64, 2 * p0), a);
   // initial working sets: the p0 atoms of largest score per sample, by the backend's row top-k
   // on |C| (C itself when nonneg), keeping those that can leave zero (score > λ)
   // scratch for CHUNK rows at a time (cache-sized): scores now, z·G in the gradient checks
@@ -267,7 +267,7 @@ export function lassoWorkingSet(X: Matrix, D: Matrix, o: WorkingSetSolveOptions)
 }
 
 /** Scratch buffers for one restricted problem (grown on demand, reused across samples). */
-class Scratch {
+class WorkingSetScratch {
   cap = 0;
   Gw = new Float64Array(0);
   cw = new Float64Array(0);
@@ -315,7 +315,7 @@ function gatherRestricted(G: Float32Array, a: number, C: Float32Array, co: numbe
  * Returns 2·sweeps + (1 if a full sweep moved nothing by more than tol·max|z|), or −1 when
  * the codes became non-finite.
  */
-function solveRestricted(S: Scratch, s: number, z: Float64Array, lambda: number, nonneg: boolean, tol: number, budget: number): number {
+function solveRestricted(S: WorkingSetScratch, s: number, z: Float64Array, lambda: number, nonneg: boolean, tol: number, budget: number): number {
   const { Gw, cw, q, act, mark } = S;
   S.lastChange = Infinity;
   for (let p = 0; p < s; p++) q[p] = cw[p];
@@ -420,7 +420,7 @@ function packNonzero(idx: Int32Array, z: Float64Array, s: number, bi: Int32Array
  * returns how many atoms outside W would move by more than τ = tol·max|z| in a coordinate-
  * descent step (their ids and step sizes in S.cand / S.candV).
  */
-function checkRow(S: Scratch, C: Float32Array, co: number, GZ: Float32Array, go: number, a: number, diag: Float64Array, dmin: number, idx: Int32Array, z: Float64Array, s: number, lambda: number, nonneg: boolean, tol: number): number {
+function checkRow(S: WorkingSetScratch, C: Float32Array, co: number, GZ: Float32Array, go: number, a: number, diag: Float64Array, dmin: number, idx: Int32Array, z: Float64Array, s: number, lambda: number, nonneg: boolean, tol: number): number {
   const { inW, cand, candV } = S;
   let maxAbs = 0;
   let viol = 0;

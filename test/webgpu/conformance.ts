@@ -12,6 +12,7 @@ import { createSAE } from '../../src/dictionary/sae/index.js';
 import type { TopKSAE } from '../../src/dictionary/sae/topk.js';
 import { projectRadial } from '../../src/dictionary/sae/init.js';
 import { fitTopKWebGpu } from '../../src/dictionary/sae/webgpu-fit.js';
+import { DeadLatentStats } from '../../src/dictionary/dead-latents.js';
 
 export interface CaseResult { name: string; ok: boolean; detail: string; ms: number }
 
@@ -358,7 +359,9 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
   async function saeStepCase(d: number, A: number, k: number, n: number, steps: number, auxk: [number, number, number] | null): Promise<string | null> {
         const rng = new Rng(`sae-${d}-${A}-${k}-${auxk?.[1]}`);
         const sae = createSAE('topk', { atoms: A, k, auxkCoef: auxk ? auxk[0] : 0, ...(auxk ? { auxK: auxk[1] } : {}), lr: 1e-2, batch: n, epochs: 1, weightDecay: 0.01, normalizeDecoder: true }) as TopKSAE;
-        if (auxk) sae.deadAfter = auxk[2];
+        // the trainer's dead-latent statistics (the js step gets their mask, as trainSAE passes it)
+        const dead = auxk ? new DeadLatentStats(A, auxk[2]) : null;
+        const act = { dead: new Uint8Array(A), fired: new Uint8Array(A) };
         sae.initParams(d, rng.fork('init'));
         rng.fork('bdec').fillNormal(sae.bdec, 0, 0.1);
         rng.fork('benc').fillNormal(sae.benc, 0, 0.1);
@@ -372,8 +375,10 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
           for (let s = 0; s < steps; s++) {
             const xb = new Matrix(n, d, randn(rng, n * d));
             const lr = 1e-2 * (1 - s / (2 * steps));
-            const st = sae.forwardBackward(xb);
-            mses.push(st.mse);
+            if (dead) dead.mask(act.dead);
+            const st = dead ? sae.forwardBackward(xb, act) : sae.forwardBackward(xb);
+            if (dead) dead.record(act.fired, n);
+            mses.push(st.sqErr);
             auxes.push(st.aux);
             if (st.aux > 0) deadSeen++;
             projectRadial(sae.Wdec.data, sae.gWdec.data, A, d);
@@ -396,7 +401,7 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
             }
             if (auxk) {
               const lf = await gpu.readLastFired();
-              const e = exact(lf!, Uint32Array.from(sae.lastFired));
+              const e = exact(lf!, Uint32Array.from(dead!.lastFired));
               if (e) return `step ${s + 1}: lastFired ${e}`;
             }
             // the GPU continues from the js state, so float32 differences do not compound
@@ -420,7 +425,7 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
       const gp = createSAE('topk', cfg) as TopKSAE;
       const r2 = await fitTopKWebGpu(gp, X, { context: ctx, seed: 7, lossEvery: 4 });
       if (r1.steps !== r2.steps) return `steps ${r2.steps}, js ${r1.steps}`;
-      const e = closeNorm([r2.mse], [r1.mse], 1e-3) ?? closeNorm(gp.Wdec.data, js.Wdec.data, 1e-3) ?? closeNorm(gp.Wenc.data, js.Wenc.data, 1e-3)
+      const e = closeNorm([r2.sqErr], [r1.sqErr], 1e-3) ?? closeNorm(gp.Wdec.data, js.Wdec.data, 1e-3) ?? closeNorm(gp.Wenc.data, js.Wenc.data, 1e-3)
         ?? closeNorm(gp.benc, js.benc, 1e-3) ?? closeNorm(gp.bdec, js.bdec, 1e-3);
       if (e) return e;
       // with AuxK on dead latents (a short dead-latent window)
@@ -429,7 +434,7 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
       const q1 = await js2.fit(X, { seed: 8 });
       const gp2 = createSAE('topk', cfg2) as TopKSAE;
       const q2 = await fitTopKWebGpu(gp2, X, { context: ctx, seed: 8, lossEvery: 4 });
-      if (!(q1.loss > q1.mse)) return `the js run had no AuxK term (loss ${q1.loss}, mse ${q1.mse}): the case does not test it`;
+      if (!(q1.loss > q1.sqErr)) return `the js run had no AuxK term (loss ${q1.loss}, sqErr ${q1.sqErr}): the case does not test it`;
       // Adam moves every weight by about lr whatever its gradient's size, so a gradient entry near
       // 0 whose sign differs in float32 moves a weight ±lr: the whole-run weights must be much
       // closer to js's than AuxK moves them (js with auxkCoef 0 gives the scale)
@@ -439,7 +444,7 @@ export function saeCases(ctx: WebGpuContext): { name: string; run: Check }[] {
       const byAux = dist(js0.Wdec.data, js2.Wdec.data) + dist(js0.Wenc.data, js2.Wenc.data);
       const off = dist(gp2.Wdec.data, js2.Wdec.data) + dist(gp2.Wenc.data, js2.Wenc.data);
       if (!(off <= 0.1 * byAux)) return `weights ${off.toExponential(2)} from js's, AuxK moves them ${byAux.toExponential(2)}`;
-      return closeNorm([q2.loss, q2.mse], [q1.loss, q1.mse], 1e-3)
+      return closeNorm([q2.loss, q2.sqErr], [q1.loss, q1.sqErr], 1e-3)
         ?? (q1.deadFraction === q2.deadFraction ? null : `dead fraction ${q2.deadFraction}, js ${q1.deadFraction}`);
     },
   });

@@ -1,29 +1,10 @@
 // Experiment view: a repro output directory's results as tables and interactive plots.
 import { clear, fmt, getJson, h } from './dom.js';
 import { legend, linePlot, type Series } from './plot.js';
+import type { ExperimentResponse, SummaryRowJson } from '../../src/explore/wire.js';
 
-interface Row {
-  config: Record<string, number | string | boolean | null>;
-  method: string;
-  seeds: number[];
-  mean: Record<string, number | null>;
-  std: Record<string, number | null>;
-  failed: number;
-}
-interface View {
-  experiment: string;
-  preset: string | null;
-  lines: number;
-  badLines: number;
-  failed: { method: string; config: Record<string, unknown>; error: string }[];
-  rows: Row[];
-  varying: string[];
-  methods: string[];
-  metrics: string[];
-  labels: Record<string, string>;
-  colors: Record<string, string>;
-  files: string[];
-}
+type Row = SummaryRowJson;
+type View = ExperimentResponse;
 
 const FALLBACK = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#7F7F7F'];
 const AXIS_LABELS: Record<string, string> = { latents: 'n (latents)', active: 'k (active per sample)', samples: 'N (samples)' };

@@ -5,8 +5,9 @@ import { modelView } from './model-view.js';
 import { experimentView } from './experiment-view.js';
 import { playground } from './playground.js';
 import { lejepaView } from './lejepa-view.js';
+import type { InfoResponse } from '../../src/explore/wire.js';
 
-interface Info { kind: 'model' | 'experiment'; name: string }
+type Info = InfoResponse;
 
 const app = document.getElementById('app')!;
 const nav = document.getElementById('nav')!;

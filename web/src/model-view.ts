@@ -1,38 +1,10 @@
 // Model view: summary metrics, a sortable feature table and a feature panel.
 import { clear, fmt, getJson, h } from './dom.js';
 import { histogram, strip } from './plot.js';
+import type { FeatureResponse, FeatureRowJson, ModelResponse, ModelSummaryJson } from '../../src/explore/wire.js';
 
-interface FeatureRow {
-  index: number;
-  frequency: number | null;
-  meanActive: number | null;
-  max: number | null;
-  nearestCos: number | null;
-  nearest: number;
-  latent: number | null;
-  corr: number | null;
-  cos: number | null;
-}
-interface Summary {
-  kind: string;
-  atoms: number;
-  dim: number;
-  k: number | null;
-  whitened: boolean;
-  dir: string;
-  data: { path: string; samples: number } | null;
-  truth: { path: string; latents: number } | null;
-  metrics: Record<string, number | null>;
-}
-interface Detail {
-  index: number;
-  row: FeatureRow;
-  atom: number[];
-  neighbours: { index: number; cos: number }[];
-  histogram: { edges: number[]; counts: number[] } | null;
-  top: { sample: number; value: number; latents?: { latent: number; value: number }[] }[];
-  trueAtom: number[] | null;
-}
+type FeatureRow = FeatureRowJson;
+type Summary = ModelSummaryJson;
 
 type Col = { key: keyof FeatureRow; label: string; title: string; when?: (s: Summary) => boolean; int?: boolean };
 const COLUMNS: Col[] = [
@@ -51,7 +23,7 @@ const METRIC_LABELS: Record<string, string> = {
 };
 
 export async function modelView(root: HTMLElement): Promise<void> {
-  const { summary, features } = await getJson<{ summary: Summary; features: FeatureRow[] }>('api/model');
+  const { summary, features } = await getJson<ModelResponse>('api/model');
   const cols = COLUMNS.filter((c) => !c.when || c.when(summary));
   let sortKey: keyof FeatureRow = summary.data ? 'frequency' : 'index';
   let desc = !!summary.data;
@@ -104,7 +76,7 @@ export async function modelView(root: HTMLElement): Promise<void> {
     selected = i;
     for (const tr of table.querySelectorAll('tr.sel')) tr.classList.remove('sel');
     table.querySelector(`tr[data-index="${i}"]`)?.classList.add('sel');
-    const d = await getJson<Detail>(`api/feature/${i}`);
+    const d = await getJson<FeatureResponse>(`api/feature/${i}`);
     clear(panel);
     panel.append(h('h2', {}, `Feature ${i}`));
     const facts = h('p', { class: 'facts' });

@@ -10,7 +10,7 @@ import { fitWhitening, type Whitening } from '../../preprocess/whiten.js';
 import type { Command, Context } from '../command.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
-import { defaultSampleRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
+import { defaultSampleRows, fingerprintRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
@@ -63,7 +63,9 @@ export const fitCommand: Command = {
     'saved weights, so the model takes raw activations. With --whiten the model is trained on',
     'PCA/ZCA-whitened inputs; the whitening is stored in DIR and the reported errors are measured',
     'in the original space. SAEs checkpoint to DIR every --checkpoint-every steps (and on Ctrl-C);',
-    '--resume continues from that checkpoint with the same settings.',
+    '--resume continues from that checkpoint; it refuses (exit 2, naming every field that differs) a',
+    'checkpoint written with other settings (--lr, --k, --atoms, --batch, the budget, --seed, the input',
+    'file, --whiten, ...): pass the same settings, or delete DIR/checkpoint.safetensors to start afresh.',
     'Files larger than --memory-budget MB (default 2048), or any file with --stream, are not read into',
     'memory: SAEs and online-dl stream row batches from disk in a chunked shuffle (runs of ~4 MiB of',
     'contiguous rows in a seeded random order, shuffled within a 16-chunk buffer), and the input scale,',
@@ -221,6 +223,8 @@ export const fitCommand: Command = {
           checkpointDir: out,
           checkpointEvery: o['checkpoint-every'] ?? 0,
           resume: !!o.resume,
+          // a resume must match these too (beside the trainer's own): the input file before whitening, the whitening
+          settings: { data: fingerprintRows(src), whiten: o.whiten ?? null, 'whiten-eps': o['whiten-eps'] ?? null },
           finalCheckpoint: false,
           watchConvergence: true,
           onProgress: (p: TrainProgress) => {

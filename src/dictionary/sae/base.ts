@@ -6,10 +6,10 @@ import { assertFinite } from '../../core/validate.js';
 import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } from './config.js';
 import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
-import type { StepStats, Trainable } from '../trainable.js';
+import type { LatentActivity, StepStats, Trainable } from '../trainable.js';
 import { saveModel, type ModelSpec } from '../../io/model.js';
 
-export type { StepStats } from '../trainable.js';
+export type { LatentActivity, StepStats } from '../trainable.js';
 
 /** SAELens-layout weights, in the raw activation space. */
 export interface SAEWeights {
@@ -25,8 +25,8 @@ export interface SAEWeights {
   threshold?: Float32Array;
 }
 
-/** Per-batch-size buffers: allocated once for the batch size in use, reused every step. */
-export class Workspace {
+/** An SAE's per-step buffers: allocated once for the batch size in use, reused every step. */
+export class SaeStepBuffers {
   readonly xc: Matrix;
   readonly pre: Matrix;
   readonly xhat: Matrix;
@@ -64,15 +64,13 @@ export abstract class SparseAutoencoder implements Trainable {
   gbenc = new Float32Array(0);
   gWdec = new Matrix(0, 0);
   gbdec = new Float32Array(0);
-  /** the training sample count at which each latent last fired (dead-latent tracking) */
-  lastFired = new Float64Array(0);
-  /** training samples seen so far */
-  samplesSeen = 0;
   /** statistics of the last fit (and anything loaded with a model) */
   trainingStats: Record<string, number> = {};
   /** true while fit() runs (training-only statistics are updated only then) */
   training = false;
-  protected ws: Workspace | null = null;
+  protected ws: SaeStepBuffers | null = null;
+  /** where a step marks the latents that fired when the caller passes no LatentActivity */
+  private firedScratch = new Uint8Array(0);
 
   constructor(kind: SAEKind, config: SAEConfig) {
     this.kind = kind;
@@ -104,7 +102,6 @@ export abstract class SparseAutoencoder implements Trainable {
     this.gbenc = new Float32Array(A);
     this.gWdec = new Matrix(A, d);
     this.gbdec = new Float32Array(d);
-    this.lastFired = new Float64Array(A);
     this.ws = null;
   }
 
@@ -118,9 +115,9 @@ export abstract class SparseAutoencoder implements Trainable {
     ];
   }
 
-  protected workspace(n: number): Workspace {
+  protected workspace(n: number): SaeStepBuffers {
     if (!this.ws || this.ws.n !== n) {
-      this.ws = new Workspace(n, this.dim, this.atoms);
+      this.ws = new SaeStepBuffers(n, this.dim, this.atoms);
       this.onWorkspace(n);
     }
     return this.ws;
@@ -131,9 +128,22 @@ export abstract class SparseAutoencoder implements Trainable {
 
   /**
    * One forward and backward pass on a batch (already in the training space). Fills the
-   * gradient buffers (overwriting them) and marks the latents that fired.
+   * gradient buffers (overwriting them). With `activity` (the trainer's), marks the latents that
+   * fired in `activity.fired` and gives the AuxK kinds the dead latents; without it, no AuxK.
    */
-  abstract forwardBackward(xb: Matrix): StepStats;
+  abstract forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats;
+
+  /** The buffer a step marks fired latents in: the trainer's, or a scratch one. */
+  protected firedOut(activity: LatentActivity | undefined): Uint8Array {
+    if (activity) {
+      if (activity.fired.length !== this.atoms || activity.dead.length !== this.atoms) {
+        fail('E_SHAPE', `LatentActivity: dead and fired must hold one entry per latent (${this.atoms}), got ${activity.dead.length} and ${activity.fired.length}`);
+      }
+      return activity.fired;
+    }
+    if (this.firedScratch.length !== this.atoms) this.firedScratch = new Uint8Array(this.atoms);
+    return this.firedScratch;
+  }
 
   /** Codes for a chunk of rows into a dense `out` [rows x atoms] (overwritten). */
   protected abstract encodeChunk(x: Matrix, out: Matrix): void;
@@ -164,7 +174,7 @@ export abstract class SparseAutoencoder implements Trainable {
     b.addRowVector(pre.data, x.rows, this.atoms, this.benc, 1);
   }
 
-  /** gx = 2 (xhat - x) / n; returns mse = sum ||xhat - x||^2 / n. */
+  /** gx = 2 (xhat - x) / n; returns sqErr = sum ||xhat - x||^2 / n (the squared error per row). */
   protected reconstructionGrad(x: Matrix, xhat: Matrix, gx: Matrix): number {
     const n = x.rows;
     const xd = x.data, hd = xhat.data, gd = gx.data;
@@ -194,47 +204,35 @@ export abstract class SparseAutoencoder implements Trainable {
     }
   }
 
-  /** Mark latents with a nonzero value in a dense code block as fired. */
-  protected markFiredDense(z: Matrix): number {
-    const A = this.atoms, zd = z.data, lf = this.lastFired;
-    const stamp = this.samplesSeen + z.rows;
+  /** Mark (in `fired`, overwritten) the latents with a nonzero value in a dense code block; returns the number of nonzeros. */
+  protected markFiredDense(z: Matrix, fired: Uint8Array): number {
+    const A = this.atoms, zd = z.data;
+    fired.fill(0);
     let nnz = 0;
     for (let i = 0; i < z.rows; i++) {
       const o = i * A;
       for (let a = 0; a < A; a++) {
         if (zd[o + a] !== 0) {
           nnz++;
-          lf[a] = stamp;
+          fired[a] = 1;
         }
       }
     }
     return nnz;
   }
 
-  /** Mark latents in a sparse block (idx/val [rows x k]) as fired; returns the number of nonzeros. */
-  protected markFiredSparse(idx: Int32Array, val: Float32Array, rows: number, k: number): number {
-    const lf = this.lastFired;
-    const stamp = this.samplesSeen + rows;
+  /** Mark (in `fired`, overwritten) the latents of a sparse block (idx/val [rows x k]); returns the number of nonzeros. */
+  protected markFiredSparse(idx: Int32Array, val: Float32Array, rows: number, k: number, fired: Uint8Array): number {
+    fired.fill(0);
     let nnz = 0;
     for (let t = 0; t < rows * k; t++) {
       const a = idx[t];
       if (a >= 0 && val[t] !== 0) {
         nnz++;
-        lf[a] = stamp;
+        fired[a] = 1;
       }
     }
     return nnz;
-  }
-
-  /** Latents that have not fired within the last `deadAfter` samples. */
-  deadMask(deadAfter: number, out: Uint8Array): number {
-    let dead = 0;
-    for (let a = 0; a < this.atoms; a++) {
-      const isDead = this.samplesSeen - this.lastFired[a] >= deadAfter ? 1 : 0;
-      out[a] = isDead;
-      dead += isDead;
-    }
-    return dead;
   }
 
   protected checkInput(name: string, X: Matrix, cols: number): void {

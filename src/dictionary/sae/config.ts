@@ -29,11 +29,11 @@ export const DEFAULT_L0 = 0.02;
 /**
  * Configuration shared by every SAE. Only `atoms` is required (and `k` for the top-k kinds and
  * matching pursuit). Loss conventions (in the scaled input space, per batch of n rows):
- *   mse = (1/n) sum_i ||xhat_i - x_i||^2
+ *   sqErr = (1/n) sum_i ||xhat_i - x_i||^2   (squared error per row; = dim x the per-entry mse)
  *   relu:      + l1 * (1/n) sum_i sum_a z_ia * (l1DecoderNorm ? ||W_dec[a]|| : 1)
  *   jumprelu:  + l0 * (1/n) sum_i #{a : z_ia > 0}      (straight-through estimator, rectangle kernel)
  *   topk, batchtopk: + auxkCoef * AuxK loss over dead latents
- *   mp:        mse only
+ *   mp:        sqErr only
  */
 export interface SAEConfig {
   atoms: number;

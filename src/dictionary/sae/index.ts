@@ -8,7 +8,7 @@ import { MatryoshkaSAE } from './matryoshka.js';
 import { ReluSAE } from './relu.js';
 import { TopKSAE } from './topk.js';
 
-export { SparseAutoencoder, Workspace, type SAEWeights, type StepStats } from './base.js';
+export { SparseAutoencoder, SaeStepBuffers, type LatentActivity, type SAEWeights, type StepStats } from './base.js';
 export { SparseActivationSAE } from './sparse.js';
 export { TopKSAE } from './topk.js';
 export { BatchTopKSAE } from './batchtopk.js';

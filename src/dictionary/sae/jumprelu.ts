@@ -2,12 +2,12 @@ import { backend, matmul } from '../../backend/index.js';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
-import { SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
+import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
 /**
  * JumpReLU SAE (Rajamanoharan et al. 2024; Gemma Scope): z = pre * H(pre - theta_a), with a
- * learned per-latent threshold theta = exp(logTheta). Loss = mse + l0 * mean_i ||z_i||_0. The
+ * learned per-latent threshold theta = exp(logTheta). Loss = sqErr + l0 * mean_i ||z_i||_0. The
  * step function has no useful gradient, so theta learns through straight-through estimators
  * with a rectangle kernel K(u) = 1{|u| < 1/2} of bandwidth eps:
  *   d z / d theta      = -(theta / eps) K((pre - theta) / eps)
@@ -46,7 +46,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     if (this.gLogTheta.length !== this.atoms) this.gLogTheta = new Float32Array(this.atoms);
   }
 
-  forwardBackward(xb: Matrix): StepStats {
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
     const b = backend();
@@ -61,8 +61,8 @@ export class JumpReluSAE extends SparseAutoencoder {
     }
     matmul(this.z, this.Wdec, { out: ws.xhat });
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
-    const nnz = this.markFiredDense(this.z);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredDense(this.z, this.firedOut(activity));
     const l0 = nnz / n;
     matmul(this.z, ws.gx, { transA: true, out: this.gWdec });
     matmul(ws.gx, this.Wdec, { transB: true, out: this.gz });
@@ -84,8 +84,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     b.sumCols(gzd, n, A, this.colA);
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
-    this.samplesSeen += n;
-    return { loss: mse + l0coef * l0, mse, l0, aux: 0 };
+    return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {

@@ -1,6 +1,6 @@
 import type { Matrix } from '../../core/matrix.js';
 import type { SAEConfig } from './config.js';
-import type { StepStats } from './base.js';
+import type { LatentActivity, StepStats } from './base.js';
 import { BatchTopKSAE } from './batchtopk.js';
 import { backend } from '../../backend/index.js';
 
@@ -57,14 +57,15 @@ export class MatryoshkaSAE extends BatchTopKSAE {
    *   P_{g-1} = P_g − (bucket g's decode)  (a gatherDecode of that bucket with negated codes).
    * At g = 0, S is the gradient of b_dec's decoder role (b_dec is in every prefix).
    */
-  override forwardBackward(xb: Matrix): StepStats {
+  override forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, G = this.widths.length;
     const ws = this.workspace(n);
     const b = backend();
     this.encoderPre(xb, ws.xc, ws.pre);
     const kk = this.select(ws.pre);
     const idx = this.idx, val = this.val, gval = this.gval;
-    const nnz = this.markFiredSparse(idx, val, n, kk);
+    const fired = this.firedOut(activity);
+    const nnz = this.markFiredSparse(idx, val, n, kk, fired);
     const bucket = this.bucket;
     // per-group index lists (padding -1 outside the group), grown only
     if (this.idxG.length !== G || this.idxG[0].length < n * kk) this.idxG = Array.from({ length: G }, () => new Int32Array(n * kk));
@@ -121,14 +122,8 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     }
     b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
     ws.gx.data.set(S.subarray(0, n * d)); // b_dec is in every prefix
-    let aux = 0;
-    const coef = this.config.auxkCoef;
-    if (coef > 0 && Number.isFinite(this.deadAfter)) {
-      const dead = this.deadMask(this.deadAfter, this.deadBuf);
-      if (dead > 0) aux = this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead);
-    }
+    const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
-    this.samplesSeen += n;
-    return { loss: total / n + aux, mse: full / n, l0: nnz / n, aux };
+    return { loss: total / n + aux, sqErr: full / n, l0: nnz / n, aux };
   }
 }

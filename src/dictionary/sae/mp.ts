@@ -1,6 +1,6 @@
 import { backend, matmul } from '../../backend/index.js';
 import { Matrix } from '../../core/matrix.js';
-import { SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
+import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
 /** Use the Gram matrix D D^T for the greedy updates up to this many atoms (atoms^2 floats). */
@@ -95,7 +95,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     }
   }
 
-  forwardBackward(xb: Matrix): StepStats {
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, k = this.config.k;
     const ws = this.workspace(n);
     const b = backend();
@@ -106,8 +106,8 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     this.pursue(r, this.corr, this.idx, this.val, gram);
     b.gatherDecode(this.idx, this.val, n, k, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
-    const nnz = this.markFiredSparse(this.idx, this.val, n, k);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredSparse(this.idx, this.val, n, k, this.firedOut(activity));
     // reverse pass
     const D = this.Wdec.data, gD = this.gWdec.data, gx = ws.gx.data, rd = r.data;
     gD.fill(0);
@@ -137,8 +137,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
       }
       for (let q = 0; q < d; q++) this.gbdec[q] += gx[ro + q] - gr[q];
     }
-    this.samplesSeen += n;
-    return { loss: mse, mse, l0: nnz / n, aux: 0 };
+    return { loss: sqErr, sqErr, l0: nnz / n, aux: 0 };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {

@@ -1,12 +1,12 @@
 import { backend, matmul } from '../../backend/index.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
-import { SparseAutoencoder, type StepStats } from './base.js';
+import { type LatentActivity, SparseAutoencoder, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
 /**
  * ReLU SAE with an L1 penalty (Bricken et al. 2023; SAELens "standard"): z = ReLU(pre),
- * loss = mse + l1 * mean_i sum_a z_ia * w_a, where w_a = ||W_dec[a]|| when `l1DecoderNorm`
+ * loss = sqErr + l1 * mean_i sum_a z_ia * w_a, where w_a = ||W_dec[a]|| when `l1DecoderNorm`
  * (the penalty then cannot be dodged by shrinking codes and growing decoder rows), else 1.
  * Dead latents can be resampled (`resampleEvery`): each gets the direction of a batch row
  * drawn with probability proportional to its squared reconstruction error.
@@ -28,7 +28,7 @@ export class ReluSAE extends SparseAutoencoder {
     this.rowNorm = new Float64Array(this.atoms);
   }
 
-  forwardBackward(xb: Matrix): StepStats {
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
     const b = backend();
@@ -38,8 +38,8 @@ export class ReluSAE extends SparseAutoencoder {
     b.relu(pd, zd);
     matmul(z, this.Wdec, { out: ws.xhat });
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
-    const nnz = this.markFiredDense(z);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredDense(z, this.firedOut(activity));
     // L1 weights
     const w = this.rowNorm, W = this.Wdec.data;
     for (let a = 0; a < A; a++) {
@@ -74,8 +74,7 @@ export class ReluSAE extends SparseAutoencoder {
     b.sumCols(gzd, n, A, this.colA);
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
-    this.samplesSeen += n;
-    return { loss: mse + sparsity, mse, l0: nnz / n, aux: 0 };
+    return { loss: sqErr + sparsity, sqErr, l0: nnz / n, aux: 0 };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {
@@ -134,7 +133,6 @@ export class ReluSAE extends SparseAutoencoder {
         We[a * d + j] = v * encScale;
       }
       this.benc[a] = 0;
-      this.lastFired[a] = this.samplesSeen;
       out.push(a);
     }
     return out;

@@ -1,6 +1,6 @@
 import { backend } from '../../backend/index.js';
 import { Matrix } from '../../core/matrix.js';
-import { SparseAutoencoder, type StepStats } from './base.js';
+import { type LatentActivity, SparseAutoencoder, type StepStats } from './base.js';
 
 /**
  * Shared machinery for SAEs whose codes have few active latents per row (TopK, BatchTopK):
@@ -22,8 +22,6 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
   protected auxErr = new Float32Array(0);
   protected auxHat = new Float32Array(0);
   protected deadBuf = new Uint8Array(0);
-  /** dead-latent window in samples (set by the trainer) */
-  deadAfter = Infinity;
 
   /** Ensure sparse buffers hold rows x kk entries (grows only; steady state allocates nothing). */
   protected ensureSparse(rows: number, kk: number): void {
@@ -57,8 +55,8 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     return Math.max(1, Math.min(this.atoms, this.config.auxK ?? Math.max(1, Math.floor(this.dim / 2))));
   }
 
-  forwardBackward(xb: Matrix): StepStats {
-    const n = xb.rows, d = this.dim, A = this.atoms;
+  forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
+    const n = xb.rows, d = this.dim;
     const ws = this.workspace(n);
     const b = backend();
     this.encoderPre(xb, ws.xc, ws.pre);
@@ -66,25 +64,37 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     const idx = this.idx, val = this.val, gval = this.gval;
     b.gatherDecode(idx, val, n, kk, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
-    const mse = this.reconstructionGrad(xb, ws.xhat, ws.gx);
-    const nnz = this.markFiredSparse(idx, val, n, kk);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const fired = this.firedOut(activity);
+    const nnz = this.markFiredSparse(idx, val, n, kk, fired);
 
     this.gWdec.data.fill(0);
     this.gWenc.data.fill(0);
     this.gbenc.fill(0);
     this.backwardActive(idx, val, gval, n, kk, ws.gx.data, ws.xc.data);
 
-    let aux = 0;
-    const coef = this.config.auxkCoef;
-    if (coef > 0 && Number.isFinite(this.deadAfter)) {
-      const dead = this.deadMask(this.deadAfter, this.deadBuf);
-      if (dead > 0) aux = this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead);
-    }
+    const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
-    this.samplesSeen += n;
     const l0 = nnz / n;
-    void A;
-    return { loss: mse + aux, mse, l0, aux };
+    return { loss: sqErr + aux, sqErr, l0, aux };
+  }
+
+  /**
+   * The AuxK term of a step (0 without the trainer's activity, or with auxkCoef 0): its latents
+   * are those dead before the batch that did not fire in it (the mask after this batch's firing,
+   * as Gao et al.'s reference computes it).
+   */
+  protected auxk(xb: Matrix, activity: LatentActivity | undefined, fired: Uint8Array): number {
+    if (!activity || !(this.config.auxkCoef > 0)) return 0;
+    const was = activity.dead, dm = this.deadBuf;
+    let dead = 0;
+    for (let a = 0; a < this.atoms; a++) {
+      const v = was[a] && !fired[a] ? 1 : 0;
+      dm[a] = v;
+      dead += v;
+    }
+    const ws = this.ws!;
+    return dead > 0 ? this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead) : 0;
   }
 
   /** Backward through the active atoms: decoder, code, encoder and encoder-bias gradients. */

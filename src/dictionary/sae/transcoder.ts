@@ -4,7 +4,7 @@ import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import { assertFinite, assertInt } from '../../core/validate.js';
 import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
-import type { StepStats, Trainable, TrainableParam } from '../trainable.js';
+import type { LatentActivity, StepStats, Trainable, TrainableParam } from '../trainable.js';
 import { type ResolvedSAEConfig, type SAEConfig, resolveConfig } from './config.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
 
@@ -70,12 +70,8 @@ export class TopKTranscoder implements Trainable {
   gWdec = new Matrix(0, 0);
   gbdec = new Float32Array(0);
   gWskip = new Matrix(0, 0);
-  lastFired = new Float64Array(0);
-  samplesSeen = 0;
   training = false;
   trainingStats: Record<string, number> = {};
-  /** dead-latent window in samples (set by the trainer) */
-  deadAfter = Infinity;
   private n = 0;
   private xb = new Matrix(0, 0);
   private yb = new Matrix(0, 0);
@@ -91,6 +87,7 @@ export class TopKTranscoder implements Trainable {
   private auxGval = new Float32Array(0);
   private auxHat = new Float32Array(0);
   private deadBuf = new Uint8Array(0);
+  private firedScratch = new Uint8Array(0);
 
   constructor(config: TranscoderConfig) {
     if (!config || typeof config !== 'object') fail('E_ARG', 'a transcoder config must be an object {atoms, k, inputDim}');
@@ -134,7 +131,6 @@ export class TopKTranscoder implements Trainable {
     this.gWdec = new Matrix(A, this.outDim);
     this.gbdec = new Float32Array(this.outDim);
     this.gWskip = new Matrix(this.Wskip.rows, this.Wskip.cols);
-    this.lastFired = new Float64Array(A);
     this.n = 0;
   }
 
@@ -198,7 +194,7 @@ export class TopKTranscoder implements Trainable {
   }
 
   /** One step on joint rows [x | y] [n x (inputDim + d_out)]: fills every gradient, returns the loss parts. */
-  forwardBackward(rows: Matrix): StepStats {
+  forwardBackward(rows: Matrix, activity?: LatentActivity): StepStats {
     const n = rows.rows, dIn = this.inputDim, dOut = this.outDim, k = this.config.k;
     if (rows.cols !== dIn + dOut) fail('E_SHAPE', `transcoder: training rows have ${rows.cols} columns, expected ${dIn} + ${dOut}`);
     this.workspace(n);
@@ -217,20 +213,28 @@ export class TopKTranscoder implements Trainable {
       sse += e * e;
       gd[t] = s * e;
     }
-    // mark fired latents
-    const stamp = this.samplesSeen + n;
+    // mark the latents that fired (in the trainer's activity.fired, or a scratch buffer)
+    const fired = this.firedOut(activity);
+    fired.fill(0);
     let nnz = 0;
     for (let t = 0; t < n * k; t++) if (val[t] !== 0) {
       nnz++;
-      this.lastFired[idx[t]] = stamp;
+      fired[idx[t]] = 1;
     }
     this.gWdec.data.fill(0);
     this.gWenc.data.fill(0);
     this.gbenc.fill(0);
     this.backwardActive(idx, val, gval, n, k, gd, x.data);
+    // AuxK on the latents dead before this batch that did not fire in it (the trainer's mask)
     let aux = 0;
-    if (this.config.auxkCoef > 0 && Number.isFinite(this.deadAfter)) {
-      const dead = this.deadMask(this.deadAfter, this.deadBuf);
+    if (activity && this.config.auxkCoef > 0) {
+      const was = activity.dead, dm = this.deadBuf;
+      let dead = 0;
+      for (let a = 0; a < this.atoms; a++) {
+        const v = was[a] && !fired[a] ? 1 : 0;
+        dm[a] = v;
+        dead += v;
+      }
       if (dead > 0) aux = this.auxkStep(x, y, dead);
     }
     // b_dec: column sums of gy; W_skip: gyᵀ·x
@@ -238,8 +242,7 @@ export class TopKTranscoder implements Trainable {
     b.sumCols(gd, n, dOut, colD);
     for (let j = 0; j < dOut; j++) this.gbdec[j] = colD[j];
     if (this.skip) matmul(this.gy, x, { transA: true, out: this.gWskip });
-    this.samplesSeen += n;
-    return { loss: sse / n + aux, mse: sse / n, l0: nnz / n, aux };
+    return { loss: sse / n + aux, sqErr: sse / n, l0: nnz / n, aux };
   }
 
   /** Backward through the active atoms (decoder, code, encoder, encoder bias) for the output gradient g [n x d_out]. */
@@ -304,14 +307,16 @@ export class TopKTranscoder implements Trainable {
     for (let j = 0; j < this.bdec.length; j++) this.bdec[j] /= c;
   }
 
-  deadMask(deadAfter: number, out: Uint8Array): number {
-    let dead = 0;
-    for (let a = 0; a < this.atoms; a++) {
-      const isDead = this.samplesSeen - this.lastFired[a] >= deadAfter ? 1 : 0;
-      out[a] = isDead;
-      dead += isDead;
+  /** The buffer a step marks fired latents in: the trainer's, or a scratch one. */
+  private firedOut(activity: LatentActivity | undefined): Uint8Array {
+    if (activity) {
+      if (activity.fired.length !== this.atoms || activity.dead.length !== this.atoms) {
+        fail('E_SHAPE', `LatentActivity: dead and fired must hold one entry per latent (${this.atoms}), got ${activity.dead.length} and ${activity.fired.length}`);
+      }
+      return activity.fired;
     }
-    return dead;
+    if (this.firedScratch.length !== this.atoms) this.firedScratch = new Uint8Array(this.atoms);
+    return this.firedScratch;
   }
 
   extraState(): Record<string, number> {

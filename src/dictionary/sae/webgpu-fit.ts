@@ -9,6 +9,7 @@ import { GpuTopKTrainer } from '../../backend/webgpu/topk-sae.js';
 import { geometricMedian, meanSquaredRowNorm } from './init.js';
 import type { TopKSAE } from './topk.js';
 import type { TrainProgress } from '../trainer.js';
+import { DeadLatentStats } from '../dead-latents.js';
 
 export interface WebGpuFitOptions {
   context: WebGpuContext;
@@ -23,9 +24,12 @@ export interface WebGpuFitOptions {
 
 export interface WebGpuFitResult {
   steps: number;
-  /** mse + the AuxK term, of the last step */
+  /** sqErr + the AuxK term, of the last step */
   loss: number;
+  /** the last step's mean squared error per entry (scaled space) */
   mse: number;
+  /** the last step's squared error per row, mean of ‖x̂ − x‖² (= dim · mse) */
+  sqErr: number;
   /** fraction of latents that have not fired within deadAfter samples */
   deadFraction: number;
   fvu: number;
@@ -99,7 +103,9 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
   const t0 = performance.now();
   const interval = opts.progressIntervalMs ?? 250;
   let lastReport = -Infinity;
-  let mse = NaN;
+  let sqErr = NaN;
+  // the dead-latent statistics as the trainer keeps them (dead-latents.ts), read back from the GPU's copy
+  const dead = new DeadLatentStats(cfg.atoms, deadAfter);
   const copyBack = async () => {
     const p = await gpu.readParams();
     sae.Wenc.data.set(p.Wenc);
@@ -107,8 +113,8 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
     sae.Wdec.data.set(p.Wdec);
     sae.bdec.set(p.bdec);
     const lf = await gpu.readLastFired();
-    if (lf) sae.lastFired.set(lf);
-    sae.samplesSeen = gpu.samplesSeen;
+    if (lf) dead.lastFired.set(lf);
+    dead.samplesSeen = gpu.samplesSeen;
   };
   let loss = NaN;
   try {
@@ -133,16 +139,16 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
           const l = losses[s] + aux[s];
           if (!Number.isFinite(l)) fail('E_DIVERGED', `training diverged at step ${done - losses.length + s + 1} (loss ${l}); lower the learning rate (lr ${cfg.lr})`, { step: done - losses.length + s + 1 });
         }
-        mse = losses[losses.length - 1];
-        loss = mse + aux[aux.length - 1];
+        sqErr = losses[losses.length - 1];
+        loss = sqErr + aux[aux.length - 1];
         const now = performance.now();
         if (opts.onProgress && (now - lastReport >= interval || done === total)) {
           lastReport = now;
           await copyBack();
           const secs = (now - t0) / 1000, sps = secs > 0 ? (done * batch) / secs : 0;
           opts.onProgress({
-            step: done, totalSteps: total, epoch: Math.floor((done * batch) / n), loss, mse, fvu: totalVar > 0 ? mse / totalVar : NaN,
-            l0: NaN, deadFraction: sae.deadMask(deadAfter, new Uint8Array(cfg.atoms)) / cfg.atoms, samplesPerSec: sps, etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0, lr: learningRate(schedule, step),
+            step: done, totalSteps: total, epoch: Math.floor((done * batch) / n), loss, mse: sqErr / d, sqErr, fvu: totalVar > 0 ? sqErr / totalVar : NaN,
+            l0: NaN, deadFraction: dead.deadFraction(new Uint8Array(cfg.atoms)), samplesPerSec: sps, etaSeconds: sps > 0 ? ((total - done) * batch) / sps : 0, lr: learningRate(schedule, step),
           });
         }
       }
@@ -158,8 +164,9 @@ export async function fitTopKWebGpu(sae: TopKSAE, X: Matrix, opts: WebGpuFitOpti
   }
   sae.foldScale(scale);
   const seconds = (performance.now() - t0) / 1000;
-  const fvu = totalVar > 0 ? mse / totalVar : NaN;
-  const deadFraction = sae.deadMask(deadAfter, new Uint8Array(cfg.atoms)) / cfg.atoms;
-  sae.trainingStats = { steps: total, loss, mse, fvu, deadFraction, inputScale: scale };
-  return { steps: total, loss, mse, fvu, deadFraction, seconds, samplesPerSec: seconds > 0 ? (total * batch) / seconds : 0, inputScale: scale };
+  const fvu = totalVar > 0 ? sqErr / totalVar : NaN;
+  const deadFraction = dead.deadFraction(new Uint8Array(cfg.atoms));
+  const mse = sqErr / d;
+  sae.trainingStats = { steps: total, loss, mse, sqErr, fvu, deadFraction, inputScale: scale };
+  return { steps: total, loss, mse, sqErr, fvu, deadFraction, seconds, samplesPerSec: seconds > 0 ? (total * batch) / seconds : 0, inputScale: scale };
 }
