@@ -50,3 +50,29 @@ export function loadCheckpoint(dir: string): Checkpoint | null {
   for (const [k, t] of Object.entries(f.tensors)) tensors[k] = { shape: t.shape, data: t.data, dtype: t.dtype };
   return { step: meta.step, state: meta.state ?? {}, tensors };
 }
+
+/**
+ * More state for a learner to keep in its checkpoints (a stopping rule's history, a warm
+ * start): `save` gives JSON state and tensors, stored under `extra` and tensor names prefixed
+ * `extra.`; `restore` gets them back on resume.
+ */
+export interface CheckpointExtra {
+  save(): { state: Record<string, unknown>; tensors?: Record<string, TensorInput> };
+  restore(state: Record<string, unknown>, tensors: Record<string, TensorInput>): void;
+}
+
+/** Add an extra's state and tensors to a checkpoint being written. */
+export function saveExtra(extra: CheckpointExtra, state: Record<string, unknown>, tensors: Record<string, TensorInput>): void {
+  const e = extra.save();
+  state.extra = e.state;
+  for (const [k, t] of Object.entries(e.tensors ?? {})) tensors[`extra.${k}`] = t;
+}
+
+/** Hand a loaded checkpoint's extra state and tensors back (refused when the checkpoint has none). */
+export function restoreExtra(extra: CheckpointExtra, ck: Checkpoint, dir: string, where: string): void {
+  const s = ck.state.extra;
+  if (!s || typeof s !== 'object') fail('E_FORMAT', `${where}: the checkpoint in ${dir} has no extra state (written by another caller); delete ${dir} to start afresh`);
+  const tensors: Record<string, TensorInput> = {};
+  for (const [k, t] of Object.entries(ck.tensors)) if (k.startsWith('extra.')) tensors[k.slice(6)] = t;
+  extra.restore(s as Record<string, unknown>, tensors);
+}

@@ -5,7 +5,7 @@ import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { loadCheckpoint, restoreExtra, saveCheckpoint, saveExtra, type Checkpoint, type CheckpointExtra } from './checkpoint.js';
 import { ModSolver } from './mod.js';
 
 /** Progress of a classical dictionary learner, reported once per outer step. */
@@ -69,6 +69,14 @@ export interface DlFistaOptions {
   stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /**
+   * code the rows in blocks of this many per outer step, yielding to the event loop between
+   * blocks (default: all rows at once). Each row's codes depend only on that row, D and the
+   * step size, so the result is the same up to float rounding of the products; what it buys is
+   * that `signal` is noticed within one block instead of one outer step (the CLI's Ctrl-C).
+   * An abort in the middle of a step discards that step's partial codes.
+   */
+  chunkRows?: number;
+  /**
    * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
    * `dir/checkpoint.safetensors` (atomically), and a later call with the same data and options
    * continues from it, bit for bit as if it had never stopped
@@ -96,6 +104,13 @@ export interface DlFistaCheckpointOptions {
   everySteps?: number;
   /** continue from the checkpoint in `dir` when there is one (default true) */
   resume?: boolean;
+  /**
+   * write a checkpoint once the outer loop has finished (default true); false leaves the last
+   * periodic one (a caller that saves the result itself and deletes the checkpoint)
+   */
+  final?: boolean;
+  /** more state to keep with each checkpoint, e.g. a stopping rule's history (checkpoint.ts) */
+  extra?: CheckpointExtra;
 }
 
 export interface DlFistaResult {
@@ -205,10 +220,16 @@ function unitize(v: Float64Array): number {
   return n;
 }
 
+function rowRange(from: number, to: number): Int32Array {
+  const idx = new Int32Array(to - from);
+  for (let i = 0; i < idx.length; i++) idx[i] = from + i;
+  return idx;
+}
+
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** FNV-1a over the 32-bit words of a float32 array: a cheap fingerprint of data values. */
-function hashFloat32(a: Float32Array): string {
+export function hashFloat32(a: Float32Array): string {
   const w = new Uint32Array(a.buffer, a.byteOffset, a.length);
   let h = 0x811c9dc5;
   let g = 0x12345679;
@@ -221,9 +242,9 @@ function hashFloat32(a: Float32Array): string {
 }
 
 /** The checkpoint identity fields, in a fixed order (compared one by one on resume). */
-type Identity = Record<string, string | number | boolean>;
+export type Identity = Record<string, string | number | boolean>;
 
-function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
+export function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
   const was = ck.state.identity as Identity | undefined;
   if (!was || typeof was !== 'object') fail('E_ARG', `${where}: the checkpoint in ${dir} is not a DL-FISTA checkpoint (no identity); delete ${dir} or use another checkpoint folder`);
   for (const [key, v] of Object.entries(identity)) {
@@ -233,7 +254,7 @@ function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: s
   }
 }
 
-function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
+export function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
   const t = ck.tensors[name];
   if (!t || t.data.length !== out.length) fail('E_FORMAT', `${where}: checkpoint tensor ${name} in ${dir} is missing or has ${t ? t.data.length : 0} values, expected ${out.length}`);
   out.set(t.data);
@@ -281,6 +302,8 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (ckOpts.everySeconds !== undefined) assertNumber(`${where}: checkpoint.everySeconds`, ckOpts.everySeconds, 0);
     if (ckOpts.everySteps !== undefined) assertInt(`${where}: checkpoint.everySteps`, ckOpts.everySteps, 0);
   }
+  if (opts.chunkRows !== undefined) assertInt(`${where}: chunkRows`, opts.chunkRows, 1);
+  const chunkRows = Math.min(opts.chunkRows ?? X.rows, X.rows);
   const nonneg = !!opts.nonneg;
   const rng = toRng(opts.seed);
   const redrawRng = rng.fork('redraw');
@@ -326,14 +349,12 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (!ckOpts) return;
     const tensors: Checkpoint['tensors'] = { D: { shape: [atoms, d], data: D.data } };
     if (Z) tensors.Z = { shape: [Z.rows, Z.cols], data: Z.data };
-    saveCheckpoint(ckOpts.dir, {
-      step,
-      state: {
-        identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged,
-        seconds: resumedSeconds + (performance.now() - started) / 1000,
-      },
-      tensors,
-    });
+    const state: Record<string, unknown> = {
+      identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged,
+      seconds: resumedSeconds + (performance.now() - started) / 1000,
+    };
+    if (ckOpts.extra) saveExtra(ckOpts.extra, state, tensors);
+    saveCheckpoint(ckOpts.dir, { step, state, tensors });
     savedStep = step;
   };
 
@@ -358,6 +379,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     const secs = Number(ck.state.seconds);
     resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
     savedStep = ck.step;
+    if (ckOpts!.extra) restoreExtra(ckOpts!.extra, ck, ckOpts!.dir, where);
   } else if (opts.init) {
     D.data.set(opts.init.data);
     normalizeRows(D, { redraw: rng.fork('init'), eps: 1e-10 });
@@ -377,10 +399,25 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       if (ckOpts && iterations > savedStep) save(iterations);
       checkAborted(opts.signal);
     }
-    const r = coder === 'fista'
-      ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
-      : lassoCD(X, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Z, objective: false });
-    Z = r.Z;
+    const codeBlock = (Xb: Matrix, Zb: Matrix | undefined, L: number) => (coder === 'fista'
+      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L })
+      : lassoCD(Xb, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Zb, objective: false })).Z;
+    const L = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
+    if (chunkRows >= X.rows) Z = codeBlock(X, Z, L);
+    else {
+      // in blocks of rows, noticing an abort between them (the step's partial codes are dropped)
+      const Znew = new Matrix(X.rows, atoms);
+      for (let r0 = 0; r0 < X.rows; r0 += chunkRows) {
+        const idx = rowRange(r0, Math.min(X.rows, r0 + chunkRows));
+        Znew.data.set(codeBlock(X.takeRows(idx), Z?.takeRows(idx), L).data, r0 * atoms);
+        await nextTick();
+        if (opts.signal?.aborted) {
+          if (ckOpts && iterations > savedStep) save(iterations);
+          checkAborted(opts.signal);
+        }
+      }
+      Z = Znew;
+    }
     const stats = wantLoss ? mod.loss(Z, D, X, lambda) : null;
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
     if (!mod.update(Z, X, Dnew)) {
@@ -425,14 +462,34 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     }
     await nextTick();
   }
-  if (ckOpts && !finished) {
+  if (ckOpts && !finished && ckOpts.final !== false) {
     // the outer loop is done: a resume from here runs only the final coding pass
     finished = true;
     save(iterations);
   }
-  checkAborted(opts.signal);
-  const final = coder === 'fista'
-    ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
-    : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
+  const onAbort = () => {
+    // the outer loop is done: keep that, a resume runs only the final coding pass
+    if (ckOpts && !(finished && savedStep === iterations)) {
+      finished = true;
+      save(iterations);
+    }
+    checkAborted(opts.signal);
+  };
+  if (opts.signal?.aborted) onAbort();
+  const finalBlock = (Xb: Matrix, Zb: Matrix | undefined, L: number) => (coder === 'fista'
+    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L })
+    : lassoCD(Xb, D, { lambda, nonneg, init: Zb, objective: false })).Z;
+  const Lf = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
+  let Zfinal: Matrix;
+  if (chunkRows >= X.rows) Zfinal = finalBlock(X, Z, Lf);
+  else {
+    Zfinal = new Matrix(X.rows, atoms);
+    for (let r0 = 0; r0 < X.rows; r0 += chunkRows) {
+      const idx = rowRange(r0, Math.min(X.rows, r0 + chunkRows));
+      Zfinal.data.set(finalBlock(X.takeRows(idx), Z?.takeRows(idx), Lf).data, r0 * atoms);
+      await nextTick();
+      if (opts.signal?.aborted) onAbort();
+    }
+  }
+  return { D, Z: Zfinal, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
 }
