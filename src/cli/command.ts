@@ -12,6 +12,8 @@ export interface Context {
   /** a progress bar (drawn only on a TTY and without --quiet) */
   progress(label: string, total: number, unit?: string): Progress;
   signal: AbortSignal;
+  /** the command's own arguments as given (after the command name), e.g. to print a resume command */
+  argv?: string[];
 }
 
 export interface Command {

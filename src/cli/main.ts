@@ -100,6 +100,7 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
       },
       progress: (label, total, unit) => new Progress(label, total, { enabled: !quiet, unit }),
       signal: controller.signal,
+      argv: rest,
     };
     const code = await cmd.run(ctx);
     return code ?? EXIT.ok;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors.js';
@@ -75,4 +75,26 @@ export function restoreExtra(extra: CheckpointExtra, ck: Checkpoint, dir: string
   const tensors: Record<string, TensorInput> = {};
   for (const [k, t] of Object.entries(ck.tensors)) if (k.startsWith('extra.')) tensors[k.slice(6)] = t;
   extra.restore(s as Record<string, unknown>, tensors);
+}
+
+/** The step of the checkpoint in `dir`, read from its header only (null when there is none or it cannot be read). */
+export function checkpointStep(dir: string): number | null {
+  const path = checkpointPath(dir);
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) return null;
+    const len = Number(head.readBigUInt64LE(0));
+    if (!(len > 0 && len < 100_000_000)) return null;
+    const json = Buffer.alloc(len);
+    if (readSync(fd, json, 0, len, 8) !== len) return null;
+    const meta = JSON.parse(json.toString('utf8')).__metadata__?.[KEY];
+    const step = meta ? JSON.parse(meta).step : null;
+    return Number.isInteger(step) ? step : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

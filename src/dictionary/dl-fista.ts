@@ -3,7 +3,7 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { fista } from '../inference/fista.js';
+import { chooseGradient, fista, meanNonzeros } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
 import { loadCheckpoint, restoreExtra, saveCheckpoint, saveExtra, type Checkpoint, type CheckpointExtra } from './checkpoint.js';
 import { ModSolver } from './mod.js';
@@ -69,13 +69,15 @@ export interface DlFistaOptions {
   stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /**
-   * code the rows in blocks of this many per outer step, yielding to the event loop between
-   * blocks (default: all rows at once). Each row's codes depend only on that row, D and the
-   * step size, so the result is the same up to float rounding of the products; what it buys is
-   * that `signal` is noticed within one block instead of one outer step (the CLI's Ctrl-C).
-   * An abort in the middle of a step discards that step's partial codes.
+   * code the rows in blocks that take about this many seconds each, yielding to the event loop
+   * between blocks (default: all rows at once), so that `signal` is noticed within a block
+   * instead of one outer step (the CLI's Ctrl-C). The first block has 256 rows, the next ones
+   * as many as the rows so far suggest. Each row's codes depend only on that row, D and the
+   * step size (the FISTA gradient form is chosen once for all rows), so the result does not
+   * depend on the blocks, up to how the backend's GEMM rounds a row in a different block (the
+   * js backend: exactly). An abort in the middle of a step discards that step's partial codes.
    */
-  chunkRows?: number;
+  chunkSeconds?: number;
   /**
    * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
    * `dir/checkpoint.safetensors` (atomically), and a later call with the same data and options
@@ -302,8 +304,25 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (ckOpts.everySeconds !== undefined) assertNumber(`${where}: checkpoint.everySeconds`, ckOpts.everySeconds, 0);
     if (ckOpts.everySteps !== undefined) assertInt(`${where}: checkpoint.everySteps`, ckOpts.everySteps, 0);
   }
-  if (opts.chunkRows !== undefined) assertInt(`${where}: chunkRows`, opts.chunkRows, 1);
-  const chunkRows = Math.min(opts.chunkRows ?? X.rows, X.rows);
+  if (opts.chunkSeconds !== undefined) assertNumber(`${where}: chunkSeconds`, opts.chunkSeconds, 0);
+  const chunked = opts.chunkSeconds !== undefined && X.rows > 256;
+  /** code all rows in blocks of about chunkSeconds each, noticing an abort between them */
+  const inBlocks = async (code: (Xb: Matrix, Zb: Matrix | undefined) => Matrix, onAbort: () => void): Promise<Matrix> => {
+    const out = new Matrix(X.rows, atoms);
+    let rows = 256;
+    for (let r0 = 0; r0 < X.rows;) {
+      const r1 = Math.min(X.rows, r0 + rows);
+      const idx = rowRange(r0, r1);
+      const t0 = performance.now();
+      out.data.set(code(X.takeRows(idx), Z?.takeRows(idx)).data, r0 * atoms);
+      const secPerRow = (performance.now() - t0) / 1000 / (r1 - r0);
+      rows = Math.max(64, Math.min(X.rows, Math.round(opts.chunkSeconds! / Math.max(secPerRow, 1e-9))));
+      r0 = r1;
+      await nextTick();
+      if (opts.signal?.aborted) onAbort();
+    }
+    return out;
+  };
   const nonneg = !!opts.nonneg;
   const rng = toRng(opts.seed);
   const redrawRng = rng.fork('redraw');
@@ -399,25 +418,19 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       if (ckOpts && iterations > savedStep) save(iterations);
       checkAborted(opts.signal);
     }
-    const codeBlock = (Xb: Matrix, Zb: Matrix | undefined, L: number) => (coder === 'fista'
-      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L })
-      : lassoCD(Xb, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Zb, objective: false })).Z;
     const L = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
-    if (chunkRows >= X.rows) Z = codeBlock(X, Z, L);
-    else {
-      // in blocks of rows, noticing an abort between them (the step's partial codes are dropped)
-      const Znew = new Matrix(X.rows, atoms);
-      for (let r0 = 0; r0 < X.rows; r0 += chunkRows) {
-        const idx = rowRange(r0, Math.min(X.rows, r0 + chunkRows));
-        Znew.data.set(codeBlock(X.takeRows(idx), Z?.takeRows(idx), L).data, r0 * atoms);
-        await nextTick();
-        if (opts.signal?.aborted) {
+    // the FISTA gradient form of the whole problem (what 'auto' picks for all rows at once)
+    const gradient = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
+    const codeBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
+      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L, gradient })
+      : lassoCD(Xb, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Zb, objective: false })).Z;
+    // in blocks: an abort between them keeps the last finished step (this step's codes are dropped)
+    Z = chunked
+      ? await inBlocks(codeBlock, () => {
           if (ckOpts && iterations > savedStep) save(iterations);
           checkAborted(opts.signal);
-        }
-      }
-      Z = Znew;
-    }
+        })
+      : codeBlock(X, Z);
     const stats = wantLoss ? mod.loss(Z, D, X, lambda) : null;
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
     if (!mod.update(Z, X, Dnew)) {
@@ -476,20 +489,11 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     checkAborted(opts.signal);
   };
   if (opts.signal?.aborted) onAbort();
-  const finalBlock = (Xb: Matrix, Zb: Matrix | undefined, L: number) => (coder === 'fista'
-    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L })
-    : lassoCD(Xb, D, { lambda, nonneg, init: Zb, objective: false })).Z;
   const Lf = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
-  let Zfinal: Matrix;
-  if (chunkRows >= X.rows) Zfinal = finalBlock(X, Z, Lf);
-  else {
-    Zfinal = new Matrix(X.rows, atoms);
-    for (let r0 = 0; r0 < X.rows; r0 += chunkRows) {
-      const idx = rowRange(r0, Math.min(X.rows, r0 + chunkRows));
-      Zfinal.data.set(finalBlock(X.takeRows(idx), Z?.takeRows(idx), Lf).data, r0 * atoms);
-      await nextTick();
-      if (opts.signal?.aborted) onAbort();
-    }
-  }
+  const gf = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
+  const finalBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
+    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: Lf, gradient: gf })
+    : lassoCD(Xb, D, { lambda, nonneg, init: Zb, objective: false })).Z;
+  const Zfinal = chunked ? await inBlocks(finalBlock, onAbort) : finalBlock(X, Z);
   return { D, Z: Zfinal, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
 }
