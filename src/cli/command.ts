@@ -32,6 +32,11 @@ export interface Command {
    * handle the signal themselves and leave this unset.
    */
   isolate?: boolean;
+  /**
+   * `--help` narrowed by the positionals given (e.g. `repro cross-entropy --help`: that
+   * experiment's usage, options and methods only); undefined: the command's whole help
+   */
+  helpView?(positionals: string[]): Pick<Command, 'usage' | 'summary' | 'description' | 'positionals' | 'options' | 'examples'> | undefined;
   /** returns the exit code (default 0) */
   run(ctx: Context): Promise<number | void>;
 }
