@@ -72,6 +72,11 @@ test('fit: options a method does not take are refused alike, naming its options'
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`sparsecode fit: ${method} does not take ${flag}; its options are --`));
   }
+  const help = await cli(['fit', 'dl-fista', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--coder lasso-cd\|fista/);
+  assert.match(help.stdout, /--extrapolate W/);
+  assert.doesNotMatch(help.stdout, /^ {2}--(k|lr|batch|widths) /m);
   const r = await cli(['fit', 'dl-fista', '--input', X, '--atoms', '12', '--out', join(dir, 'm'), '--fista-iters', '5']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--fista-iters sets the iterations of --coder fista; dl-fista codes with lasso-cd by default: add --coder fista/);
