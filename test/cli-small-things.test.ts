@@ -111,6 +111,15 @@ test('encode --out . and a directory: a clear usage error; a new directory tree 
   assert.ok(existsSync(out));
 });
 
+test('world --out: a new tree is announced, a file refused', async () => {
+  const r = await cli(['world', 'iid', '--latents', '8', '--active', '2', '--samples', '40', '--out', join(dir, 'w1', 'sub')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /world: creating the directory .*w1\/sub \(and the missing ones above it, from .*w1\)/);
+  const f = await cli(['world', 'iid', '--latents', '8', '--active', '2', '--samples', '40', '--out', FILE]);
+  assert.equal(f.code, 2);
+  assert.match(f.stderr, /--out .*a-file is a file; world writes a directory of files there/);
+});
+
 test('fit --val: the held-out FVU beside the training FVU, equal to the saved model\'s on those rows', async () => {
   const out = join(dir, 'fresh', 'dl');
   const r = await cli(['fit', 'dl-fista', '--input', X, '--val', V, '--atoms', '12', '--l1', '0.05', '--steps', '15', '--seed', '0', '--out', out, '--json']);
