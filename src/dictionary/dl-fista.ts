@@ -369,7 +369,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     const tensors: Checkpoint['tensors'] = { D: { shape: [atoms, d], data: D.data } };
     if (Z) tensors.Z = { shape: [Z.rows, Z.cols], data: Z.data };
     const state: Record<string, unknown> = {
-      identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged,
+      identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged, stoppedByRule,
       seconds: resumedSeconds + (performance.now() - started) / 1000,
     };
     if (ckOpts.extra) saveExtra(ckOpts.extra, state, tensors);
@@ -393,6 +393,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     prevLoss = ck.state.prevLoss === null || ck.state.prevLoss === undefined ? Infinity : Number(ck.state.prevLoss);
     finished = ck.state.finished === true;
     converged = ck.state.converged === true;
+    stoppedByRule = ck.state.stoppedByRule === true;
     iterations = ck.step;
     resumedFrom = ck.step;
     const secs = Number(ck.state.seconds);
