@@ -90,7 +90,7 @@ export const fitCommand: Command = {
     'that checkpoint with the same data and settings, ending where an uninterrupted run ends.',
     'Each method takes only its own options; the others are refused (sparsecode fit <method> --help lists them).',
     'dl-fista by default codes with lasso-cd (exact lasso codes by working-set coordinate descent) and',
-    "over-relaxed MOD (--extrapolate 1): 3-5x faster per outer step than the paper's --coder fista",
+    "over-relaxed MOD (--extrapolate 1): 2-3x faster per outer step than the paper's --coder fista",
     '--extrapolate 0 at 50k rows x 1024 dims, and about half the outer steps (docs/dictionary-learning.md).',
     'With --val V.npy the held-out FVU (up to 16384 evenly spaced rows of V) is reported beside the',
     'training FVU.',
