@@ -68,13 +68,14 @@ test('fit refuses bad usage with exit 2', () => {
   const base = ['--input', input, '--seed', '0', '--out', join(dir, 'bad')];
   let r = cli(['fit', 'topk-sae', '--atoms', '4', '--k', '5', ...base]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /k = 5 is larger than atoms = 4/);
+  assert.match(r.stderr, /--k must be between 1 and --atoms \(4\), got 5/);
   r = cli(['fit', 'topk-sae', '--atoms', '4', '--k', '2', '--lr', '-1', ...base]);
   assert.equal(r.code, 2);
   r = cli(['fit', 'kmeans', '--atoms', '4', ...base]);
   assert.equal(r.code, 2);
-  r = cli(['fit', 'dl-fista', '--atoms', '4', '--resume', ...base]);
+  r = cli(['fit', 'dl-fista', '--atoms', '4', '--batch', '8', ...base]);
   assert.equal(r.code, 2);
+  assert.match(r.stderr, /dl-fista does not take --batch; its options are /);
   r = cli(['fit', 'topk-sae', '--atoms', '4', '--k', '2', '--seed', '0', '--out', join(dir, 'bad'), '--input', join(dir, 'missing.npy')]);
   assert.equal(r.code, 3);
 });

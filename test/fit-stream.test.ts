@@ -207,5 +207,5 @@ test('fit CLI streams files over --memory-budget (or with --stream); dl-fista re
   assert.equal(JSON.parse(r.stdout).streamed, true);
   r = cli(['fit', 'dl-fista', '--input', xPath, '--atoms', '24', '--stream', '--seed', '0', '--out', join(dir, 'd')]);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /dl-fista is a full-batch method/);
+  assert.match(r.stderr, /dl-fista does not take --stream; its options are /);
 });

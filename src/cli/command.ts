@@ -12,6 +12,8 @@ export interface Context {
   /** a progress bar (drawn only on a TTY and without --quiet) */
   progress(label: string, total: number, unit?: string): Progress;
   signal: AbortSignal;
+  /** the command's own arguments as given (after the command name), e.g. to print a resume command */
+  argv?: string[];
 }
 
 export interface Command {
@@ -30,6 +32,11 @@ export interface Command {
    * handle the signal themselves and leave this unset.
    */
   isolate?: boolean;
+  /**
+   * `--help` narrowed by the positionals given (e.g. `repro cross-entropy --help`: that
+   * experiment's usage, options and methods only); undefined: the command's whole help
+   */
+  helpView?(positionals: string[]): Pick<Command, 'usage' | 'summary' | 'description' | 'positionals' | 'options' | 'examples'> | undefined;
   /** returns the exit code (default 0) */
   run(ctx: Context): Promise<number | void>;
 }

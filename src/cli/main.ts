@@ -34,7 +34,22 @@ function mainHelp(): string {
   ].join('\n');
 }
 
-export function commandHelp(c: Command): string {
+/** A message without the prefixes the CLI adds itself ("sparsecode", the command's name), so none is doubled. */
+export function withoutPrefix(message: string, name: string): string {
+  let m = message;
+  for (let again = true; again;) {
+    again = false;
+    for (const p of ['sparsecode: ', `sparsecode ${name}: `, `${name}: `]) {
+      if (m.startsWith(p)) {
+        m = m.slice(p.length);
+        again = true;
+      }
+    }
+  }
+  return m;
+}
+
+export function commandHelp(c: Pick<Command, 'usage' | 'summary' | 'description' | 'positionals' | 'options' | 'examples'>): string {
   const parts = [`Usage: sparsecode ${c.usage}`, '', c.summary];
   if (c.description) parts.push('', c.description);
   if (c.positionals?.length) {
@@ -54,7 +69,12 @@ export function commandHelp(c: Command): string {
  */
 export async function main(argv: string[], opts: { isolate?: boolean } = {}): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // no command: the help, as a usage error
+    process.stderr.write(mainHelp() + '\n');
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
     process.stdout.write((target ? commandHelp(target) : mainHelp()) + '\n');
     return EXIT.ok;
@@ -84,7 +104,7 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
   try {
     const { opts, positionals } = parseArgs(rest, cmd.options);
     if (opts.help) {
-      process.stdout.write(commandHelp(cmd) + '\n');
+      process.stdout.write(commandHelp((cmd.helpView?.(positionals) as Command | undefined) ?? cmd) + '\n');
       return EXIT.ok;
     }
     const quiet = !!opts.quiet;
@@ -107,12 +127,13 @@ export async function main(argv: string[], opts: { isolate?: boolean } = {}): Pr
       },
       progress: (label, total, unit) => new Progress(label, total, { enabled: !quiet, unit }),
       signal: controller.signal,
+      argv: rest,
     };
     const code = await cmd.run(ctx);
     return code ?? EXIT.ok;
   } catch (e) {
     if (isSparsecodeError(e)) {
-      process.stderr.write(`sparsecode ${name}: ${e.message}\n`);
+      process.stderr.write(`sparsecode ${name}: ${withoutPrefix(e.message, name)}\n`);
       if (e.code === 'E_USAGE') process.stderr.write(`(see: sparsecode ${name} --help)\n`);
       return exitCodeFor(e.code);
     }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors.js';
@@ -115,4 +115,52 @@ export function hashFloat32(a: Float32Array): string {
     g = Math.imul(g ^ (x >>> 16) ^ (x << 16), 0x01000193);
   }
   return (h >>> 0).toString(16).padStart(8, '0') + (g >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * More state for a learner to keep in its checkpoints (a stopping rule's history, a warm
+ * start): `save` gives JSON state and tensors, stored under `extra` and tensor names prefixed
+ * `extra.`; `restore` gets them back on resume.
+ */
+export interface CheckpointExtra {
+  save(): { state: Record<string, unknown>; tensors?: Record<string, TensorInput> };
+  restore(state: Record<string, unknown>, tensors: Record<string, TensorInput>): void;
+}
+
+/** Add an extra's state and tensors to a checkpoint being written. */
+export function saveExtra(extra: CheckpointExtra, state: Record<string, unknown>, tensors: Record<string, TensorInput>): void {
+  const e = extra.save();
+  state.extra = e.state;
+  for (const [k, t] of Object.entries(e.tensors ?? {})) tensors[`extra.${k}`] = t;
+}
+
+/** Hand a loaded checkpoint's extra state and tensors back (refused when the checkpoint has none). */
+export function restoreExtra(extra: CheckpointExtra, ck: Checkpoint, dir: string, where: string): void {
+  const s = ck.state.extra;
+  if (!s || typeof s !== 'object') fail('E_FORMAT', `${where}: the checkpoint in ${dir} has no extra state (written by another caller); delete ${dir} to start afresh`);
+  const tensors: Record<string, TensorInput> = {};
+  for (const [k, t] of Object.entries(ck.tensors)) if (k.startsWith('extra.')) tensors[k.slice(6)] = t;
+  extra.restore(s as Record<string, unknown>, tensors);
+}
+
+/** The step of the checkpoint in `dir`, read from its header only (null when there is none or it cannot be read). */
+export function checkpointStep(dir: string): number | null {
+  const path = checkpointPath(dir);
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) return null;
+    const len = Number(head.readBigUInt64LE(0));
+    if (!(len > 0 && len < 100_000_000)) return null;
+    const json = Buffer.alloc(len);
+    if (readSync(fd, json, 0, len, 8) !== len) return null;
+    const meta = JSON.parse(json.toString('utf8')).__metadata__?.[KEY];
+    const step = meta ? JSON.parse(meta).step : null;
+    return Number.isInteger(step) ? step : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

@@ -4,6 +4,7 @@ import type { Rng } from '../core/rng.js';
 import { assertInt, assertNumber } from '../core/validate.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
+import type { CheckpointExtra } from './checkpoint.js';
 
 /**
  * Training until converged: the fraction of variance unexplained (FVU) on a held-out slice of
@@ -290,9 +291,22 @@ export class ConvergenceMonitor {
  */
 export function dictionaryStopRule(
   Xh: Matrix, conv: ConvergenceMonitor, coder: { coder: 'fista' | 'lasso-cd'; lambda: number; nonneg: boolean; fistaIters: number },
-): (step: number, D: Matrix) => boolean {
+): ((step: number, D: Matrix) => boolean) & { extra: CheckpointExtra } {
   let Zh: Matrix | undefined;
-  return (step, D) => {
+  // what a checkpoint keeps: the monitor's history and the held-out warm start, so that a
+  // resumed run measures and stops exactly where an uninterrupted one does
+  const extra: CheckpointExtra = {
+    save: () => ({ state: { convergence: conv.state() }, tensors: Zh ? { heldOutCodes: { shape: [Zh.rows, Zh.cols], data: Zh.data } } : undefined }),
+    restore: (state, tensors) => {
+      conv.restore(state.convergence as ConvergenceState);
+      const t = tensors.heldOutCodes;
+      if (t) {
+        if (t.shape.length !== 2 || t.shape[0] !== Xh.rows) fail('E_FORMAT', `checkpoint: held-out codes are [${t.shape.join(' x ')}], expected ${Xh.rows} rows`);
+        Zh = new Matrix(t.shape[0], t.shape[1], Float32Array.from(t.data));
+      }
+    },
+  };
+  const rule = (step: number, D: Matrix): boolean => {
     if (!conv.due(step)) return false;
     const r = coder.coder === 'fista'
       ? fista(Xh, D, { lambda: coder.lambda, iters: coder.fistaIters, tol: 0, nonneg: coder.nonneg, init: Zh, objective: false })
@@ -314,4 +328,5 @@ export function dictionaryStopRule(
     conv.record(step, f, nnz / Xh.rows);
     return conv.converged;
   };
+  return Object.assign(rule, { extra });
 }

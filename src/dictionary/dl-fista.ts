@@ -3,9 +3,9 @@ import { fail } from '../core/errors.js';
 import { Matrix } from '../core/matrix.js';
 import { Rng, toRng, type Seed } from '../core/rng.js';
 import { assertFinite, assertInt, assertNumber, checkAborted } from '../core/validate.js';
-import { fista } from '../inference/fista.js';
+import { chooseGradient, fista, meanNonzeros } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
-import { checkSettings, hashFloat32, loadCheckpoint, saveCheckpoint, type Checkpoint, type Settings } from './checkpoint.js';
+import { checkSettings, hashFloat32, loadCheckpoint, restoreExtra, saveCheckpoint, saveExtra, type Checkpoint, type CheckpointExtra, type Settings } from './checkpoint.js';
 import { ModSolver } from './mod.js';
 
 /** Progress of a classical dictionary learner, reported once per outer step. */
@@ -69,6 +69,16 @@ export interface DlFistaOptions {
   stop?: (step: number, D: Matrix) => boolean;
   signal?: AbortSignal;
   /**
+   * code the rows in blocks that take about this many seconds each, yielding to the event loop
+   * between blocks (default: all rows at once), so that `signal` is noticed within a block
+   * instead of one outer step (the CLI's Ctrl-C). The first block has 256 rows, the next ones
+   * as many as the rows so far suggest. Each row's codes depend only on that row, D and the
+   * step size (the FISTA gradient form is chosen once for all rows), so the result does not
+   * depend on the blocks, up to how the backend's GEMM rounds a row in a different block (the
+   * js backend: exactly). An abort in the middle of a step discards that step's partial codes.
+   */
+  chunkSeconds?: number;
+  /**
    * checkpoint/resume (DlFistaCheckpointOptions): the state after an outer step goes to
    * `dir/checkpoint.safetensors` (atomically), and a later call with the same data and options
    * continues from it, bit for bit as if it had never stopped
@@ -96,6 +106,13 @@ export interface DlFistaCheckpointOptions {
   everySteps?: number;
   /** continue from the checkpoint in `dir` when there is one (default true) */
   resume?: boolean;
+  /**
+   * write a checkpoint once the outer loop has finished (default true); false leaves the last
+   * periodic one (a caller that saves the result itself and deletes the checkpoint)
+   */
+  final?: boolean;
+  /** more state to keep with each checkpoint, e.g. a stopping rule's history (checkpoint.ts) */
+  extra?: CheckpointExtra;
 }
 
 export interface DlFistaResult {
@@ -205,18 +222,24 @@ function unitize(v: Float64Array): number {
   return n;
 }
 
+function rowRange(from: number, to: number): Int32Array {
+  const idx = new Int32Array(to - from);
+  for (let i = 0; i < idx.length; i++) idx[i] = from + i;
+  return idx;
+}
+
 export const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The checkpoint identity fields: everything that changes the trajectory or where it stops. */
-type Identity = Settings;
+export type Identity = Settings;
 
-function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
+export function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
   const was = ck.state.identity as Record<string, unknown> | undefined;
   if (!was || typeof was !== 'object') fail('E_ARG', `${where}: the checkpoint in ${dir} is not a DL-FISTA checkpoint (no identity); delete ${dir} or use another checkpoint folder`);
   checkSettings(was, identity, { dir, where });
 }
 
-function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
+export function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
   const t = ck.tensors[name];
   if (!t || t.data.length !== out.length) fail('E_FORMAT', `${where}: checkpoint tensor ${name} in ${dir} is missing or has ${t ? t.data.length : 0} values, expected ${out.length}`);
   out.set(t.data);
@@ -264,6 +287,25 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (ckOpts.everySeconds !== undefined) assertNumber(`${where}: checkpoint.everySeconds`, ckOpts.everySeconds, 0);
     if (ckOpts.everySteps !== undefined) assertInt(`${where}: checkpoint.everySteps`, ckOpts.everySteps, 0);
   }
+  if (opts.chunkSeconds !== undefined) assertNumber(`${where}: chunkSeconds`, opts.chunkSeconds, 0);
+  const chunked = opts.chunkSeconds !== undefined && X.rows > 256;
+  /** code all rows in blocks of about chunkSeconds each, noticing an abort between them */
+  const inBlocks = async (code: (Xb: Matrix, Zb: Matrix | undefined) => Matrix, onAbort: () => void): Promise<Matrix> => {
+    const out = new Matrix(X.rows, atoms);
+    let rows = 256;
+    for (let r0 = 0; r0 < X.rows;) {
+      const r1 = Math.min(X.rows, r0 + rows);
+      const idx = rowRange(r0, r1);
+      const t0 = performance.now();
+      out.data.set(code(X.takeRows(idx), Z?.takeRows(idx)).data, r0 * atoms);
+      const secPerRow = (performance.now() - t0) / 1000 / (r1 - r0);
+      rows = Math.max(64, Math.min(X.rows, Math.round(opts.chunkSeconds! / Math.max(secPerRow, 1e-9))));
+      r0 = r1;
+      await nextTick();
+      if (opts.signal?.aborted) onAbort();
+    }
+    return out;
+  };
   const nonneg = !!opts.nonneg;
   const rng = toRng(opts.seed);
   const redrawRng = rng.fork('redraw');
@@ -309,14 +351,12 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (!ckOpts) return;
     const tensors: Checkpoint['tensors'] = { D: { shape: [atoms, d], data: D.data } };
     if (Z) tensors.Z = { shape: [Z.rows, Z.cols], data: Z.data };
-    saveCheckpoint(ckOpts.dir, {
-      step,
-      state: {
-        identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged,
-        seconds: resumedSeconds + (performance.now() - started) / 1000,
-      },
-      tensors,
-    });
+    const state: Record<string, unknown> = {
+      identity, redrawDraws: redraws.draws, prevLoss: Number.isFinite(prevLoss) ? prevLoss : null, finished, converged, stoppedByRule,
+      seconds: resumedSeconds + (performance.now() - started) / 1000,
+    };
+    if (ckOpts.extra) saveExtra(ckOpts.extra, state, tensors);
+    saveCheckpoint(ckOpts.dir, { step, state, tensors });
     savedStep = step;
   };
 
@@ -336,11 +376,13 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     prevLoss = ck.state.prevLoss === null || ck.state.prevLoss === undefined ? Infinity : Number(ck.state.prevLoss);
     finished = ck.state.finished === true;
     converged = ck.state.converged === true;
+    stoppedByRule = ck.state.stoppedByRule === true;
     iterations = ck.step;
     resumedFrom = ck.step;
     const secs = Number(ck.state.seconds);
     resumedSeconds = Number.isFinite(secs) && secs > 0 ? secs : 0;
     savedStep = ck.step;
+    if (ckOpts!.extra) restoreExtra(ckOpts!.extra, ck, ckOpts!.dir, where);
   } else if (opts.init) {
     D.data.set(opts.init.data);
     normalizeRows(D, { redraw: rng.fork('init'), eps: 1e-10 });
@@ -360,10 +402,19 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
       if (ckOpts && iterations > savedStep) save(iterations);
       checkAborted(opts.signal);
     }
-    const r = coder === 'fista'
-      ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
-      : lassoCD(X, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Z, objective: false });
-    Z = r.Z;
+    const L = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
+    // the FISTA gradient form of the whole problem (what 'auto' picks for all rows at once)
+    const gradient = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
+    const codeBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
+      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L, gradient })
+      : lassoCD(Xb, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Zb, objective: false })).Z;
+    // in blocks: an abort between them keeps the last finished step (this step's codes are dropped)
+    Z = chunked
+      ? await inBlocks(codeBlock, () => {
+          if (ckOpts && iterations > savedStep) save(iterations);
+          checkAborted(opts.signal);
+        })
+      : codeBlock(X, Z);
     const stats = wantLoss ? mod.loss(Z, D, X, lambda) : null;
     // MOD: D ← (ZᵀZ + ridge·I)⁻¹ ZᵀX
     if (!mod.update(Z, X, Dnew)) {
@@ -408,14 +459,25 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     }
     await nextTick();
   }
-  if (ckOpts && !finished) {
+  if (ckOpts && !finished && ckOpts.final !== false) {
     // the outer loop is done: a resume from here runs only the final coding pass
     finished = true;
     save(iterations);
   }
-  checkAborted(opts.signal);
-  const final = coder === 'fista'
-    ? fista(X, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Z, objective: false, lipschitz: lipschitzViaGram(D, gramBuf) })
-    : lassoCD(X, D, { lambda, nonneg, init: Z, objective: false });
-  return { D, Z: final.Z, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
+  const onAbort = () => {
+    // the outer loop is done: keep that, a resume runs only the final coding pass
+    if (ckOpts && !(finished && savedStep === iterations)) {
+      finished = true;
+      save(iterations);
+    }
+    checkAborted(opts.signal);
+  };
+  if (opts.signal?.aborted) onAbort();
+  const Lf = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
+  const gf = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
+  const finalBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
+    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: Lf, gradient: gf })
+    : lassoCD(Xb, D, { lambda, nonneg, init: Zb, objective: false })).Z;
+  const Zfinal = chunked ? await inBlocks(finalBlock, onAbort) : finalBlock(X, Z);
+  return { D, Z: Zfinal, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
 }

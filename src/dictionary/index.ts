@@ -3,9 +3,9 @@ export * from './sae/index.js';
 export { Adam, type AdamOptions } from '../optim/adam.js';
 export { learningRate, validateSchedule, type LrSchedule } from '../optim/schedule.js';
 export { trainSAE, type FitOptions, type FitResult, type TrainProgress } from './trainer.js';
-export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointPath, CHECKPOINT_FILE, type Checkpoint } from './checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointPath, checkpointStep, CHECKPOINT_FILE, type Checkpoint, type CheckpointExtra } from './checkpoint.js';
 export { learnDictionaryFista, type DlFistaOptions, type DlFistaResult, type DictionaryProgress } from './dl-fista.js';
-export { onlineDictionaryLearning, type OnlineDlOptions, type OnlineDlResult } from './online-dl.js';
+export { onlineDictionaryLearning, type OnlineDlOptions, type OnlineDlResult, type OnlineDlCheckpointOptions } from './online-dl.js';
 export { DLFista, OnlineDL, type DLFistaConfig, type OnlineDLConfig, type DictionaryEstimatorConfig, type DictionaryFitOptions } from './estimators.js';
 export {
   MlpEncoder, mlpEncoderFlops, mlpTrainingFlopsPerStep, normalizeDecoderRows,

@@ -6,7 +6,8 @@ import { matmul } from '../backend/index.js';
 import { fista } from '../inference/fista.js';
 import { lassoCD } from '../inference/lasso-cd.js';
 import { meanL0 } from '../inference/common.js';
-import { checkData, checkInitDictionary, nextTick, type DictionaryProgress } from './dl-fista.js';
+import { checkData, checkIdentity, checkInitDictionary, nextTick, tensorInto, type DictionaryProgress, type DlFistaCheckpointOptions, type Identity } from './dl-fista.js';
+import { hashFloat32, loadCheckpoint, restoreExtra, saveCheckpoint, saveExtra, type Checkpoint } from './checkpoint.js';
 import { normalizeRows, randomUnitRows } from '../linalg/rows.js';
 import type { RowSource } from '../io/rows.js';
 import { isRowSource, RowStream } from './stream.js';
@@ -45,7 +46,18 @@ export interface OnlineDlOptions {
   signal?: AbortSignal;
   /** X is a RowSource: sizes of the chunked shuffle (io/rows.ts batches) [about 4 MiB chunks, 16 in the buffer] */
   stream?: { chunkRows?: number; bufferChunks?: number };
+  /**
+   * checkpoint/resume, as DL-FISTA's (DlFistaCheckpointOptions; everySteps counts minibatch
+   * steps): a checkpoint holds D, the statistics A and B, the sample order and both generators'
+   * states (or the stream position), so a resumed run continues bit for bit as if it had never
+   * stopped; one of another problem or other options is refused with E_ARG. Also written when
+   * `signal` aborts the run.
+   */
+  checkpoint?: OnlineDlCheckpointOptions;
 }
+
+/** Checkpoints of an online-DL run: the same options as DL-FISTA's. */
+export type OnlineDlCheckpointOptions = DlFistaCheckpointOptions;
 
 export interface OnlineDlResult {
   /** learned dictionary [atoms x dim], unit-norm rows */
@@ -54,6 +66,8 @@ export interface OnlineDlResult {
   steps: number;
   /** the `stop` rule ended the run before `steps` */
   stopped: boolean;
+  /** the step the run resumed from (options.checkpoint), or null when it started afresh */
+  resumedFrom: number | null;
 }
 
 /**
@@ -102,9 +116,27 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   if (coder !== 'lasso-cd' && coder !== 'fista') fail('E_ARG', `${where}: coder must be 'lasso-cd' or 'fista', got ${JSON.stringify(coder)}`);
   checkInitDictionary(opts.init, atoms, d, where);
   const nonneg = !!opts.nonneg;
+  const ckOpts = opts.checkpoint;
+  if (ckOpts !== undefined) {
+    if (!ckOpts || typeof ckOpts !== 'object' || typeof ckOpts.dir !== 'string' || ckOpts.dir === '') {
+      fail('E_ARG', `${where}: checkpoint must be { dir: string, everySeconds?, everySteps?, resume? } with a non-empty dir`);
+    }
+    if (ckOpts.everySeconds !== undefined) assertNumber(`${where}: checkpoint.everySeconds`, ckOpts.everySeconds, 0);
+    if (ckOpts.everySteps !== undefined) assertInt(`${where}: checkpoint.everySteps`, ckOpts.everySteps, 0);
+  }
   const rng = toRng(opts.seed);
   const orderRng = rng.fork('order');
   const redrawRng = rng.fork('redraw');
+  // checkpoint identity: everything that changes the trajectory (a stream is identified by its shape)
+  const identity: Identity | null = ckOpts
+    ? {
+        algorithm: 'online-dl', samples: n, dim: d, data: X ? hashFloat32(X.data) : `stream:${data.rows}x${data.cols}`,
+        atoms, lambda, batch, steps, coder, fistaIters: coder === 'fista' ? fistaIters : 0, nonneg,
+        seed: rng.fork('checkpoint-identity').nextU32().toString(16),
+        init: opts.init ? hashFloat32(opts.init.data) : 'random',
+        chunkRows: opts.stream?.chunkRows ?? 0, bufferChunks: opts.stream?.bufferChunks ?? 0,
+      }
+    : null;
 
   const D = new Matrix(atoms, d);
   if (opts.init) {
@@ -119,13 +151,75 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
   const ZtX = new Matrix(atoms, d);
   const u = new Float64Array(d);
   const Dold = new Float32Array(atoms * d);
-  const stream = src ? new RowStream(src, { batch, seed: rng.fork('stream').int(2 ** 30), chunkRows: opts.stream?.chunkRows, bufferChunks: opts.stream?.bufferChunks }) : null;
-  let order = stream ? new Int32Array(0) : orderRng.permutation(n);
+  const streamSeed = rng.fork('stream').int(2 ** 30);
+  let order = src ? new Int32Array(0) : orderRng.permutation(n);
   let pos = 0;
   let ran = steps;
   let stopped = false;
-  for (let step = 1; step <= steps; step++) {
-    checkAborted(opts.signal);
+  let first = 1;
+  let resumedFrom: number | null = null;
+  let startRow = 0;
+  let savedStep = 0;
+  let stream: RowStream | null = null;
+  const save = (done: number, finished: boolean) => {
+    if (!ckOpts) return;
+    const tensors: Checkpoint['tensors'] = {
+      D: { shape: [atoms, d], data: D.data },
+      A: { shape: [atoms, atoms], data: A },
+      B: { shape: [atoms, d], data: B },
+    };
+    if (!src) tensors.order = { shape: [n], data: Float64Array.from(order) };
+    const state: Record<string, unknown> = {
+      identity, pos, orderRng: orderRng.getState(), redrawRng: redrawRng.getState(),
+      streamRows: stream ? stream.consumed : 0, finished, stopped,
+    };
+    if (ckOpts.extra) saveExtra(ckOpts.extra, state, tensors);
+    saveCheckpoint(ckOpts.dir, { step: done, state, tensors });
+    savedStep = done;
+  };
+  const ck = ckOpts && ckOpts.resume !== false ? loadCheckpoint(ckOpts.dir) : null;
+  if (ck) {
+    const dir = ckOpts!.dir;
+    checkIdentity(ck, identity!, dir, where);
+    if (ck.step < 1 || ck.step > steps) fail('E_FORMAT', `${where}: the checkpoint in ${dir} is at step ${ck.step}, outside 1..${steps}`);
+    tensorInto(ck, 'D', D.data, dir, where);
+    // A and B are stored in float64: read them exactly
+    const exact = (name: string, out: Float64Array) => {
+      const t = ck.tensors[name];
+      if (!t || t.data.length !== out.length) fail('E_FORMAT', `${where}: checkpoint tensor ${name} in ${dir} is missing or has the wrong size`);
+      out.set(t.data);
+    };
+    exact('A', A);
+    exact('B', B);
+    if (!src) {
+      const t = ck.tensors.order;
+      if (!t || t.data.length !== n) fail('E_FORMAT', `${where}: checkpoint tensor order in ${dir} is missing or has the wrong size`);
+      order = Int32Array.from(t.data);
+    }
+    pos = Number(ck.state.pos);
+    startRow = Number(ck.state.streamRows);
+    if (!Number.isSafeInteger(pos) || pos < 0 || pos > n || !Number.isSafeInteger(startRow) || startRow < 0) fail('E_FORMAT', `${where}: the checkpoint in ${dir} has a bad sample position`);
+    orderRng.setState(ck.state.orderRng as number[]);
+    redrawRng.setState(ck.state.redrawRng as number[]);
+    if (ckOpts!.extra) restoreExtra(ckOpts!.extra, ck, dir, where);
+    first = ck.step + 1;
+    resumedFrom = ck.step;
+    savedStep = ck.step;
+    if (ck.state.finished === true) {
+      first = steps + 1;
+      ran = ck.step;
+      stopped = ck.state.stopped === true;
+    }
+  }
+  if (src) stream = new RowStream(src, { batch, seed: streamSeed, chunkRows: opts.stream?.chunkRows, bufferChunks: opts.stream?.bufferChunks, startRow });
+  const everyMs = (ckOpts?.everySeconds ?? 60) * 1000;
+  const everySteps = ckOpts?.everySteps ?? 0;
+  let lastSave = performance.now();
+  for (let step = first; step <= steps; step++) {
+    if (opts.signal?.aborted) {
+      if (ckOpts && step - 1 > savedStep) save(step - 1, false);
+      checkAborted(opts.signal);
+    }
     // the next minibatch, reshuffling at the end of each pass
     if (stream) stream.next(Xb.data, batch);
     else for (let r = 0; r < batch; r++) {
@@ -204,9 +298,18 @@ export async function onlineDictionaryLearning(data: Matrix | RowSource, opts: O
       stopped = true;
       break;
     }
-    if (step % 16 === 0) await nextTick();
+    if (ckOpts && step < steps) {
+      const now = performance.now();
+      if ((everySteps > 0 && step % everySteps === 0) || now - lastSave >= everyMs) {
+        save(step, false);
+        lastSave = performance.now();
+      }
+    }
+    // every step with a signal to notice (a step is one minibatch: milliseconds)
+    if (opts.signal || step % 16 === 0) await nextTick();
   }
   stream?.close();
+  if (ckOpts && ckOpts.final !== false && first <= steps) save(ran, true);
   normalizeRows(D, { redraw: redrawRng, eps: 1e-10 });
-  return { D, steps: ran, stopped };
+  return { D, steps: ran, stopped, resumedFrom };
 }

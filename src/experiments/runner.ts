@@ -276,7 +276,7 @@ function dropTornTail(path: string, validBytes: number): void {
 }
 
 export function errorText(e: unknown): string {
-  if (isSparsecodeError(e)) return `${e.code}: ${e.message}`;
+  if (isSparsecodeError(e)) return e.message.startsWith(`${e.code}`) ? e.message : `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message || e.name;
   return String(e);
 }

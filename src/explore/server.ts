@@ -38,6 +38,8 @@ export interface ExploreServerOptions {
   truth?: string;
   /** port (0 = any free one) */
   port?: number;
+  /** progress lines while the views are computed (what is computed, on how much) */
+  note?: (line: string) => void;
 }
 
 export interface ExploreServer {
@@ -131,7 +133,7 @@ export async function startExploreServer(o: ExploreServerOptions): Promise<Explo
   if (kind === 'model' && isNeuronpediaExport(dir)) {
     if (o.data || o.truth) fail('E_USAGE', '--data and --truth apply to model directories; a Neuronpedia export already holds the statistics of its data');
     model = readNeuronpediaView(dir);
-  } else if (kind === 'model') model = buildModelView(dir, { data: o.data, truth: o.truth });
+  } else if (kind === 'model') model = buildModelView(dir, { data: o.data, truth: o.truth, note: o.note });
   // experiment views are rebuilt per request: a running sweep keeps appending results
   const webBuilt = existsSync(join(webRoot, 'index.html'));
   let port = 0;

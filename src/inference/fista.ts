@@ -228,7 +228,7 @@ function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean
   return result;
 }
 
-function meanNonzeros(Z: Matrix): number {
+export function meanNonzeros(Z: Matrix): number {
   const z = Z.data;
   let c = 0;
   for (let i = 0; i < z.length; i++) if (z[i] !== 0) c++;

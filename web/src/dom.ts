@@ -34,6 +34,22 @@ export function fmt(v: number | null | undefined, digits = 3): string {
   return v.toFixed(digits);
 }
 
+/** Whether a metric or summary key counts things (samples, steps, dead latents, ...): shown as an integer. */
+export function isCountKey(key: string): boolean {
+  return /(^|[_-])(samples|steps|dead|alive|atoms|latents|rows|epochs|iterations|iters|count|cells|seeds|dim|clients|clusters|indices|hidden|n|k)$/i.test(key);
+}
+
+/**
+ * A metric for display: counts as integers (a mean over seeds that is not whole gets one
+ * decimal), everything else as fmt (3 decimals). `int` forces the count form (e.g. a column
+ * whose every value is a whole number of at least 2).
+ */
+export function fmtMetric(key: string, v: number | null | undefined, int = false): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  if (int || isCountKey(key)) return Number.isInteger(v) ? String(v) : v.toFixed(1);
+  return fmt(v);
+}
+
 export function clear(el: Element): void {
   while (el.firstChild) el.firstChild.remove();
 }

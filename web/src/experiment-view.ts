@@ -1,5 +1,5 @@
 // Experiment view: a repro output directory's results as tables and interactive plots.
-import { clear, fmt, getJson, h } from './dom.js';
+import { clear, fmt, fmtMetric, getJson, h, isCountKey } from './dom.js';
 import { legend, linePlot, type Series } from './plot.js';
 import type { ExperimentResponse, SummaryRowJson } from '../../src/explore/wire.js';
 
@@ -66,13 +66,18 @@ export async function experimentView(root: HTMLElement): Promise<void> {
     const t = h('table', { class: 'results', id: 'results-table' });
     t.append(h('thead', {}, h('tr', {}, ...keys.map((k) => h('th', {}, k)), h('th', { class: 'method' }, 'method'), h('th', {}, 'seeds'), ...v.metrics.map((m) => h('th', { class: m === metric ? 'sorted' : '' }, m)))));
     const body = h('tbody', {});
+    // columns of whole numbers (at least one >= 2): counts, shown as integers
+    const intCols = new Set(v.metrics.filter((m) => {
+      const vals = v.rows.map((r) => r.mean[m]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      return vals.length > 0 && vals.every((x) => Number.isInteger(x)) && vals.some((x) => Math.abs(x) >= 2);
+    }));
     for (const r of v.rows) {
       if (hidden.has(r.method)) continue;
       body.append(h('tr', { 'data-method': r.method },
         ...keys.map((k) => h('td', {}, String(r.config[k]))),
         h('td', { class: 'method' }, h('span', { class: 'swatch', style: `background:${color(r.method)};border-color:${color(r.method)}` }), label(r.method)),
         h('td', {}, String(r.seeds.length) + (r.failed ? ` (+${r.failed} failed)` : '')),
-        ...v.metrics.map((m) => h('td', { 'data-metric': m, 'data-value': r.mean[m] ?? '' }, r.mean[m] === null || r.mean[m] === undefined ? '—' : `${fmt(r.mean[m])}${r.seeds.length > 1 ? ` ± ${fmt(r.std[m])}` : ''}`)),
+        ...v.metrics.map((m) => h('td', { 'data-metric': m, 'data-value': r.mean[m] ?? '' }, r.mean[m] === null || r.mean[m] === undefined ? '—' : `${fmtMetric(m, r.mean[m], intCols.has(m))}${r.seeds.length > 1 ? ` ± ${intCols.has(m) || isCountKey(m) ? fmtMetric(m, r.std[m], true) : fmt(r.std[m])}` : ''}`)),
       ));
     }
     t.append(body);

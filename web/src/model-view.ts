@@ -1,5 +1,5 @@
 // Model view: summary metrics, a sortable feature table and a feature panel.
-import { clear, fmt, getJson, h } from './dom.js';
+import { clear, fmt, fmtMetric, getJson, h } from './dom.js';
 import { histogram, strip } from './plot.js';
 import type { FeatureResponse, FeatureRowJson, ModelResponse, ModelSummaryJson } from '../../src/explore/wire.js';
 
@@ -32,7 +32,7 @@ export async function modelView(root: HTMLElement): Promise<void> {
   const cards = h('div', { class: 'cards' },
     card('model', summary.kind + (summary.k ? ` (k = ${summary.k})` : '')),
     card('features × dim', `${summary.atoms} × ${summary.dim}`),
-    ...Object.entries(summary.metrics).map(([k, v]) => card(METRIC_LABELS[k] ?? k, k === 'samples' || k === 'dead' ? String(v) : fmt(v), k)),
+    ...Object.entries(summary.metrics).map(([k, v]) => card(METRIC_LABELS[k] ?? k, fmtMetric(k, v), k)),
   );
   const note = h('p', { class: 'muted' },
     summary.data ? `Activations: ${summary.data.path} (${summary.data.samples} samples).` : 'No --data given: frequencies, activations and top samples need activations (sparsecode explore DIR --data X.npy).',

@@ -1,4 +1,5 @@
 import { fail } from '../../core/errors.js';
+import { checkOutFile } from '../out-path.js';
 import type { Matrix } from '../../core/matrix.js';
 import { backend } from '../../backend/index.js';
 import { createNpyWriter, type NpyWriter } from '../../io/npy-writer.js';
@@ -165,6 +166,8 @@ export const encodeCommand: Command = {
       if (method === 'mp' && o.k === undefined) fail('E_USAGE', '--method mp needs --k K (the number of greedy steps)');
     }
     if (o.batch !== undefined && o.batch < 1) fail('E_USAGE', `--batch must be >= 1, got ${o.batch}`);
+    const creates = checkOutFile(o.out, '--out', 'encode', 'Z.npy');
+    if (creates) ctx.note(creates);
     const { D, source, dim, model, prepare } = loadDictionary(o);
     const label = own ? `model:${model!.kind}` : method;
     if (model && model.layout.name !== 'sparsecode') ctx.note(`encode: ${o.model} read as ${model.layout.description}${model.layout.notes.length ? `; ${model.layout.notes.join('; ')}` : ''}`);

@@ -29,8 +29,10 @@ export const exploreCommand: Command = {
     '(results.jsonl, report.md); the view is picked from its files.',
     'Model view: sortable feature table, feature panels (activation histogram, top-activating samples,',
     '  the atom, nearest atoms), summary metrics. --data X.npy [samples x dim] gives activations to',
-    '  encode; --truth Z.npy [samples x latents] the true latents of the same rows (matched latent,',
-    '  MCC, atom cosine with the true direction estimated by least squares).',
+    '  encode; --truth Z.npy [samples x latents] the true latents of the same rows: every code column is',
+    '  correlated with every latent (one GEMM) and matched one to one (Hungarian; MCC), and the true',
+    '  directions are estimated by least squares X ≈ Z·A + b (normal equations) to give each atom\'s cosine',
+    '  with its latent\'s direction. Seconds at 10k rows x 1024 dims (a line on stderr says each step).',
     'Experiment view: result tables and interactive plots.',
     'Playground (#/play, always there): a superposition world and linear probe, TopK SAE, DL-FISTA and',
     '  the FISTA oracle trained live in the browser on the wasm backend.',
@@ -59,7 +61,7 @@ export const exploreCommand: Command = {
     }
     let srv;
     try {
-      srv = await startExploreServer({ dir, webRoot, data: ctx.opts.data, truth: ctx.opts.truth, port });
+      srv = await startExploreServer({ dir, webRoot, data: ctx.opts.data, truth: ctx.opts.truth, port, note: ctx.note });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') fail('E_USAGE', `port ${port} on 127.0.0.1 is in use; pick another with --port, or --port 0 for any free one`);

@@ -1,13 +1,14 @@
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
-import { checkpointPath, createSAE, type SAEConfig, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
+import { checkpointPath, checkpointStep, createSAE, type SAEConfig, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
 import { DEFAULT_INFERENCE, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
 import { type LoadedModel, loadModel, makeModel } from '../../dictionary/model-runtime.js';
 import { fitWhitening, type Whitening } from '../../preprocess/whiten.js';
 import type { Command, Context } from '../command.js';
+import { GLOBAL_OPTIONS } from '../args.js';
 import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, fingerprintRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
@@ -18,11 +19,46 @@ import { fitTranscoder } from './fit-transcoder.js';
 import { openWorldArg } from './fit-world.js';
 import { Rng } from '../../core/rng.js';
 import type { Progress } from '../progress.js';
+import { checkOutDir, shellQuote } from '../out-path.js';
+import { isSparsecodeError } from '../../core/errors.js';
 import {
   ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence, STEP_DEFAULTS,
 } from '../../dictionary/convergence.js';
 
 const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl', 'topk-transcoder'] as const;
+
+/** Options every method takes (the global ones, --help --quiet --backend, too). */
+const COMMON = ['input', 'tensor', 'atoms', 'seed', 'out', 'json', 'whiten', 'whiten-eps', 'steps', 'max-steps', 'epochs', 'allow-diverged', 'checkpoint-every', 'resume', 'memory-budget', 'val'];
+const WORLD_OPTS = ['world', 'preset', 'world-seed', 'samples'];
+const SAE_OPTS = ['batch', 'lr', 'stream', ...WORLD_OPTS];
+/** The options each method takes besides COMMON; any other is refused the same way for every method. */
+export const METHOD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  'relu-sae': ['l1', ...SAE_OPTS],
+  'topk-sae': ['k', ...SAE_OPTS],
+  'batchtopk-sae': ['k', ...SAE_OPTS],
+  'jumprelu-sae': ['l1', ...SAE_OPTS],
+  'mp-sae': ['k', ...SAE_OPTS],
+  'matryoshka-sae': ['k', 'widths', ...SAE_OPTS],
+  'dl-fista': ['l1', 'nonneg', 'coder', 'fista-iters', 'extrapolate'],
+  'online-dl': ['l1', 'nonneg', 'coder', 'fista-iters', 'batch', 'stream', ...WORLD_OPTS],
+  'topk-transcoder': ['k', 'target', 'skip', 'batch', 'lr'],
+};
+/** Options of COMMON a method does not take after all (refused like any other). */
+const NOT_TAKEN: Readonly<Record<string, readonly string[]>> = {
+  'topk-transcoder': ['whiten', 'whiten-eps', 'val'],
+};
+/** The options a method takes: COMMON and its own, less those it does not take. */
+function ownOptions(method: string): string[] {
+  const not = new Set(NOT_TAKEN[method] ?? []);
+  return [...METHOD_OPTIONS[method], ...COMMON].filter((k) => !not.has(k));
+}
+
+/** Default DL-FISTA settings of the CLI: exact codes and over-relaxed MOD (docs/dictionary-learning.md). */
+export const DL_FISTA_CLI_DEFAULTS = { coder: 'lasso-cd' as const, extrapolate: 1 };
+/** Target seconds per block of rows in DL-FISTA's coding step (Ctrl-C is noticed between blocks). */
+const BLOCK_SECONDS = 0.25;
+
+const GLOBAL_NAMES = new Set(GLOBAL_OPTIONS.map((g) => g.name));
 
 /** Parse --epochs: 'auto' or a positive integer. */
 function parseEpochs(v: unknown): number | 'auto' | undefined {
@@ -53,7 +89,7 @@ function evalRows(n: number, cap = 16384): Int32Array {
 export const fitCommand: Command = {
   name: 'fit',
   summary: 'learn a dictionary from activations: SAEs (ReLU, TopK, BatchTopK, JumpReLU, Matryoshka, matching pursuit), TopK transcoders, or classical sparse coding',
-  usage: 'fit <method> --input X.npy --atoms N [--k K] [--l1 C] [--epochs auto|E | --steps T] [--max-steps T] [--batch B] [--lr LR] [--whiten pca|zca] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB] [--allow-diverged]',
+  usage: 'fit <method> --input X.npy|--world W --atoms N [--k K] [--l1 C] [--epochs auto|E | --steps T] [--max-steps T] [--batch B] [--lr LR] [--coder lasso-cd|fista] [--extrapolate W] [--whiten pca|zca] [--val V.npy] [--target Y.npy [--skip]] --seed S --out DIR [--checkpoint-every N] [--resume] [--stream] [--memory-budget MB] [--allow-diverged]',
   description: [
     'Trains on X [samples x dim] (.npy or a .safetensors tensor, see --tensor) and writes a model directory DIR',
     '(a SAELens v6 folder: cfg.json + sae_weights.safetensors, W_enc [dim x atoms], b_enc, W_dec',
@@ -62,10 +98,17 @@ export const fitCommand: Command = {
     'Inputs are scaled to unit mean squared norm while training and the scale is folded into the',
     'saved weights, so the model takes raw activations. With --whiten the model is trained on',
     'PCA/ZCA-whitened inputs; the whitening is stored in DIR and the reported errors are measured',
-    'in the original space. SAEs checkpoint to DIR every --checkpoint-every steps (and on Ctrl-C);',
-    '--resume continues from that checkpoint; it refuses (exit 2, naming every field that differs) a',
-    'checkpoint written with other settings (--lr, --k, --atoms, --batch, the budget, --seed, the input',
-    'file, --whiten, ...): pass the same settings, or delete DIR/checkpoint.safetensors to start afresh.',
+    'in the original space. Every method checkpoints to DIR every --checkpoint-every steps (outer steps for',
+    'dl-fista) and on Ctrl-C (exit 130; the message gives the command to resume); --resume continues from',
+    'that checkpoint with the same data and settings, ending where an uninterrupted run ends; it refuses (exit 2,',
+    'naming every field that differs) a checkpoint written with other settings (--lr, --k, --atoms, --batch, the',
+    'budget, --seed, the input file, --whiten, ...): pass the same settings, or delete DIR/checkpoint.safetensors.',
+    'Each method takes only its own options; the others are refused (sparsecode fit <method> --help lists them).',
+    'dl-fista by default codes with lasso-cd (exact lasso codes by working-set coordinate descent) and',
+    "over-relaxed MOD (--extrapolate 1): 2-3x faster per outer step than the paper's --coder fista",
+    '--extrapolate 0 at 50k rows x 1024 dims, and about half the outer steps (docs/dictionary-learning.md).',
+    'With --val V.npy the held-out FVU (up to 16384 evenly spaced rows of V) is reported beside the',
+    'training FVU.',
     'Files larger than --memory-budget MB (default 2048), or any file with --stream, are not read into',
     'memory: SAEs and online-dl stream row batches from disk in a chunked shuffle (runs of ~4 MiB of',
     'contiguous rows in a seeded random order, shuffled within a 16-chunk buffer), and the input scale,',
@@ -113,11 +156,14 @@ export const fitCommand: Command = {
     { name: 'whiten', type: 'string', help: 'train on whitened inputs', choices: ['pca', 'zca'] },
     { name: 'whiten-eps', type: 'number', help: 'whitening eigenvalue shrinkage, relative to the mean eigenvalue [1e-5]', metavar: 'EPS' },
     { name: 'nonneg', type: 'boolean', help: 'non-negative codes (dl-fista, online-dl)' },
-    { name: 'fista-iters', type: 'int', help: 'FISTA iterations per training step (dl-fista, online-dl) [100]; the saved model encodes with a converged solve', metavar: 'I' },
+    { name: 'coder', type: 'string', help: 'dl-fista, online-dl: how the codes are refreshed each step: lasso-cd (exact codes by coordinate descent) or fista (--fista-iters warm-started iterations, the paper\'s DL-FISTA) [lasso-cd]', choices: ['lasso-cd', 'fista'] },
+    { name: 'fista-iters', type: 'int', help: 'with --coder fista: FISTA iterations per training step [100]; the saved model encodes with a converged solve', metavar: 'I' },
+    { name: 'extrapolate', type: 'number', help: 'dl-fista: over-relaxed MOD, D <- D_mod + W(D_mod - D_old), W in [0, 1]; 0 is plain MOD [1]', metavar: 'W' },
     { name: 'seed', type: 'int', help: 'random seed', default: 0, metavar: 'S' },
     { name: 'out', type: 'string', help: 'model directory to write', required: true, metavar: 'DIR' },
-    { name: 'checkpoint-every', type: 'int', help: 'SAEs: write DIR/checkpoint.safetensors every N steps', metavar: 'N' },
-    { name: 'resume', type: 'boolean', help: "SAEs: continue from DIR's checkpoint" },
+    { name: 'checkpoint-every', type: 'int', help: 'write DIR/checkpoint.safetensors every N steps (outer steps for dl-fista); Ctrl-C writes one too', metavar: 'N' },
+    { name: 'resume', type: 'boolean', help: "continue from DIR's checkpoint (same data and settings)" },
+    { name: 'val', type: 'string', help: 'held-out rows [samples x dim]: their FVU under the fitted model is reported beside the training FVU (--json: val_fvu)', metavar: 'V.npy' },
     { name: 'stream', type: 'boolean', help: 'stream row batches from disk even when the file fits the memory budget (SAEs, online-dl)' },
     { name: 'memory-budget', type: 'int', help: 'files whose float32 matrix is larger than this are streamed from disk', default: 2048, metavar: 'MB' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object' },
@@ -127,10 +173,26 @@ export const fitCommand: Command = {
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --epochs 5 --seed 0 --out sae/',
     'sparsecode fit relu-sae --input acts.npy --atoms 1024 --l1 0.05 --whiten pca --seed 1 --out relu/',
     'sparsecode fit dl-fista --input X.npy --atoms 100 --l1 0.1 --nonneg --steps 200 --seed 0 --out dl/',
+    'sparsecode fit dl-fista --input X.npy --val V.npy --atoms 1024 --l1 0.1 --seed 0 --out dl/ --checkpoint-every 10',
+    'sparsecode fit dl-fista --input X.npy --atoms 1024 --l1 0.1 --seed 0 --out dl/ --checkpoint-every 10 --resume',
+    'sparsecode fit dl-fista --input X.npy --atoms 100 --coder fista --fista-iters 100 --extrapolate 0 --seed 0 --out dl-paper/',
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --seed 0 --out sae/ --checkpoint-every 500 --resume',
     'sparsecode fit topk-transcoder --input mlp_in.npy --target mlp_out.npy --atoms 4096 --k 32 --skip --seed 0 --out tc/',
     'sparsecode fit topk-sae --input acts_64GB.npy --atoms 16384 --k 32 --epochs 1 --seed 0 --out sae/ --checkpoint-every 1000',
   ],
+  helpView(positionals) {
+    const method = positionals[0];
+    if (!method || !Object.hasOwn(METHOD_OPTIONS, method)) return undefined;
+    const own = new Set(ownOptions(method));
+    return {
+      usage: `fit ${method} ${fitCommand.usage.replace(/^fit <method> /, '')}`,
+      summary: `${fitCommand.summary} (here: ${method}; its options only)`,
+      description: fitCommand.description,
+      positionals: [],
+      options: fitCommand.options.filter((o) => own.has(o.name)),
+      examples: fitCommand.examples.filter((e) => e.startsWith(`sparsecode fit ${method} `)),
+    };
+  },
   async run(ctx: Context) {
     const o = ctx.opts;
     const method = ctx.positionals[0];
@@ -138,7 +200,26 @@ export const fitCommand: Command = {
     if (!(METHODS as readonly string[]).includes(method)) fail('E_USAGE', `unknown method "${method}"; choose one of ${METHODS.join(', ')}`);
     if (ctx.positionals.length > 1) fail('E_USAGE', `fit takes one method, got ${ctx.positionals.join(' ')}`);
     const saeKind = saeKindOf(method);
-    if (!saeKind && method !== 'topk-transcoder' && (o.resume || o['checkpoint-every'] !== undefined)) fail('E_USAGE', `--resume and --checkpoint-every apply to SAEs, not to ${method}`);
+    // options the method does not take: refused the same way for every method, before any reading
+    const own = new Set(ownOptions(method));
+    const alien = Object.keys(o).filter((k) => o[k] !== undefined && !own.has(k) && !GLOBAL_NAMES.has(k));
+    if (alien.length) {
+      fail('E_USAGE', `${method} does not take ${alien.map((k) => `--${k}`).join(', ')}; its options are ${ownOptions(method).map((k) => `--${k}`).join(' ')}`);
+    }
+    // the values, before the input is read
+    if (o.atoms < 1) fail('E_USAGE', `--atoms must be >= 1, got ${o.atoms}`);
+    if (o.k !== undefined && (o.k < 1 || o.k > o.atoms)) fail('E_USAGE', `--k must be between 1 and --atoms (${o.atoms}), got ${o.k}`);
+    if ((saeKind === 'topk' || saeKind === 'batchtopk' || saeKind === 'mp' || saeKind === 'matryoshka') && o.k === undefined) fail('E_USAGE', `${method} needs --k K (active latents per sample, e.g. 32)`);
+    if (o.batch !== undefined && o.batch < 1) fail('E_USAGE', `--batch must be >= 1, got ${o.batch}`);
+    if (o.lr !== undefined && !(o.lr > 0)) fail('E_USAGE', `--lr must be > 0, got ${o.lr}`);
+    if (o.l1 !== undefined && !(o.l1 >= 0)) fail('E_USAGE', `--l1 must be >= 0, got ${o.l1}`);
+    if (o.steps !== undefined && o.steps < 1) fail('E_USAGE', `--steps must be >= 1, got ${o.steps}`);
+    if (o['fista-iters'] !== undefined && o['fista-iters'] < 1) fail('E_USAGE', `--fista-iters must be >= 1, got ${o['fista-iters']}`);
+    if (o['whiten-eps'] !== undefined && !(o['whiten-eps'] > 0)) fail('E_USAGE', `--whiten-eps must be > 0, got ${o['whiten-eps']}`);
+    if (o.extrapolate !== undefined && !(o.extrapolate >= 0 && o.extrapolate <= 1)) fail('E_USAGE', `--extrapolate must be in [0, 1] (0: plain MOD; larger values diverge), got ${o.extrapolate}`);
+    const coder: 'fista' | 'lasso-cd' = o.coder ?? (method === 'dl-fista' ? DL_FISTA_CLI_DEFAULTS.coder : 'lasso-cd');
+    if (o['fista-iters'] !== undefined && coder !== 'fista') fail('E_USAGE', `--fista-iters sets the iterations of --coder fista; ${method} codes with ${coder}${o.coder ? '' : ' by default'}: add --coder fista, or leave --fista-iters out`);
+    if (o.widths !== undefined && saeKind) parseWidths(o.widths, saeKind);
     const epochs = parseEpochs(o.epochs);
     if (epochs !== undefined && o.steps !== undefined) fail('E_USAGE', 'give --epochs or --steps, not both');
     const auto = o.steps === undefined && (epochs === undefined || epochs === 'auto');
@@ -147,22 +228,33 @@ export const fitCommand: Command = {
     if (o['checkpoint-every'] !== undefined && o['checkpoint-every'] < 1) fail('E_USAGE', `--checkpoint-every must be >= 1, got ${o['checkpoint-every']}`);
     if (o['whiten-eps'] !== undefined && !o.whiten) fail('E_USAGE', '--whiten-eps needs --whiten pca|zca');
     const out: string = o.out;
-    if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
+    if (o['memory-budget'] !== undefined && o['memory-budget'] < 1) fail('E_USAGE', `--memory-budget must be >= 1 (MB), got ${o['memory-budget']}`);
     if (o.world !== undefined && o.input !== undefined) fail('E_USAGE', 'give --input X.npy or --world, not both');
     if (o.world === undefined && o.input === undefined) fail('E_USAGE', 'missing required option --input X.npy (or --world synth-sae-bench|DIR --samples N)');
     if (o.world === undefined) for (const k of ['preset', 'world-seed', 'samples']) if (o[k] !== undefined) fail('E_USAGE', `--${k} applies with --world`);
+    if (o.world !== undefined && method === 'dl-fista') fail('E_USAGE', 'dl-fista is a full-batch method and needs X in memory; train an SAE or online-dl from a world, or write the rows with `sparsecode world synth-sae-bench` first');
+    const creates = checkOutDir(out, '--out', 'fit');
+    if (o.val !== undefined) openRowsArg(o.val, o.tensor, '--val', 'V').close();
+    if (creates) ctx.note(creates);
+    if (o.resume && !existsSync(checkpointPath(out))) ctx.note(`fit: no checkpoint in ${out}; starting from scratch`);
     if (method === 'topk-transcoder') return fitTranscoder(ctx, epochs, auto);
-    if (o.target !== undefined || o.skip) fail('E_USAGE', `--target and --skip apply to topk-transcoder, not to ${method}`);
+    const ckPath = checkpointPath(out);
+    const ckBefore = existsSync(ckPath) ? statSync(ckPath).mtimeMs : null;
 
-    if (o['memory-budget'] !== undefined && o['memory-budget'] < 1) fail('E_USAGE', `--memory-budget must be >= 1 (MB), got ${o['memory-budget']}`);
     const fromWorld = o.world !== undefined ? openWorldArg(o) : null;
-    if (fromWorld && method === 'dl-fista') fail('E_USAGE', 'dl-fista is a full-batch method and needs X in memory; train an SAE or online-dl from a world, or write the rows with `sparsecode world synth-sae-bench` first');
     const src: RowSource = fromWorld ? fromWorld.source : openRowsArg(o.input, o.tensor, '--input', 'X');
     const inputLabel: string = fromWorld ? src.name : o.input;
     try {
       const n = src.rows, dim = src.cols;
       if (src.ndim === 1) fail('E_SHAPE', `${o.input} holds a 1-D array of ${n} values; fit needs a 2-D array [samples x dim] (save it as x.reshape(-1, dim), or x.reshape(-1, 1) if every sample really is one number)`);
       if (n < 2) fail('E_SHAPE', `${o.input} has ${n} row(s); fit needs at least 2 samples`);
+      let valSrc: RowSource | null = null;
+      if (o.val !== undefined) {
+        valSrc = openRowsArg(o.val, o.tensor, '--val', 'V');
+        const vr = valSrc.rows, vc = valSrc.cols;
+        valSrc.close();
+        if (vc !== dim || valSrc.ndim === 1) fail('E_SHAPE', `--val ${o.val} is [${vr} x ${vc}]; it must have the columns of --input (${dim}): held-out rows of the same activations`);
+      }
       const bytes = n * dim * 4;
       const streaming = !!fromWorld || !!o.stream || bytes > o['memory-budget'] * 2 ** 20;
       if (streaming && method === 'dl-fista') {
@@ -267,15 +359,22 @@ export const fitCommand: Command = {
             Xh = Xt.takeRows(split.heldOut);
           } else Xh = sampleRows(Xt, conv.o.heldOutRows, hrng);
         }
-        const coder = method === 'dl-fista' ? 'fista' as const : 'lasso-cd' as const;
         const stop = Xh ? dictionaryStopRule(Xh, conv, { coder, lambda, nonneg, fistaIters }) : undefined;
+        // checkpoints in DIR: every --checkpoint-every steps and on Ctrl-C (none by time); the
+        // model is saved by this command, which then deletes the checkpoint
+        const checkpoint = { dir: out, everySteps: o['checkpoint-every'] ?? 0, everySeconds: 1e12, resume: !!o.resume, final: false, ...(stop ? { extra: stop.extra } : {}) };
         if (method === 'dl-fista') {
           if (epochs !== undefined && epochs !== 'auto') fail('E_USAGE', 'dl-fista is a full-batch method: --epochs N does not apply (use --steps T for a fixed number of outer iterations)');
-          if (o.batch !== undefined || o.lr !== undefined) fail('E_USAGE', 'dl-fista is a full-batch method: --batch and --lr do not apply');
-          const r = await learnDictionaryFista(Xtrain as Matrix, { atoms: o.atoms, lambda, fistaIters, maxOuter: auto ? conv.o.maxSteps : o.steps, nonneg, seed: o.seed, onProgress, stop, signal: ctx.signal });
+          const extrapolate = o.extrapolate ?? DL_FISTA_CLI_DEFAULTS.extrapolate;
+          ctx.note(`fit dl-fista: codes by ${coder === 'fista' ? `FISTA (${fistaIters} iterations per outer step)` : 'lasso-cd (exact)'}, ${extrapolate > 0 ? `over-relaxed MOD (--extrapolate ${extrapolate})` : 'plain MOD'}`);
+          const r = await learnDictionaryFista(Xtrain as Matrix, {
+            atoms: o.atoms, lambda, coder, fistaIters, extrapolate, maxOuter: auto ? conv.o.maxSteps : o.steps, nonneg, seed: o.seed, onProgress, stop, signal: ctx.signal,
+            chunkSeconds: BLOCK_SECONDS, checkpoint,
+          });
+          if (r.resumedFrom !== null) ctx.note(`fit: resumed from outer step ${r.resumedFrom}`);
           D = r.D;
           const converged = r.stoppedBy !== 'maxOuter';
-          summary = { steps: r.iterations, converged, stoppedBy: r.stoppedBy, budget: auto ? 'auto' : 'fixed' };
+          summary = { steps: r.iterations, converged, stoppedBy: r.stoppedBy, budget: auto ? 'auto' : 'fixed', coder, extrapolate };
           if (Xh) summary.heldOutFvu = conv.last;
           if (!converged) {
             summary.convergenceNote = auto && conv.steps.length
@@ -283,14 +382,14 @@ export const fitCommand: Command = {
               : `‖ΔD‖/‖D‖ was still above its tolerance (1e-5) after ${r.iterations} outer steps`;
           }
         } else {
-          if (o.lr !== undefined) fail('E_USAGE', '--lr does not apply to online-dl (it uses closed-form block updates)');
           const r = await onlineDictionaryLearning(Xtrain, {
-            atoms: o.atoms, lambda, nonneg, fistaIters, seed: o.seed, onProgress, stop, signal: ctx.signal,
+            atoms: o.atoms, lambda, nonneg, coder, fistaIters, seed: o.seed, onProgress, stop, signal: ctx.signal, checkpoint,
             ...(o.batch !== undefined ? { batch: o.batch } : {}),
             ...(auto ? { steps: conv.o.maxSteps } : o.steps !== undefined ? { steps: o.steps } : { epochs: epochs as number }),
           });
+          if (r.resumedFrom !== null) ctx.note(`fit: resumed from step ${r.resumedFrom}`);
           D = r.D;
-          summary = { steps: r.steps, converged: auto ? r.stopped : null, budget: auto ? 'auto' : 'fixed' };
+          summary = { steps: r.steps, converged: auto ? r.stopped : null, budget: auto ? 'auto' : 'fixed', coder };
           if (Xh) summary.heldOutFvu = conv.last;
           if (auto && !r.stopped) summary.convergenceNote = conv.steps.length ? conv.rateNote(r.steps) : 'no held-out measurement was made';
         }
@@ -298,7 +397,7 @@ export const fitCommand: Command = {
           kind: method as ModelKind, weights: { W_dec: D },
           // the model encodes with a converged solve; the training's per-step iterations are recorded apart
           inference: { ...DEFAULT_INFERENCE, lambda, nonneg },
-          training: { ...summary, seed: o.seed, lambda, nonneg, fistaIters },
+          training: { ...summary, seed: o.seed, lambda, nonneg, ...(coder === 'fista' ? { fistaIters } : {}) },
         };
       }
       (bar as Progress | null)?.finish();
@@ -308,16 +407,17 @@ export const fitCommand: Command = {
       if (whitening) whSpec = { method: whitening.method, mean: whitening.mean, W: whitening.transformMatrix(), W_inv: whitening.inverseMatrix(), json: whitening.toJSON() };
       if (whSpec) spec.whitening = whSpec;
       let model: LoadedModel | null = null;
-      let recon: Matrix, Z: Matrix;
-      if (trained) {
-        Z = trained.encode(whitening ? whitening.apply(Xe) : Xe);
-        const R = trained.decode(Z);
-        recon = whitening ? whitening.invert(R) : R;
-      } else {
-        model = makeModel(out, {}, spec, { name: 'sparsecode', description: 'the model just fitted (not yet read back)', root: out, files: [], notes: [] });
-        Z = model.encode(Xe);
-        recon = model.decode(Z);
-      }
+      const reconstruct = (M: Matrix): { Z: Matrix; R: Matrix } => {
+        if (trained) {
+          const Zt = trained.encode(whitening ? whitening.apply(M) : M);
+          const R = trained.decode(Zt);
+          return { Z: Zt, R: whitening ? whitening.invert(R) : R };
+        }
+        model ??= makeModel(out, {}, spec, { name: 'sparsecode', description: 'the model just fitted (not yet read back)', root: out, files: [], notes: [] });
+        const Zm = model.encode(M);
+        return { Z: Zm, R: model.decode(Zm) };
+      };
+      const { Z, R: recon } = reconstruct(Xe);
       let nnz = 0;
       const A = Z.cols;
       const fired = new Uint8Array(A);
@@ -330,18 +430,30 @@ export const fitCommand: Command = {
       const evalStats = { fvu: fvuOf(Xe, recon), l0: nnz / Math.max(1, Z.rows), evalRows: rows.length, deadFraction: 1 - alive / A };
       // divergence: worse than predicting the mean, or nothing fires at all
       if (!o['allow-diverged'] && (!(evalStats.fvu <= 1) || alive === 0)) {
-        const ck = saeKind && existsSync(checkpointPath(out));
+        const ck = existsSync(checkpointPath(out));
         fail('E_DIVERGED', `fit ${method} diverged: ${!(evalStats.fvu <= 1) ? `FVU ${evalStats.fvu.toPrecision(4)} (above 1: worse than predicting the mean)` : ''}${!(evalStats.fvu <= 1) && alive === 0 ? ' and ' : ''}${alive === 0 ? `every latent is dead on ${rows.length} rows` : ''}; no model was written${ck ? `, the last checkpoint in ${out} is kept` : ''}. Lower the learning rate${o.lr !== undefined ? ` (--lr ${o.lr})` : ''} or the sparsity penalty, or pass --allow-diverged to keep the model anyway`);
       }
-      spec.training = { ...spec.training, eval: evalStats, seconds: (performance.now() - t0) / 1000, method };
+      // held-out rows (--val): the same measurement on (up to) 16384 evenly spaced rows of V
+      let val: { fvu: number; rows: number; samples: number } | null = null;
+      if (o.val !== undefined) {
+        const vs = openRowsArg(o.val, o.tensor, '--val', 'V');
+        try {
+          const vrows = evalRows(vs.rows);
+          const Xv = readRowsAt(vs, vrows);
+          val = { fvu: fvuOf(Xv, reconstruct(Xv).R), rows: vrows.length, samples: vs.rows };
+        } finally {
+          vs.close();
+        }
+      }
+      spec.training = { ...spec.training, eval: evalStats, ...(val ? { val } : {}), seconds: (performance.now() - t0) / 1000, method };
       if (fromWorld) spec.training = { ...spec.training, world: fromWorld.describe };
       saveModel(out, spec);
-      if (saeKind && existsSync(checkpointPath(out))) unlinkSync(checkpointPath(out));
-      const result = { method, atoms: o.atoms, dim, samples: n, ...(fromWorld ? { world: fromWorld.describe } : {}), ...summary, fvu: evalStats.fvu, l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
+      if (existsSync(checkpointPath(out))) unlinkSync(checkpointPath(out));
+      const result = { method, atoms: o.atoms, dim, samples: n, ...(fromWorld ? { world: fromWorld.describe } : {}), ...summary, fvu: evalStats.fvu, ...(val ? { val_fvu: val.fvu } : {}), l0: evalStats.l0, seconds: (performance.now() - t0) / 1000, out, whiten: o.whiten ?? null, streamed: streaming };
       if (o.json) ctx.print(JSON.stringify(result));
       else {
         ctx.print(`fit ${method}: ${o.atoms} atoms on [${n} x ${dim}]${fromWorld ? ` drawn from ${inputLabel}` : streaming ? ' (streamed)' : ''}, ${summary.steps} steps in ${result.seconds.toFixed(1)} s`);
-        ctx.print(`  FVU ${evalStats.fvu.toFixed(4)} (original space${whitening ? `, trained ${o.whiten}-whitened` : ''}), L0 ${evalStats.l0.toFixed(2)}${saeKind ? `, dead ${(100 * (summary.deadFraction as number)).toFixed(1)}%` : ''}`);
+        ctx.print(`  FVU ${evalStats.fvu.toFixed(4)} on training rows${val ? `, held-out FVU ${val.fvu.toFixed(4)} on ${val.rows} rows of ${o.val}` : ''} (original space${whitening ? `, trained ${o.whiten}-whitened` : ''}), L0 ${evalStats.l0.toFixed(2)}${saeKind ? `, dead ${(100 * (summary.deadFraction as number)).toFixed(1)}%` : ''}`);
         if (summary.converged === true) ctx.print(`  converged: ${auto ? 'held-out' : 'watched'} FVU stable over the last 20 % of the steps`);
         else if (summary.converged === false) {
           const hint = auto
@@ -351,6 +463,19 @@ export const fitCommand: Command = {
         }
         ctx.print(`  model written to ${out}`);
       }
+    } catch (e) {
+      // Ctrl-C / SIGTERM: say what was kept and how to go on
+      if (isSparsecodeError(e) && e.code === 'E_CANCELLED') {
+        const now = existsSync(ckPath) ? statSync(ckPath).mtimeMs : null;
+        const step = now !== null ? checkpointStep(out) : null;
+        const args = [...(ctx.argv ?? ['fit', method, '--out', out].slice(1))];
+        if (!args.includes('--resume')) args.push('--resume');
+        const resume = `sparsecode fit ${args.map(shellQuote).join(' ')}`;
+        if (now !== null && now !== ckBefore) fail('E_CANCELLED', `interrupted; a checkpoint was written to ${ckPath} (after step ${step}); no model was written. Resume with:\n  ${resume}`);
+        if (now !== null && o.resume) fail('E_CANCELLED', `interrupted before another step finished; the checkpoint in ${ckPath} (step ${step}) is kept; no model was written. Resume with:\n  ${resume}`);
+        fail('E_CANCELLED', `interrupted before the first step finished; nothing was written to ${out}`);
+      }
+      throw e;
     } finally {
       src.close();
     }

@@ -133,7 +133,7 @@ export const reproCommand: Command = {
     { name: 'samples', type: 'intlist', help: 'N: in-distribution samples (half train, half validation)', metavar: 'S[,S..]' },
     { name: 'dim', type: 'int', help: 'observation dimension (default max(k+1, ceil(2k ln(n/k))))' },
     { name: 'seeds', type: 'intlist', help: 'seeds (default: quick 0; full 0,1,2)', metavar: '0,1,2' },
-    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s)', metavar: 'a,b,..', choices: [...new Set(EXPERIMENTS.flatMap((e) => e.methods))] },
+    { name: 'methods', type: 'list', help: 'methods to run (default: the preset\'s; each experiment\'s list: repro <experiment> --help)', metavar: 'a,b,..' },
     { name: 'experiment', type: 'list', help: 'lejepa: which experiments (default: quick 2d,gennorm,scaling; full all)', metavar: 'a,b,..', choices: [...LEJEPA_EXPERIMENTS] },
     { name: 'objectives', type: 'list', help: "lejepa: objectives (default: each experiment's paper set; quick sigreg)", metavar: 'a,b,..', choices: [...LEJEPA_OBJECTIVES] },
     { name: 'alphas', type: 'list', help: 'lejepa: generalised-normal shapes α of the gennorm experiment (default: quick 2,16; full 0.125..32)', metavar: 'A[,A..]' },
@@ -181,6 +181,26 @@ export const reproCommand: Command = {
     'sparsecode repro cross-entropy --preset quick --out runs/cross-entropy',
     'sparsecode repro slowvae --preset quick --out runs/slowvae',
   ],
+  helpView(positionals) {
+    const ex = EXPERIMENTS.find((e) => e.name === positionals[0]);
+    if (!ex) return undefined;
+    const own = new Set([...REPRO_SHARED, ...ex.options]);
+    const lines = reproCommand.usage.split('\n').map((l) => l.trim().replace(/^sparsecode /, ''));
+    const usage = [lines.find((l) => l.startsWith(`repro ${ex.name} `)) ?? `repro ${ex.name} [--preset quick|full] [--out DIR] [--json]`, `repro ${ex.name} ... --queue redis://[:password@]host:port[/db] [--wait] [--attempts N]`];
+    return {
+      usage: usage.join('\n       sparsecode '),
+      summary: `reproduce ${ex.name}`,
+      description: [
+        `Methods (--methods): ${ex.methodsHint ?? ex.methods.join(', ')}`,
+        ...(ex.sweeps ? [`Sweeps (--sweep): ${ex.sweeps.join(', ')}`] : []),
+        'Runs the cells of the preset (or of the options given), appends each result to DIR/results.jsonl',
+        '(a rerun skips the cells already there) and writes DIR/report.md. Other experiments: sparsecode repro --help.',
+      ].join('\n'),
+      positionals: [],
+      options: reproCommand.options.filter((o) => own.has(o.name)).map((o) => (o.name === 'out' ? { ...o, help: `output folder (default: runs/${ex.name}-<preset>)` } : o)),
+      examples: reproCommand.examples.filter((e) => e.startsWith(`sparsecode repro ${ex.name} `)),
+    };
+  },
   async run(ctx) {
     return runRepro(ctx);
   },

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { checkOutDir } from '../out-path.js';
 import { fail } from '../../core/errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
@@ -87,6 +88,10 @@ export const worldCommand: Command = {
     const kind = ctx.positionals[0];
     if (ctx.positionals.length !== 1 || !KINDS.includes(kind as (typeof KINDS)[number])) {
       fail('E_USAGE', `world needs exactly one kind, ${KINDS.join(' or ')}; got ${ctx.positionals.length ? ctx.positionals.map((p) => `"${p}"`).join(' ') : 'none'}`);
+    }
+    if (o.out !== undefined) {
+      const creates = checkOutDir(o.out, '--out', 'world');
+      if (creates) ctx.note(creates);
     }
     if (kind === 'synth-sae-bench') {
       const meta = writeSynthSAEBenchWorld(o, (m) => ctx.note(m));
