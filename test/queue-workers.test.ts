@@ -110,7 +110,7 @@ test('queue: two workers (concurrency 1 and 2), one killed with SIGKILL mid-cell
     owner.child.kill('SIGKILL');
     assert.equal((await owner.exit).signal, 'SIGKILL');
     const at = loadCheckpoint(victim.dir)!;
-    const total = (at.state.identity as { totalSteps: number }).totalSteps;
+    const total = (at.state.settings as { totalSteps: number }).totalSteps;
     assert.ok(at.step > 0 && at.step < total, `killed inside the training (checkpoint at step ${at.step} of ${total})`);
     const survivor = workers.find((w) => w !== owner)!;
 
@@ -168,7 +168,7 @@ test('queue: Ctrl-C on a worker puts its cell back on the queue at a checkpoint;
     assert.match(first.out(), /"type":"released"/);
     assert.match(first.err(), /1 put back/);
     const at = loadCheckpoint(cp.dir)!;
-    const total = (at.state.identity as { totalSteps: number }).totalSteps;
+    const total = (at.state.settings as { totalSteps: number }).totalSteps;
     assert.ok(at.step > 0 && at.step < total, `stopped inside the training (step ${at.step} of ${total})`);
     const q = new Queue(QUEUE_NAME, { connection: redisOptions(parseRedisUrl(r.url)) });
     assert.equal(await (await q.getJob(cp.job))!.getState(), 'waiting', 'back on the queue');

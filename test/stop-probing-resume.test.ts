@@ -91,7 +91,7 @@ test('stop-probing: cells killed mid-training resume from their checkpoints and 
     // 3. killed inside the SAE's training (a checkpoint every epoch)
     runAndKill(tmp, out, checkpointPath(saeDir), ckOpts);
     const saeCk = loadCheckpoint(saeDir)!;
-    const total = (saeCk.state.identity as { totalSteps: number }).totalSteps;
+    const total = (saeCk.state.settings as { totalSteps: number }).totalSteps;
     assert.ok(saeCk.step > 0 && saeCk.step < total, `killed mid-training (checkpoint at step ${saeCk.step} of ${total})`);
     assert.equal(linesOf(out).length, 1);
 
