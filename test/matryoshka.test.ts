@@ -112,7 +112,7 @@ test('fit matryoshka-sae: trains, saves as JumpReLU with one broadcast threshold
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /do not nest/);
     const bad2 = cli(['fit', 'topk-sae', '--input', join(dir, 'x.npy'), '--atoms', '32', '--k', '2', '--widths', '8,32', '--out', join(dir, 'bad2'), '--quiet']);
-    assert.match(bad2.stderr, /--widths applies to matryoshka-sae/);
+    assert.match(bad2.stderr, /topk-sae does not take --widths/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
