@@ -35,7 +35,7 @@ import { redisServerPath, startRedis } from './redis-server.js';
 import type { Bench } from './types.js';
 
 const GRID = { latents: [16, 20, 24, 32], active: [3], samples: [600], seeds: [0, 1, 2, 3, 4, 5, 6, 7], methods: ['oracle', 'probe', 'topk-sae', 'fista-on-topk-sae'] };
-const OVERRIDES = { saeEpochs: 300 };
+const OVERRIDES = { saeEpochs: Number(process.env.SPARSECODE_BENCH_QUEUE_EPOCHS ?? 300) };
 
 /** The CLI entry of this build: the TypeScript sources through tsx, or the compiled bin. */
 function cliCommand(): string[] {
