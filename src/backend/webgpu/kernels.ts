@@ -10,6 +10,17 @@ import type { GpuTensor, WebGpuContext } from './context.js';
  */
 
 const WG = 256;
+
+/**
+ * WGSL: sum the workgroup array `buf` (WG entries, one per local invocation `li`) into buf[0] by
+ * a tree of halvings with a barrier after each (every invocation of the workgroup must reach it).
+ */
+export function treeSum(buf: string): string {
+  return `for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { ${buf}[li] += ${buf}[li + w]; }
+    workgroupBarrier();
+  }`;
+}
 /** linear workgroup index, for dispatches split into x·y workgroups */
 const LINEAR = `fn lin(wid: vec3u, nwg: vec3u) -> u32 { return wid.y * nwg.x + wid.x; }`;
 const MAIN = `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32)`;
@@ -457,10 +468,7 @@ ${MAIN} {
   for (var j = li; j < P.cols; j += ${WG}u) { s += x[i * P.cols + j]; }
   part[li] = s;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] += part[li + w]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (li == 0u) { out[i] = part[0]; }
 }`;
 
@@ -505,10 +513,7 @@ ${MAIN} {
   }
   part[li] = s;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] += part[li + w]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (li == 0u) { out[P.slot + g] = part[0]; }
 }`;
 }
@@ -579,10 +584,7 @@ ${MAIN} {
   }
   part[li] = acc;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] += part[li + w]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (li == 0u) { s[P.dst + g] = part[0]; }
 }`;
 
@@ -597,10 +599,7 @@ ${MAIN} {
   for (var i = li; i < P.n; i += ${WG}u) { acc += s[P.off + i]; }
   part[li] = acc;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] += part[li + w]; }
-    workgroupBarrier();
-  }
+  ${treeSum('part')}
   if (li == 0u) { out[P.slot] = part[0]; }
 }`;
 

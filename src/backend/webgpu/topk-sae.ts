@@ -65,10 +65,7 @@ ${MAIN} {
   if (i < P.n) { let e = xhat[i] - x[i]; e2 = e * e; gx[i] = P.s * e; }
   acc[li] = e2;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { acc[li] += acc[li + w]; }
-    workgroupBarrier();
-  }
+  ${K.treeSum('acc')}
   if (li == 0u) { part[g] = acc[0]; }
 }`;
 
@@ -223,10 +220,7 @@ ${MAIN} {
   for (var a = li; a < P.atoms; a += ${WG}u) { if (lastFired[a] + P.deadAfter <= P.seen) { c++; } }
   part[li] = c;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { part[li] += part[li + w]; }
-    workgroupBarrier();
-  }
+  ${K.treeSum('part')}
   if (li == 0u) { dead[0] = part[0]; }
 }`;
 
@@ -259,10 +253,7 @@ ${MAIN} {
   if (i < P.n) { let e = err[i]; let c = e - colsum[i % P.dim] / P.rows; s = c * c; }
   acc[li] = s;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { acc[li] += acc[li + w]; }
-    workgroupBarrier();
-  }
+  ${K.treeSum('acc')}
   if (li == 0u) { part[g] = acc[0]; }
 }`;
 
@@ -302,10 +293,7 @@ ${MAIN} {
   }
   acc[li] = s;
   workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { acc[li] += acc[li + w]; }
-    workgroupBarrier();
-  }
+  ${K.treeSum('acc')}
   if (li == 0u) { part[g] = acc[0]; }
 }`;
 
