@@ -1,6 +1,8 @@
 /**
- * A progress line on stderr: label, bar, count, rate, ETA and free-form fields.
- * Shown only when stderr is a TTY and not --quiet; redraws at most 10 times a second.
+ * A progress line on stderr: label, bar, count, rate, ETA and free-form fields, unless --quiet.
+ * On a terminal it redraws in place at most 10 times a second; when stderr is a file or a pipe
+ * (a log), it writes a whole line once a minute (`SPARSECODE_PROGRESS_SECONDS` changes the
+ * interval), so long runs leave a trace in their logs without flooding them.
  */
 export interface ProgressOptions {
   enabled?: boolean;
@@ -14,11 +16,19 @@ export class Progress {
   private done = 0;
   private fields = '';
   private readonly enabled: boolean;
+  private readonly tty: boolean;
+  private readonly logEveryMs: number;
+  private logged = false;
+  private loggedDone = -1;
   private readonly stream: NodeJS.WriteStream;
 
   constructor(private readonly label: string, private total: number, private readonly opts: ProgressOptions = {}) {
     this.stream = opts.stream ?? process.stderr;
-    this.enabled = (opts.enabled ?? true) && !!this.stream.isTTY;
+    this.tty = !!this.stream.isTTY;
+    this.enabled = opts.enabled ?? true;
+    const every = Number(process.env.SPARSECODE_PROGRESS_SECONDS ?? 60);
+    this.logEveryMs = Number.isFinite(every) && every > 0 ? every * 1000 : Infinity;
+    this.last = this.tty ? 0 : this.start;
   }
 
   /** Change the total (a run whose length is decided while it runs, e.g. fit --epochs auto). */
@@ -34,8 +44,9 @@ export class Progress {
         .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`)
         .join('  ');
     }
+    if (!this.enabled) return;
     const now = Date.now();
-    if (this.enabled && (now - this.last > 100 || done >= this.total)) {
+    if (this.tty ? now - this.last > 100 || done >= this.total : now - this.last >= this.logEveryMs) {
       this.last = now;
       this.draw();
     }
@@ -47,9 +58,11 @@ export class Progress {
 
   finish(message?: string): void {
     if (!this.enabled) return;
-    this.draw();
-    this.stream.write('\n');
-    if (message) this.stream.write(message + '\n');
+    if (this.tty) {
+      this.draw();
+      this.stream.write('\n');
+    } else if (this.logged && this.loggedDone !== this.done) this.draw(); // a logged run ends with its final line
+    if (message && this.tty) this.stream.write(message + '\n');
   }
 
   private draw(): void {
@@ -62,6 +75,12 @@ export class Progress {
     const eta = rate > 0 && this.total > this.done ? (this.total - this.done) / rate : 0;
     const unit = this.opts.unit ? ` ${this.opts.unit}` : '';
     const line = `${this.label} [${bar}] ${this.done}/${this.total}${unit}  ${fmt(rate)}/s  ETA ${duration(eta)}  ${this.fields}`;
+    if (!this.tty) {
+      this.logged = true;
+      this.loggedDone = this.done;
+      this.stream.write(line + '\n');
+      return;
+    }
     const cols = this.stream.columns ?? 120;
     this.stream.write('\r\x1b[2K' + line.slice(0, cols - 1));
   }
