@@ -1,3 +1,5 @@
+import { fail } from '../core/errors.js';
+import type { LatentActivity } from './trainable.js';
 /**
  * Dead-latent statistics, owned by the trainer (as sparsify's `num_tokens_since_fired`): when
  * each latent last fired, counted in training samples. Before a step the trainer takes the mask
@@ -47,4 +49,34 @@ export class DeadLatentStats {
   revive(latents: readonly number[]): void {
     for (const a of latents) this.lastFired[a] = this.samplesSeen;
   }
+}
+
+/**
+ * The buffer a training step marks fired latents in: the trainer's `activity.fired` (checked to
+ * hold one entry per latent), or `scratch` (grown to `atoms`) when the step runs without a trainer.
+ */
+export function firedBuffer(activity: LatentActivity | undefined, atoms: number, scratch: { buf: Uint8Array }): Uint8Array {
+  if (activity) {
+    if (activity.fired.length !== atoms || activity.dead.length !== atoms) {
+      fail('E_SHAPE', `LatentActivity: dead and fired must hold one entry per latent (${atoms}), got ${activity.dead.length} and ${activity.fired.length}`);
+    }
+    return activity.fired;
+  }
+  if (scratch.buf.length !== atoms) scratch.buf = new Uint8Array(atoms);
+  return scratch.buf;
+}
+
+/**
+ * AuxK's latents (Gao et al.): dead before this batch and not fired in it, written to `out`;
+ * returns how many.
+ */
+export function auxkDeadMask(activity: LatentActivity, fired: Uint8Array, out: Uint8Array): number {
+  const was = activity.dead;
+  let dead = 0;
+  for (let a = 0; a < out.length; a++) {
+    const v = was[a] && !fired[a] ? 1 : 0;
+    out[a] = v;
+    dead += v;
+  }
+  return dead;
 }

@@ -7,6 +7,7 @@ import { type ResolvedSAEConfig, type SAEConfig, type SAEKind, resolveConfig } f
 import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
 import type { LatentActivity, StepStats, Trainable } from '../trainable.js';
+import { firedBuffer } from '../dead-latents.js';
 import { saveModel, type ModelSpec } from '../../io/model.js';
 
 export type { LatentActivity, StepStats } from '../trainable.js';
@@ -70,7 +71,7 @@ export abstract class SparseAutoencoder implements Trainable {
   training = false;
   protected ws: SaeStepBuffers | null = null;
   /** where a step marks the latents that fired when the caller passes no LatentActivity */
-  private firedScratch = new Uint8Array(0);
+  private readonly firedScratch = { buf: new Uint8Array(0) };
 
   constructor(kind: SAEKind, config: SAEConfig) {
     this.kind = kind;
@@ -135,14 +136,7 @@ export abstract class SparseAutoencoder implements Trainable {
 
   /** The buffer a step marks fired latents in: the trainer's, or a scratch one. */
   protected firedOut(activity: LatentActivity | undefined): Uint8Array {
-    if (activity) {
-      if (activity.fired.length !== this.atoms || activity.dead.length !== this.atoms) {
-        fail('E_SHAPE', `LatentActivity: dead and fired must hold one entry per latent (${this.atoms}), got ${activity.dead.length} and ${activity.fired.length}`);
-      }
-      return activity.fired;
-    }
-    if (this.firedScratch.length !== this.atoms) this.firedScratch = new Uint8Array(this.atoms);
-    return this.firedScratch;
+    return firedBuffer(activity, this.atoms, this.firedScratch);
   }
 
   /** Codes for a chunk of rows into a dense `out` [rows x atoms] (overwritten). */

@@ -1,6 +1,7 @@
 import { backend } from '../../backend/index.js';
 import { Matrix } from '../../core/matrix.js';
 import { type LatentActivity, SparseAutoencoder, type StepStats } from './base.js';
+import { auxkDeadMask } from '../dead-latents.js';
 
 /**
  * Shared machinery for SAEs whose codes have few active latents per row (TopK, BatchTopK):
@@ -86,13 +87,7 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
    */
   protected auxk(xb: Matrix, activity: LatentActivity | undefined, fired: Uint8Array): number {
     if (!activity || !(this.config.auxkCoef > 0)) return 0;
-    const was = activity.dead, dm = this.deadBuf;
-    let dead = 0;
-    for (let a = 0; a < this.atoms; a++) {
-      const v = was[a] && !fired[a] ? 1 : 0;
-      dm[a] = v;
-      dead += v;
-    }
+    const dead = auxkDeadMask(activity, fired, this.deadBuf);
     const ws = this.ws!;
     return dead > 0 ? this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead) : 0;
   }

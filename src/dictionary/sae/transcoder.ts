@@ -5,6 +5,7 @@ import type { Rng } from '../../core/rng.js';
 import { assertFinite, assertInt } from '../../core/validate.js';
 import { normalizeRows, randomUnitRows } from '../../linalg/rows.js';
 import type { LatentActivity, StepStats, Trainable, TrainableParam } from '../trainable.js';
+import { auxkDeadMask, firedBuffer } from '../dead-latents.js';
 import { type ResolvedSAEConfig, type SAEConfig, resolveConfig } from './config.js';
 import { type FitOptions, type FitResult, trainSAE } from '../trainer.js';
 
@@ -87,7 +88,7 @@ export class TopKTranscoder implements Trainable {
   private auxGval = new Float32Array(0);
   private auxHat = new Float32Array(0);
   private deadBuf = new Uint8Array(0);
-  private firedScratch = new Uint8Array(0);
+  private readonly firedScratch = { buf: new Uint8Array(0) };
 
   constructor(config: TranscoderConfig) {
     if (!config || typeof config !== 'object') fail('E_ARG', 'a transcoder config must be an object {atoms, k, inputDim}');
@@ -214,7 +215,7 @@ export class TopKTranscoder implements Trainable {
       gd[t] = s * e;
     }
     // mark the latents that fired (in the trainer's activity.fired, or a scratch buffer)
-    const fired = this.firedOut(activity);
+    const fired = firedBuffer(activity, this.atoms, this.firedScratch);
     fired.fill(0);
     let nnz = 0;
     for (let t = 0; t < n * k; t++) if (val[t] !== 0) {
@@ -228,13 +229,7 @@ export class TopKTranscoder implements Trainable {
     // AuxK on the latents dead before this batch that did not fire in it (the trainer's mask)
     let aux = 0;
     if (activity && this.config.auxkCoef > 0) {
-      const was = activity.dead, dm = this.deadBuf;
-      let dead = 0;
-      for (let a = 0; a < this.atoms; a++) {
-        const v = was[a] && !fired[a] ? 1 : 0;
-        dm[a] = v;
-        dead += v;
-      }
+      const dead = auxkDeadMask(activity, fired, this.deadBuf);
       if (dead > 0) aux = this.auxkStep(x, y, dead);
     }
     // b_dec: column sums of gy; W_skip: gyᵀ·x
@@ -307,17 +302,6 @@ export class TopKTranscoder implements Trainable {
     for (let j = 0; j < this.bdec.length; j++) this.bdec[j] /= c;
   }
 
-  /** The buffer a step marks fired latents in: the trainer's, or a scratch one. */
-  private firedOut(activity: LatentActivity | undefined): Uint8Array {
-    if (activity) {
-      if (activity.fired.length !== this.atoms || activity.dead.length !== this.atoms) {
-        fail('E_SHAPE', `LatentActivity: dead and fired must hold one entry per latent (${this.atoms}), got ${activity.dead.length} and ${activity.fired.length}`);
-      }
-      return activity.fired;
-    }
-    if (this.firedScratch.length !== this.atoms) this.firedScratch = new Uint8Array(this.atoms);
-    return this.firedScratch;
-  }
 
   extraState(): Record<string, number> {
     return {};
