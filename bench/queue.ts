@@ -4,7 +4,7 @@
  * run locally in this process.
  *
  * The sweep: Stop-Probing, n ∈ {16, 20, 24, 32}, k = 3, N = 600, seeds 0–7, methods oracle,
- * probe, topk-sae and FISTA on its decoder with 300 SAE epochs: 32 configs × 4 = 128 cells in 64
+ * probe, topk-sae and FISTA on its decoder with 3000 SAE epochs: 32 configs × 4 = 128 cells in 64
  * jobs of a fraction of a second each. A private redis-server runs on a free loopback port
  * (bench/redis-server.ts). Workers get SPARSECODE_THREADS=1 and this process's backend; they are
  * started, then warmed on a throw-away sweep (module loading and the compute thread are not
@@ -35,7 +35,7 @@ import { redisServerPath, startRedis } from './redis-server.js';
 import type { Bench } from './types.js';
 
 const GRID = { latents: [16, 20, 24, 32], active: [3], samples: [600], seeds: [0, 1, 2, 3, 4, 5, 6, 7], methods: ['oracle', 'probe', 'topk-sae', 'fista-on-topk-sae'] };
-const OVERRIDES = { saeEpochs: Number(process.env.SPARSECODE_BENCH_QUEUE_EPOCHS ?? 300) };
+const OVERRIDES = { saeEpochs: Number(process.env.SPARSECODE_BENCH_QUEUE_EPOCHS ?? 3000) };
 
 /** The CLI entry of this build: the TypeScript sources through tsx, or the compiled bin. */
 function cliCommand(): string[] {

@@ -123,6 +123,39 @@ test('a cancelled run checkpoints; resuming gives exactly the uninterrupted resu
   }
 });
 
+test('checkpointSeconds writes by wall time: none in a short run, one per step when due at once; resume is exact', async () => {
+  const { X } = world(6, 16, 8, 2, 1500);
+  const cfg = { atoms: 24, k: 2, batch: 100, steps: 30, lr: 3e-3, deadAfter: 300 };
+  await assert.rejects(createSAE('topk', cfg).fit(X, { checkpointSeconds: 1 }), (e: any) => e.code === 'E_ARG' && /checkpointDir/.test(e.message));
+  const bad = mkdtempSync(join(tmpdir(), 'sae-cks-'));
+  try {
+    await assert.rejects(createSAE('topk', cfg).fit(X, { checkpointDir: bad, checkpointSeconds: 0 }), (e: any) => e.code === 'E_ARG' && /checkpointSeconds/.test(e.message));
+  } finally {
+    rmSync(bad, { recursive: true, force: true });
+  }
+  const full = createSAE('topk', cfg);
+  await full.fit(X, { seed: 4 });
+  for (const [seconds, expectFile] of [[3600, false], [1e-9, true]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'sae-cks-'));
+    try {
+      // no final checkpoint: a file exists only if a periodic one was written
+      const sae = createSAE('topk', cfg);
+      await sae.fit(X, { seed: 4, checkpointDir: dir, checkpointSeconds: seconds, finalCheckpoint: false });
+      assert.equal(existsSync(checkpointPath(dir)), expectFile, `checkpointSeconds ${seconds}`);
+      assert.deepEqual(Array.from(sae.getWeights().W_dec.data), Array.from(full.getWeights().W_dec.data), 'checkpoints do not change the training');
+      if (expectFile) {
+        // the last periodic checkpoint is at step 29 (none at the end step): resuming runs the last step
+        const again = createSAE('topk', cfg);
+        const r = await again.fit(X, { seed: 4, checkpointDir: dir, resume: true });
+        assert.equal(r.resumedFrom, 29);
+        assert.deepEqual(Array.from(again.getWeights().W_dec.data), Array.from(full.getWeights().W_dec.data));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('saved models reload with SAELens names and shapes and encode/decode like the trained SAE', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sae-model-'));
   try {

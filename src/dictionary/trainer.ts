@@ -45,6 +45,12 @@ export interface FitOptions {
   checkpointDir?: string;
   /** write a checkpoint every this many steps (needs checkpointDir) [0 = only on cancel] */
   checkpointEvery?: number;
+  /**
+   * write a checkpoint when this many seconds of training have passed since the last one (needs
+   * checkpointDir); with `checkpointEvery` too, whichever comes first. Prefer it for short runs:
+   * a checkpoint is an fsync'd file, and a run of seconds needs none in between
+   */
+  checkpointSeconds?: number;
   /** continue from the checkpoint in checkpointDir when there is one */
   resume?: boolean;
   /**
@@ -194,6 +200,8 @@ function checkFitOptions(opts: FitOptions): void {
     fail('E_ARG', `checkpointEvery must be a non-negative integer, got ${opts.checkpointEvery}`);
   }
   if (opts.checkpointEvery && !opts.checkpointDir) fail('E_ARG', 'checkpointEvery needs checkpointDir (where to write the checkpoints)');
+  if (opts.checkpointSeconds !== undefined && !(opts.checkpointSeconds > 0)) fail('E_ARG', `checkpointSeconds must be a positive number of seconds, got ${opts.checkpointSeconds}`);
+  if (opts.checkpointSeconds !== undefined && !opts.checkpointDir) fail('E_ARG', 'checkpointSeconds needs checkpointDir (where to write the checkpoints)');
   if (opts.resume && !opts.checkpointDir) fail('E_ARG', 'resume needs checkpointDir (where the checkpoint is)');
   for (const [key, v] of Object.entries(opts.stream ?? {})) {
     if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail('E_ARG', `stream.${key} must be a positive integer, got ${v}`);
@@ -491,7 +499,8 @@ async function runSteps(run: Run): Promise<void> {
   const rows = openBatches(run);
   run.t0 = performance.now();
   run.startStep = run.step;
-  let lastReport = -Infinity, lastYield = performance.now();
+  let lastReport = -Infinity, lastYield = performance.now(), lastSave = performance.now();
+  const saveMs = opts.checkpointSeconds !== undefined ? opts.checkpointSeconds * 1000 : Infinity;
   sae.training = true;
   try {
     for (; run.step < endStep(run); run.step++) {
@@ -528,8 +537,11 @@ async function runSteps(run: Run): Promise<void> {
         plan.watch.record(done, h.fvu, h.l0);
       }
       const end = endStep(run);
-      if (opts.checkpointDir && opts.checkpointEvery && done % opts.checkpointEvery === 0 && done < end) writeCheckpoint(run, done);
       const now = performance.now();
+      if (opts.checkpointDir && done < end && ((opts.checkpointEvery && done % opts.checkpointEvery === 0) || now - lastSave >= saveMs)) {
+        writeCheckpoint(run, done);
+        lastSave = performance.now();
+      }
       if (opts.onProgress && (now - lastReport >= interval || done === end)) {
         lastReport = now;
         const secs = (now - run.t0) / 1000;

@@ -77,7 +77,9 @@ export interface StopProbingCellOptions {
   checkpointDir?: string;
   /** DL-FISTA: seconds between checkpoints [60] */
   dlCheckpointSeconds?: number;
-  /** SAEs: epochs between checkpoints [max(1, round(epochs / 100)): 5 at the paper's 500] */
+  /** SAEs: seconds between checkpoints [60] */
+  saeCheckpointSeconds?: number;
+  /** SAEs: epochs between checkpoints instead of seconds (a fixed step interval) */
   saeCheckpointEpochs?: number;
   /**
    * notes for the user: a cell that resumed from a checkpoint, and inside the cells that learn
@@ -140,7 +142,7 @@ async function getSAE(
       signal,
     };
     const Xt = world.X.train;
-    let ck: { checkpointDir: string; checkpointEvery: number } | undefined;
+    let ck: { checkpointDir: string; checkpointEvery?: number; checkpointSeconds?: number } | undefined;
     if (cx.folder) {
       const dir = cx.folder;
       // the trainer checks the shapes and step counts; the hyperparameters are checked here
@@ -153,10 +155,19 @@ async function getSAE(
           }
         }
       }
-      const epochs = cx.options.saeCheckpointEpochs ?? Math.max(1, Math.round(settings.saeEpochs / 100));
-      if (!Number.isInteger(epochs) || epochs < 1) fail('E_ARG', `saeCheckpointEpochs must be a positive integer, got ${epochs}`);
-      const stepsPerEpoch = Math.ceil(Xt.rows / Math.min(settings.saeBatch, Xt.rows));
-      ck = { checkpointDir: dir, checkpointEvery: epochs * stepsPerEpoch };
+      // by wall time, as DL-FISTA (a cell of seconds writes none in between: each is an fsync'd
+      // file, and 100 per cell once cost a fifth of a small cell's time and serialised two
+      // workers on the disk); saeCheckpointEpochs asks for a fixed step interval instead
+      const epochs = cx.options.saeCheckpointEpochs;
+      if (epochs !== undefined) {
+        if (!Number.isInteger(epochs) || epochs < 1) fail('E_ARG', `saeCheckpointEpochs must be a positive integer, got ${epochs}`);
+        const stepsPerEpoch = Math.ceil(Xt.rows / Math.min(settings.saeBatch, Xt.rows));
+        ck = { checkpointDir: dir, checkpointEvery: epochs * stepsPerEpoch };
+      } else {
+        const seconds = cx.options.saeCheckpointSeconds ?? 60;
+        if (!(seconds > 0)) fail('E_ARG', `saeCheckpointSeconds must be a positive number, got ${seconds}`);
+        ck = { checkpointDir: dir, checkpointSeconds: seconds };
+      }
     }
     const every = (cx.options.progressSeconds ?? 60) * 1000;
     const note = cx.note;

@@ -44,7 +44,9 @@ export interface StopProbingOptions extends ConfigGridOptions {
   checkpoints?: boolean;
   /** DL-FISTA: seconds between checkpoints [60] */
   dlCheckpointSeconds?: number;
-  /** SAEs: epochs between checkpoints [max(1, round(epochs / 100))] */
+  /** SAEs: seconds between checkpoints [60] */
+  saeCheckpointSeconds?: number;
+  /** SAEs: epochs between checkpoints instead (a fixed step interval; tests of resume use it) */
   saeCheckpointEpochs?: number;
   /** notes for the user (cells resumed from checkpoints, progress inside the long cells) */
   onNote?: (message: string) => void;
@@ -84,7 +86,7 @@ export function stopProbingExperiment(
 export async function runStopProbing(o: StopProbingOptions): Promise<StopProbingRun> {
   const def = stopProbingExperiment(
     { sweep: o.sweep, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim, seeds: o.seeds, methods: o.methods },
-    { dlCheckpointSeconds: o.dlCheckpointSeconds, saeCheckpointEpochs: o.saeCheckpointEpochs, progressSeconds: o.progressSeconds },
+    { dlCheckpointSeconds: o.dlCheckpointSeconds, saeCheckpointEpochs: o.saeCheckpointEpochs, saeCheckpointSeconds: o.saeCheckpointSeconds, progressSeconds: o.progressSeconds },
   );
   return runExperiment(def, { ...o, overrides: o.settings });
 }

@@ -32,11 +32,13 @@ export interface StopProbingSAEOptions {
   signal?: AbortSignal;
   /**
    * checkpoints of the training (the trainer's own mechanism): written to this folder every
-   * `checkpointEvery` steps and at the end, and resumed from when the folder holds one
+   * `checkpointEvery` steps or `checkpointSeconds` seconds and at the end, and resumed from when the folder holds one
    */
   checkpointDir?: string;
   /** steps between checkpoints (with checkpointDir; 0 = only at the end and on cancel) */
   checkpointEvery?: number;
+  /** seconds between checkpoints (with checkpointDir; with checkpointEvery, whichever comes first) */
+  checkpointSeconds?: number;
   /** training progress, at most every progressIntervalMs (the trainer's default 250 ms) */
   onProgress?: (p: TrainProgress) => void;
   progressIntervalMs?: number;
@@ -90,7 +92,7 @@ export function paperSAEConfig(kind: SaeKindName, dim: number, o: StopProbingSAE
 /** Train one SAE on X (the train split) with the paper's settings. */
 export async function fitStopProbingSAE(kind: SaeKindName, X: Matrix, o: StopProbingSAEOptions): Promise<TrainedSAE> {
   const sae = createSAE(kind, paperSAEConfig(kind, X.cols, o));
-  const ck = o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 0, resume: true } : {};
+  const ck = o.checkpointDir ? { checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery ?? 0, checkpointSeconds: o.checkpointSeconds, resume: true } : {};
   const r = await sae.fit(X, { seed: o.seed, signal: o.signal, ...ck, ...(o.onProgress ? { onProgress: o.onProgress, progressIntervalMs: o.progressIntervalMs } : {}) });
   const w = sae.getWeights();
   return { kind, decoder: w.W_dec, decoderBias: w.b_dec, encode: (Xn: Matrix) => sae.encode(Xn), model: sae, resumedFrom: r.resumedFrom, resumedSeconds: r.resumedSeconds, steps: r.steps };
