@@ -22,7 +22,7 @@ import { redisServerPath, startRedis } from '../bench/redis-server.js';
 
 useBackend('js');
 
-/** SAE epochs: ~2000 steps at this size, a checkpoint every 1 % of them, so a kill lands inside the training */
+/** SAE epochs: ~2000 steps at this size; the workers checkpoint every 0.05 s (--checkpoint-seconds), so a kill lands inside the training */
 const EPOCHS = 600;
 const CLI = fileURLToPath(new URL('./run-cli.ts', import.meta.url));
 const ENV = { ...process.env, SPARSECODE_BACKEND: 'js', SPARSECODE_THREADS: '1' };
@@ -102,7 +102,7 @@ test('queue: two workers (concurrency 1 and 2), one killed with SIGKILL mid-cell
     assert.match(enq.out, /24 cell\(s\) on the queue/);
 
     // one worker runs one job at a time, the other two (two compute threads)
-    const worker = (concurrency: number) => cli(['worker', '--queue', r.url, '--checkpoints', ck, '--lock-seconds', '2', '--concurrency', String(concurrency), '--json']);
+    const worker = (concurrency: number) => cli(['worker', '--queue', r.url, '--checkpoints', ck, '--checkpoint-seconds', '0.05', '--lock-seconds', '2', '--concurrency', String(concurrency), '--json']);
     workers.push(worker(1), worker(2));
     // the first SAE checkpoint written: kill the worker that runs it, mid-training
     const victim = await waitFor('an SAE checkpoint', () => saeCheckpoints(ck)[0], 120_000);
@@ -159,7 +159,7 @@ test('queue: Ctrl-C on a worker puts its cell back on the queue at a checkpoint;
     const sweep = ['repro', 'stop-probing', '--latents', '16', '--active', '3', '--samples', '300', '--seeds', '0', '--methods', 'topk-sae', '--epochs', String(2 * EPOCHS)];
     const enq = await cliRun([...sweep, '--out', out, '--queue', r.url]);
     assert.equal(enq.status, 0, enq.out);
-    const first = cli(['worker', '--queue', r.url, '--checkpoints', ck, '--grace', '0', '--json']);
+    const first = cli(['worker', '--queue', r.url, '--checkpoints', ck, '--checkpoint-seconds', '0.05', '--grace', '0', '--json']);
     workers.push(first);
     const cp = await waitFor('an SAE checkpoint', () => saeCheckpoints(ck)[0], 120_000);
     first.child.kill('SIGINT');

@@ -87,6 +87,8 @@ export interface ExperimentRunOptions<S> {
   onNote?: (message: string) => void;
   /** checkpoints of the cells that learn in DIR/checkpoints (default true, where the experiment has them) */
   checkpoints?: boolean;
+  /** seconds of wall time between a learning cell's checkpoints (default: the cell's, 60 s) */
+  checkpointSeconds?: number;
   /** where the cells run (default: here, one after another; experiments/queue: on workers) */
   executor?: ExperimentExecutor;
 }
@@ -125,7 +127,7 @@ export async function executePlan<S>(plan: SweepPlan<S>, o: Omit<ExperimentRunOp
     executor: o.executor,
     identity: { experiment: def.name, preset: plan.preset, settings },
     methodField: def.methodField,
-    checkpoints: folder && o.checkpoints !== false ? { root: join(o.out, 'checkpoints'), folder: (cell) => folder(cell.config, cell.method) } : undefined,
+    checkpoints: folder && o.checkpoints !== false ? { root: join(o.out, 'checkpoints'), folder: (cell) => folder(cell.config, cell.method), seconds: o.checkpointSeconds } : undefined,
     run: (cell, cache, signal, ctx) => def.runCell(cell.config, cell.method, settings, cache, signal, ctx),
   });
   const rows = aggregate(summary.lines.filter((l): l is ResultLine => !!l));

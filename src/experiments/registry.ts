@@ -42,6 +42,8 @@ export interface ReproRunArgs {
   onNote: (message: string) => void;
   /** where the cells run (default here); run() hands it on to runExperiment with the other options */
   executor?: ExperimentExecutor;
+  /** seconds between the in-cell checkpoints of the cells that learn (`--checkpoint-seconds`) */
+  checkpointSeconds?: number;
 }
 
 /** One `repro` experiment: what it accepts, how to run it and how to print its summary. */
@@ -81,7 +83,7 @@ export const REPRO_POSITIVE = ['epochs', 'steps'];
 export const EXPERIMENTS: ReproExperiment[] = [
   {
     name: 'stop-probing',
-    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
+    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds'],
     methods: STOP_PROBING_METHODS,
     sweeps: ['latents', 'sparsity', 'samples'],
     run: (o, a) => runStopProbing({

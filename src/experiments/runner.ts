@@ -49,6 +49,11 @@ export interface CellRun {
    * undefined: write none. The runner removes it once every cell that uses it has its line.
    */
   checkpointDir?: string;
+  /**
+   * seconds of wall time between a long cell's checkpoints (`repro --checkpoint-seconds`,
+   * `worker --checkpoint-seconds`); undefined: the cell's own default (60 s)
+   */
+  checkpointSeconds?: number;
   /** one-line notes for the user from inside the cell (resumed from a checkpoint, progress) */
   note?: (message: string) => void;
 }
@@ -124,6 +129,8 @@ export interface SweepOptions {
 export interface CheckpointLayout {
   root: string;
   folder: (cell: Cell) => string | null;
+  /** seconds between a long cell's checkpoints (the cells' default when undefined) */
+  seconds?: number;
 }
 
 /** What a sweep is: its experiment (by registered name), preset and every hyperparameter. */
@@ -351,7 +358,7 @@ export async function runUnit(
     if (o.signal?.aborted) return false;
     o.started?.(cell);
     const folder = o.checkpoints ? o.checkpoints.folder(cell) : null;
-    const line = await runCellLine(cell, o.run, cache, o.signal, { checkpointDir: folder ? join(o.checkpoints!.root, folder) : undefined, note: o.onNote });
+    const line = await runCellLine(cell, o.run, cache, o.signal, { checkpointDir: folder ? join(o.checkpoints!.root, folder) : undefined, checkpointSeconds: o.checkpoints?.seconds, note: o.onNote });
     if (!line) return false;
     o.land(cell, line);
     // let signals and timers through between cells

@@ -19,7 +19,7 @@ function describe(job: CellJob): string {
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'run sweep cells from a Redis queue (repro ... --queue URL) on this machine',
-  usage: 'worker --queue redis://[:password@]host:port[/db] [--concurrency N] [--checkpoints DIR] [--lock-seconds S] [--grace S] [--json]',
+  usage: 'worker --queue redis://[:password@]host:port[/db] [--concurrency N] [--checkpoints DIR] [--checkpoint-seconds S] [--lock-seconds S] [--grace S] [--json]',
   description: [
     'Takes jobs from the queue that `sparsecode repro <experiment> --queue URL` fills, runs them (each in a',
     'compute thread of its own) and puts every cell\'s result line back on the queue; run one or more on every',
@@ -40,6 +40,7 @@ export const workerCommand: Command = {
     { name: 'concurrency', type: 'int', default: 1, metavar: 'N', help: 'jobs run at once on this machine, one thread each' },
     { name: 'checkpoints', type: 'string', metavar: 'DIR', help: 'folder of the in-cell checkpoints; shared by all workers to resume cells across machines (default ~/.cache/sparsecode/checkpoints)' },
     { name: 'lock-seconds', type: 'number', default: 30, metavar: 'S', help: 'a job whose worker has not renewed its lock for S seconds goes to another worker' },
+    { name: 'checkpoint-seconds', type: 'number', metavar: 'S', help: 'seconds of training between a cell\'s checkpoints (default 60; lower on machines that may vanish)' },
     { name: 'grace', type: 'number', default: 30, metavar: 'S', help: 'on Ctrl-C, seconds the running cells get to finish before they go back to the queue' },
     { name: 'json', type: 'boolean', help: 'print one JSON object per event (ready, start, done, retry, released, refused) on stdout' },
   ],
@@ -60,6 +61,7 @@ export const workerCommand: Command = {
       checkpoints,
       lockSeconds: o['lock-seconds'],
       graceSeconds: o.grace,
+      checkpointSeconds: o['checkpoint-seconds'],
       backend: backend().name,
       signal: ctx.signal,
       onNote: (m) => ctx.note(`  ${m}`),

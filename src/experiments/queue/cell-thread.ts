@@ -28,7 +28,7 @@ async function run(m: Extract<ToThread, { type: 'run' }>): Promise<void> {
     const done = new Set(m.done);
     const cells: Cell[] = m.job.methods.map((method) => ({ config: m.job.config, method }));
     const folder = def.checkpointFolder;
-    const layout: CheckpointLayout | undefined = folder && m.checkpointRoot ? { root: m.checkpointRoot, folder: (c) => folder(c.config, c.method) } : undefined;
+    const layout: CheckpointLayout | undefined = folder && m.checkpointRoot ? { root: m.checkpointRoot, folder: (c) => folder(c.config, c.method), seconds: m.checkpointSeconds } : undefined;
     const book = layout ? new CheckpointBook(layout, cells, (c) => done.has(c.method)) : null;
     const ok = await runUnit({ group: '', cells: cells.filter((c) => !done.has(c.method)) }, {
       run: (cell, cache, signal, ctx) => def.runCell(cell.config, cell.method, m.job.settings, cache, signal, ctx),

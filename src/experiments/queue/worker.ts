@@ -36,6 +36,8 @@ export interface WorkerOptions {
    * lets a cell continue on another machine when its worker dies
    */
   checkpoints?: string;
+  /** seconds of wall time between the in-cell checkpoints (default: the cells', 60 s) */
+  checkpointSeconds?: number;
   /** seconds a job's lock lasts without renewal before the job counts as stalled [30] */
   lockSeconds?: number;
   /** on stop, seconds the running cells get to finish before they go back to the queue [30] */
@@ -65,7 +67,7 @@ export interface WorkerSummary {
 
 /** Messages to and from a compute thread. */
 export type ToThread =
-  | { type: 'run'; job: CellJob; done: string[]; checkpointRoot?: string }
+  | { type: 'run'; job: CellJob; done: string[]; checkpointRoot?: string; checkpointSeconds?: number }
   | { type: 'abort' };
 export type FromThread =
   | { type: 'ready' }
@@ -161,6 +163,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) fail('E_USAGE', `--concurrency must be an integer 1-256, got ${concurrency}`);
   const lockSeconds = o.lockSeconds ?? 30;
   if (!(lockSeconds >= 1)) fail('E_USAGE', `--lock-seconds must be at least 1, got ${lockSeconds}`);
+  if (o.checkpointSeconds !== undefined && !(o.checkpointSeconds > 0)) fail('E_USAGE', `--checkpoint-seconds must be a positive number, got ${o.checkpointSeconds}`);
   const grace = o.graceSeconds ?? 30;
   if (!(grace >= 0)) fail('E_USAGE', `--grace must be >= 0 seconds, got ${grace}`);
   const note = o.onNote ?? (() => {});
@@ -209,7 +212,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
     let end: Awaited<ReturnType<ComputeThread['run']>>;
     try {
       end = await thread.run(
-        { type: 'run', job: payload, done: [...lines.keys()], checkpointRoot: o.checkpoints ? join(o.checkpoints, id) : undefined },
+        { type: 'run', job: payload, done: [...lines.keys()], checkpointRoot: o.checkpoints ? join(o.checkpoints, id) : undefined, checkpointSeconds: o.checkpointSeconds },
         {
           line: (l) => {
             lines.set(l.method, l);

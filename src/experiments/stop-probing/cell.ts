@@ -164,7 +164,7 @@ async function getSAE(
         const stepsPerEpoch = Math.ceil(Xt.rows / Math.min(settings.saeBatch, Xt.rows));
         ck = { checkpointDir: dir, checkpointEvery: epochs * stepsPerEpoch };
       } else {
-        const seconds = cx.options.saeCheckpointSeconds ?? 60;
+        const seconds = cx.options.saeCheckpointSeconds ?? cx.run?.checkpointSeconds ?? 60;
         if (!(seconds > 0)) fail('E_ARG', `saeCheckpointSeconds must be a positive number, got ${seconds}`);
         ck = { checkpointDir: dir, checkpointSeconds: seconds };
       }
@@ -228,7 +228,7 @@ export async function runStopProbingCell(
       tol: settings.dlTol,
       seed: `${config.seed}:dl-fista`,
       signal,
-      checkpoint: cx.folder ? { dir: cx.folder, everySeconds: options.dlCheckpointSeconds ?? 60 } : undefined,
+      checkpoint: cx.folder ? { dir: cx.folder, everySeconds: options.dlCheckpointSeconds ?? run?.checkpointSeconds ?? 60 } : undefined,
       onProgress: cx.note ? dlProgressNotes(config, settings, cx.note, (options.progressSeconds ?? 60) * 1000) : undefined,
     });
     if (r.resumedFrom !== null) cx.note?.(`dl-fista ${configSlug(config)}: resumed from its checkpoint at outer step ${r.resumedFrom}`);
