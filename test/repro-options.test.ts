@@ -15,7 +15,7 @@ import type { Context } from '../src/cli/command.js';
 const SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
 /** which experiment-specific options each experiment accepts (the contract in the usage text) */
 const ACCEPTS: Record<string, string[]> = {
-  'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs'],
+  'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds'],
   'alignment-superposition': ['sweep', 'latents', 'dims', 'active', 'samples'],
   'hidden-alignment': ['hidden'],
   'amortisation-gap': ['setting', 'steps'],
@@ -35,7 +35,7 @@ const ACCEPTS: Record<string, string[]> = {
 function value(experiment: string, option: string): unknown {
   const v: Record<string, unknown> = {
     sweep: experiment === 'alignment-superposition' ? 'dims' : 'latents',
-    latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2,
+    latents: [20], active: [3], samples: [300], dim: 12, dims: [10], epochs: 2, 'checkpoint-seconds': 5,
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
     experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
@@ -94,6 +94,8 @@ test('repro: every experiment refuses the options it does not accept, and only t
     // the queue options: --wait and --attempts need --queue; a bad URL is refused before anything is written
     assert.match(await usageError(['stop-probing'], { wait: true }), /--wait applies to a queue run: add --queue/);
     assert.match(await usageError(['whitening'], { attempts: 2 }), /--attempts applies to a queue run/);
+    assert.match(await usageError(['stop-probing'], { 'checkpoint-seconds': 0 }), /--checkpoint-seconds must be a positive number/);
+    assert.match(await usageError(['stop-probing'], { 'checkpoint-seconds': 5, queue: 'redis://127.0.0.1:1' }), /with --queue the workers write the checkpoints: sparsecode worker --checkpoint-seconds/);
     const qout = join(dir, 'queue-url');
     assert.match(await usageError(['stop-probing'], { queue: 'http://127.0.0.1:6379', out: qout }), /must start with redis:\/\//);
     assert.ok(!existsSync(qout));
