@@ -40,6 +40,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"hasEigen", NULL, js_has_eigen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"symEig", NULL, js_sym_eig, NULL, NULL, NULL, napi_enumerable, NULL},
       {"svdThin", NULL, js_svd_thin, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sparseBackward", NULL, js_sparse_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"projectRadial", NULL, js_project_radial, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -43,7 +43,7 @@ char *openblas_get_corename(void);
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && defined(__GLIBC__) && !defined(SPARSECODE_NO_CLONES)
-#define HOT __attribute__((target_clones("avx2", "default")))
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define HOT
 #endif
@@ -96,6 +96,9 @@ void k_scale_row(float beta, float *x, size_t n);
 
 /* entry points (module.c exports them) */
 napi_value js_sgemm(napi_env env, napi_callback_info info);
+napi_value js_adam_step(napi_env env, napi_callback_info info);
+napi_value js_sparse_backward(napi_env env, napi_callback_info info);
+napi_value js_project_radial(napi_env env, napi_callback_info info);
 napi_value js_soft_threshold(napi_env env, napi_callback_info info);
 napi_value js_relu(napi_env env, napi_callback_info info);
 napi_value js_axpby(napi_env env, napi_callback_info info);

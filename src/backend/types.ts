@@ -127,4 +127,30 @@ export interface Backend {
 
   /** gradD[idx[i, j], :] += val[i, j] * g[i, :]. g is [rows x dim], gradD is [atoms x dim]. */
   scatterOuter(idx: Int32Array, val: Float32Array, rows: number, k: number, g: Float32Array, dim: number, gradD: Float32Array): void;
+
+  /**
+   * Optional (native): one Adam(W) update of a buffer, bit for bit the loop of `optim/adam.ts`:
+   * per element, in float64, m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p·wd − stepSize·m /
+   * (√v·sc2 + eps), m and v stored as float32 (p's update uses them unrounded).
+   */
+  adamStep?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, stepSize: number, sc2: number, eps: number, wd: number): void;
+
+  /**
+   * Optional (native): the backward of a sparse code idx/val [rows x k] through its active atoms,
+   * in one pass by atom, bit for bit the sequence it replaces in `dictionary/sae/sparse.ts`:
+   * gval[t] = val[t] > 0 ? g[i]·wdec[idx[t]] (gatherDot) : 0; gWdec[a] += Σ val[t]·g[i] and
+   * gWenc[a] += Σ gval[t]·xc[i] (scatterOuter) and gbenc[a] += Σ gval[t], each sum over the
+   * entries t of atom a in order. With `accumulate` false the three buffers are overwritten
+   * (every atom's row, also those with no entry). wdec, gWdec, gWenc [atoms x dim]; g, xc [rows x dim].
+   */
+  sparseBackward?(
+    idx: Int32Array, val: Float32Array, rows: number, k: number, g: Float32Array, xc: Float32Array, wdec: Float32Array, dim: number,
+    accumulate: boolean, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, gval: Float32Array,
+  ): void;
+
+  /**
+   * Optional (native): per row a of w, g [rows x cols], g_a ← g_a − (g_a·w_a / w_a·w_a)·w_a in
+   * float64 (rows with w_a·w_a ≤ 0 kept), bit for bit `projectRadial` of `dictionary/sae/init.ts`.
+   */
+  projectRadial?(w: Float32Array, g: Float32Array, rows: number, cols: number): void;
 }

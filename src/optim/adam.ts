@@ -1,3 +1,4 @@
+import { backend } from '../backend/index.js';
 import { fail } from '../core/errors.js';
 import { assertNumber } from '../core/validate.js';
 
@@ -54,10 +55,16 @@ export class Adam {
     const c2 = 1 - b2 ** this.t;
     const stepSize = lr / c1;
     const sc2 = 1 / Math.sqrt(c2);
+    // the native kernel gives the same bits as the loop below; small buffers stay here (a call costs more)
+    const fast = backend().adamStep;
     for (let q = 0; q < this.params.length; q++) {
       const p = this.params[q], g = grads[q], m = this.m[q], v = this.v[q];
       if (g.length !== p.length) fail('E_SHAPE', `adam: gradient ${q} has ${g.length} values, its parameter has ${p.length}`);
       const wd = this.decay[q] ? 1 - lr * this.weightDecay : 1;
+      if (fast && p.length >= 4096) {
+        fast(p, g, m, v, b1, b2, stepSize, sc2, eps, wd);
+        continue;
+      }
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
         const mi = b1 * m[i] + (1 - b1) * gi;

@@ -25,6 +25,10 @@ export interface NativeAddon {
   svdThin(a: Float64Array, rows: number, cols: number, u: Float64Array, s: Float64Array, vt: Float64Array): number;
   /** whether OpenBLAS has LAPACK's dsyevd/dgesdd (symEig, svdThin) */
   hasEigen(): boolean;
+  /** training-step kernels (train.c); absent from addons built before them */
+  adamStep?: Backend['adamStep'];
+  sparseBackward?: Backend['sparseBackward'];
+  projectRadial?: Backend['projectRadial'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
    * (default 2^28, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
@@ -104,5 +108,9 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
     b.symEig = addon.symEig;
     b.svdThin = addon.svdThin;
   }
+  // optional: an addon built before the training-step kernels still loads (the JavaScript loops then run)
+  if (typeof addon.adamStep === 'function') b.adamStep = addon.adamStep;
+  if (typeof addon.sparseBackward === 'function') b.sparseBackward = addon.sparseBackward;
+  if (typeof addon.projectRadial === 'function') b.projectRadial = addon.projectRadial;
   return b;
 }

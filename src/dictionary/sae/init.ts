@@ -1,3 +1,4 @@
+import { backend } from '../../backend/index.js';
 import { columnMeans } from '../../linalg/rows.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
@@ -46,6 +47,8 @@ export function geometricMedian(X: Matrix, opts: { maxIter?: number; tol?: numbe
  * step moves along the sphere to first order: g_a -= (g_a . w_a) w_a.
  */
 export function projectRadial(w: Float32Array, g: Float32Array, rows: number, cols: number): void {
+  const fast = backend().projectRadial;
+  if (fast && rows * cols >= 4096) return fast(w, g, rows, cols); // the same bits, on every core
   for (let a = 0; a < rows; a++) {
     const o = a * cols;
     let dot = 0, nn = 0;

@@ -69,10 +69,7 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     const fired = this.firedOut(activity);
     const nnz = this.markFiredSparse(idx, val, n, kk, fired);
 
-    this.gWdec.data.fill(0);
-    this.gWenc.data.fill(0);
-    this.gbenc.fill(0);
-    this.backwardActive(idx, val, gval, n, kk, ws.gx.data, ws.xc.data);
+    this.backwardActive(idx, val, gval, n, kk, ws.gx.data, ws.xc.data, false);
 
     const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
@@ -92,9 +89,22 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     return dead > 0 ? this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead) : 0;
   }
 
-  /** Backward through the active atoms: decoder, code, encoder and encoder-bias gradients. */
-  protected backwardActive(idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array): void {
+  /**
+   * Backward through the active atoms: decoder, code, encoder and encoder-bias gradients, added
+   * to the gradient buffers (`accumulate`) or overwriting them. The native backend does it in one
+   * pass by atom (`sparseBackward`, the same bits); the row-by-row kernels otherwise.
+   */
+  protected backwardActive(idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array, accumulate = true): void {
     const b = backend(), d = this.dim;
+    if (b.sparseBackward) {
+      b.sparseBackward(idx, val, n, kk, g, xc, this.Wdec.data, d, accumulate, this.gWdec.data, this.gWenc.data, this.gbenc, gval);
+      return;
+    }
+    if (!accumulate) {
+      this.gWdec.data.fill(0);
+      this.gWenc.data.fill(0);
+      this.gbenc.fill(0);
+    }
     b.scatterOuter(idx, val, n, kk, g, d, this.gWdec.data);
     b.gatherDot(idx, n, kk, g, this.Wdec.data, d, gval);
     const gb = this.gbenc;
