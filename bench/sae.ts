@@ -3,7 +3,8 @@
  * gradient projection, Adam, decoder renormalisation) at dim 512, atoms 8192, k 32, batch
  * 4096 by default: samples/s per backend, and of PyTorch on the CPU doing the same step
  * (bench/peers/sae_torch.py, all cores; sparse and dense decode variants), with each backend's
- * ratio to the faster PyTorch variant. AuxK is off in
+ * ratio to the faster PyTorch variant, and the step's fraction of its one-GEMM floor (floorFraction =
+ * the encoder SGEMM alone on the same backend / the step). AuxK is off in
  * both (no dead latents at the first steps). The js backend is measured only when asked for
  * (--backends js) at sizes where one step takes minutes.
  * Options: --dim, --atoms, --k, --batch, --repeats, --budget, --backends, --no-peers.
@@ -64,7 +65,14 @@ export const saeBench: Bench = {
         };
         const t = timeIt(step, { repeats, budgetS });
         const sps = batch / t.median;
-        ctx.emit({ bench: 'sae', backend: name, threads: getBackend(name)?.threads ?? 1, dim, atoms, k, batch, seconds: sig(t.median), samplesPerSec: sig(sps), ratio: ref ? sig(sps / ref, 3) : null, runs: t.runs });
+        // the one-GEMM floor: the encoder's [batch x dim]·[dim x atoms] SGEMM alone, same backend, same run
+        const pre = new Float32Array(batch * atoms);
+        const W = sae.Wenc.data;
+        const floor = timeIt(() => backend().sgemm(false, true, batch, atoms, dim, 1, X.data, dim, W, dim, 0, pre, atoms), { repeats, budgetS: budgetS / 2 });
+        ctx.emit({
+          bench: 'sae', backend: name, threads: getBackend(name)?.threads ?? 1, dim, atoms, k, batch, seconds: sig(t.median), samplesPerSec: sig(sps), ratio: ref ? sig(sps / ref, 3) : null, runs: t.runs,
+          floorSeconds: sig(floor.median), floorFraction: sig(floor.median / t.median, 3), gemmGflops: sig(flopsDense / floor.median / 1e9, 3),
+        });
       }
     } finally {
       useBackend(previous);

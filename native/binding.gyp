@@ -1,7 +1,7 @@
 {
   # Built by scripts/build-native.mjs (npm install runs it): node-gyp rebuild --directory native.
   # The script finds OpenBLAS and passes its folders through the environment.
-  # native/src: one C file per kernel family over the shared header sparsecode.h (the direct-cc
+  # -fno-math-errno: sqrt without errno vectorises (nothing reads errno). native/src: one C file per kernel family over the shared header sparsecode.h (the direct-cc
   # fallback in the script compiles every .c file there).
   "targets": [
     {
@@ -12,9 +12,9 @@
       ],
       "include_dirs": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE || ''\")"],
       "defines": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE ? 'SPARSECODE_HAVE_CBLAS_H' : ''\")"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O2", "-O0", "-Os"],
-      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11"] },
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11", "-fno-math-errno"] },
       "libraries": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_LIBS || '-lopenblas'\")"]
     }
   ]

@@ -171,7 +171,7 @@ if (nodeInc) {
   if (cc) {
     rmSync(outFile, { force: true });
     mkdirSync(dirname(outFile), { recursive: true });
-    const args = ['-O3', '-std=c11', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=sparsecode', '-DBUILDING_NODE_EXTENSION', `-I${nodeInc}`];
+    const args = ['-O3', '-std=c11', '-fno-math-errno', '-fPIC', '-pthread', '-DNODE_GYP_MODULE_NAME=sparsecode', '-DBUILDING_NODE_EXTENSION', `-I${nodeInc}`];
     if (inc) args.push(`-I${inc}`, '-DSPARSECODE_HAVE_CBLAS_H');
     args.push(process.platform === 'darwin' ? '-bundle' : '-shared');
     if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');

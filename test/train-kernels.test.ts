@@ -1,6 +1,6 @@
 /**
  * The native training-step kernels (native/src/train.c: adamStep, sparseBackward,
- * projectRadial) give bit for bit what the code they replace gives: Adam's JavaScript loop,
+ * projectRadial, normalizeRows) give bit for bit what the code they replace gives: Adam's JavaScript loop,
  * the row-by-row sparse backward (scatterOuter, gatherDot, the ReLU mask, the bias sum) on
  * the same backend, and the JavaScript projectRadial. Also: whole SAE trainings on the native
  * backend end with the same weights with and without them, and bad arguments throw.
@@ -14,6 +14,7 @@ import type { NativeBackend } from '../src/backend/native/index.js';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { Adam, createSAE, projectRadial } from '../src/dictionary/index.js';
+import { normalizeRows } from '../src/linalg/rows.js';
 
 await loadBackends({ quiet: true });
 const native = getBackend('native') as NativeBackend | undefined;
@@ -84,6 +85,22 @@ test('projectRadial: the same bits as the JavaScript loop, zero rows kept, NaN r
   let dot = 0;
   for (let j = 0; j < cols; j++) dot += a[j] * w[j];
   assert.ok(Math.abs(dot) < 1e-5, `residual radial component ${dot}`);
+});
+
+test('normalizeRows: the same bits as the JavaScript loop; zero, tiny and non-finite rows kept', { skip }, () => {
+  useBackend('native');
+  const rows = 200, cols = 41;
+  const w = normal(rows * cols, 21);
+  w.fill(0, 3 * cols, 4 * cols);
+  w.fill(1e-9, 4 * cols, 5 * cols);
+  w[6 * cols + 2] = Infinity;
+  w[7 * cols] = NaN;
+  for (const eps of [0, 1e-6]) {
+    const a = new Matrix(rows, cols, w.slice()), b = new Matrix(rows, cols, w.slice());
+    normalizeRows(a, { eps });
+    without(['normalizeRows'], () => normalizeRows(b, { eps }));
+    assert.deepEqual(a.data, b.data, `eps ${eps}`);
+  }
 });
 
 test('sparseBackward: the same bits as the row-by-row kernels, overwriting and accumulating, padding and zeros skipped', { skip }, () => {

@@ -43,6 +43,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"adamStep", NULL, js_adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sparseBackward", NULL, js_sparse_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"projectRadial", NULL, js_project_radial, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"normalizeRows", NULL, js_normalize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

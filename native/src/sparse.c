@@ -200,7 +200,7 @@ static void gather_dot_range(void *p, size_t lo, size_t hi) {
     const float *gi = J->g + i * dim;
     for (size_t j = 0; j < k; j++) {
       int32_t a = J->idx[i * k + j];
-      J->out[i * k + j] = a < 0 ? 0.0f : (float)k_dot_d(gi, J->d + (size_t)a * dim, dim);
+      J->out[i * k + j] = a < 0 ? 0.0f : k_dot_f(gi, J->d + (size_t)a * dim, dim);
     }
   }
 }

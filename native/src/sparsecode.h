@@ -90,6 +90,7 @@ size_t span(size_t rows, size_t cols, size_t ld);
 
 /* elementwise.c: kernels other files use (declared without HOT: callers go through the ifunc resolver) */
 double k_dot_d(const float *restrict a, const float *restrict b, size_t n);
+float k_dot_f(const float *restrict a, const float *restrict b, size_t n);
 double k_sum_d(const float *a, size_t n);
 void k_axpy_row(float w, const float *restrict src, float *restrict dst, size_t n);
 void k_scale_row(float beta, float *x, size_t n);
@@ -99,6 +100,7 @@ napi_value js_sgemm(napi_env env, napi_callback_info info);
 napi_value js_adam_step(napi_env env, napi_callback_info info);
 napi_value js_sparse_backward(napi_env env, napi_callback_info info);
 napi_value js_project_radial(napi_env env, napi_callback_info info);
+napi_value js_normalize_rows(napi_env env, napi_callback_info info);
 napi_value js_soft_threshold(napi_env env, napi_callback_info info);
 napi_value js_relu(napi_env env, napi_callback_info info);
 napi_value js_axpby(napi_env env, napi_callback_info info);

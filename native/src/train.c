@@ -1,4 +1,5 @@
-/* training-step kernels: adamStep, sparseBackward (the TopK SAE backward by atom), projectRadial.
+/* training-step kernels: adamStep, sparseBackward (the TopK SAE backward by atom), normalizeRows,
+ * projectRadial.
  * Each gives bit for bit what the JavaScript it replaces gives (the same operations in the same
  * order, in the same precision; the build does not contract a*b+c into FMAs), so a run on the
  * native backend does not change when these are used. */
@@ -45,13 +46,13 @@ napi_value js_adam_step(napi_env env, napi_callback_info info) {
   double sc2 = arg_num(&A, 7, "sc2"), eps = arg_num(&A, 8, "eps"), wd = arg_num(&A, 9, "wd");
   if (A.failed || !need(&A, lg, lp, "g") || !need(&A, lm, lp, "m") || !need(&A, lv, lp, "v")) return NULL;
   AdamJob J = {p, g, m, v, b1, b2, step, sc2, eps, wd};
-  parallel_for(lp, lp * 8, adam_range, &J);
+  parallel_for(lp, lp, adam_range, &J); /* ~0.5 ns per element: a second thread pays from ~500k */
   return undef(env);
 }
 
 /* ---- sparseBackward: the backward of a sparse code through its active atoms, by atom ----
  * For the entries t = (i, j) of idx/val [rows x k] (idx < 0: padding):
- *   gval[t]  = val[t] > 0 ? g[i]·Wdec[idx[t]] : 0            (gatherDot, then the ReLU mask)
+ *   gval[t]  = val[t] > 0 ? g[i]·Wdec[idx[t]] : 0            (gatherDot's float32 dot, then the ReLU mask)
  *   gWdec[a] (+)= Σ_{t: idx[t] = a, val[t] ≠ 0} val[t]·g[i]     (scatterOuter)
  *   gWenc[a] (+)= Σ_{t: idx[t] = a, gval[t] ≠ 0} gval[t]·xc[i]  (scatterOuter)
  *   gbenc[a] (+)= Σ_{t: idx[t] = a, val[t] > 0} gval[t]
@@ -79,11 +80,21 @@ HOT static void k_backward_atom(const BackJob *restrict J, size_t a) {
     memset(ge, 0, dim * sizeof(float));
   }
   float gb = J->accumulate ? J->gbenc[a] : 0.0f;
-  for (size_t e = J->start[a]; e < J->start[a + 1]; e++) {
+  const size_t end = J->start[a + 1];
+  for (size_t e = J->start[a]; e < end; e++) {
     const size_t t = (size_t)J->order[e], i = t / k;
+    if (e + 1 < end) {
+      /* the next entry's rows come from anywhere in g and xc: ask for them now */
+      const size_t inext = (size_t)J->order[e + 1] / k;
+      const char *pg = (const char *)(J->g + inext * dim), *px = (const char *)(J->xc + inext * dim);
+      for (size_t off = 0; off < dim * sizeof(float); off += 64) {
+        __builtin_prefetch(pg + off);
+        __builtin_prefetch(px + off);
+      }
+    }
     const float v = J->val[t];
     const float *restrict gi = J->g + i * dim;
-    float gv = (float)k_dot_d(gi, w, dim);
+    float gv = k_dot_f(gi, w, dim);
     if (!(v > 0)) gv = 0.0f;
     else gb += gv;
     J->gval[t] = gv;
@@ -164,6 +175,42 @@ napi_value js_sparse_backward(napi_env env, napi_callback_info info) {
   parallel_for(atoms, 3 * n * dim + atoms * dim, backward_range, &J);
   free(start);
   free(order);
+  return undef(env);
+}
+
+/* ---- normalizeRows: each row of w to unit norm (rows with norm ≤ eps or not finite kept) ----
+ * s = Σ w² in float64 in order, norm = √s, w ← w·(1/norm) in float64: linalg/rows.ts's loop */
+typedef struct {
+  float *w;
+  size_t cols;
+  double eps;
+} NormJob;
+
+static void norm_range(void *ctx, size_t lo, size_t hi) {
+  const NormJob *J = (const NormJob *)ctx;
+  const size_t cols = J->cols;
+  for (size_t a = lo; a < hi; a++) {
+    float *restrict w = J->w + a * cols;
+    double s = 0;
+    for (size_t j = 0; j < cols; j++) s += (double)w[j] * (double)w[j];
+    const double norm = sqrt(s);
+    if (!(norm > J->eps) || !isfinite(norm)) continue;
+    const double inv = 1 / norm;
+    for (size_t j = 0; j < cols; j++) w[j] = (float)((double)w[j] * inv);
+  }
+}
+
+/* normalizeRows(w, rows, cols, eps) */
+napi_value js_normalize_rows(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "normalizeRows", 4)) return NULL;
+  size_t lw;
+  float *w = arg_array(&A, 0, napi_float32_array, &lw, "w");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols");
+  double eps = arg_num(&A, 3, "eps");
+  if (A.failed || !need(&A, lw, rows * cols, "w")) return NULL;
+  NormJob J = {w, cols, eps};
+  parallel_for(rows, rows * cols * 2, norm_range, &J);
   return undef(env);
 }
 

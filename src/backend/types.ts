@@ -153,4 +153,11 @@ export interface Backend {
    * float64 (rows with w_a·w_a ≤ 0 kept), bit for bit `projectRadial` of `dictionary/sae/init.ts`.
    */
   projectRadial?(w: Float32Array, g: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Optional (native): each row of w [rows x cols] to unit norm in float64 (s = Σw², w ← w/√s),
+   * rows whose norm is ≤ eps or not finite left as they are; bit for bit `normalizeRows` of
+   * `linalg/rows.ts` without a redraw.
+   */
+  normalizeRows?(w: Float32Array, rows: number, cols: number, eps: number): void;
 }

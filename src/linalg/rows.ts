@@ -1,3 +1,4 @@
+import { backend } from '../backend/index.js';
 import { Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 
@@ -47,6 +48,11 @@ export function redrawUnitRow(D: Matrix, row: number, rng: Rng, counter?: DrawCo
 export function normalizeRows(D: Matrix, opts: { redraw?: Rng; eps?: number; counter?: DrawCounter } = {}): number {
   const { rows, cols, data: w } = D;
   const eps = opts.eps ?? 0;
+  const fast = backend().normalizeRows;
+  if (fast && !opts.redraw && rows * cols >= 4096) {
+    fast(w, rows, cols, eps); // the same bits, on every core
+    return 0;
+  }
   let redrawn = 0;
   for (let a = 0; a < rows; a++) {
     const o = a * cols;

@@ -29,6 +29,7 @@ export interface NativeAddon {
   adamStep?: Backend['adamStep'];
   sparseBackward?: Backend['sparseBackward'];
   projectRadial?: Backend['projectRadial'];
+  normalizeRows?: Backend['normalizeRows'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
    * (default 2^28, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
@@ -112,5 +113,6 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
   if (typeof addon.adamStep === 'function') b.adamStep = addon.adamStep;
   if (typeof addon.sparseBackward === 'function') b.sparseBackward = addon.sparseBackward;
   if (typeof addon.projectRadial === 'function') b.projectRadial = addon.projectRadial;
+  if (typeof addon.normalizeRows === 'function') b.normalizeRows = addon.normalizeRows;
   return b;
 }
