@@ -88,6 +88,17 @@ test('native: loads, reports OpenBLAS, threads follow SPARSECODE_THREADS and set
   assert.equal(r.stdout.trim(), '1', r.stderr);
 });
 
+test('native: OpenBLAS idle threads are told to sleep while the addon loads; the variable does not leak to child processes', { skip }, async () => {
+  // a fresh process: the addon loads with OPENBLAS_THREAD_TIMEOUT set, then the variable is gone again
+  const code = "const m = await import('./src/backend/native/load.ts'); await m.loadNative(); console.log(JSON.stringify(process.env.OPENBLAS_THREAD_TIMEOUT ?? null));";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, OPENBLAS_THREAD_TIMEOUT: undefined } as NodeJS.ProcessEnv });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'null');
+  // a value the user set is kept as it is
+  const u = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, OPENBLAS_THREAD_TIMEOUT: '12' } });
+  assert.equal(u.stdout.trim(), '"12"', u.stderr);
+});
+
 test('native: bad arguments throw (wrong types, short buffers, bad atoms) instead of touching memory', { skip }, () => {
   const b = native!;
   const f = (n: number) => new Float32Array(n);

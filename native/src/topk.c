@@ -100,6 +100,61 @@ static inline float chunk_max(const float *x, size_t n, int *nan) {
   return m;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TOPK_AVX512 1
+/* AVX-512 versions of the two passes over a row (chosen at run time when the CPU has it):
+ * the chunk maximum (with the NaN check) and the filter against the bound, 16 lanes at a time */
+__attribute__((target("avx512f"))) static float chunk_max_avx512(const float *x, size_t n, int *nan) {
+  size_t t = 0;
+  float m = x[0];
+  int bad = 0;
+  if (n >= 16) {
+    __m512 mx = _mm512_loadu_ps(x);
+    __mmask16 u = _mm512_cmp_ps_mask(mx, mx, _CMP_UNORD_Q);
+    for (t = 16; t + 16 <= n; t += 16) {
+      __m512 a = _mm512_loadu_ps(x + t);
+      u |= _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
+      mx = _mm512_max_ps(mx, a);
+    }
+    m = _mm512_reduce_max_ps(mx);
+    bad = u != 0;
+  }
+  for (; t < n; t++) {
+    float v = x[t];
+    if (v != v) bad = 1;
+    m = v > m ? v : m;
+  }
+  if (bad) *nan = 1;
+  return m;
+}
+
+/* push, in column order, every element of xi[0..cols) that is >= bound; returns how far it got
+ * (a multiple of 16: the caller does the tail) */
+__attribute__((target("avx512f"))) static size_t filter_avx512(TopK *T, const float *xi, size_t cols, float bound) {
+  const __m512 b = _mm512_set1_ps(bound);
+  size_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    unsigned mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(xi + j), b, _CMP_GE_OQ);
+    while (mask) {
+      int l = __builtin_ctz(mask);
+      topk_push(T, xi[j + l], (int32_t)(j + l));
+      mask &= mask - 1;
+    }
+  }
+  return j;
+}
+
+static int have_avx512 = -1;
+static inline int use_avx512(void) {
+  if (have_avx512 < 0) {
+    __builtin_cpu_init();
+    have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  }
+  return have_avx512;
+}
+#endif
+
 /* the k-th largest (1-based) of a[0..n), reordering a (Wirth's selection); no NaN; 1 <= k <= n */
 static float kth_largest(float *a, long n, long k) {
   long l = 0, m = n - 1, want = k - 1;
@@ -128,6 +183,9 @@ static float kth_largest(float *a, long n, long k) {
 static void topk_row(const float *xi, size_t cols, size_t k, int32_t *oi, float *ov) {
   TopK T = {ov, oi, k, 0};
   float bound = -INFINITY;
+#ifdef TOPK_AVX512
+  const int avx512 = use_avx512();
+#endif
   int nan = 0;
   /* chunk maxima: C chunks, C >= k; the k-th largest maximum bounds the k-th largest value */
   size_t C = 4 * k;
@@ -138,7 +196,11 @@ static void topk_row(const float *xi, size_t cols, size_t k, int32_t *oi, float 
     size_t chunk = cols / C;
     for (size_t c = 0; c < C; c++) {
       size_t c0 = c * chunk, c1 = c + 1 == C ? cols : c0 + chunk;
+#ifdef TOPK_AVX512
+      maxima[c] = avx512 ? chunk_max_avx512(xi + c0, c1 - c0, &nan) : chunk_max(xi + c0, c1 - c0, &nan);
+#else
       maxima[c] = chunk_max(xi + c0, c1 - c0, &nan);
+#endif
     }
     if (!nan) bound = kth_largest(maxima, (long)C, (long)k);
   } else {
@@ -149,6 +211,9 @@ static void topk_row(const float *xi, size_t cols, size_t k, int32_t *oi, float 
     return;
   }
   size_t j = 0;
+#ifdef TOPK_AVX512
+  if (avx512) j = filter_avx512(&T, xi, cols, bound);
+#endif
 #if defined(__SSE2__)
   const __m128 b = _mm_set1_ps(bound);
   for (; j + 4 <= cols; j += 4) {
@@ -179,6 +244,9 @@ static void topk_range(void *p, size_t lo, size_t hi) {
 
 static void k_topk_rows(const float *x, size_t rows, size_t cols, size_t k, int32_t *outIdx, float *outVal) {
   TopkJob J = {x, cols, k, outIdx, outVal};
+#ifdef TOPK_AVX512
+  (void)use_avx512(); /* decided here, before the threads read it */
+#endif
   parallel_for(rows, rows * cols, topk_range, &J);
 }
 
