@@ -95,6 +95,8 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     this.gbenc.fill(0);
     gval.fill(0, 0, n * kk);
     const tmp = this.tmpDot;
+    // native: each atom is in one group, so per group one sparseBackward (the same bits as below)
+    const fused = b.sparseBackward;
     const s = 2 / n;
     let total = 0, full = 0;
     for (let g = G - 1; g >= 0; g--) {
@@ -110,17 +112,24 @@ export class MatryoshkaSAE extends BatchTopKSAE {
       total += sse;
       if (g === G - 1) full = sse;
       const ig = this.idxG[g];
-      b.scatterOuter(ig, val, n, kk, S, d, this.gWdec.data);
-      b.gatherDot(ig, n, kk, S, W, d, tmp);
-      for (let t = 0; t < n * kk; t++) if (ig[t] >= 0) gval[t] = tmp[t];
+      if (fused) {
+        // the group's atoms see S as it is now: all four gradients of their entries in one pass by atom
+        fused(ig, val, n, kk, S, ws.xc.data, W, d, true, this.gWdec.data, this.gWenc.data, this.gbenc, tmp);
+      } else {
+        b.scatterOuter(ig, val, n, kk, S, d, this.gWdec.data);
+        b.gatherDot(ig, n, kk, S, W, d, tmp);
+        for (let t = 0; t < n * kk; t++) if (ig[t] >= 0) gval[t] = tmp[t];
+      }
       if (g > 0) b.gatherDecode(ig, negVal, n, kk, W, d, 1, cur); // P_{g-1}
     }
-    const gb = this.gbenc;
-    for (let t = 0; t < n * kk; t++) {
-      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection
-      else gb[idx[t]] += gval[t];
+    if (!fused) {
+      const gb = this.gbenc;
+      for (let t = 0; t < n * kk; t++) {
+        if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection
+        else gb[idx[t]] += gval[t];
+      }
+      b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
     }
-    b.scatterOuter(idx, gval, n, kk, ws.xc.data, d, this.gWenc.data);
     ws.gx.data.set(S.subarray(0, n * d)); // b_dec is in every prefix
     const aux = this.auxk(xb, activity, fired);
     this.biasDecGrad(ws.gx);
