@@ -69,6 +69,17 @@ static void topk_row_scan(const float *xi, size_t cols, size_t k, int32_t *oi, f
   }
 }
 
+/* the scalar end of a chunk maximum: x[t..n) into m, NaN into *nan (with what the vector part saw) */
+static inline float chunk_max_tail(const float *x, size_t t, size_t n, float m, int bad, int *nan) {
+  for (; t < n; t++) {
+    float v = x[t];
+    if (v != v) bad = 1;
+    m = v > m ? v : m;
+  }
+  if (bad) *nan = 1;
+  return m;
+}
+
 /* max of x[0..n) ignoring nothing; sets *nan when any element is NaN. n >= 1 */
 static inline float chunk_max(const float *x, size_t n, int *nan) {
   size_t t = 0;
@@ -91,13 +102,7 @@ static inline float chunk_max(const float *x, size_t n, int *nan) {
     bad = _mm_movemask_ps(u);
   }
 #endif
-  for (; t < n; t++) {
-    float v = x[t];
-    if (v != v) bad = 1;
-    m = v > m ? v : m;
-  }
-  if (bad) *nan = 1;
-  return m;
+  return chunk_max_tail(x, t, n, m, bad, nan);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -120,13 +125,7 @@ __attribute__((target("avx512f"))) static float chunk_max_avx512(const float *x,
     m = _mm512_reduce_max_ps(mx);
     bad = u != 0;
   }
-  for (; t < n; t++) {
-    float v = x[t];
-    if (v != v) bad = 1;
-    m = v > m ? v : m;
-  }
-  if (bad) *nan = 1;
-  return m;
+  return chunk_max_tail(x, t, n, m, bad, nan);
 }
 
 /* push, in column order, every element of xi[0..cols) that is >= bound; returns how far it got
