@@ -1,7 +1,7 @@
 /**
  * A/B in one process: the TopK SAE step (bench sae's step) with every GEMM on all OpenBLAS
  * threads (gemmThreading(0), the behaviour before per-call threading) against the per-size
- * choice (small GEMMs on one thread; the default threshold 2^28 flops), alternating A and B
+ * choice (small GEMMs on one thread; the default threshold 2^24 flops), alternating A and B
  * `rounds` times so both see the same machine load. Prints wall seconds and process CPU seconds
  * (user + system, all threads) per step for each: spinning OpenBLAS threads show as CPU time.
  *

@@ -209,7 +209,7 @@ test('native: OpenBLAS threads chosen per GEMM by size (gemmThreading); results 
   const set = b.addon.gemmThreading;
   if (!set) return; // an addon built before gemmThreading
   const before = set();
-  assert.equal(before, Number(process.env.SPARSECODE_GEMM_MT_MIN_FLOPS || 2 ** 28), 'default threshold 2^28 flops (or the environment)');
+  assert.equal(before, Number(process.env.SPARSECODE_GEMM_MT_MIN_FLOPS || 2 ** 24), 'default threshold 2^24 flops (or the environment)');
   const threads = b.threads;
   try {
     const [m, n, k] = [37, 45, 29];

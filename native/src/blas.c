@@ -4,13 +4,13 @@
 /*
  * OpenBLAS threads per call, by size. A GEMM below g_gemm_mt_min_flops (2·m·n·k) runs on one
  * OpenBLAS thread; larger ones, and every LAPACK call, on g_threads (setThreads). Waking the
- * pool for a GEMM of a millisecond or two costs more than it gains, and its threads then spin
- * (OpenBLAS's THREAD_TIMEOUT) on the cores the rest of the step wants: at d 128, 512 atoms,
- * batch 1024 the run spent 7.7 of 10.6 s spinning in OpenBLAS with 2 threads. The default,
- * 2^28 flops (~5 ms on one core), is overridden by SPARSECODE_GEMM_MT_MIN_FLOPS (0: always
- * g_threads, the old behaviour) or gemmThreading(minFlops).
+ * pool costs ~10 µs; below ~2^23 flops that is more than a second thread gains. (The pool's
+ * threads used to spin ~0.1 s after each GEMM on the cores the rest of the step wants, and the
+ * threshold was 2^28 then; the loader now makes them sleep at once, OPENBLAS_THREAD_TIMEOUT=4,
+ * and 2^24 is measured faster: 144 vs 165 µs at 2^24, 429 vs 650 µs at 2^26.) Overridden by
+ * SPARSECODE_GEMM_MT_MIN_FLOPS (0: always g_threads) or gemmThreading(minFlops).
  */
-double g_gemm_mt_min_flops = 268435456.0;
+double g_gemm_mt_min_flops = 16777216.0;
 static int g_blas_current = -1; /* the count OpenBLAS was last set to (-1: unknown) */
 
 void blas_use_threads(int n) {

@@ -32,7 +32,7 @@ export interface NativeAddon {
   normalizeRows?: Backend['normalizeRows'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
-   * (default 2^28, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
+   * (default 2^24, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
    * given; returns the value in force. Absent from addons built before it existed.
    */
   gemmThreading?(minFlops?: number): number;
