@@ -13,7 +13,7 @@ import type { Backend } from '../src/backend/types.js';
 import type { NativeBackend } from '../src/backend/native/index.js';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
-import { Adam, createSAE, projectRadial } from '../src/dictionary/index.js';
+import { Adam, createSAE, JumpReluSAE, projectRadial } from '../src/dictionary/index.js';
 import { normalizeRows } from '../src/linalg/rows.js';
 
 await loadBackends({ quiet: true });
@@ -143,6 +143,30 @@ test('sparseBackward: the same bits as the row-by-row kernels, overwriting and a
     /idx\[0, 5\] = 50 is out of range: the dictionary has 50 atoms/,
   );
   assert.throws(() => b.sparseBackward!(idx, val, rows, k, g, xc, wdec, dim, false, new Float32Array(10), new Float32Array(atoms * dim), new Float32Array(atoms), new Float32Array(rows * k)), /gWdec/);
+});
+
+test('jumpSelect: the JumpReLU sparse step trains to the same weights with the native lists as with the JavaScript ones; cap and short buffers', { skip }, async () => {
+  useBackend('native');
+  const X = new Matrix(300, 16, normal(300 * 16, 12));
+  const cfg = { atoms: 64, l0: 0.02, bandwidth: 0.05, thresholdInit: 0.6, batch: 50, steps: 30, lr: 1e-3 };
+  const fast = createSAE('jumprelu', cfg) as JumpReluSAE, slow = createSAE('jumprelu', cfg) as JumpReluSAE;
+  fast.stepPath = slow.stepPath = 'sparse';
+  await fast.fit(X, { seed: 3 });
+  await withoutAsync(['jumpSelect'], () => slow.fit(X, { seed: 3 }));
+  assert.deepEqual(fast.getWeights().W_dec.data, slow.getWeights().W_dec.data);
+  assert.deepEqual(fast.logTheta, slow.logTheta);
+  // the op itself: too wide -> -1; short buffers -> -2 - (kA·2^20 + kB), nothing written
+  const pre = new Float32Array([0.9, 0.1, 0.5, 0.52, 0.7, 0.2]), theta = new Float64Array([0.5, 0.5, 0.5]);
+  const idx = new Int32Array(1).fill(7), val = new Float32Array(1), band = new Int32Array(1);
+  assert.equal(native!.jumpSelect!(pre, 2, 3, theta, 0.05, 1, idx, val, band), -1);
+  const r = native!.jumpSelect!(pre, 2, 3, theta, 0.05, 3, idx, val, band);
+  assert.equal(r, -2 - (2 * 1048576 + 1)); // kA 2 (row 1: 0.52, 0.7), kB 1
+  assert.equal(idx[0], 7);
+  const i2 = new Int32Array(4), v2 = new Float32Array(4), b2 = new Int32Array(4);
+  assert.equal(native!.jumpSelect!(pre, 2, 3, theta, 0.05, 3, i2, v2, b2), 2 * 1048576 + 1);
+  assert.deepEqual(Array.from(i2), [0, -1, 0, 1]); // row 0: 0.9; row 1: 0.52 and 0.7
+  assert.deepEqual(Array.from(v2), [0.9, 0, 0.52, 0.7].map(Math.fround));
+  assert.deepEqual(Array.from(b2.subarray(0, 2)), [2, 0]); // |0.5 - 0.5| and |0.52 - 0.5| < 0.025
 });
 
 test('TopK, BatchTopK and Matryoshka SAEs train to the same weights on native with and without the training kernels', { skip }, async () => {

@@ -44,6 +44,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sparseBackward", NULL, js_sparse_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"projectRadial", NULL, js_project_radial, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalizeRows", NULL, js_normalize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"jumpSelect", NULL, js_jump_select, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -178,6 +178,107 @@ napi_value js_sparse_backward(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/* ---- jumpSelect: the JumpReLU step's two lists per row ----
+ * active: pre > θ_a (idx/val, stride kA), band: |pre − θ_a| < half (bandIdx, stride kB), column
+ * order, padded with −1 (and 0). Comparisons in float64 against θ (float64), as the JavaScript.
+ * Pass 1 counts per row; when a row has more than cap entries in either list, nothing is written
+ * and the result is −1; when idx/val/bandIdx are shorter than rows·kA / rows·kB, nothing is written
+ * and the result is −2 − (kA·2^20 + kB); else pass 2 fills the lists and the result is
+ * kA·2^20 + kB (each ≥ 1). */
+typedef struct {
+  const float *pre;
+  const double *theta;
+  double half;
+  size_t cols, kA, kB;
+  int32_t *counts; /* [rows x 2] */
+  int32_t *idx, *bidx;
+  float *val;
+} JumpJob;
+
+static void jump_count_range(void *ctx, size_t lo, size_t hi) {
+  const JumpJob *J = (const JumpJob *)ctx;
+  const size_t cols = J->cols;
+  const double *th = J->theta, half = J->half;
+  for (size_t i = lo; i < hi; i++) {
+    const float *p = J->pre + i * cols;
+    int32_t ca = 0, cb = 0;
+    for (size_t a = 0; a < cols; a++) {
+      const double v = p[a];
+      ca += v > th[a];
+      cb += fabs(v - th[a]) < half;
+    }
+    J->counts[2 * i] = ca;
+    J->counts[2 * i + 1] = cb;
+  }
+}
+
+static void jump_fill_range(void *ctx, size_t lo, size_t hi) {
+  const JumpJob *J = (const JumpJob *)ctx;
+  const size_t cols = J->cols, kA = J->kA, kB = J->kB;
+  const double *th = J->theta, half = J->half;
+  for (size_t i = lo; i < hi; i++) {
+    const float *p = J->pre + i * cols;
+    int32_t *ia = J->idx + i * kA, *ib = J->bidx + i * kB;
+    float *va = J->val + i * kA;
+    size_t ca = 0, cb = 0;
+    for (size_t a = 0; a < cols; a++) {
+      const double v = p[a];
+      if (v > th[a]) { ia[ca] = (int32_t)a; va[ca++] = p[a]; }
+      if (fabs(v - th[a]) < half) ib[cb++] = (int32_t)a;
+    }
+    for (; ca < kA; ca++) { ia[ca] = -1; va[ca] = 0.0f; }
+    for (; cb < kB; cb++) ib[cb] = -1;
+  }
+}
+
+/* jumpSelect(pre, rows, cols, theta, half, cap, idx, val, bandIdx) */
+napi_value js_jump_select(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "jumpSelect", 9)) return NULL;
+  size_t lp, lt, li, lv, lb;
+  float *pre = arg_array(&A, 0, napi_float32_array, &lp, "pre");
+  size_t rows = arg_dim(&A, 1, "rows"), cols = arg_dim(&A, 2, "cols");
+  double *theta = arg_array(&A, 3, napi_float64_array, &lt, "theta");
+  double half = arg_num(&A, 4, "half");
+  size_t cap = arg_dim(&A, 5, "cap");
+  int32_t *idx = arg_array(&A, 6, napi_int32_array, &li, "idx");
+  float *val = arg_array(&A, 7, napi_float32_array, &lv, "val");
+  int32_t *bidx = arg_array(&A, 8, napi_int32_array, &lb, "bandIdx");
+  if (A.failed || !need(&A, lp, rows * cols, "pre") || !need(&A, lt, cols, "theta")) return NULL;
+  if (cap < 1 || cap >= ((size_t)1 << 20)) {
+    throw_range(&A, "cap must be in [1, 2^20)");
+    return NULL;
+  }
+  int32_t *counts = (int32_t *)malloc((rows ? rows : 1) * 2 * sizeof(int32_t));
+  if (!counts) {
+    napi_throw_error(env, NULL, "jumpSelect: out of memory");
+    return NULL;
+  }
+  JumpJob J = {pre, theta, half, cols, 0, 0, counts, idx, bidx, val};
+  parallel_for(rows, rows * cols, jump_count_range, &J);
+  size_t kA = 1, kB = 1;
+  for (size_t i = 0; i < rows; i++) {
+    if ((size_t)counts[2 * i] > kA) kA = (size_t)counts[2 * i];
+    if ((size_t)counts[2 * i + 1] > kB) kB = (size_t)counts[2 * i + 1];
+  }
+  free(counts);
+  napi_value r;
+  if (kA > cap || kB > cap) {
+    napi_create_double(env, -1, &r);
+    return r;
+  }
+  if (li < rows * kA || lv < rows * kA || lb < rows * kB) {
+    /* the caller's lists are too short: say how wide they must be (nothing written) */
+    napi_create_double(env, -2.0 - ((double)kA * 1048576.0 + (double)kB), &r);
+    return r;
+  }
+  J.kA = kA;
+  J.kB = kB;
+  parallel_for(rows, rows * cols, jump_fill_range, &J);
+  napi_create_double(env, (double)kA * 1048576.0 + (double)kB, &r);
+  return r;
+}
+
 /* ---- normalizeRows: each row of w to unit norm (rows with norm ≤ eps or not finite kept) ----
  * s = Σ w² in float64 in order, norm = √s, w ← w·(1/norm) in float64: linalg/rows.ts's loop */
 typedef struct {

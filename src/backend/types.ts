@@ -160,4 +160,14 @@ export interface Backend {
    * `linalg/rows.ts` without a redraw.
    */
   normalizeRows?(w: Float32Array, rows: number, cols: number, eps: number): void;
+
+  /**
+   * Optional (native): the JumpReLU step's lists per row of pre [rows x cols], in column order:
+   * the active latents pre > θ_a (idx, val: stride kA, padded −1 / 0) and the threshold band
+   * |pre − θ_a| < half (bandIdx, stride kB, padded −1), compared in float64 as the JavaScript in
+   * `dictionary/sae/jumprelu.ts`. kA, kB = the widest row of each (at least 1). Returns
+   * kA·2^20 + kB; −1 (nothing written) when a row has more than `cap` entries in a list; or
+   * −2 − (kA·2^20 + kB) (nothing written) when the buffers are shorter than rows·kA / rows·kB.
+   */
+  jumpSelect?(pre: Float32Array, rows: number, cols: number, theta: Float64Array, half: number, cap: number, idx: Int32Array, val: Float32Array, bandIdx: Int32Array): number;
 }

@@ -30,6 +30,7 @@ export interface NativeAddon {
   sparseBackward?: Backend['sparseBackward'];
   projectRadial?: Backend['projectRadial'];
   normalizeRows?: Backend['normalizeRows'];
+  jumpSelect?: Backend['jumpSelect'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
    * (default 2^24, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
@@ -114,5 +115,6 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
   if (typeof addon.sparseBackward === 'function') b.sparseBackward = addon.sparseBackward;
   if (typeof addon.projectRadial === 'function') b.projectRadial = addon.projectRadial;
   if (typeof addon.normalizeRows === 'function') b.normalizeRows = addon.normalizeRows;
+  if (typeof addon.jumpSelect === 'function') b.jumpSelect = addon.jumpSelect;
   return b;
 }

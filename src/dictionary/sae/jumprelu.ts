@@ -4,6 +4,7 @@ import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
 import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
+import { activeBackward } from './sparse.js';
 
 /**
  * JumpReLU SAE (Rajamanoharan et al. 2024; Gemma Scope): z = pre * H(pre - theta_a), with a
@@ -23,6 +24,20 @@ export class JumpReluSAE extends SparseAutoencoder {
   private gz = new Matrix(0, 0);
   private colA = new Float64Array(0);
   private gTheta = new Float64Array(0);
+  // the sparse step's lists: active latents (idx/val/gval) and the threshold's band (bandIdx/bandDot)
+  private idx = new Int32Array(0);
+  private val = new Float32Array(0);
+  private gval = new Float32Array(0);
+  private bandIdx = new Int32Array(0);
+  private bandDot = new Float32Array(0);
+  /**
+   * How a training step runs: 'auto' (default) takes the sparse path when no row has more than
+   * atoms/4 active latents or threshold-band entries, else the dense one; 'sparse' / 'dense'
+   * force one (tests and benchmarks compare them). Not part of the model or its checkpoint.
+   */
+  stepPath: 'auto' | 'sparse' | 'dense' = 'auto';
+  /** which path the last step took */
+  lastPath: 'sparse' | 'dense' | null = null;
 
   constructor(config: SAEConfig) {
     super('jumprelu', config);
@@ -55,6 +70,11 @@ export class JumpReluSAE extends SparseAutoencoder {
     const pd = ws.pre.data, zd = this.z.data, lt = this.logTheta;
     const theta = this.colA; // reuse as theta per latent (float64)
     for (let a = 0; a < A; a++) theta[a] = Math.exp(lt[a]);
+    if (this.stepPath !== 'dense') {
+      const r = this.sparseStep(xb, activity, theta);
+      if (r) return r;
+    }
+    this.lastPath = 'dense';
     for (let i = 0; i < n; i++) {
       const o = i * A;
       for (let a = 0; a < A; a++) zd[o + a] = pd[o + a] > theta[a] ? pd[o + a] : 0;
@@ -85,6 +105,115 @@ export class JumpReluSAE extends SparseAutoencoder {
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
     return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
+  }
+
+  /**
+   * The step through the active latents (z > θ) and the threshold's band (|pre − θ| < ε/2) only,
+   * as a TopK step: decode by gather, the backward of the active entries by atom
+   * (`activeBackward`), and dL/dz on the band by `gatherDot` for θ's pseudo-gradient. The same
+   * gradients as the dense step (test/jumprelu-sparse.test.ts) at the cost of one GEMM instead of
+   * five. Returns null (the caller runs the dense step) when a row has too many entries.
+   */
+  private sparseStep(xb: Matrix, activity: LatentActivity | undefined, theta: Float64Array): StepStats | null {
+    const n = xb.rows, d = this.dim, A = this.atoms;
+    const ws = this.ws!;
+    const pd = ws.pre.data;
+    const { l0: l0coef, bandwidth: eps } = this.config;
+    const half = 0.5 * eps;
+    const cap = this.stepPath === 'sparse' ? A : Math.max(1, Math.floor(A / 4));
+    const lists = this.selectLists(pd, n, theta, half, cap);
+    if (!lists) return null;
+    const { kA, kB } = lists;
+    const idx = this.idx, val = this.val, bIdx = this.bandIdx, bDot = this.bandDot;
+    const b = backend();
+    b.gatherDecode(idx, val, n, kA, this.Wdec.data, d, 0, ws.xhat.data);
+    b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
+    const sqErr = this.reconstructionGrad(xb, ws.xhat, ws.gx);
+    const nnz = this.markFiredSparse(idx, val, n, kA, this.firedOut(activity));
+    const l0 = nnz / n;
+    // z = pre > θ > 0 on the active entries: their code gradient passes (dz/dpre = 1)
+    activeBackward(idx, val, this.gval, n, kA, ws.gx.data, ws.xc.data, this.Wdec.data, d, this.gWdec.data, this.gWenc.data, this.gbenc, false);
+    // θ's straight-through pseudo-gradient from dL/dz on the band, in the dense step's order
+    b.gatherDot(bIdx, n, kB, ws.gx.data, this.Wdec.data, d, bDot);
+    const gT = this.gTheta;
+    gT.fill(0);
+    const stepGrad = l0coef / n / eps;
+    for (let t = 0; t < n * kB; t++) {
+      const a = bIdx[t];
+      if (a < 0) continue;
+      const th = theta[a];
+      gT[a] -= (th / eps) * bDot[t] + stepGrad;
+    }
+    for (let a = 0; a < A; a++) this.gLogTheta[a] = theta[a] * gT[a];
+    this.biasDecGrad(ws.gx);
+    this.lastPath = 'sparse';
+    return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
+  }
+
+  /** Grow the list buffers to n·kA / n·kB. */
+  private ensureLists(n: number, kA: number, kB: number): void {
+    if (this.idx.length < n * kA) {
+      this.idx = new Int32Array(n * kA);
+      this.val = new Float32Array(n * kA);
+      this.gval = new Float32Array(n * kA);
+    }
+    if (this.bandIdx.length < n * kB) {
+      this.bandIdx = new Int32Array(n * kB);
+      this.bandDot = new Float32Array(n * kB);
+    }
+  }
+
+  /**
+   * The active and band lists of pre [n x atoms] into idx/val and bandIdx (native `jumpSelect`,
+   * or the same two passes here); null when a row has more than `cap` entries in one of them.
+   */
+  private selectLists(pd: Float32Array, n: number, theta: Float64Array, half: number, cap: number): { kA: number; kB: number } | null {
+    const A = this.atoms;
+    const fast = backend().jumpSelect;
+    if (fast) {
+      let r = fast(pd, n, A, theta, half, cap, this.idx, this.val, this.bandIdx);
+      if (r <= -2) {
+        const need = -2 - r;
+        this.ensureLists(n, Math.floor(need / 1048576), need % 1048576);
+        r = fast(pd, n, A, theta, half, cap, this.idx, this.val, this.bandIdx);
+      }
+      return r < 0 ? null : { kA: Math.floor(r / 1048576), kB: r % 1048576 };
+    }
+    // pass 1: the widest row of each list
+    let kA = 1, kB = 1;
+    for (let i = 0; i < n; i++) {
+      const o = i * A;
+      let ca = 0, cb = 0;
+      for (let a = 0; a < A; a++) {
+        const p = pd[o + a], th = theta[a];
+        if (p > th) ca++;
+        if (Math.abs(p - th) < half) cb++;
+      }
+      if (ca > kA) kA = ca;
+      if (cb > kB) kB = cb;
+    }
+    if (kA > cap || kB > cap) return null;
+    this.ensureLists(n, kA, kB);
+    const idx = this.idx, val = this.val, bIdx = this.bandIdx;
+    // pass 2: the lists, in column order, padded with -1 / 0
+    for (let i = 0; i < n; i++) {
+      const o = i * A;
+      let ca = i * kA, cb = i * kB;
+      for (let a = 0; a < A; a++) {
+        const p = pd[o + a], th = theta[a];
+        if (p > th) {
+          idx[ca] = a;
+          val[ca++] = p;
+        }
+        if (Math.abs(p - th) < half) bIdx[cb++] = a;
+      }
+      for (; ca < (i + 1) * kA; ca++) {
+        idx[ca] = -1;
+        val[ca] = 0;
+      }
+      for (; cb < (i + 1) * kB; cb++) bIdx[cb] = -1;
+    }
+    return { kA, kB };
   }
 
   protected encodeChunk(x: Matrix, out: Matrix): void {

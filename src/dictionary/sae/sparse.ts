@@ -4,6 +4,36 @@ import { type LatentActivity, SparseAutoencoder, type StepStats } from './base.j
 import { auxkDeadMask } from '../dead-latents.js';
 
 /**
+ * Backward of a sparse code idx/val [n x kk] (values >= 0; padding idx -1) through its active
+ * atoms: decoder (gWdec += val·g), code (gval = g·W_dec, 0 where val is not > 0), encoder
+ * (gWenc += gval·xc) and encoder-bias (gbenc += gval) gradients, added to the buffers
+ * (`accumulate`) or overwriting them. The native backend does it in one pass by atom
+ * (`sparseBackward`, the same bits); the row-by-row kernels otherwise.
+ */
+export function activeBackward(
+  idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array,
+  Wdec: Float32Array, d: number, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, accumulate: boolean,
+): void {
+  const b = backend();
+  if (b.sparseBackward) {
+    b.sparseBackward(idx, val, n, kk, g, xc, Wdec, d, accumulate, gWdec, gWenc, gbenc, gval);
+    return;
+  }
+  if (!accumulate) {
+    gWdec.fill(0);
+    gWenc.fill(0);
+    gbenc.fill(0);
+  }
+  b.scatterOuter(idx, val, n, kk, g, d, gWdec);
+  b.gatherDot(idx, n, kk, g, Wdec, d, gval);
+  for (let t = 0; t < n * kk; t++) {
+    if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection: no gradient where the value is 0
+    else gbenc[idx[t]] += gval[t];
+  }
+  b.scatterOuter(idx, gval, n, kk, xc, d, gWenc);
+}
+
+/**
  * Shared machinery for SAEs whose codes have few active latents per row (TopK, BatchTopK):
  * the decode and the whole backward pass touch only the active atoms (`gatherDecode`,
  * `gatherDot`, `scatterOuter`), and dead latents get the AuxK loss (Gao et al. 2024): the
@@ -89,30 +119,9 @@ export abstract class SparseActivationSAE extends SparseAutoencoder {
     return dead > 0 ? this.auxkStep(xb, ws.pre, ws.xhat, ws.xc, dead) : 0;
   }
 
-  /**
-   * Backward through the active atoms: decoder, code, encoder and encoder-bias gradients, added
-   * to the gradient buffers (`accumulate`) or overwriting them. The native backend does it in one
-   * pass by atom (`sparseBackward`, the same bits); the row-by-row kernels otherwise.
-   */
+  /** Backward through the active atoms into this SAE's gradient buffers (`activeBackward`). */
   protected backwardActive(idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array, accumulate = true): void {
-    const b = backend(), d = this.dim;
-    if (b.sparseBackward) {
-      b.sparseBackward(idx, val, n, kk, g, xc, this.Wdec.data, d, accumulate, this.gWdec.data, this.gWenc.data, this.gbenc, gval);
-      return;
-    }
-    if (!accumulate) {
-      this.gWdec.data.fill(0);
-      this.gWenc.data.fill(0);
-      this.gbenc.fill(0);
-    }
-    b.scatterOuter(idx, val, n, kk, g, d, this.gWdec.data);
-    b.gatherDot(idx, n, kk, g, this.Wdec.data, d, gval);
-    const gb = this.gbenc;
-    for (let t = 0; t < n * kk; t++) {
-      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection: no gradient where the value is 0
-      else gb[idx[t]] += gval[t];
-    }
-    b.scatterOuter(idx, gval, n, kk, xc, d, this.gWenc.data);
+    activeBackward(idx, val, gval, n, kk, g, xc, this.Wdec.data, this.dim, this.gWdec.data, this.gWenc.data, this.gbenc, accumulate);
   }
 
   /** AuxK loss and its gradients (added to the gradient buffers); returns the loss term. */
