@@ -1,6 +1,6 @@
 /**
  * The native training-step kernels (native/src/train.c: adamStep, sparseBackward,
- * projectRadial, normalizeRows) give bit for bit what the code they replace gives: Adam's JavaScript loop,
+ * projectRadial, normalizeRows, suffixResidual, jumpSelect) give bit for bit what the code they replace gives: Adam's JavaScript loop,
  * the row-by-row sparse backward (scatterOuter, gatherDot, the ReLU mask, the bias sum) on
  * the same backend, and the JavaScript projectRadial. Also: whole SAE trainings on the native
  * backend end with the same weights with and without them, and bad arguments throw.
@@ -186,7 +186,7 @@ test('TopK, BatchTopK and Matryoshka SAEs train to the same weights on native wi
     restore.forEach((r) => r());
     assert.ok(calls > 0, `${kind}: the kernels ran`);
     const slow = createSAE(kind, cfg);
-    await withoutAsync(['adamStep', 'sparseBackward', 'projectRadial'], () => slow.fit(X, { seed: 5 }));
+    await withoutAsync(['adamStep', 'sparseBackward', 'projectRadial', 'normalizeRows', 'suffixResidual'], () => slow.fit(X, { seed: 5 }));
     assert.deepEqual(fast.getWeights().W_dec.data, slow.getWeights().W_dec.data, `${kind} W_dec`);
     assert.deepEqual(fast.getWeights().W_enc.data, slow.getWeights().W_enc.data, `${kind} W_enc`);
   }

@@ -45,6 +45,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"projectRadial", NULL, js_project_radial, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalizeRows", NULL, js_normalize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"jumpSelect", NULL, js_jump_select, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"suffixResidual", NULL, js_suffix_residual, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

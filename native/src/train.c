@@ -279,6 +279,40 @@ napi_value js_jump_select(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* ---- suffixResidual: one nesting group's residual in the Matryoshka step ----
+ * r = (cur + bdec) − x per entry in float64; returns Σ r² (in order); S += s·r (float32 store).
+ * One thread: the sum's order is the JavaScript's, so the result is the same to the bit. */
+HOT static double k_suffix_residual(const float *restrict cur, const float *restrict bd, const float *restrict x, size_t rows, size_t dim,
+                                    double s, float *restrict S) {
+  double sse = 0;
+  for (size_t i = 0; i < rows; i++) {
+    const size_t o = i * dim;
+    for (size_t j = 0; j < dim; j++) {
+      const double r = ((double)cur[o + j] + (double)bd[j]) - (double)x[o + j];
+      sse += r * r;
+      S[o + j] = (float)((double)S[o + j] + s * r);
+    }
+  }
+  return sse;
+}
+
+/* suffixResidual(cur, bdec, x, rows, dim, s, S) -> Σ r² */
+napi_value js_suffix_residual(napi_env env, napi_callback_info info) {
+  Args A;
+  if (!args_init(&A, env, info, "suffixResidual", 7)) return NULL;
+  size_t lc, lb, lx, ls;
+  float *cur = arg_array(&A, 0, napi_float32_array, &lc, "cur");
+  float *bd = arg_array(&A, 1, napi_float32_array, &lb, "bdec");
+  float *x = arg_array(&A, 2, napi_float32_array, &lx, "x");
+  size_t rows = arg_dim(&A, 3, "rows"), dim = arg_dim(&A, 4, "dim");
+  double s = arg_num(&A, 5, "s");
+  float *S = arg_array(&A, 6, napi_float32_array, &ls, "S");
+  if (A.failed || !need(&A, lc, rows * dim, "cur") || !need(&A, lb, dim, "bdec") || !need(&A, lx, rows * dim, "x") || !need(&A, ls, rows * dim, "S")) return NULL;
+  napi_value r;
+  napi_create_double(env, k_suffix_residual(cur, bd, x, rows, dim, s, S), &r);
+  return r;
+}
+
 /* ---- normalizeRows: each row of w to unit norm (rows with norm ≤ eps or not finite kept) ----
  * s = Σ w² in float64 in order, norm = √s, w ← w·(1/norm) in float64: linalg/rows.ts's loop */
 typedef struct {

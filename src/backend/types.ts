@@ -169,5 +169,12 @@ export interface Backend {
    * kA·2^20 + kB; −1 (nothing written) when a row has more than `cap` entries in a list; or
    * −2 − (kA·2^20 + kB) (nothing written) when the buffers are shorter than rows·kA / rows·kB.
    */
+  /**
+   * Optional (native): one nesting group's residual of the Matryoshka step, bit for bit the loop
+   * of `dictionary/sae/matryoshka.ts`: per entry r = (cur + bdec[j]) − x in float64, S += s·r
+   * (stored as float32); returns Σ r² summed in order. cur, x, S [rows x dim].
+   */
+  suffixResidual?(cur: Float32Array, bdec: Float32Array, x: Float32Array, rows: number, dim: number, s: number, S: Float32Array): number;
+
   jumpSelect?(pre: Float32Array, rows: number, cols: number, theta: Float64Array, half: number, cap: number, idx: Int32Array, val: Float32Array, bandIdx: Int32Array): number;
 }

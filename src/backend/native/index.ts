@@ -31,6 +31,7 @@ export interface NativeAddon {
   projectRadial?: Backend['projectRadial'];
   normalizeRows?: Backend['normalizeRows'];
   jumpSelect?: Backend['jumpSelect'];
+  suffixResidual?: Backend['suffixResidual'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
    * (default 2^24, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
@@ -116,5 +117,6 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
   if (typeof addon.projectRadial === 'function') b.projectRadial = addon.projectRadial;
   if (typeof addon.normalizeRows === 'function') b.normalizeRows = addon.normalizeRows;
   if (typeof addon.jumpSelect === 'function') b.jumpSelect = addon.jumpSelect;
+  if (typeof addon.suffixResidual === 'function') b.suffixResidual = addon.suffixResidual;
   return b;
 }

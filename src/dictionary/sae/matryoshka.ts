@@ -90,18 +90,23 @@ export class MatryoshkaSAE extends BatchTopKSAE {
     hd.set(cur.subarray(0, n * d));
     b.addRowVector(hd, n, d, bd, 1); // the full reconstruction (AuxK's residual)
     S.fill(0, 0, n * d);
-    this.gWdec.data.fill(0);
-    this.gWenc.data.fill(0);
-    this.gbenc.fill(0);
-    gval.fill(0, 0, n * kk);
-    const tmp = this.tmpDot;
-    // native: each atom is in one group, so per group one sparseBackward (the same bits as below)
+    // native: each atom is in one group, so per group one sparseBackward (the same bits as below);
+    // the first call overwrites every atom's rows (zeroes included), the others add to their own
     const fused = b.sparseBackward;
+    if (!fused) {
+      this.gWdec.data.fill(0);
+      this.gWenc.data.fill(0);
+      this.gbenc.fill(0);
+      gval.fill(0, 0, n * kk);
+    }
+    const tmp = this.tmpDot;
     const s = 2 / n;
     let total = 0, full = 0;
+    const residual = b.suffixResidual; // native: the same loop, the same bits
     for (let g = G - 1; g >= 0; g--) {
       let sse = 0;
-      for (let i = 0; i < n; i++) {
+      if (residual) sse = residual(cur, bd, xd, n, d, s, S);
+      else for (let i = 0; i < n; i++) {
         const o = i * d;
         for (let j = 0; j < d; j++) {
           const r = cur[o + j] + bd[j] - xd[o + j];
@@ -114,7 +119,7 @@ export class MatryoshkaSAE extends BatchTopKSAE {
       const ig = this.idxG[g];
       if (fused) {
         // the group's atoms see S as it is now: all four gradients of their entries in one pass by atom
-        fused(ig, val, n, kk, S, ws.xc.data, W, d, true, this.gWdec.data, this.gWenc.data, this.gbenc, tmp);
+        fused(ig, val, n, kk, S, ws.xc.data, W, d, g !== G - 1, this.gWdec.data, this.gWenc.data, this.gbenc, tmp);
       } else {
         b.scatterOuter(ig, val, n, kk, S, d, this.gWdec.data);
         b.gatherDot(ig, n, kk, S, W, d, tmp);
