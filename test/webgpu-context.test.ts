@@ -85,3 +85,29 @@ test('CLI --backend webgpu / SPARSECODE_BACKEND=webgpu without an adapter: one l
     assert.match(r.stdout, /available/);
   }
 });
+
+test('Node without a Vulkan loader: one line naming libvulkan.so.1, and Dawn is not loaded (no warning of its own)', async () => {
+  const { vulkanLoaderFound } = await import('../src/backend/webgpu/node.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'vk-'));
+  try {
+    const cache = join(dir, 'ld.so.cache');
+    writeFileSync(cache, 'glibc-ld.so.cache1.1\0libm.so.6\0/usr/lib/x86_64-linux-gnu/libm.so.6\0');
+    const system = await vulkanLoaderFound({}, cache);
+    writeFileSync(join(dir, 'libvulkan.so.1'), '');
+    assert.equal(await vulkanLoaderFound({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }, cache), true, 'found on LD_LIBRARY_PATH');
+    writeFileSync(cache, 'glibc-ld.so.cache1.1\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0');
+    assert.equal(await vulkanLoaderFound({}, cache), true, 'found in the linker cache');
+    if (system || process.platform !== 'linux') return; // this machine has a loader: the CLI check below would reach Dawn
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'backends'], { encoding: 'utf8', timeout: 60000, env: { ...process.env, SPARSECODE_BACKEND: 'webgpu', LD_LIBRARY_PATH: '', SPARSECODE_WEBGPU_MODULE: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /Couldn't load Vulkan/);
+  const lines = r.stderr.split('\n').filter((l) => /webgpu/i.test(l));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /no Vulkan loader \(libvulkan\.so\.1\)/);
+});

@@ -10,6 +10,11 @@ import type { GpuLike } from './gpu-types.js';
  */
 export async function nodeGpu(): Promise<{ gpu: GpuLike | null; note: string }> {
   const spec = (typeof process !== 'undefined' && process.env?.SPARSECODE_WEBGPU_MODULE) || 'webgpu';
+  // Dawn on Linux needs the Vulkan loader; without one it prints its own multi-line warning to
+  // stderr before it finds no adapter, so look for the loader first and say it in one line
+  if (spec === 'webgpu' && process.platform === 'linux' && !(await vulkanLoaderFound(process.env))) {
+    return { gpu: null, note: `no Vulkan loader (libvulkan.so.1) on this machine: install a GPU driver with Vulkan (Debian: libvulkan1 and the vendor's ICD); without a GPU: ${SWIFTSHADER_HINT} gives SwiftShader` };
+  }
   let mod: { create?: (flags: string[]) => unknown };
   try {
     mod = await import(spec);
@@ -24,13 +29,32 @@ export async function nodeGpu(): Promise<{ gpu: GpuLike | null; note: string }> 
   }
 }
 
+const SWIFTSHADER_HINT = 'LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * Whether the dynamic linker can find libvulkan.so.1: in a folder of LD_LIBRARY_PATH, in the
+ * linker's cache (/etc/ld.so.cache names every library it knows), or in the usual folders.
+ */
+export async function vulkanLoaderFound(env: Record<string, string | undefined>, cachePath = '/etc/ld.so.cache'): Promise<boolean> {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const lib = 'libvulkan.so.1';
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib', '/usr/local/lib'];
+  if (dirs.some((d) => existsSync(join(d, lib)))) return true;
+  try {
+    return readFileSync(cachePath).includes(lib);
+  } catch {
+    return false;
+  }
+}
+
 /** A WebGPU context in Node, or null and a one-line reason (no package, no adapter, timeout). */
 export async function nodeWebGpu(opts: Omit<WebGpuOptions, 'gpu'> = {}): Promise<{ context: WebGpuContext | null; note: string }> {
   const { gpu, note } = await nodeGpu();
   if (!gpu) return { context: null, note };
   const r = await WebGpuContext.tryCreate({ ...opts, gpu });
   if (!r.context && /no adapter/.test(r.note)) {
-    return { context: null, note: 'the "webgpu" package found no adapter (no GPU or no Vulkan driver; without a GPU: LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json gives SwiftShader)' };
+    return { context: null, note: `the "webgpu" package found no adapter (no GPU or no Vulkan driver; without a GPU: ${SWIFTSHADER_HINT} gives SwiftShader)` };
   }
   return r;
 }
