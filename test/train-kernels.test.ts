@@ -114,26 +114,31 @@ test('sparseBackward: the same bits as the row-by-row kernels, overwriting and a
     idx[t] = t % 13 === 0 ? -1 : Math.floor(rng.uniform() * atoms);
     val[t] = t % 11 === 0 ? 0 : t % 17 === 0 ? -0.5 : rng.uniform();
   }
-  const g = normal(rows * dim, 4), xc = normal(rows * dim, 5), wdec = normal(atoms * dim, 6);
-  // the row-by-row path of activeBackward (scatterOuter, gatherDot, the mask, scatterOuter) on the same backend
-  const reference = (accumulate: boolean, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, gval: Float32Array) =>
-    without(['sparseBackward'], () => activeBackward(idx, val, gval, rows, k, g, xc, wdec, dim, gWdec, gWenc, gbenc, accumulate));
-  for (const accumulate of [false, true]) {
-    const start = [normal(atoms * dim, 7), normal(atoms * dim, 8), normal(atoms, 9)];
-    const fused = [start[0].slice(), start[1].slice(), start[2].slice(), new Float32Array(rows * k).fill(NaN)];
-    const rowwise = [start[0].slice(), start[1].slice(), start[2].slice(), new Float32Array(rows * k)];
-    b.sparseBackward!(idx, val, rows, k, g, xc, wdec, dim, accumulate, fused[0], fused[1], fused[2], fused[3]);
-    reference(accumulate, rowwise[0], rowwise[1], rowwise[2], rowwise[3]);
-    for (let q = 0; q < 4; q++) assert.deepEqual(fused[q], rowwise[q], `accumulate ${accumulate}, output ${q}`);
+  const g = normal(rows * dim, 4), wdec = normal(atoms * dim, 6);
+  // dimIn = dim (an SAE) and dimIn ≠ dim (a transcoder: the encoder's input is not the output)
+  for (const dimIn of [dim, 19]) {
+    const xc = normal(rows * dimIn, 5);
+    // the row-by-row path of activeBackward (scatterOuter, gatherDot, the mask, scatterOuter) on the same backend
+    const reference = (accumulate: boolean, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, gval: Float32Array) =>
+      without(['sparseBackward'], () => activeBackward(idx, val, gval, rows, k, g, xc, wdec, dim, gWdec, gWenc, gbenc, accumulate, dimIn));
+    for (const accumulate of [false, true]) {
+      const start = [normal(atoms * dim, 7), normal(atoms * dimIn, 8), normal(atoms, 9)];
+      const fused = [start[0].slice(), start[1].slice(), start[2].slice(), new Float32Array(rows * k).fill(NaN)];
+      const rowwise = [start[0].slice(), start[1].slice(), start[2].slice(), new Float32Array(rows * k)];
+      b.sparseBackward!(idx, val, rows, k, g, xc, wdec, dim, dimIn, accumulate, fused[0], fused[1], fused[2], fused[3]);
+      reference(accumulate, rowwise[0], rowwise[1], rowwise[2], rowwise[3]);
+      for (let q = 0; q < 4; q++) assert.deepEqual(fused[q], rowwise[q], `dimIn ${dimIn}, accumulate ${accumulate}, output ${q}`);
+    }
   }
+  const xc = normal(rows * dim, 5);
   // an index past the dictionary throws and names it
   const bad = idx.slice();
   bad[5] = atoms;
   assert.throws(
-    () => b.sparseBackward!(bad, val, rows, k, g, xc, wdec, dim, false, new Float32Array(atoms * dim), new Float32Array(atoms * dim), new Float32Array(atoms), new Float32Array(rows * k)),
+    () => b.sparseBackward!(bad, val, rows, k, g, xc, wdec, dim, dim, false, new Float32Array(atoms * dim), new Float32Array(atoms * dim), new Float32Array(atoms), new Float32Array(rows * k)),
     /idx\[0, 5\] = 50 is out of range: the dictionary has 50 atoms/,
   );
-  assert.throws(() => b.sparseBackward!(idx, val, rows, k, g, xc, wdec, dim, false, new Float32Array(10), new Float32Array(atoms * dim), new Float32Array(atoms), new Float32Array(rows * k)), /gWdec/);
+  assert.throws(() => b.sparseBackward!(idx, val, rows, k, g, xc, wdec, dim, dim, false, new Float32Array(10), new Float32Array(atoms * dim), new Float32Array(atoms), new Float32Array(rows * k)), /gWdec/);
 });
 
 test('jumpSelect: the JumpReLU sparse step trains to the same weights with the native lists as with the JavaScript ones; cap and short buffers', { skip }, async () => {

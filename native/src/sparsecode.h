@@ -68,7 +68,7 @@ void blas_use_threads(int n);
 void blas_threads_init(void);
 
 /* args.c */
-#define MAXARGS 13
+#define MAXARGS 14
 
 typedef struct {
   napi_env env;

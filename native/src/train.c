@@ -54,7 +54,8 @@ napi_value js_adam_step(napi_env env, napi_callback_info info) {
  * For the entries t = (i, j) of idx/val [rows x k] (idx < 0: padding):
  *   gval[t]  = val[t] > 0 ? g[i]·Wdec[idx[t]] : 0            (gatherDot's float32 dot, then the ReLU mask)
  *   gWdec[a] (+)= Σ_{t: idx[t] = a, val[t] ≠ 0} val[t]·g[i]     (scatterOuter)
- *   gWenc[a] (+)= Σ_{t: idx[t] = a, gval[t] ≠ 0} gval[t]·xc[i]  (scatterOuter)
+ *   gWenc[a] (+)= Σ_{t: idx[t] = a, gval[t] ≠ 0} gval[t]·xc[i]  (scatterOuter; xc rows of width dimIn:
+ *                 a transcoder's input is not its output)
  *   gbenc[a] (+)= Σ_{t: idx[t] = a, val[t] > 0} gval[t]
  * overwriting (accumulate = false) or adding to the buffers. The entries of an atom are visited
  * in the order of t (a stable counting sort), so every sum runs in the order of the row-by-row
@@ -66,18 +67,18 @@ typedef struct {
   float *gWdec, *gWenc, *gbenc, *gval;
   const size_t *start;   /* [atoms + 1]: where each atom's entries begin in `order` */
   const int32_t *order;  /* entry numbers t, grouped by atom, increasing within an atom */
-  size_t k, dim;
+  size_t k, dim, dimIn; /* dim: g, wdec, gWdec; dimIn: xc, gWenc */
   int accumulate;
 } BackJob;
 
 HOT static void k_backward_atom(const BackJob *restrict J, size_t a) {
-  const size_t dim = J->dim, k = J->k;
+  const size_t dim = J->dim, dimIn = J->dimIn, k = J->k;
   float *restrict gd = J->gWdec + a * dim;
-  float *restrict ge = J->gWenc + a * dim;
+  float *restrict ge = J->gWenc + a * dimIn;
   const float *restrict w = J->wdec + a * dim;
   if (!J->accumulate) {
     memset(gd, 0, dim * sizeof(float));
-    memset(ge, 0, dim * sizeof(float));
+    memset(ge, 0, dimIn * sizeof(float));
   }
   float gb = J->accumulate ? J->gbenc[a] : 0.0f;
   const size_t end = J->start[a + 1];
@@ -86,11 +87,9 @@ HOT static void k_backward_atom(const BackJob *restrict J, size_t a) {
     if (e + 1 < end) {
       /* the next entry's rows come from anywhere in g and xc: ask for them now */
       const size_t inext = (size_t)J->order[e + 1] / k;
-      const char *pg = (const char *)(J->g + inext * dim), *px = (const char *)(J->xc + inext * dim);
-      for (size_t off = 0; off < dim * sizeof(float); off += 64) {
-        __builtin_prefetch(pg + off);
-        __builtin_prefetch(px + off);
-      }
+      const char *pg = (const char *)(J->g + inext * dim), *px = (const char *)(J->xc + inext * dimIn);
+      for (size_t off = 0; off < dim * sizeof(float); off += 64) __builtin_prefetch(pg + off);
+      for (size_t off = 0; off < dimIn * sizeof(float); off += 64) __builtin_prefetch(px + off);
     }
     const float v = J->val[t];
     const float *restrict gi = J->g + i * dim;
@@ -100,8 +99,8 @@ HOT static void k_backward_atom(const BackJob *restrict J, size_t a) {
     J->gval[t] = gv;
     if (v != 0) for (size_t l = 0; l < dim; l++) gd[l] += v * gi[l];
     if (gv != 0) {
-      const float *restrict xi = J->xc + i * dim;
-      for (size_t l = 0; l < dim; l++) ge[l] += gv * xi[l];
+      const float *restrict xi = J->xc + i * dimIn;
+      for (size_t l = 0; l < dimIn; l++) ge[l] += gv * xi[l];
     }
   }
   J->gbenc[a] = gb;
@@ -112,10 +111,10 @@ static void backward_range(void *ctx, size_t lo, size_t hi) {
   for (size_t a = lo; a < hi; a++) k_backward_atom(J, a);
 }
 
-/* sparseBackward(idx, val, rows, k, g, xc, wdec, dim, accumulate, gWdec, gWenc, gbenc, gval) */
+/* sparseBackward(idx, val, rows, k, g, xc, wdec, dim, dimIn, accumulate, gWdec, gWenc, gbenc, gval) */
 napi_value js_sparse_backward(napi_env env, napi_callback_info info) {
   Args A;
-  if (!args_init(&A, env, info, "sparseBackward", 13)) return NULL;
+  if (!args_init(&A, env, info, "sparseBackward", 14)) return NULL;
   size_t li, lv, lg, lx, lw, ld, le, lb, lgv;
   int32_t *idx = arg_array(&A, 0, napi_int32_array, &li, "idx");
   float *val = arg_array(&A, 1, napi_float32_array, &lv, "val");
@@ -123,20 +122,20 @@ napi_value js_sparse_backward(napi_env env, napi_callback_info info) {
   float *g = arg_array(&A, 4, napi_float32_array, &lg, "g");
   float *xc = arg_array(&A, 5, napi_float32_array, &lx, "xc");
   float *wdec = arg_array(&A, 6, napi_float32_array, &lw, "wdec");
-  size_t dim = arg_dim(&A, 7, "dim");
-  int accumulate = arg_bool(&A, 8);
-  float *gWdec = arg_array(&A, 9, napi_float32_array, &ld, "gWdec");
-  float *gWenc = arg_array(&A, 10, napi_float32_array, &le, "gWenc");
-  float *gbenc = arg_array(&A, 11, napi_float32_array, &lb, "gbenc");
-  float *gval = arg_array(&A, 12, napi_float32_array, &lgv, "gval");
+  size_t dim = arg_dim(&A, 7, "dim"), dimIn = arg_dim(&A, 8, "dimIn");
+  int accumulate = arg_bool(&A, 9);
+  float *gWdec = arg_array(&A, 10, napi_float32_array, &ld, "gWdec");
+  float *gWenc = arg_array(&A, 11, napi_float32_array, &le, "gWenc");
+  float *gbenc = arg_array(&A, 12, napi_float32_array, &lb, "gbenc");
+  float *gval = arg_array(&A, 13, napi_float32_array, &lgv, "gval");
   if (A.failed) return NULL;
-  if (dim == 0) {
-    throw_range(&A, "dim must be >= 1");
+  if (dim == 0 || dimIn == 0) {
+    throw_range(&A, "dim and dimIn must be >= 1");
     return NULL;
   }
   const size_t atoms = lw / dim, n = rows * k;
-  if (!need(&A, li, n, "idx") || !need(&A, lv, n, "val") || !need(&A, lg, rows * dim, "g") || !need(&A, lx, rows * dim, "xc") ||
-      !need(&A, ld, atoms * dim, "gWdec") || !need(&A, le, atoms * dim, "gWenc") || !need(&A, lb, atoms, "gbenc") || !need(&A, lgv, n, "gval")) return NULL;
+  if (!need(&A, li, n, "idx") || !need(&A, lv, n, "val") || !need(&A, lg, rows * dim, "g") || !need(&A, lx, rows * dimIn, "xc") ||
+      !need(&A, ld, atoms * dim, "gWdec") || !need(&A, le, atoms * dimIn, "gWenc") || !need(&A, lb, atoms, "gbenc") || !need(&A, lgv, n, "gval")) return NULL;
   size_t *start = (size_t *)calloc(atoms + 1, sizeof(size_t));
   int32_t *order = (int32_t *)malloc((n ? n : 1) * sizeof(int32_t));
   if (!start || !order) {
@@ -171,8 +170,8 @@ napi_value js_sparse_backward(napi_env env, napi_callback_info info) {
     for (size_t t = 0; t < n; t++) if (idx[t] >= 0) order[fill[idx[t]]++] = (int32_t)t;
     free(fill);
   }
-  BackJob J = {idx, val, g, xc, wdec, gWdec, gWenc, gbenc, gval, start, order, k, dim, accumulate};
-  parallel_for(atoms, 3 * n * dim + atoms * dim, backward_range, &J);
+  BackJob J = {idx, val, g, xc, wdec, gWdec, gWenc, gbenc, gval, start, order, k, dim, dimIn, accumulate};
+  parallel_for(atoms, n * (2 * dim + dimIn) + atoms * (dim + dimIn), backward_range, &J);
   free(start);
   free(order);
   return undef(env);

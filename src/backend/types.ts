@@ -141,10 +141,11 @@ export interface Backend {
    * gval[t] = val[t] > 0 ? g[i]·wdec[idx[t]] (gatherDot) : 0; gWdec[a] += Σ val[t]·g[i] and
    * gWenc[a] += Σ gval[t]·xc[i] (scatterOuter) and gbenc[a] += Σ gval[t], each sum over the
    * entries t of atom a in order. With `accumulate` false the three buffers are overwritten
-   * (every atom's row, also those with no entry). wdec, gWdec, gWenc [atoms x dim]; g, xc [rows x dim].
+   * (every atom's row, also those with no entry). wdec, gWdec [atoms x dim], g [rows x dim];
+   * xc [rows x dimIn], gWenc [atoms x dimIn] (dimIn = dim for an SAE; a transcoder's input width).
    */
   sparseBackward?(
-    idx: Int32Array, val: Float32Array, rows: number, k: number, g: Float32Array, xc: Float32Array, wdec: Float32Array, dim: number,
+    idx: Int32Array, val: Float32Array, rows: number, k: number, g: Float32Array, xc: Float32Array, wdec: Float32Array, dim: number, dimIn: number,
     accumulate: boolean, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, gval: Float32Array,
   ): void;
 

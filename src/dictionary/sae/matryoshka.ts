@@ -119,7 +119,7 @@ export class MatryoshkaSAE extends BatchTopKSAE {
       const ig = this.idxG[g];
       if (fused) {
         // the group's atoms see S as it is now: all four gradients of their entries in one pass by atom
-        fused(ig, val, n, kk, S, ws.xc.data, W, d, g !== G - 1, this.gWdec.data, this.gWenc.data, this.gbenc, tmp);
+        fused(ig, val, n, kk, S, ws.xc.data, W, d, d, g !== G - 1, this.gWdec.data, this.gWenc.data, this.gbenc, tmp);
       } else {
         b.scatterOuter(ig, val, n, kk, S, d, this.gWdec.data);
         b.gatherDot(ig, n, kk, S, W, d, tmp);

@@ -7,16 +7,17 @@ import { auxkDeadMask } from '../dead-latents.js';
  * Backward of a sparse code idx/val [n x kk] (values >= 0; padding idx -1) through its active
  * atoms: decoder (gWdec += val·g), code (gval = g·W_dec, 0 where val is not > 0), encoder
  * (gWenc += gval·xc) and encoder-bias (gbenc += gval) gradients, added to the buffers
- * (`accumulate`) or overwriting them. The native backend does it in one pass by atom
- * (`sparseBackward`, the same bits); the row-by-row kernels otherwise.
+ * (`accumulate`) or overwriting them. g, Wdec, gWdec have rows of width d; xc, gWenc of width dIn
+ * (d for an SAE, the input width for a transcoder). The native backend does it in one pass by
+ * atom (`sparseBackward`, the same bits); the row-by-row kernels otherwise.
  */
 export function activeBackward(
   idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, kk: number, g: Float32Array, xc: Float32Array,
-  Wdec: Float32Array, d: number, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, accumulate: boolean,
+  Wdec: Float32Array, d: number, gWdec: Float32Array, gWenc: Float32Array, gbenc: Float32Array, accumulate: boolean, dIn = d,
 ): void {
   const b = backend();
   if (b.sparseBackward) {
-    b.sparseBackward(idx, val, n, kk, g, xc, Wdec, d, accumulate, gWdec, gWenc, gbenc, gval);
+    b.sparseBackward(idx, val, n, kk, g, xc, Wdec, d, dIn, accumulate, gWdec, gWenc, gbenc, gval);
     return;
   }
   if (!accumulate) {
@@ -30,7 +31,7 @@ export function activeBackward(
     if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0; // ReLU after selection: no gradient where the value is 0
     else gbenc[idx[t]] += gval[t];
   }
-  b.scatterOuter(idx, gval, n, kk, xc, d, gWenc);
+  b.scatterOuter(idx, gval, n, kk, xc, dIn, gWenc);
 }
 
 /**

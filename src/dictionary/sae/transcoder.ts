@@ -1,4 +1,5 @@
 import { backend, matmul } from '../../backend/index.js';
+import { activeBackward } from './sparse.js';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
 import type { Rng } from '../../core/rng.js';
@@ -240,17 +241,9 @@ export class TopKTranscoder implements Trainable {
     return { loss: sse / n + aux, sqErr: sse / n, l0: nnz / n, aux };
   }
 
-  /** Backward through the active atoms (decoder, code, encoder, encoder bias) for the output gradient g [n x d_out]. */
+  /** Backward through the active atoms (decoder, code, encoder, encoder bias) for the output gradient g [n x d_out], adding. */
   private backwardActive(idx: Int32Array, val: Float32Array, gval: Float32Array, n: number, k: number, g: Float32Array, x: Float32Array): void {
-    const b = backend();
-    b.scatterOuter(idx, val, n, k, g, this.outDim, this.gWdec.data);
-    b.gatherDot(idx, n, k, g, this.Wdec.data, this.outDim, gval);
-    const gb = this.gbenc;
-    for (let t = 0; t < n * k; t++) {
-      if (!(val[t] > 0) || idx[t] < 0) gval[t] = 0;
-      else gb[idx[t]] += gval[t];
-    }
-    b.scatterOuter(idx, gval, n, k, x, this.inputDim, this.gWenc.data);
+    activeBackward(idx, val, gval, n, k, g, x, this.Wdec.data, this.outDim, this.gWdec.data, this.gWenc.data, this.gbenc, true, this.inputDim);
   }
 
   /**
