@@ -1,12 +1,11 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
-import { checkpointPath, jointRows, TopKTranscoder, type TrainProgress, type TranscoderConfig } from '../../dictionary/index.js';
+import { checkpointPath, jointRows, TopKTranscoder, type TranscoderConfig } from '../../dictionary/index.js';
 import { trainSAE } from '../../dictionary/trainer.js';
-import { STEP_DEFAULTS } from '../../dictionary/convergence.js';
 import { saveModel, type ModelSpec } from '../../io/model.js';
 import type { Context } from '../command.js';
 import { readMatrixArg } from '../inputs.js';
-import type { Progress } from '../progress.js';
+import { trainerBudget, trainerProgressBar } from './fit-budget.js';
 
 /**
  * `fit topk-transcoder --input X.npy --target Y.npy --atoms N --k K [--skip]`: a TopK transcoder
@@ -23,32 +22,18 @@ export async function fitTranscoder(ctx: Context, epochs: number | 'auto' | unde
   if (X.rows !== Y.rows) fail('E_SHAPE', `--target ${o.target} has ${Y.rows} rows and --input ${o.input} has ${X.rows} rows; a transcoder needs one target row per input row, in the same order`);
   if (X.rows < 2) fail('E_SHAPE', `${o.input} has ${X.rows} row(s); fit needs at least 2 samples`);
   const J = jointRows(X, Y, { input: o.input, target: o.target });
-  const cfg: TranscoderConfig = { atoms: o.atoms, k: o.k, inputDim: X.cols, skip: !!o.skip };
-  if (o.steps !== undefined) cfg.steps = o.steps;
-  else if (!auto) cfg.epochs = epochs as number;
-  else {
-    cfg.epochs = 'auto';
-    if (o['max-steps'] !== undefined) cfg.convergence = { maxSteps: o['max-steps'], minSteps: Math.min(STEP_DEFAULTS.minSteps, o['max-steps']) };
-  }
-  if (o.batch !== undefined) cfg.batch = o.batch;
-  if (o.lr !== undefined) cfg.lr = o.lr;
+  const cfg: TranscoderConfig = { atoms: o.atoms, k: o.k, inputDim: X.cols, skip: !!o.skip, ...trainerBudget(o, epochs, auto) };
   const tc = new TopKTranscoder(cfg);
   ctx.note(`fit topk-transcoder: X [${X.rows} x ${X.cols}] from ${o.input} -> Y [${Y.rows} x ${Y.cols}] from ${o.target}${o.skip ? ', skip connection' : ''}`);
   const out: string = o.out;
-  let bar: Progress | null = null;
+  const progress = trainerProgressBar(ctx, 'fit topk-transcoder', auto);
   const t0 = performance.now();
   const res = await trainSAE(tc, J, {
     seed: o.seed, signal: ctx.signal, checkpointDir: out, checkpointEvery: o['checkpoint-every'] ?? 0, resume: !!o.resume,
     finalCheckpoint: false, watchConvergence: true,
-    onProgress: (p: TrainProgress) => {
-      bar ??= ctx.progress('fit topk-transcoder', p.totalSteps, 'steps');
-      bar.setTotal(p.totalSteps);
-      const fields: Record<string, string | number> = { loss: p.loss, FVU: p.fvu, L0: p.l0, dead: `${(100 * p.deadFraction).toFixed(1)}%`, 'samples/s': Math.round(p.samplesPerSec) };
-      if (p.heldOutFvu !== undefined && Number.isFinite(p.heldOutFvu)) fields[auto ? 'held-out FVU' : 'watched FVU'] = p.heldOutFvu;
-      bar.update(p.step, fields);
-    },
+    onProgress: progress.onProgress,
   });
-  (bar as Progress | null)?.finish();
+  progress.finish();
   if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
   // the target's FVU on (up to) 16384 evenly spaced rows
   const m = Math.min(X.rows, 16384);

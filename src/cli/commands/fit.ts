@@ -1,7 +1,7 @@
 import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { fail } from '../../core/errors.js';
 import { Matrix } from '../../core/matrix.js';
-import { checkpointPath, checkpointStep, createSAE, type SAEConfig, type SparseAutoencoder, type TrainProgress } from '../../dictionary/index.js';
+import { checkpointPath, checkpointStep, createSAE, type SAEConfig, type SparseAutoencoder } from '../../dictionary/index.js';
 import { learnDictionaryFista } from '../../dictionary/dl-fista.js';
 import { onlineDictionaryLearning } from '../../dictionary/online-dl.js';
 import { DEFAULT_INFERENCE, type ModelKind, type ModelSpec, type ModelWhitening, saveModel } from '../../io/model.js';
@@ -13,6 +13,7 @@ import { openRowsArg, readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, fingerprintRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
+import { trainerBudget, trainerProgressBar } from './fit-budget.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
 import { fitTranscoder } from './fit-transcoder.js';
@@ -22,7 +23,7 @@ import type { Progress } from '../progress.js';
 import { checkOutDir, shellQuote } from '../out-path.js';
 import { isSparsecodeError } from '../../core/errors.js';
 import {
-  ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence, STEP_DEFAULTS,
+  ConvergenceMonitor, dictionaryStopRule, fvuOf, heldOutSplit, OUTER_DEFAULTS, ONLINE_DEFAULTS, resolveConvergence,
 } from '../../dictionary/convergence.js';
 
 const METHODS = [...Object.keys(SAE_METHOD_KINDS), 'dl-fista', 'online-dl', 'topk-transcoder'] as const;
@@ -299,16 +300,10 @@ export const fitCommand: Command = {
           else if (saeKind === 'jumprelu') cfg.l0 = o.l1;
           else fail('E_USAGE', `--l1 does not apply to ${method} (its sparsity is set by --k)`);
         }
-        if (o.steps !== undefined) cfg.steps = o.steps;
-        else if (!auto) cfg.epochs = epochs as number;
-        else {
-          cfg.epochs = 'auto';
-          if (o['max-steps'] !== undefined) cfg.convergence = { maxSteps: o['max-steps'], minSteps: Math.min(STEP_DEFAULTS.minSteps, o['max-steps']) };
-        }
-        if (o.batch !== undefined) cfg.batch = o.batch;
-        if (o.lr !== undefined) cfg.lr = o.lr;
+        Object.assign(cfg, trainerBudget(o, epochs, auto));
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
+        const progress = trainerProgressBar(ctx, `fit ${method}`, auto);
         const res = await trainSAE(sae, Xt, {
           seed: o.seed,
           signal: ctx.signal,
@@ -319,14 +314,9 @@ export const fitCommand: Command = {
           settings: { data: fingerprintRows(src), whiten: o.whiten ?? null, 'whiten-eps': o['whiten-eps'] ?? null },
           finalCheckpoint: false,
           watchConvergence: true,
-          onProgress: (p: TrainProgress) => {
-            bar ??= ctx.progress(`fit ${method}`, p.totalSteps, 'steps');
-            bar.setTotal(p.totalSteps);
-            const fields: Record<string, string | number> = { loss: p.loss, FVU: p.fvu, L0: p.l0, dead: `${(100 * p.deadFraction).toFixed(1)}%`, 'samples/s': Math.round(p.samplesPerSec) };
-            if (p.heldOutFvu !== undefined && Number.isFinite(p.heldOutFvu)) fields[auto ? 'held-out FVU' : 'watched FVU'] = p.heldOutFvu;
-            bar.update(p.step, fields);
-          },
+          onProgress: progress.onProgress,
         });
+        progress.finish();
         if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
         const w = sae.getWeights();
         // a Matryoshka SAE infers as BatchTopK (one threshold): saved as JumpReLU, as SAELens does
