@@ -23,7 +23,7 @@ export const gemmBench: Bench = {
     const budgetS: number = ctx.opts.budget ?? 3;
     const wanted = ctx.opts.backends as string[] | undefined;
     const names = availableBackends().filter((n) => !wanted?.length || wanted.includes(n));
-    ctx.note(`gemm: backends ${names.join(', ')}; ${cores()} cores; BLAS environment ${JSON.stringify(blasEnv())} (NumPy inherits the same)`);
+    ctx.note(`gemm: backends ${[...names, ...(wanted?.includes('webgpu') ? ['webgpu'] : [])].join(', ')}; ${cores()} cores; BLAS environment ${JSON.stringify(blasEnv())} (NumPy inherits the same)`);
 
     const rng = new Rng(0);
     let peers = ctx.opts.peers !== false;

@@ -31,7 +31,7 @@ export interface Parsed {
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', help: 'show this help and exit' },
   { name: 'quiet', type: 'boolean', help: 'no progress bars or notes on stderr' },
-  { name: 'backend', type: 'string', help: 'compute backend (default: fastest available; env SPARSECODE_BACKEND); webgpu: the GPU through the optional "webgpu" package for what runs on it (bench gemm|sae), the fastest CPU backend for the rest, or a one-line note and the fallback when there is no adapter', choices: ['js', 'wasm', 'native', 'webgpu'] },
+  { name: 'backend', type: 'string', help: 'compute backend (default: fastest available; env SPARSECODE_BACKEND); webgpu: the GPU through the optional "webgpu" package for what runs on it (fit topk-sae with --epochs N or --steps T in memory, bench gemm|sae), the fastest CPU backend for the rest, or a one-line note and the fallback when there is no adapter', choices: ['js', 'wasm', 'native', 'webgpu'] },
 ];
 
 function editDistance(a: string, b: string): number {

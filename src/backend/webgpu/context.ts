@@ -98,7 +98,16 @@ export class WebGpuContext {
    */
   preferWorkgroupKernels: boolean;
 
-  private constructor(readonly device: GpuDevice, readonly adapterDescription: string, readonly isFallback: boolean, timeoutMs: number) {
+  /**
+   * The entry point and adapter the device came from, held for the context's life: in Node the
+   * `webgpu` package's GPU object owns Dawn's instance, and when it is garbage-collected the
+   * instance's threads go while the device still runs work (seen as a hang in
+   * onSubmittedWorkDone or a crash in a mutex with SwiftShader).
+   */
+  private readonly owners: [GpuLike, GpuAdapter];
+
+  private constructor(readonly device: GpuDevice, readonly adapterDescription: string, readonly isFallback: boolean, timeoutMs: number, owners: [GpuLike, GpuAdapter]) {
+    this.owners = owners;
     this.preferWorkgroupKernels = !isFallback;
     /** the bound on readbacks and queue drains */
     this.timeoutMs = timeoutMs;
@@ -140,7 +149,7 @@ export class WebGpuContext {
     const info = adapter.info ?? {};
     const fallback = /swiftshader|llvmpipe|lavapipe|warp|cpu/i.test(`${info.architecture} ${info.description} ${info.vendor}`);
     const soft = fallback || !!opts.forceFallbackAdapter;
-    return new WebGpuContext(device, describe(adapter), soft, opts.waitTimeoutMs ?? (soft ? 600000 : 60000));
+    return new WebGpuContext(device, describe(adapter), soft, opts.waitTimeoutMs ?? (soft ? 600000 : 60000), [gpu, adapter]);
   }
 
   /** `create`, or null with a one-line note saying why (for callers that fall back). */

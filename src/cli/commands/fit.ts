@@ -14,6 +14,9 @@ import type { RowSource } from '../../io/rows.js';
 import { defaultSampleRows, fingerprintRows, readRowsAt, sampleRows, transformedRows } from '../../dictionary/stream.js';
 import { trainSAE } from '../../dictionary/trainer.js';
 import { trainerBudget, trainerProgressBar } from './fit-budget.js';
+import { webgpuFitPlan } from './fit-webgpu.js';
+import { fitTopKWebGpu } from '../../dictionary/sae/webgpu-fit.js';
+import type { TopKSAE } from '../../dictionary/sae/topk.js';
 import { DEFAULT_L0, DEFAULT_L1, SAE_METHOD_KINDS, saeKindOf } from '../../dictionary/sae/config.js';
 import { parseWidths } from '../../dictionary/sae/widths-arg.js';
 import { fitTranscoder } from './fit-transcoder.js';
@@ -304,28 +307,41 @@ export const fitCommand: Command = {
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
         const progress = trainerProgressBar(ctx, `fit ${method}`, auto);
-        const res = await trainSAE(sae, Xt, {
-          seed: o.seed,
-          signal: ctx.signal,
-          checkpointDir: out,
-          checkpointEvery: o['checkpoint-every'] ?? 0,
-          resume: !!o.resume,
-          // a resume must match these too (beside the trainer's own): the input file before whitening, the whitening
-          settings: { data: fingerprintRows(src), whiten: o.whiten ?? null, 'whiten-eps': o['whiten-eps'] ?? null },
-          finalCheckpoint: false,
-          watchConvergence: true,
-          onProgress: progress.onProgress,
-        });
-        progress.finish();
-        if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
-        const w = sae.getWeights();
-        // a Matryoshka SAE infers as BatchTopK (one threshold): saved as JumpReLU, as SAELens does
-        spec = { kind: saeKind === 'matryoshka' ? 'jumprelu' : saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config, ...(saeKind === 'matryoshka' ? { architecture: 'matryoshka_batchtopk' } : {}) } };
-        if (saeKind === 'topk' || saeKind === 'batchtopk' || saeKind === 'mp') spec.k = sae.config.k;
-        trained = sae;
-        summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction, converged: res.converged ?? null, budget: auto ? 'auto' : 'fixed' };
-        if (res.heldOutFvu !== undefined) summary[auto ? 'heldOutFvu' : 'watchedFvu'] = res.heldOutFvu;
-        if (res.convergence?.note) summary.convergenceNote = res.convergence.note;
+        const gpu = webgpuFitPlan(o, saeKind, streaming, auto);
+        if (gpu.note) ctx.note(gpu.note);
+        if (gpu.context && Xt instanceof Matrix) {
+          ctx.note(`fit ${method}: training on the GPU (${gpu.context.adapterDescription}${gpu.context.isFallback ? ', a software adapter: slow, for checking' : ''})`);
+          const r = await fitTopKWebGpu(sae as TopKSAE, Xt, { context: gpu.context, seed: o.seed, signal: ctx.signal, onProgress: progress.onProgress });
+          progress.finish();
+          const w = sae.getWeights();
+          const where = { backend: 'webgpu', adapter: gpu.context.adapterDescription };
+          spec = { kind: 'topk', k: sae.config.k, weights: w, training: { ...r, ...where, seed: o.seed, config: sae.config } };
+          trained = sae;
+          summary = { steps: r.steps, trainLoss: r.loss, trainL0: null, deadFraction: r.deadFraction, converged: null, budget: 'fixed', ...where };
+        } else {
+          const res = await trainSAE(sae, Xt, {
+            seed: o.seed,
+            signal: ctx.signal,
+            checkpointDir: out,
+            checkpointEvery: o['checkpoint-every'] ?? 0,
+            resume: !!o.resume,
+            // a resume must match these too (beside the trainer's own): the input file before whitening, the whitening
+            settings: { data: fingerprintRows(src), whiten: o.whiten ?? null, 'whiten-eps': o['whiten-eps'] ?? null },
+            finalCheckpoint: false,
+            watchConvergence: true,
+            onProgress: progress.onProgress,
+          });
+          progress.finish();
+          if (res.resumedFrom !== null) ctx.note(`fit: resumed from step ${res.resumedFrom}`);
+          const w = sae.getWeights();
+          // a Matryoshka SAE infers as BatchTopK (one threshold): saved as JumpReLU, as SAELens does
+          spec = { kind: saeKind === 'matryoshka' ? 'jumprelu' : saeKind, weights: w, training: { ...res, seed: o.seed, config: sae.config, ...(saeKind === 'matryoshka' ? { architecture: 'matryoshka_batchtopk' } : {}) } };
+          if (saeKind === 'topk' || saeKind === 'batchtopk' || saeKind === 'mp') spec.k = sae.config.k;
+          trained = sae;
+          summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction, converged: res.converged ?? null, budget: auto ? 'auto' : 'fixed' };
+          if (res.heldOutFvu !== undefined) summary[auto ? 'heldOutFvu' : 'watchedFvu'] = res.heldOutFvu;
+          if (res.convergence?.note) summary.convergenceNote = res.convergence.note;
+        }
       } else {
         const lambda = o.l1 ?? 0.1;
         const nonneg = !!o.nonneg;
