@@ -66,6 +66,16 @@ test('matching-pursuit SAE: backward through the k greedy steps matches finite d
     const { sae, X } = setup('mp', { k: 3 }, seed);
     // MP has no encoder parameters: W_dec and b_dec only
     assert.equal(check(sae, X), DIM * ATOMS + DIM);
+    // two rows: the correlations are recomputed per step instead of updated through the Gram matrix
+    const two = setup('mp', { k: 3 }, seed, ATOMS, 2);
+    assert.equal(check(two.sae, two.X), DIM * ATOMS + DIM);
+  }
+  // both ways give the same codes: all rows at once (Gram updates) against one row at a time
+  const { sae, X } = setup('mp', { k: 3 }, 8);
+  const all = sae.encode(X);
+  for (let i = 0; i < X.rows; i++) {
+    const one = sae.encode(X.takeRows([i]));
+    for (let a = 0; a < ATOMS; a++) assert.ok(Math.abs(one.data[a] - all.data[i * ATOMS + a]) < 1e-5, `row ${i} atom ${a}`);
   }
 });
 

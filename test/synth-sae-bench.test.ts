@@ -5,10 +5,37 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
-import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, normInv, zipfProbabilities } from '../src/worlds/synth-sae-bench.js';
+import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, normInv, orthogonalityGradient, zipfProbabilities } from '../src/worlds/synth-sae-bench.js';
+import { Matrix } from '../src/core/matrix.js';
 import { assertThrowsCode } from './helpers.js';
 
 const tiny = { ...SYNTH_SAE_BENCH_PRESETS.small, features: 120, dim: 24, roots: 3, branching: 3, depth: 2, orthoSteps: 5, corrRank: 4 };
+
+test('orthogonalisation gradient: C·D with C = D·Dᵀ off its diagonal, by definition in float64, both ways it is computed (rows > and <= columns)', () => {
+  for (const [G, d] of [[300, 17], [40, 40], [9, 33]]) {
+    const D = new Matrix(G, d);
+    new Rng(G).fillNormal(D.data);
+    for (let i = 0; i < G; i++) {
+      let nn = 0;
+      for (let j = 0; j < d; j++) nn += D.data[i * d + j] ** 2;
+      for (let j = 0; j < d; j++) D.data[i * d + j] /= Math.sqrt(nn) * (i % 3 === 0 ? 2 : 1); // some rows not unit norm
+    }
+    const got = orthogonalityGradient(D);
+    let worst = 0, scale = 0;
+    for (let i = 0; i < G; i++) for (let q = 0; q < d; q++) {
+      let s = 0;
+      for (let j = 0; j < G; j++) {
+        if (j === i) continue;
+        let c = 0;
+        for (let t = 0; t < d; t++) c += D.data[i * d + t] * D.data[j * d + t];
+        s += c * D.data[j * d + q];
+      }
+      worst = Math.max(worst, Math.abs(got.data[i * d + q] - s));
+      scale = Math.max(scale, Math.abs(s));
+    }
+    assert.ok(worst <= 1e-5 * scale, `[${G} x ${d}]: max error ${worst} (largest entry ${scale})`);
+  }
+});
 
 test('synth-sae-bench world: Zipf probabilities, inverse normal CDF, hierarchy rules, firing rates', () => {
   const p = zipfProbabilities(100, 0.5, 5e-4, 0.4);
@@ -46,6 +73,9 @@ test('synth-sae-bench world: Zipf probabilities, inverse normal CDF, hierarchy r
     err = Math.max(err, Math.abs(s - X.data[j]));
   }
   assert.ok(err < 1e-4);
+  // sampleX: the same rows as sample() from the same generator, made in chunks that reuse one buffer
+  const Xc = w.sampleX(3000, new Rng(5), 7);
+  assert.deepEqual(Array.from(Xc.data), Array.from(X.data));
   assertThrowsCode(() => new SynthSAEBenchWorld({ ...tiny, features: 20 }, 0), 'E_ARG', /needs 3 x 13 = 39 features, but there are only 20/);
 });
 

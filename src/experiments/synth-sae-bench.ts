@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { checkAborted } from '../core/validate.js';
+import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { saeKindOf, type SAEConfig } from '../dictionary/sae/config.js';
@@ -71,11 +72,11 @@ export function ssbCells(seeds: number[], methods: string[]): Cell[] {
 
 export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal): Promise<Record<string, number>> {
   checkAborted(signal);
-  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: ReturnType<SynthSAEBenchWorld['sample']>; val: ReturnType<SynthSAEBenchWorld['sample']> } | undefined;
+  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']> } | undefined;
   if (!st) {
     const world = new SynthSAEBenchWorld(s.world, config.seed);
     const rng = new Rng(config.seed).fork('samples');
-    st = { world, train: world.sample(s.trainRows, rng.fork('train')), val: world.sample(s.evalRows, rng.fork('val')) };
+    st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val: world.sample(s.evalRows, rng.fork('val')) };
     cache.set('world', st);
   }
   const kind = saeKindOf(method)!;

@@ -3,8 +3,17 @@ import { Matrix } from '../../core/matrix.js';
 import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
-/** Use the Gram matrix D D^T for the greedy updates up to this many atoms (atoms^2 floats). */
-const GRAM_MAX_ATOMS = 2048;
+/** The Gram matrix D D^T is kept for at most this many atoms (atoms² floats: 256 MiB at 8192). */
+const GRAM_MAX_ATOMS = 8192;
+
+/**
+ * Whether the pursuit on n rows updates its correlations through the Gram matrix (one
+ * atoms × atoms × dim product per call, then atoms flops per row and step) rather than
+ * recomputing them (one n × atoms × dim product per step after the first).
+ */
+function useGram(atoms: number, n: number, k: number): boolean {
+  return atoms <= GRAM_MAX_ATOMS && atoms < (k - 1) * n;
+}
 
 /**
  * Matching-pursuit SAE (Costa et al. 2025): the encoder is k greedy steps of matching pursuit
@@ -42,7 +51,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     this.val = new Float32Array(n * k);
     this.corr = new Matrix(n, A);
     this.resid = new Matrix(n, d);
-    if (A <= GRAM_MAX_ATOMS && this.gram.rows !== A) this.gram = new Matrix(A, A);
+    if (useGram(A, n, k) && this.gram.rows !== A) this.gram = new Matrix(A, A);
     this.tmpR = new Float64Array(d);
     this.tmpU = new Float64Array(d);
     this.tmpG = new Float64Array(d);
@@ -102,7 +111,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     const r = this.resid;
     r.data.set(xb.data);
     b.addRowVector(r.data, n, d, this.bdec, -1);
-    const gram = this.atoms <= GRAM_MAX_ATOMS ? this.gram : null;
+    const gram = useGram(this.atoms, n, k) ? this.gram : null;
     this.pursue(r, this.corr, this.idx, this.val, gram);
     b.gatherDecode(this.idx, this.val, n, k, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
@@ -145,7 +154,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     const r = x.clone();
     backend().addRowVector(r.data, n, this.dim, this.bdec, -1);
     const idx = new Int32Array(n * k), val = new Float32Array(n * k);
-    const gram = A <= GRAM_MAX_ATOMS ? new Matrix(A, A) : null;
+    const gram = useGram(A, n, k) ? new Matrix(A, A) : null;
     this.pursue(r, new Matrix(n, A), idx, val, gram);
     out.data.fill(0);
     for (let i = 0; i < n; i++) {
