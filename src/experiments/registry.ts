@@ -166,9 +166,9 @@ export const EXPERIMENTS: ReproExperiment[] = [
   },
   {
     name: 'synth-sae-bench',
-    options: [],
+    options: ['steps'],
     methods: SSB_METHODS,
-    run: (_o, a) => runSynthSAEBenchRepro(a),
+    run: (o, a) => runSynthSAEBenchRepro({ ...a, settings: o.steps !== undefined ? { steps: o.steps as number } : undefined }),
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],
