@@ -141,3 +141,25 @@ test('repro synth-sae-bench (tiny settings): one line per method, report with th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('synth-sae-bench cell: checkpoints in its folder while it trains; a cell stopped midway resumes there and ends with the metrics of an unbroken run', async () => {
+  const { runSsbCell, SSB_PRESETS } = await import('../src/experiments/synth-sae-bench.js');
+  const settings = { ...SSB_PRESETS.quick.settings, world: tiny, trainRows: 1500, evalRows: 600, atoms: 32, k: 4, steps: 400, batch: 64 };
+  const dir = mkdtempSync(join(tmpdir(), 'ssb-ck-'));
+  try {
+    const whole = await runSsbCell({ seed: 2 }, 'topk-sae', settings);
+    const notes: string[] = [];
+    const run = { priorSeconds: 0, checkpointDir: join(dir, 'ck'), checkpointSeconds: 1e-6, note: (m: string) => notes.push(m) };
+    const stop = new AbortController();
+    const poll = setInterval(() => { if (existsSync(join(dir, 'ck', 'checkpoint.safetensors'))) stop.abort(); }, 1);
+    await assert.rejects(runSsbCell({ seed: 2 }, 'topk-sae', settings, new Map(), stop.signal, run));
+    clearInterval(poll);
+    assert.ok(existsSync(join(dir, 'ck', 'checkpoint.safetensors')), 'a checkpoint was written before the stop');
+    assert.ok(notes.some((n) => /building the world/.test(n)), notes.join('\n'));
+    const resumed = await runSsbCell({ seed: 2 }, 'topk-sae', settings, new Map(), undefined, run);
+    assert.ok(notes.some((n) => /resumed from its checkpoint at step \d+ of 400/.test(n)), notes.join('\n'));
+    for (const m of ['f1', 'mcc_dec', 'ev', 'l0']) assert.equal(resumed[m], whole[m], m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

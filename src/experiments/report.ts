@@ -172,3 +172,11 @@ export function metricPlot(rows: SummaryRow[], o: MetricPlotOptions): string {
   });
   return linePlot({ series, title: o.title, xLabel: o.xLabel ?? o.xKey, yLabel: o.yLabel ?? o.metric, logX: o.logX, yMin: o.yMin, yMax: o.yMax });
 }
+
+/** A duration for progress notes: m:ss, or h:mm:ss from an hour; '?' when unknown. */
+export function clock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const mm = String(Math.floor(s / 60) % 60).padStart(2, '0'), ss = String(s % 60).padStart(2, '0');
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${Math.floor(s / 60)}:${ss}`;
+}

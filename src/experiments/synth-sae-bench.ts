@@ -8,8 +8,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { groundTruthMetrics, syntheticAbsorption } from '../metrics/ground-truth.js';
 import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, type SynthSAEBenchConfig } from '../worlds/synth-sae-bench.js';
 import { escapeXml } from './svg.js';
-import type { Cell, ResultLine, SweepProgress } from './runner.js';
-import { aggregate, formatMeanStd, markdownTable } from './report.js';
+import type { Cell, CellRun, ResultLine, SweepProgress } from './runner.js';
+import type { TrainProgress } from '../dictionary/trainer.js';
+import { aggregate, clock, formatMeanStd, markdownTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
 
 /**
@@ -70,14 +71,29 @@ export function ssbCells(seeds: number[], methods: string[]): Cell[] {
   return cells;
 }
 
-export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal): Promise<Record<string, number>> {
+/** A cell's checkpoint folder (under DIR/checkpoints): one per seed and method. */
+export function ssbCheckpointFolder(config: Config, method: string): string {
+  return `seed-${config.seed}-${method}`;
+}
+
+/**
+ * One method on one seed's world. With `run` (the sweep's runner): notes while the world is
+ * built and every minute of training, and checkpoints in run.checkpointDir every
+ * run.checkpointSeconds (60 s by default) that a rerun resumes from (the same settings: the
+ * trainer refuses others).
+ */
+export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal, run?: CellRun): Promise<Record<string, number>> {
   checkAborted(signal);
+  const note = run?.note;
   let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']> } | undefined;
   if (!st) {
+    const w0 = performance.now();
+    note?.(`seed ${config.seed}: building the world (${s.world.features} features in ${s.world.dim} dimensions) and ${s.trainRows} training + ${s.evalRows} evaluation rows`);
     const world = new SynthSAEBenchWorld(s.world, config.seed);
     const rng = new Rng(config.seed).fork('samples');
     st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val: world.sample(s.evalRows, rng.fork('val')) };
     cache.set('world', st);
+    note?.(`seed ${config.seed}: world and rows ready in ${((performance.now() - w0) / 1000).toFixed(0)} s`);
   }
   const kind = saeKindOf(method)!;
   const cfg: SAEConfig = { atoms: s.atoms, steps: s.steps, batch: s.batch, lr: s.lr };
@@ -86,7 +102,15 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   else cfg.k = s.k;
   const sae = createSAE(kind, cfg);
   const t0 = performance.now();
-  await sae.fit(st.train.X, { seed: `${config.seed}:${method}`, signal });
+  const ck = run?.checkpointDir ? { checkpointDir: run.checkpointDir, checkpointSeconds: run.checkpointSeconds ?? 60, resume: true } : {};
+  const onProgress = note
+    ? (p: TrainProgress) => {
+        if (p.step < p.totalSteps) note(`${method} seed=${config.seed}: step ${p.step}/${p.totalSteps}, FVU ${p.fvu.toFixed(3)}, L0 ${p.l0.toFixed(1)}, ETA ${clock(p.etaSeconds)}`);
+      }
+    : undefined;
+  const fit = await sae.fit(st.train.X, { seed: `${config.seed}:${method}`, signal, ...ck, ...(onProgress ? { onProgress, progressIntervalMs: 60_000 } : {}) });
+  if (fit.resumedFrom !== null) note?.(`${method} seed=${config.seed}: resumed from its checkpoint at step ${fit.resumedFrom} of ${fit.steps}`);
+  if (run) run.priorSeconds += fit.resumedSeconds;
   const seconds = (performance.now() - t0) / 1000;
   const X = st.val.X, f = sae.encode(X), Xhat = sae.decode(f), Wdec = sae.getWeights().W_dec;
   const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt: st.world.D, Agt: st.val.A });
@@ -100,6 +124,7 @@ export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' |
     presets: SSB_PRESETS,
     cells: (preset) => ssbCells(o.seeds?.length ? o.seeds : preset.seeds, o.methods?.length ? o.methods : [...SSB_METHODS]),
     runCell: runSsbCell,
+    checkpointFolder: ssbCheckpointFolder,
     writeReport: writeSsbReport,
   }, { ...o, overrides: o.settings });
 }

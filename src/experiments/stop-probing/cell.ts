@@ -11,6 +11,7 @@ import { dictionaryRecovery } from '../../metrics/dictionary.js';
 import { ridgeProbe, logisticProbe } from '../../metrics/probes.js';
 import { bestUnitAuc } from '../../metrics/auc.js';
 import type { CellRun } from '../runner.js';
+import { clock } from '../report.js';
 import { configSlug, stopProbingCheckpointFolder } from './checkpoints.js';
 import { methodKind, type StopProbingConfig } from './methods.js';
 import type { StopProbingSettings } from './settings.js';
@@ -91,13 +92,6 @@ export interface StopProbingCellOptions {
   progressSeconds?: number;
 }
 
-/** m:ss or h:mm:ss */
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  const mm = String(Math.floor(s / 60) % 60).padStart(2, '0'), ss = String(s % 60).padStart(2, '0');
-  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${Math.floor(s / 60)}:${ss}`;
-}
 
 /** DL-FISTA progress as a note at most every `everyMs`: outer step, relative change of D, L0, time per step. */
 function dlProgressNotes(config: StopProbingConfig, settings: StopProbingSettings, note: (m: string) => void, everyMs: number): (p: DictionaryProgress) => void {
