@@ -155,7 +155,7 @@ export const reproCommand: Command = {
     { name: 'rates', type: 'list', help: 'slowvae: data transition rates (default quick 1; full 1,3,10; -1 = U(1, 10) per pair)', metavar: 'R[,R..]' },
     { name: 'deltas', type: 'list', help: 'rich-lazy: δ values of the two-layer grid (default: 5 (quick) or 9 (full) in [-1, 1])', metavar: 'D[,D..]' },
     { name: 'taus', type: 'list', help: 'rich-lazy: initial scales τ of the two-layer grid (default: logspace(-1, 0.3))', metavar: 'T[,T..]' },
-    { name: 'checkpoint-seconds', type: 'number', help: 'stop-probing: seconds of training between a learning cell\'s checkpoints in DIR/checkpoints (default 60)', metavar: 'S' },
+    { name: 'checkpoint-seconds', type: 'number', help: 'stop-probing, synth-sae-bench: seconds of training between a learning cell\'s checkpoints in DIR/checkpoints (default 60)', metavar: 'S' },
     { name: 'out', type: 'string', help: 'output folder (default: runs/stop-probing-<preset>)', metavar: 'DIR' },
     { name: 'json', type: 'boolean', help: 'print the summary as one JSON object instead of a table' },
     { name: 'queue', type: 'string', metavar: 'URL', help: 'run the cells as jobs on this Redis queue (redis://[:password@]host:port[/db], rediss:// for TLS) for `sparsecode worker`s anywhere' },
