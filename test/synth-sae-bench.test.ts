@@ -163,3 +163,41 @@ test('synth-sae-bench cell: checkpoints in its folder while it trains; a cell st
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('synth-sae-bench world as SAELens builds it: trees on the first features breadth-first, children compensated to fire at their base rate, children scaled by their parent', () => {
+  const cfg = { ...tiny, corrScale: 0 };
+  const w = new SynthSAEBenchWorld(cfg, 4);
+  // roots 0..2, their children 3..11 (3 each, in order), grandchildren 12..38
+  assert.deepEqual([0, 1, 2].map((r) => w.children[r]), [[3, 4, 5], [6, 7, 8], [9, 10, 11]]);
+  assert.deepEqual(w.children[3], [12, 13, 14]);
+  assert.equal(w.parent[38], 11);
+  assert.equal(w.parent[39], -1);
+  const n = 40000;
+  const { A } = w.sample(n, new Rng(6));
+  const G = cfg.features;
+  const rate = (f: number) => { let on = 0; for (let t = 0; t < n; t++) if (A.data[t * G + f] > 0) on++; return on / n; };
+  // compensated: a child's marginal rate is about its base probability (SAELens: "approximately")
+  for (const f of [3, 7, 11, 12, 20, 38]) {
+    const r = rate(f), p = w.p[f];
+    assert.ok(Math.abs(r - p) < 0.25 * p + 0.01, `feature ${f}: fires ${r.toFixed(4)}, base p ${p.toFixed(4)}`);
+  }
+  // without compensation the same children fire far less
+  const plain = new SynthSAEBenchWorld({ ...cfg, compensate: false }, 4).sample(n, new Rng(6)).A;
+  let on = 0;
+  for (let t = 0; t < n; t++) if (plain.data[t * G + 12] > 0) on++;
+  assert.ok(on / n < 0.5 * w.p[12], `uncompensated grandchild 12 fires ${on / n} vs base ${w.p[12]}`);
+  // scaled: given both fire, a child's activation follows its parent's (independent draws otherwise)
+  const corr = (M: typeof A, c: number, par: number) => {
+    const xs: number[] = [], ys: number[] = [];
+    for (let t = 0; t < n; t++) if (M.data[t * G + c] > 0) { xs.push(M.data[t * G + par]); ys.push(M.data[t * G + c]); }
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length, my = ys.reduce((a, b) => a + b, 0) / ys.length;
+    let sxy = 0, sxx = 0, syy = 0;
+    for (let i = 0; i < xs.length; i++) { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) ** 2; syy += (ys[i] - my) ** 2; }
+    return sxy / Math.sqrt(sxx * syy);
+  };
+  const unscaled = new SynthSAEBenchWorld({ ...cfg, scaleChildren: false }, 4).sample(n, new Rng(6)).A;
+  const parentWithSpread = [0, 1, 2].find((r) => w.magStd[r] > 0.3)!;
+  const child = w.children[parentWithSpread][0];
+  assert.ok(corr(A, child, parentWithSpread) > 0.3, `scaled: corr ${corr(A, child, parentWithSpread)}`);
+  assert.ok(Math.abs(corr(unscaled, child, parentWithSpread)) < 0.1, `unscaled: corr ${corr(unscaled, child, parentWithSpread)}`);
+});

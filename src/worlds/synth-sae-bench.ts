@@ -31,11 +31,19 @@ export interface SynthSAEBenchConfig {
   stdMean: number;
   stdStd: number;
   bias: number;
+  /**
+   * SAELens `compensate_probabilities` [true]: a child is drawn with probability
+   * p_child / p_parent × (1 + Σ p_siblings / p_parent) (at most 1), so that after its parent's
+   * gate and the mutual exclusion it fires about p_child of the time
+   */
+  compensate?: boolean;
+  /** SAELens `scale_children_by_parent` [true]: a child's activation is multiplied by parent / parent's mean magnitude */
+  scaleChildren?: boolean;
 }
 
 export const SYNTH_SAE_BENCH_PRESETS: Record<'16k' | 'small', SynthSAEBenchConfig> = {
-  '16k': { features: 16384, dim: 768, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 128, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5 },
-  small: { features: 1024, dim: 128, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 8, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5 },
+  '16k': { features: 16384, dim: 768, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 128, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5, compensate: true, scaleChildren: true },
+  small: { features: 1024, dim: 128, zipfExponent: 0.5, pMax: 0.4, pMin: 5e-4, roots: 8, branching: 4, depth: 3, corrRank: 25, corrScale: 0.1, orthoSteps: 100, orthoLr: 3e-4, magMeanFirst: 5, magMeanLast: 4, stdMean: 0.5, stdStd: 0.5, bias: 0.5, compensate: true, scaleChildren: true },
 };
 
 /** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
@@ -109,7 +117,6 @@ export class SynthSAEBenchWorld {
     const c = config, G = c.features, d = c.dim;
     const rng = new Rng(seed);
     this.p = zipfProbabilities(G, c.zipfExponent, c.pMin, c.pMax);
-    this.zThr = Float64Array.from(this.p, normInv);
     this.magMean = new Float64Array(G);
     this.magStd = new Float64Array(G);
     const mr = rng.fork('magnitudes');
@@ -117,24 +124,35 @@ export class SynthSAEBenchWorld {
       this.magMean[i] = G === 1 ? c.magMeanFirst : c.magMeanFirst + ((c.magMeanLast - c.magMeanFirst) * i) / (G - 1);
       this.magStd[i] = Math.abs(c.stdMean + c.stdStd * mr.normal());
     }
-    // hierarchy: the tree nodes get a seeded random subset of features, assigned top-down in
-    // increasing index order (a parent is more frequent than its children)
+    // hierarchy, as SAELens builds it: the trees take the first (most frequent) features,
+    // breadth-first: the roots are features 0 .. roots−1, their children the next ones, and so on
     this.parent = new Int32Array(G).fill(-1);
     this.children = Array.from({ length: G }, () => []);
-    const per = treeSize(c.branching, c.depth);
-    const used = Array.from(rng.fork('hierarchy').choice(G, c.roots * per)).sort((a, b) => a - b);
     let next = 0;
     const levels: number[][] = [];
     let level: number[] = [];
-    for (let r = 0; r < c.roots; r++) level.push(used[next++]);
+    for (let r = 0; r < c.roots; r++) level.push(next++);
     levels.push(level);
     for (let k = 1; k <= c.depth; k++) {
       const nl: number[] = [];
-      for (const par of level) for (let b = 0; b < c.branching; b++) { const ch = used[next++]; this.parent[ch] = par; this.children[par].push(ch); nl.push(ch); }
+      for (const par of level) for (let b = 0; b < c.branching; b++) { const ch = next++; this.parent[ch] = par; this.children[par].push(ch); nl.push(ch); }
       levels.push(nl);
       level = nl;
     }
     this.topDown = levels.flat();
+    // the copula thresholds: the base probabilities, children's compensated for the gate and the exclusion
+    const q = Float64Array.from(this.p);
+    if (c.compensate !== false) {
+      for (const f of this.topDown) {
+        const par = this.parent[f];
+        if (par < 0) continue;
+        const sib = this.children[par];
+        let others = 0;
+        if (sib.length >= 2) for (const h of sib) if (h !== f) others += this.p[h];
+        q[f] = Math.min(1, (this.p[f] / this.p[par]) * (1 + others / this.p[par]));
+      }
+    }
+    this.zThr = Float64Array.from(q, normInv);
     // low-rank correlation factor, rows scaled to norm 1
     const R = c.corrRank;
     this.factor = new Float64Array(G * R);
@@ -241,10 +259,12 @@ export class SynthSAEBenchWorld {
       z = s * z + rest * rng.normal();
       if (z < this.zThr[i]) a[o + i] = Math.max(0, this.magMean[i] + this.magStd[i] * rng.normal());
     }
-    // hierarchy, top-down: a child is off while its parent is off; of the active children one is kept
+    // hierarchy, top-down: a child is off while its parent is off, else scaled by parent / parent's
+    // mean magnitude (scaleChildren); of the active children of a node one, drawn uniformly, is kept
+    const scale = c.scaleChildren !== false;
     for (const f of this.topDown) {
       const par = this.parent[f];
-      if (par >= 0 && !(a[o + par] > 0)) a[o + f] = 0;
+      if (par >= 0) a[o + f] = a[o + par] > 0 ? (scale ? a[o + f] * (a[o + par] / this.magMean[par]) : a[o + f]) : 0;
       const ch = this.children[f];
       if (ch.length === 0) continue;
       let on = 0;
