@@ -23,7 +23,7 @@ const ACCEPTS: Record<string, string[]> = {
   'federated-factory': ['clients', 'generator'],
   interpretability: ['ratios', 'worlds'],
   'causal-rungs': [],
-  'synth-sae-bench': [],
+  'synth-sae-bench': ['steps'],
   lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
   restrav: [],
   phyip: [],

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fail } from '../core/errors.js';
 import { checkAborted } from '../core/validate.js';
 import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
@@ -126,6 +127,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
 }
 
 export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' | 'full'; seeds?: number[]; methods?: string[]; signal?: AbortSignal; onProgress?: (p: SweepProgress) => void; onNote?: (m: string) => void; executor?: ExperimentExecutor; settings?: Partial<SsbSettings> }): Promise<ExperimentRun<SsbSettings>> {
+  for (const s of o.seeds ?? []) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
   return runExperiment({
     name: 'synth-sae-bench',
     presets: SSB_PRESETS,
