@@ -16,7 +16,7 @@ import { semiMatching, softMatching } from '../alignment/matching.js';
 import {
   kSparseLatentCovariance, predictedLinearCKA, predictedRegressionR2, randomProjectionCKA, randomProjectionR2,
 } from '../alignment/superposition.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 import { aggregate, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 
@@ -413,7 +413,7 @@ export async function runAlignmentSuperposition(o: AlignmentSuperpositionOptions
     cells: (preset) => {
       const configs = alignmentSuperpositionGrid(o);
       const seeds = o.seeds?.length ? o.seeds : preset.seeds;
-      for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+      checkSeeds(seeds);
       return alignmentSuperpositionCells(configs, seeds, o.methods?.length ? o.methods : [...ALIGNMENT_SUPERPOSITION_METHODS]);
     },
     runCell: runAlignmentSuperpositionCell,

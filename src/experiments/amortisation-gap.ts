@@ -11,7 +11,7 @@ import { MlpEncoder, mlpEncoderFlops, mlpTrainingFlopsPerStep } from '../diction
 import { mcc } from '../metrics/mcc.js';
 import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { amortisationGap, fistaFlopsPerSample, lassoLambdaOf } from '../metrics/amortisation.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, meanStd, type SummaryRow } from './report.js';
 import { linePlot, type PlotSeries } from './svg.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
@@ -140,7 +140,7 @@ export function isAmortisationMethod(s: string): s is AmortisationMethod {
 export function amortisationCells(settings: readonly string[], seeds: number[], methods: string[]): Cell[] {
   for (const m of methods) if (!isAmortisationMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${AMORTISATION_METHODS.join(', ')}`);
   for (const s of settings) if (!(AMORTISATION_SETTINGS as readonly string[]).includes(s)) fail('E_USAGE', `unknown setting "${s}"; choose known or learned`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   const ordered = AMORTISATION_METHODS.filter((m) => methods.includes(m));
   const cells: Cell[] = [];
   for (const setting of settings) {

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { SCM_REGIMES, SCM_VARIABLES, ScmWorld, latentColumn, scmTarget, type ScmIntervention, type ScmNoise, type ScmRegime, type ScmVariable } from '../worlds/scm.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { checkClaims, type ClaimRecord } from '../metrics/claims.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable } from './report.js';
 import { linePlot } from './svg.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
@@ -126,7 +126,7 @@ export const CAUSAL_RUNGS_PRESETS: Record<'quick' | 'full', { settings: CausalRu
 };
 
 export function causalRungsCells(seeds: number[], methods: string[]): Cell[] {
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   for (const m of methods) if (!(RUNG_METHODS as readonly string[]).includes(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${RUNG_METHODS.join(', ')}`);
   const ordered = RUNG_METHODS.filter((m) => methods.includes(m));
   if (!ordered.length) fail('E_USAGE', `no methods to run; name at least one of ${RUNG_METHODS.join(', ')}`);

@@ -16,7 +16,7 @@ import { VmfClusterWorld, vmfDrawInto, woodConstants } from '../worlds/vmf.js';
 import { LeakyMixing } from '../worlds/leaky-mixing.js';
 import { LinearCEHead } from '../objectives/diet.js';
 import { linearR2Split } from '../metrics/r2-split.js';
-import type { Cell, ResultLine, SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 import { linePlot, PALETTE } from './svg.js';
@@ -121,7 +121,7 @@ export function isCrossEntropyMethod(s: string): s is CrossEntropyMethod {
 
 export function crossEntropyCells(o: { indices: number[]; seeds: number[]; methods: string[]; clusters: number }): Cell[] {
   for (const m of o.methods) if (!isCrossEntropyMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${CROSS_ENTROPY_METHODS.join(', ')}`);
-  for (const s of o.seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(o.seeds);
   for (const i of o.indices) {
     if (!Number.isInteger(i) || i < 1) fail('E_USAGE', `--indices must be positive integers, got ${i}`);
     if (o.clusters > i) fail('E_USAGE', `clusters (${o.clusters}) > indices (${i}): every cluster needs at least one index; use --indices >= ${o.clusters}`);

@@ -6,7 +6,7 @@ import {
   bytesByClient, clientModules, evaluate, fedAvg, flatParams, serverTrain, trainCentralised, unlearnClient,
   type ClassifierSettings, type FedAvgSettings,
 } from '../federated/learn.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun, type ExperimentExecutor } from './experiment.js';
 
@@ -80,7 +80,7 @@ export const FF_PRESETS: Record<'quick' | 'full' | 'tiny', { settings: Federated
 export function federatedFactoryCells(clients: number[], seeds: number[], methods: string[]): Cell[] {
   for (const m of methods) if (!(FF_METHODS as readonly string[]).includes(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${FF_METHODS.join(', ')}`);
   for (const k of clients) if (!Number.isInteger(k) || k < 2 || k > 10) fail('E_USAGE', `--clients must be integers in 2..10 (the digits have 10 classes; each client holds whole classes), got ${k}`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   const ordered = FF_METHODS.filter((m) => methods.includes(m));
   const cells: Cell[] = [];
   for (const k of clients) {

@@ -9,7 +9,7 @@ import { createSAE, type SparseAutoencoder } from '../dictionary/sae/index.js';
 import { normalizeRows } from '../linalg/rows.js';
 import { regression } from '../alignment/regression.js';
 import { semiMatching, softMatching } from '../alignment/matching.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, markdownTable, metricPlot, pivotTable, summaryTable, formatMeanStd } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
@@ -125,7 +125,7 @@ export function isHaMethod(s: string): s is HiddenAlignmentMethod {
 export function hiddenAlignmentCells(hidden: number[], seeds: number[], methods: string[]): Cell[] {
   for (const m of methods) if (!isHaMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${HIDDEN_ALIGNMENT_METHODS.join(', ')}`);
   for (const h of hidden) if (!Number.isInteger(h) || h < 1) fail('E_USAGE', `--hidden values must be positive integers, got ${h}`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   const ordered = HIDDEN_ALIGNMENT_METHODS.filter((m) => methods.includes(m));
   const cells: Cell[] = [];
   for (const h of hidden) {

@@ -10,7 +10,7 @@ import { createSAE } from '../dictionary/sae/index.js';
 import { matmul } from '../backend/ops.js';
 import { cosineSimilarity, mis, type SimilarityModel } from '../metrics/interpretability.js';
 import { kmeansActivations, kmeansDirections } from '../metrics/kmeans.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
@@ -144,7 +144,7 @@ export function interpretabilityCells(
 ): Cell[] {
   for (const r of ratios) if (!Number.isInteger(r) || r < 1) fail('E_USAGE', `--ratios must be integers >= 1 (F = ratio · U), got ${r}`);
   for (const w of worlds) if (!(INTERPRETABILITY_WORLDS as readonly string[]).includes(w)) fail('E_USAGE', `unknown world "${w}"; choose ${INTERPRETABILITY_WORLDS.join(' or ')}`);
-  for (const sd of seeds) if (!Number.isInteger(sd) || sd < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${sd}`);
+  checkSeeds(seeds);
   for (const m of methods) if (!(INTERPRETABILITY_METHODS as readonly string[]).includes(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${INTERPRETABILITY_METHODS.join(', ')}`);
   const ordered = INTERPRETABILITY_METHODS.filter((m) => methods.includes(m));
   if (!ordered.length) fail('E_USAGE', `no methods to run; name at least one of ${INTERPRETABILITY_METHODS.join(', ')}`);

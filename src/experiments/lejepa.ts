@@ -10,7 +10,7 @@ import { MatchedEncoder } from '../worlds/matched-encoder.js';
 import { ViewObjective, OBJECTIVES, checkLambda, type ObjectiveName } from '../objectives/views.js';
 import { trainViews, embed, type ViewEncoder } from '../objectives/train.js';
 import { worldModelMetrics, gridMetrics } from '../metrics/world-model.js';
-import { configKey, latestByCell, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, latestByCell, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable, type SummaryRow } from './report.js';
 import { linePlot, PALETTE, type PlotSeries } from './svg.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
@@ -205,7 +205,7 @@ export interface LejepaCellsOptions {
 export function lejepaCells(preset: LejepaPreset, settings: LejepaSettings, o: LejepaCellsOptions): Cell[] {
   for (const e of o.experiments) if (!(LEJEPA_EXPERIMENTS as readonly string[]).includes(e)) fail('E_USAGE', `--experiment: unknown experiment "${e}"; choose from ${LEJEPA_EXPERIMENTS.join(', ')}`);
   for (const ob of o.objectives) if (!(OBJECTIVES as readonly string[]).includes(ob)) fail('E_USAGE', `--objectives: unknown objective "${ob}"; choose from ${OBJECTIVES.join(', ')}`);
-  for (const s of o.seeds ?? []) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(o.seeds);
   for (const n of o.latents ?? []) if (!Number.isInteger(n) || n < 2 || n % 2 !== 0) fail('E_USAGE', `--latents: the scaling experiment's coupling world needs even N >= 2, got ${n}`);
   if (o.latents?.length && !o.experiments.includes('scaling')) fail('E_USAGE', '--latents sets N of the scaling experiment; add --experiment scaling');
   for (const a of o.alphas ?? []) if (!(typeof a === 'number' && Number.isFinite(a) && a >= 0.05 && a <= 1000)) fail('E_USAGE', `--alphas: the generalised-normal shape must be a number in [0.05, 1000] (2 = Gaussian), got ${a}`);

@@ -11,7 +11,7 @@ import { lrSchedule } from '../optim/schedule.js';
 import { mape, powerLawFit } from '../metrics/regression-scores.js';
 import { spearman } from '../alignment/common.js';
 import { orbitWorld, type OrbitWorld } from '../worlds/orbits.js';
-import { type Cell, type CellRun, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, type CellRun, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
 import { scatterPlot } from './plots.js';
@@ -120,7 +120,7 @@ export function isPhyipMethod(m: string): m is PhyipMethod {
 
 export function phyipCells(seeds: number[], methods: string[]): Cell[] {
   for (const m of methods) if (!isPhyipMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${PHYIP_METHODS.join(', ')}`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   const cells: Cell[] = [];
   for (const seed of seeds) for (const method of PHYIP_METHODS.filter((m) => methods.includes(m))) cells.push({ config: { seed }, method });
   return cells;

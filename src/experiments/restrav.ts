@@ -7,7 +7,7 @@ import { auc } from '../metrics/auc.js';
 import { batchStraighteningFeatures, THETA_MEAN_INDEX } from '../metrics/curvature.js';
 import { trainStraighteningDetector } from '../metrics/straightening-detector.js';
 import { TRAJECTORY_PERTURBATIONS, trajectoryWorld } from '../worlds/trajectories.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot } from './report.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
 import { histogramPlot } from './plots.js';
@@ -71,7 +71,7 @@ export function isRestravMethod(m: string): m is RestravMethod {
 export function restravCells(strengths: number[], seeds: number[], methods: string[]): Cell[] {
   for (const m of methods) if (!isRestravMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${RESTRAV_METHODS.join(', ')}`);
   for (const s of strengths) if (!(s >= 0 && Number.isFinite(s))) fail('E_USAGE', `perturbation strengths must be finite and >= 0, got ${s}`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   const cells: Cell[] = [];
   for (const strength of strengths) {
     for (const seed of seeds) {

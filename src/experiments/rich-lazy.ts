@@ -9,7 +9,7 @@ import {
 import {
   activationHamming, kernelDistance, sphereSamples, symmetricStudent, teacherStudentData, trainTwoLayerGD, twoLayerForward, twoLayerMse, twoLayerNtk, type TwoLayerNet,
 } from '../worlds/teacher-student.js';
-import type { Cell, ResultLine, SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, summaryTable, type SummaryRow } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 import { linePlot, PALETTE } from './svg.js';
@@ -94,7 +94,7 @@ export function isRichLazyMethod(s: string): s is RichLazyMethod {
 
 export function richLazyCells(p: { deltas: number[]; taus: number[]; seeds: number[]; methods: string[] }): Cell[] {
   for (const m of p.methods) if (!isRichLazyMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${RICH_LAZY_METHODS.join(', ')}`);
-  for (const s of p.seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(p.seeds);
   for (const t of p.taus) if (!(Number.isFinite(t) && t > 0)) fail('E_USAGE', `τ values must be positive, got ${t}`);
   for (const d of p.deltas) if (!Number.isFinite(d)) fail('E_USAGE', `δ values must be finite numbers, got ${d}`);
   const cells: Cell[] = [];

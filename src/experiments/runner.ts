@@ -522,3 +522,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
     cancelled: !!result.cancelled, pending, detached: !!result.detached,
   };
 }
+
+/** `--seeds` of every experiment: non-negative integers (undefined: the preset's). */
+export function checkSeeds(seeds: readonly number[] | undefined): void {
+  for (const s of seeds ?? []) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+}

@@ -13,7 +13,7 @@ import { laplacePairs, uniformFactors, type FactorGrid } from '../worlds/laplace
 import { SPRITE_GRID, VectorWorld, renderSprites } from '../worlds/sprites.js';
 import { slowVaeTerms } from '../objectives/slowvae.js';
 import { spearmanMcc } from '../metrics/spearman-mcc.js';
-import type { Cell, ResultLine, SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, summaryTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
@@ -98,7 +98,7 @@ export function slowVaeCells(o: { worlds: string[]; rates: number[]; seeds: numb
   for (const m of o.methods) if (!isSlowVaeMethod(m)) fail('E_USAGE', `unknown method "${m}"; choose from ${SLOWVAE_METHODS.join(', ')}`);
   for (const w of o.worlds) if (!(SLOWVAE_WORLDS as readonly string[]).includes(w)) fail('E_USAGE', `unknown world "${w}"; choose from ${SLOWVAE_WORLDS.join(', ')}`);
   for (const r of o.rates) if (!(r === -1 || (Number.isFinite(r) && r > 0))) fail('E_USAGE', `transition rates must be > 0 (or -1 for U(1, 10) per pair), got ${r}`);
-  for (const s of o.seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(o.seeds);
   const cells: Cell[] = [];
   for (const world of o.worlds) for (const rate of o.rates) for (const seed of o.seeds) {
     for (const m of SLOWVAE_METHODS) if (o.methods.includes(m)) cells.push({ config: { world, rate, seed }, method: m });

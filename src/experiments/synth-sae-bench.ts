@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fail } from '../core/errors.js';
 import { checkAborted } from '../core/validate.js';
 import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
@@ -9,7 +8,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { groundTruthMetrics, syntheticAbsorption } from '../metrics/ground-truth.js';
 import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, type SynthSAEBenchConfig } from '../worlds/synth-sae-bench.js';
 import { escapeXml } from './svg.js';
-import type { Cell, CellRun, ResultLine, SweepProgress } from './runner.js';
+import { type Cell, type CellRun, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
 import type { TrainProgress } from '../dictionary/trainer.js';
 import { aggregate, clock, formatMeanStd, markdownTable } from './report.js';
 import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRun } from './experiment.js';
@@ -127,7 +126,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
 }
 
 export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' | 'full'; seeds?: number[]; methods?: string[]; signal?: AbortSignal; onProgress?: (p: SweepProgress) => void; onNote?: (m: string) => void; executor?: ExperimentExecutor; settings?: Partial<SsbSettings> }): Promise<ExperimentRun<SsbSettings>> {
-  for (const s of o.seeds ?? []) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(o.seeds);
   return runExperiment({
     name: 'synth-sae-bench',
     presets: SSB_PRESETS,

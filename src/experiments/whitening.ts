@@ -15,7 +15,7 @@ import { dictionaryRecovery } from '../metrics/dictionary.js';
 import { fve, l0, mse } from '../metrics/reconstruction.js';
 import { auc, unitAucs } from '../metrics/auc.js';
 import { logisticProbe } from '../metrics/logistic-probe.js';
-import { configKey, type Cell, type ResultLine, type SweepProgress } from './runner.js';
+import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
 import { aggregate, formatMeanStd, markdownTable, metricPlot, pivotTable, summaryTable, type SummaryRow } from './report.js';
 import { finishReport, runExperiment, type ExperimentRun } from './experiment.js';
 
@@ -160,7 +160,7 @@ export function parseWhiteningMethod(method: string): { kind: WhiteningKind; pre
  */
 export function whiteningCells(conditions: number[], seeds: number[], methods: string[], preps: string[] = [...PREPROCESSINGS]): Cell[] {
   for (const c of conditions) if (!Number.isFinite(c) || c < 1) fail('E_USAGE', `condition numbers must be >= 1, got ${c}`);
-  for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+  checkSeeds(seeds);
   for (const p of preps) if (!(PREPROCESSINGS as readonly string[]).includes(p)) fail('E_USAGE', `unknown preprocessing "${p}"; choose from ${PREPROCESSINGS.join(', ')}`);
   const chosen = new Set<string>();
   for (const m of methods) {

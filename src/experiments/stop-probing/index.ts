@@ -1,6 +1,5 @@
-import { fail } from '../../core/errors.js';
 import { runExperiment, type ExperimentDef, type ExperimentExecutor, type ExperimentRun } from '../experiment.js';
-import type { SweepProgress } from '../runner.js';
+import { checkSeeds, type SweepProgress } from '../runner.js';
 import { runStopProbingCell, type StopProbingCellOptions } from './cell.js';
 import { checkpointFolderName } from './checkpoints.js';
 import { PRESETS, stopProbingCells, sweepGrid, type ConfigGridOptions, type Preset } from './grid.js';
@@ -73,7 +72,7 @@ export function stopProbingExperiment(
     cells: (preset) => {
       const configs = sweepGrid(preset.sweeps, grid);
       const seeds = grid.seeds?.length ? grid.seeds : preset.seeds;
-      for (const s of seeds) if (!Number.isInteger(s) || s < 0) fail('E_USAGE', `--seeds must be non-negative integers, got ${s}`);
+      checkSeeds(seeds);
       return stopProbingCells(configs, seeds, orderMethods(grid.methods?.length ? grid.methods : preset.methods));
     },
     runCell: (config, method, settings, cache, signal, run) => runStopProbingCell(config, method, settings, cache, signal, cellOptions, run),
