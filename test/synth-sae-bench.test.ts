@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
-import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, normInv, orthogonalityGradient, zipfProbabilities } from '../src/worlds/synth-sae-bench.js';
+import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, maxOffCos, normInv, orthogonalityGradient, zipfProbabilities } from '../src/worlds/synth-sae-bench.js';
 import { Matrix } from '../src/core/matrix.js';
 import { assertThrowsCode } from './helpers.js';
 
@@ -34,6 +34,15 @@ test('orthogonalisation gradient: C·D with C = D·Dᵀ off its diagonal, by def
       scale = Math.max(scale, Math.abs(s));
     }
     assert.ok(worst <= 1e-5 * scale, `[${G} x ${d}]: max error ${worst} (largest entry ${scale})`);
+    // the max off-diagonal |cos| by row blocks (7 rows: blocks that do not divide the rows) = by definition
+    let want = 0;
+    for (let i = 0; i < G; i++) for (let j = 0; j < G; j++) {
+      if (i === j) continue;
+      let c = 0;
+      for (let t = 0; t < d; t++) c += D.data[i * d + t] * D.data[j * d + t];
+      want = Math.max(want, Math.abs(c));
+    }
+    assert.ok(Math.abs(maxOffCos(D, 7) - want) <= 1e-6 * want, `[${G} x ${d}]: maxOffCos ${maxOffCos(D, 7)} vs ${want}`);
   }
 });
 

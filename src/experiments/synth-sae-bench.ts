@@ -89,13 +89,17 @@ export function ssbCheckpointFolder(config: Config, method: string): string {
 export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal, run?: CellRun): Promise<Record<string, number>> {
   checkAborted(signal);
   const note = run?.note;
-  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']> } | undefined;
+  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']>; trueL0: number } | undefined;
   if (!st) {
     const w0 = performance.now();
     note?.(`seed ${config.seed}: building the world (${s.world.features} features in ${s.world.dim} dimensions) and ${s.trainRows} training + ${s.evalRows} evaluation rows`);
     const world = new SynthSAEBenchWorld(s.world, config.seed);
     const rng = new Rng(config.seed).fork('samples');
-    st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val: world.sample(s.evalRows, rng.fork('val')) };
+    const val = world.sample(s.evalRows, rng.fork('val'));
+    // the world's own L0 on the evaluation rows (SAELens reports it as true_l0)
+    let active = 0;
+    for (let i = 0; i < val.A.data.length; i++) if (val.A.data[i] > 0) active++;
+    st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val, trueL0: active / val.A.rows };
     cache.set('world', st);
     note?.(`seed ${config.seed}: world and rows ready in ${((performance.now() - w0) / 1000).toFixed(0)} s`);
   }
@@ -119,10 +123,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   const X = st.val.X, f = sae.encode(X), Xhat = sae.decode(f), Wdec = sae.getWeights().W_dec;
   const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt: st.world.D, Agt: st.val.A });
   const abs = syntheticAbsorption({ f, Wdec, Dgt: st.world.D, Agt: st.val.A, parents: st.world.parents() });
-  // the world's own L0 on the evaluation rows (SAELens reports it as true_l0)
-  let active = 0;
-  for (let i = 0; i < st.val.A.data.length; i++) if (st.val.A.data[i] > 0) active++;
-  return { ...m, absorption: abs.absorption, true_l0: active / st.val.A.rows, seconds };
+  return { ...m, absorption: abs.absorption, true_l0: st.trueL0, seconds };
 }
 
 export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' | 'full'; seeds?: number[]; methods?: string[]; signal?: AbortSignal; onProgress?: (p: SweepProgress) => void; onNote?: (m: string) => void; executor?: ExperimentExecutor; settings?: Partial<SsbSettings> }): Promise<ExperimentRun<SsbSettings>> {

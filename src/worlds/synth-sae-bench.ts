@@ -292,10 +292,15 @@ function normalize(D: Matrix): void {
   }
 }
 
-function maxOffCos(D: Matrix): number {
-  const C = matmul(D, D, { transB: true });
+/** max |D_i·D_j| over i ≠ j, by blocks of `block` rows (at most block × rows products held at once, not rows²). */
+export function maxOffCos(D: Matrix, block = 1024): number {
+  const G = D.rows, d = D.cols;
   let m = 0;
-  for (let i = 0; i < D.rows; i++) for (let j = 0; j < D.rows; j++) if (i !== j) m = Math.max(m, Math.abs(C.data[i * D.rows + j]));
+  for (let r0 = 0; r0 < G; r0 += block) {
+    const nb = Math.min(block, G - r0);
+    const C = matmul(new Matrix(nb, d, D.data.subarray(r0 * d, (r0 + nb) * d)), D, { transB: true });
+    for (let i = 0; i < nb; i++) for (let j = 0; j < G; j++) if (j !== r0 + i) m = Math.max(m, Math.abs(C.data[i * G + j]));
+  }
   return m;
 }
 
