@@ -86,6 +86,7 @@ test('synth-sae-bench world: Zipf probabilities, inverse normal CDF, hierarchy r
   const Xc = w.sampleX(3000, new Rng(5), 7);
   assert.deepEqual(Array.from(Xc.data), Array.from(X.data));
   assertThrowsCode(() => new SynthSAEBenchWorld({ ...tiny, features: 20 }, 0), 'E_ARG', /needs 3 x 13 = 39 features, but there are only 20/);
+  assertThrowsCode(() => new SynthSAEBenchWorld({ ...tiny, compensate: 'yes' as unknown as boolean }, 0), 'E_ARG', /compensate must be true or false/);
 });
 
 function cli(args: string[]) {

@@ -79,6 +79,7 @@ export function checkSynthConfig(c: SynthSAEBenchConfig): void {
   const ints: (keyof SynthSAEBenchConfig)[] = ['features', 'dim', 'roots', 'branching', 'depth', 'corrRank', 'orthoSteps'];
   for (const k of ints) if (!Number.isInteger(c[k]) || (c[k] as number) < (k === 'features' || k === 'dim' ? 1 : 0)) fail('E_ARG', `synth-sae-bench: ${k} must be a non-negative integer (features, dim >= 1), got ${c[k]}`);
   if (!(c.pMin > 0 && c.pMin <= c.pMax && c.pMax <= 1)) fail('E_ARG', `synth-sae-bench: need 0 < pMin <= pMax <= 1, got pMin ${c.pMin}, pMax ${c.pMax}`);
+  for (const k of ['compensate', 'scaleChildren'] as const) if (c[k] !== undefined && typeof c[k] !== 'boolean') fail('E_ARG', `synth-sae-bench: ${k} must be true or false (default true, as SAELens's benchmark), got ${JSON.stringify(c[k])}`);
   const per = treeSize(c.branching, c.depth);
   if (c.roots * per > c.features) {
     fail('E_ARG', `synth-sae-bench: a hierarchy of ${c.roots} roots, branching ${c.branching}, depth ${c.depth} needs ${c.roots} x ${per} = ${c.roots * per} features, but there are only ${c.features}; use fewer roots, a smaller branching or depth, or more features`);

@@ -92,7 +92,6 @@ export interface StopProbingCellOptions {
   progressSeconds?: number;
 }
 
-
 /** DL-FISTA progress as a note at most every `everyMs`: outer step, relative change of D, L0, time per step. */
 function dlProgressNotes(config: StopProbingConfig, settings: StopProbingSettings, note: (m: string) => void, everyMs: number): (p: DictionaryProgress) => void {
   let last = performance.now();
