@@ -11,6 +11,7 @@ import { eighBench } from './eigh.js';
 import { queueBench } from './queue.js';
 import { convergenceBench } from './convergence.js';
 import { matryoshkaBench } from './matryoshka.js';
+import { mpBench } from './mp.js';
 import { lejepaBench } from './lejepa.js';
 import { dietBench } from './diet.js';
 
@@ -27,6 +28,7 @@ export const benches: Bench[] = [
   eighBench,
   convergenceBench,
   matryoshkaBench,
+  mpBench,
   queueBench,
   lejepaBench,
   dietBench,

@@ -8,7 +8,7 @@
       "target_name": "sparsecode",
       "sources": [
         "src/module.c", "src/args.c", "src/parallel.c", "src/blas.c", "src/lapack.c",
-        "src/elementwise.c", "src/topk.c", "src/sparse.c", "src/train.c"
+        "src/elementwise.c", "src/topk.c", "src/sparse.c", "src/train.c", "src/mp.c"
       ],
       "include_dirs": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE || ''\")"],
       "defines": ["<!@(node -p \"process.env.SPARSECODE_OPENBLAS_INCLUDE ? 'SPARSECODE_HAVE_CBLAS_H' : ''\")"],

@@ -46,6 +46,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"normalizeRows", NULL, js_normalize_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"jumpSelect", NULL, js_jump_select, NULL, NULL, NULL, napi_enumerable, NULL},
       {"suffixResidual", NULL, js_suffix_residual, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mpPursueGram", NULL, js_mp_pursue_gram, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mpBackward", NULL, js_mp_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -103,6 +103,8 @@ napi_value js_project_radial(napi_env env, napi_callback_info info);
 napi_value js_normalize_rows(napi_env env, napi_callback_info info);
 napi_value js_jump_select(napi_env env, napi_callback_info info);
 napi_value js_suffix_residual(napi_env env, napi_callback_info info);
+napi_value js_mp_pursue_gram(napi_env env, napi_callback_info info);
+napi_value js_mp_backward(napi_env env, napi_callback_info info);
 napi_value js_soft_threshold(napi_env env, napi_callback_info info);
 napi_value js_relu(napi_env env, napi_callback_info info);
 napi_value js_axpby(napi_env env, napi_callback_info info);

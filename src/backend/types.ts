@@ -170,6 +170,8 @@ export interface Backend {
    * kA·2^20 + kB; −1 (nothing written) when a row has more than `cap` entries in a list; or
    * −2 − (kA·2^20 + kB) (nothing written) when the buffers are shorter than rows·kA / rows·kB.
    */
+  jumpSelect?(pre: Float32Array, rows: number, cols: number, theta: Float64Array, half: number, cap: number, idx: Int32Array, val: Float32Array, bandIdx: Int32Array): number;
+
   /**
    * Optional (native): one nesting group's residual of the Matryoshka step, bit for bit the loop
    * of `dictionary/sae/matryoshka.ts`: per entry r = (cur + bdec[j]) − x in float64, S += s·r
@@ -177,5 +179,20 @@ export interface Backend {
    */
   suffixResidual?(cur: Float32Array, bdec: Float32Array, x: Float32Array, rows: number, dim: number, s: number, S: Float32Array): number;
 
-  jumpSelect?(pre: Float32Array, rows: number, cols: number, theta: Float64Array, half: number, cap: number, idx: Int32Array, val: Float32Array, bandIdx: Int32Array): number;
+  /**
+   * Optional (native): the matching-pursuit SAE's pursuit through Gram-matrix updates, bit for
+   * bit `pursueGram` of `dictionary/sae/mp.ts`. Per row of r [rows x dim] (the residuals,
+   * overwritten) with its correlations c [rows x atoms] (= r·dᵀ on entry, overwritten): k greedy
+   * steps, each taking the first atom j with the largest positive correlation, α = d_j·r in
+   * float64, r −= α·d_j, c −= α·gram[j] (compared as stored, float32); idx/val [rows x k] get j
+   * and α, padded −1 / 0 once no correlation is positive. d [atoms x dim], gram [atoms x atoms].
+   */
+  mpPursueGram?(r: Float32Array, rows: number, dim: number, c: Float32Array, atoms: number, d: Float32Array, gram: Float32Array, k: number, idx: Int32Array, val: Float32Array): void;
+
+  /**
+   * Optional (native): the matching-pursuit SAE's reverse pass through its k greedy steps from
+   * the final residuals r [rows x dim] and dL/dx̂ gx [rows x dim], bit for bit the loop of
+   * `dictionary/sae/mp.ts` forwardBackward: gD [atoms x dim] and gbdec [dim] accumulate.
+   */
+  mpBackward?(r: Float32Array, rows: number, dim: number, idx: Int32Array, val: Float32Array, k: number, d: Float32Array, gx: Float32Array, gD: Float32Array, gbdec: Float32Array): void;
 }

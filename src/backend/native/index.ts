@@ -32,6 +32,8 @@ export interface NativeAddon {
   normalizeRows?: Backend['normalizeRows'];
   jumpSelect?: Backend['jumpSelect'];
   suffixResidual?: Backend['suffixResidual'];
+  mpPursueGram?: Backend['mpPursueGram'];
+  mpBackward?: Backend['mpBackward'];
   /**
    * GEMMs below minFlops (2·m·n·k) run on one OpenBLAS thread, larger ones on `threads`
    * (default 2^24, or SPARSECODE_GEMM_MT_MIN_FLOPS; 0: every GEMM on all threads). Sets it when
@@ -118,5 +120,7 @@ export function makeNativeBackend(addon: NativeAddon): NativeBackend {
   if (typeof addon.normalizeRows === 'function') b.normalizeRows = addon.normalizeRows;
   if (typeof addon.jumpSelect === 'function') b.jumpSelect = addon.jumpSelect;
   if (typeof addon.suffixResidual === 'function') b.suffixResidual = addon.suffixResidual;
+  if (typeof addon.mpPursueGram === 'function') b.mpPursueGram = addon.mpPursueGram;
+  if (typeof addon.mpBackward === 'function') b.mpBackward = addon.mpBackward;
   return b;
 }

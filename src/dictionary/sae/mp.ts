@@ -15,6 +15,34 @@ function useGram(atoms: number, n: number, k: number): boolean {
   return atoms <= GRAM_MAX_ATOMS && atoms < (k - 1) * n;
 }
 
+/** Rows of the Gram matrix computed per GEMM block (the upper triangle from the block's diagonal on). */
+const GRAM_BLOCK = 512;
+
+/**
+ * gram = D D^T for D [atoms x dim]: the upper triangle by row blocks (one GEMM per block, from
+ * the block's diagonal to the last column: about half the flops of the full product), then
+ * mirrored to the lower triangle tile by tile. Each entry below the diagonal is the float32
+ * product computed for its mirror, so the result is exactly symmetric.
+ */
+export function symmetricGram(D: Matrix, gram: Matrix): void {
+  const A = D.rows, d = D.cols, b = backend(), G = gram.data, W = D.data;
+  for (let i0 = 0; i0 < A; i0 += GRAM_BLOCK) {
+    const nb = Math.min(GRAM_BLOCK, A - i0), w = W.subarray(i0 * d);
+    b.sgemm(false, true, nb, A - i0, d, 1, w, d, w, d, 0, G.subarray(i0 * A + i0), A);
+  }
+  const T = 64;
+  for (let i0 = 0; i0 < A; i0 += T) {
+    const i1 = Math.min(A, i0 + T);
+    for (let j0 = 0; j0 <= i0; j0 += T) {
+      const j1 = Math.min(A, j0 + T);
+      for (let i = i0; i < i1; i++) {
+        const io = i * A;
+        for (let j = j0; j < j1 && j < i; j++) G[io + j] = G[j * A + i];
+      }
+    }
+  }
+}
+
 /**
  * Matching-pursuit SAE (Costa et al. 2025): the encoder is k greedy steps of matching pursuit
  * with the decoder itself. With r_0 = x - b_dec, at each step t the atom j with the largest
@@ -59,27 +87,78 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
 
   /** Greedy pursuit on the rows of r (overwritten by the final residuals); fills idx/val [rows x k]. */
   private pursue(r: Matrix, c: Matrix, idx: Int32Array, val: Float32Array, gram: Matrix | null): void {
-    const n = r.rows, d = this.dim, A = this.atoms, k = this.config.k;
-    const D = this.Wdec.data, rd = r.data, cd = c.data;
     matmul(r, this.Wdec, { transB: true, out: c });
-    if (gram) matmul(this.Wdec, this.Wdec, { transB: true, out: gram });
+    if (gram) {
+      symmetricGram(this.Wdec, gram);
+      const native = backend().mpPursueGram;
+      if (native) native(r.data, r.rows, this.dim, c.data, this.atoms, this.Wdec.data, gram.data, this.config.k, idx, val);
+      else this.pursueGram(r, c, idx, val, gram);
+    } else this.pursueSteps(r, c, idx, val);
+  }
+
+  /**
+   * The pursuit with the correlations updated through the Gram matrix, row by row: step t's
+   * update of a row's correlations also finds its best atom for step t + 1 (one pass over them
+   * per step).
+   */
+  private pursueGram(r: Matrix, c: Matrix, idx: Int32Array, val: Float32Array, gram: Matrix): void {
+    const n = r.rows, d = this.dim, A = this.atoms, k = this.config.k;
+    const D = this.Wdec.data, rd = r.data, cd = c.data, g = gram.data;
+    for (let i = 0; i < n; i++) {
+      const o = i * A, ro = i * d;
+      let best = 0, bj = -1;
+      for (let a = 0; a < A; a++) {
+        if (cd[o + a] > best) {
+          best = cd[o + a];
+          bj = a;
+        }
+      }
+      for (let t = 0; t < k; t++) {
+        const slot = i * k + t;
+        if (bj < 0) {
+          // no positive correlation is left (the code is non-negative): the row is done
+          idx.fill(-1, slot, (i + 1) * k);
+          val.fill(0, slot, (i + 1) * k);
+          break;
+        }
+        const alpha = this.takeAtom(rd, ro, bj);
+        idx[slot] = bj;
+        val[slot] = alpha;
+        if (t + 1 === k) break;
+        const go = bj * A;
+        best = 0;
+        bj = -1;
+        for (let a = 0; a < A; a++) {
+          const v = Math.fround(cd[o + a] - alpha * g[go + a]); // compared as stored (float32)
+          cd[o + a] = v;
+          if (v > best) {
+            best = v;
+            bj = a;
+          }
+        }
+      }
+    }
+  }
+
+  /** The pursuit step by step over all rows, the correlations recomputed by a GEMM after each step. */
+  private pursueSteps(r: Matrix, c: Matrix, idx: Int32Array, val: Float32Array): void {
+    const n = r.rows, A = this.atoms, k = this.config.k, rd = r.data, cd = c.data;
     if (this.done.length < n) this.done = new Uint8Array(n);
     const done = this.done;
     done.fill(0, 0, n);
     for (let t = 0; t < k; t++) {
+      if (t > 0) matmul(r, this.Wdec, { transB: true, out: c });
       for (let i = 0; i < n; i++) {
         const slot = i * k + t;
-        if (done[i]) {
-          idx[slot] = -1;
-          val[slot] = 0;
-          continue;
-        }
-        const o = i * A;
-        let best = 0, bj = -1;
-        for (let a = 0; a < A; a++) {
-          if (cd[o + a] > best) {
-            best = cd[o + a];
-            bj = a;
+        let bj = -1;
+        if (!done[i]) {
+          const o = i * A;
+          let best = 0;
+          for (let a = 0; a < A; a++) {
+            if (cd[o + a] > best) {
+              best = cd[o + a];
+              bj = a;
+            }
           }
         }
         if (bj < 0) {
@@ -88,20 +167,19 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
           val[slot] = 0;
           continue;
         }
-        // alpha = d_j . r (recomputed exactly rather than trusting the running correlations)
-        let alpha = 0;
-        const dj = bj * d, ro = i * d;
-        for (let q = 0; q < d; q++) alpha += D[dj + q] * rd[ro + q];
         idx[slot] = bj;
-        val[slot] = alpha;
-        for (let q = 0; q < d; q++) rd[ro + q] -= alpha * D[dj + q];
-        if (gram) {
-          const g = gram.data, go = bj * A;
-          for (let a = 0; a < A; a++) cd[o + a] -= alpha * g[go + a];
-        }
+        val[slot] = this.takeAtom(rd, i * this.dim, bj);
       }
-      if (!gram && t + 1 < k) matmul(r, this.Wdec, { transB: true, out: c });
     }
+  }
+
+  /** alpha = d_j . r (recomputed exactly rather than trusting running correlations); r -= alpha d_j. */
+  private takeAtom(rd: Float32Array, ro: number, j: number): number {
+    const d = this.dim, D = this.Wdec.data, dj = j * d;
+    let alpha = 0;
+    for (let q = 0; q < d; q++) alpha += D[dj + q] * rd[ro + q];
+    for (let q = 0; q < d; q++) rd[ro + q] -= alpha * D[dj + q];
+    return alpha;
   }
 
   forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
@@ -121,6 +199,10 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     const D = this.Wdec.data, gD = this.gWdec.data, gx = ws.gx.data, rd = r.data;
     gD.fill(0);
     this.gbdec.fill(0);
+    if (b.mpBackward) {
+      b.mpBackward(rd, n, d, this.idx, this.val, k, D, gx, gD, this.gbdec);
+      return { loss: sqErr, sqErr, l0: nnz / n, aux: 0 };
+    }
     const rt = this.tmpR, u = this.tmpU, gr = this.tmpG;
     for (let i = 0; i < n; i++) {
       const ro = i * d;
