@@ -11,7 +11,7 @@ import { eighBench } from './eigh.js';
 import { queueBench } from './queue.js';
 import { convergenceBench } from './convergence.js';
 import { matryoshkaBench } from './matryoshka.js';
-import { mpBench } from './mp.js';
+import { saePathsBench } from './sae-paths.js';
 import { lejepaBench } from './lejepa.js';
 import { dietBench } from './diet.js';
 
@@ -28,7 +28,7 @@ export const benches: Bench[] = [
   eighBench,
   convergenceBench,
   matryoshkaBench,
-  mpBench,
+  saePathsBench,
   queueBench,
   lejepaBench,
   dietBench,

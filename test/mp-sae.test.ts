@@ -4,6 +4,7 @@
  * pursuit that recomputes every correlation, at a width with several Gram blocks.
  */
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { availableBackends, getBackend, loadBackends, useBackend } from '../src/backend/index.js';
 import { Matrix } from '../src/core/matrix.js';
@@ -96,4 +97,18 @@ test('MP SAE: the native pursuit and reverse-pass kernels give the JavaScript lo
   assert.ok(empty > 0 && empty < rows, `rows that stop at once are covered (${empty} of ${rows})`);
   for (const name of Object.keys(js.grads)) assert.deepEqual(native.grads[name], js.grads[name], `gradient of ${name}`);
   useBackend('js');
+});
+
+test('bench sae-paths prints one JSON row per variant with its speedup over the path it replaces', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'sae-paths', '--json', '--dim', '16', '--atoms', '256', '--k', '4', '--batch', '128', '--relu-l0', '8', '--repeats', '1', '--budget', '0.05'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const variants = rows.map((x) => x.variant);
+  for (const v of ['MP step: JavaScript loops', 'Gram: full product', 'Gram: symmetric blocks', 'ReLU step: dense', 'ReLU step: active latents']) assert.ok(variants.includes(v), `${v} in ${variants}`);
+  for (const row of rows) {
+    assert.equal(row.bench, 'sae-paths');
+    assert.ok(row.seconds > 0 && row.speedup > 0, JSON.stringify(row));
+  }
+  const relu = rows.find((x) => x.variant === 'ReLU step: active latents');
+  assert.ok(relu.l0 > 2 && relu.l0 < 20, `the ReLU step runs at about the asked L0 (8): ${relu.l0}`);
 });

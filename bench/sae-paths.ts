@@ -1,0 +1,103 @@
+/**
+ * `sparsecode bench sae-paths`: the fast paths of the SAE kinds without a TopK, each against the
+ * path it replaces, at SynthSAEBench's full size (dim 768, atoms 4096, batch 1024 by default),
+ * every variant alternating step by step (so each sees the same load on a shared machine):
+ *  - matching pursuit (k 25): one step (pursuit, reverse pass, Adam, renormalisation) with the
+ *    native backend's kernels (`mpPursueGram`, `mpBackward`) against the JavaScript loops, the
+ *    same GEMMs and Gram matrix under both; and the Gram matrix D·Dᵀ by symmetric row blocks
+ *    against the full product;
+ *  - ReLU with L1: the step through the active latents against the dense step, with encoder
+ *    biases set so that --relu-l0 latents (64) fire per row on average (per latent: minus the
+ *    pre-activation quantile that leaves it that share of the rows).
+ * `speedup` is the median of the replaced path / the median of this one.
+ * Options: --dim, --atoms, --k, --batch, --relu-l0, --repeats, --budget.
+ */
+import { Matrix } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { backend, matmul } from '../src/backend/index.js';
+import { Adam, createSAE, type ReluSAE } from '../src/dictionary/index.js';
+import { symmetricGram } from '../src/dictionary/sae/mp.js';
+import type { Bench } from './types.js';
+import { sig, timeIt } from './util.js';
+
+export const saePathsBench: Bench = {
+  name: 'sae-paths',
+  summary: 'MP step: native kernels vs JavaScript loops, Gram by symmetric blocks vs full; ReLU step: active latents vs dense (dim 768, atoms 4096, batch 1024)',
+  async run(ctx) {
+    const dim: number = ctx.opts.dim ?? 768;
+    const atoms: number = ctx.opts.atoms ?? 4096;
+    const k: number = ctx.opts.k ?? 25;
+    const batch: number = ctx.opts.batch ?? 1024;
+    const reluL0: number = ctx.opts['relu-l0'] ?? 64;
+    const repeats: number = ctx.opts.repeats ?? 5;
+    const budgetS: number = ctx.opts.budget ?? 20;
+    const b = backend();
+    ctx.note(`sae-paths: dim ${dim}, atoms ${atoms}, MP k ${k}, ReLU L0 ${reluL0}, batch ${batch}, backend ${b.name}`);
+    const rng = new Rng(0);
+    const X = new Matrix(batch, dim);
+    rng.fillNormal(X.data, 0, 1 / Math.sqrt(dim));
+    const sae = createSAE('mp', { atoms, k, batch });
+    sae.initParams(dim, rng.fork('init'));
+    const params = sae.paramList();
+    const adam = new Adam(params.map((p) => p.param), {}, params.map((p) => p.decay));
+    const grads = params.map((p) => p.grad);
+    const kernels = { p: b.mpPursueGram, b: b.mpBackward };
+    const step = (native: boolean) => () => {
+      if (!native) {
+        delete b.mpPursueGram;
+        delete b.mpBackward;
+      }
+      try {
+        sae.forwardBackward(X);
+      } finally {
+        b.mpPursueGram = kernels.p;
+        b.mpBackward = kernels.b;
+      }
+      adam.step(grads, 1e-4);
+      sae.normalizeDecoder();
+    };
+    const W = sae.getWeights().W_dec, G = new Matrix(atoms, atoms);
+    // ReLU: biases that leave each latent active on reluL0 / atoms of the rows
+    const relu = createSAE('relu', { atoms, batch }) as ReluSAE;
+    relu.initParams(dim, rng.fork('relu'));
+    relu.stepPath = 'dense';
+    relu.forwardBackward(X);
+    const pre = matmul(X, relu.getWeights().W_enc);
+    const col = new Float32Array(batch), q = Math.min(batch - 1, Math.max(0, Math.floor(batch * (1 - reluL0 / atoms))));
+    for (let a = 0; a < atoms; a++) {
+      for (let i = 0; i < batch; i++) col[i] = pre.data[i * atoms + a];
+      col.sort();
+      relu.benc[a] = -col[q];
+    }
+    const reluStep = (path: 'dense' | 'sparse') => () => {
+      relu.stepPath = path;
+      relu.forwardBackward(X);
+    };
+    const variants: [string, () => void][] = [
+      ['MP step: JavaScript loops', step(false)],
+      ...(kernels.p && kernels.b ? [['MP step: native kernels', step(true)] as [string, () => void]] : []),
+      ['Gram: full product', () => matmul(W, W, { transB: true, out: G })],
+      ['Gram: symmetric blocks', () => symmetricGram(W, G)],
+      ['ReLU step: dense', reluStep('dense')],
+      ['ReLU step: active latents', reluStep('sparse')],
+    ];
+    if (!kernels.p) ctx.note('sae-paths: this backend has no MP kernels (native only): the JavaScript loops alone');
+    const times: number[][] = variants.map(() => []);
+    for (const [, f] of variants) f(); // warm-up
+    const t0 = performance.now();
+    for (let r = 0; r < repeats || (performance.now() - t0 < budgetS * 1000 && r < 3 * repeats); r++) {
+      if (ctx.signal.aborted) return;
+      variants.forEach(([, f], q) => times[q].push(timeIt(f, { warmup: 0, repeats: 1 }).median));
+    }
+    const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1];
+    const ms = variants.map((_, q) => med(times[q]));
+    const byName = Object.fromEntries(variants.map(([name], q) => [name, ms[q]]));
+    const base: Record<string, string> = { MP: 'MP step: JavaScript loops', Gram: 'Gram: full product', ReLU: 'ReLU step: dense' };
+    const reluL0Seen = relu.forwardBackward(X).l0;
+    variants.forEach(([name], q) => {
+      const family = name.split(/[ :]/)[0];
+      const extra = family === 'ReLU' ? { l0: sig(reluL0Seen, 3) } : family === 'MP' ? { k } : {};
+      ctx.emit({ bench: 'sae-paths', variant: name, backend: b.name, dim, atoms, batch, ...extra, seconds: sig(ms[q]), speedup: sig(byName[base[family]] / ms[q], 3), runs: times[q].length, rounds: 'alternating' });
+    });
+  },
+};
