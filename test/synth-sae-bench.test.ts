@@ -107,11 +107,18 @@ test('CLI: world synth-sae-bench -> fit matryoshka-sae -> eval --model --world (
     r = cli(['eval', '--model', join(dir, 'm'), '--world', w, '--saebench', join(dir, 'sb'), '--json', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     const e = JSON.parse(r.stdout);
-    for (const k of ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'sparse_probing_top1']) assert.equal(typeof e[k], 'number', k);
+    for (const k of ['mcc_dec', 'uniqueness', 'precision', 'recall', 'f1', 'ev', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'absorption_full', 'sparse_probing_top1', 'sparse_probing_top2', 'sparse_probing_top5']) assert.equal(typeof e[k], 'number', k);
     assert.ok(e.ev > 0 && e.ev < 1 && e.mcc_dec > 0 && e.mcc_dec <= 1);
     const core = JSON.parse(readFileSync(join(dir, 'sb', 'core.json'), 'utf8'));
     assert.equal(core.eval_result_metrics.reconstruction_quality.explained_variance, e.ev);
-    assert.ok(existsSync(join(dir, 'sb', 'absorption.json')) && existsSync(join(dir, 'sb', 'sparse_probing.json')));
+    const ab = JSON.parse(readFileSync(join(dir, 'sb', 'absorption.json'), 'utf8'));
+    assert.equal(ab.eval_result_metrics.mean.mean_absorption_fraction_score, e.absorption);
+    assert.equal(ab.eval_result_metrics.mean.mean_full_absorption_score, e.absorption_full);
+    const sp = JSON.parse(readFileSync(join(dir, 'sb', 'sparse_probing.json'), 'utf8'));
+    assert.deepEqual(sp.eval_config.k_values, [1, 2, 5]);
+    assert.equal(sp.eval_result_metrics.sae.sae_top_2_test_accuracy, e.sparse_probing_top2);
+    for (const k of [1, 2, 5]) assert.equal(typeof sp.eval_result_metrics.llm[`llm_top_${k}_test_accuracy`], 'number', `llm_top_${k}`);
+    assert.equal(typeof sp.eval_result_details[0].sae_top_5_test_accuracy, 'number');
     // compare: a model with itself matches perfectly; a wrong-width world is refused
     cpSync(join(dir, 'm'), join(dir, 'm2'), { recursive: true });
     r = cli(['compare', join(dir, 'm'), join(dir, 'm2'), '--json']);

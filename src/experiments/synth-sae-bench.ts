@@ -5,7 +5,9 @@ import { Rng } from '../core/rng.js';
 import { createSAE } from '../dictionary/sae/index.js';
 import { saeKindOf, type SAEConfig } from '../dictionary/sae/config.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { groundTruthMetrics, syntheticAbsorption } from '../metrics/ground-truth.js';
+import { groundTruthMetrics } from '../metrics/ground-truth.js';
+import { syntheticAbsorption } from '../metrics/absorption.js';
+import { probingFeatures, syntheticSparseProbing } from '../metrics/sparse-probing.js';
 import { SynthSAEBenchWorld, SYNTH_SAE_BENCH_PRESETS, type SynthSAEBenchConfig } from '../worlds/synth-sae-bench.js';
 import { escapeXml } from './svg.js';
 import { type Cell, type CellRun, checkSeeds, type ResultLine, type SweepProgress } from './runner.js';
@@ -20,7 +22,7 @@ import { finishReport, runExperiment, type ExperimentExecutor, type ExperimentRu
  * 200M samples) is printed beside ours.
  */
 export const SSB_METHODS = ['relu-sae', 'topk-sae', 'batchtopk-sae', 'jumprelu-sae', 'matryoshka-sae', 'mp-sae'] as const;
-export const SSB_METRICS = ['f1', 'mcc_dec', 'ev', 'precision', 'recall', 'uniqueness', 'l0', 'dead_fraction', 'shrinkage', 'absorption'] as const;
+export const SSB_METRICS = ['f1', 'mcc_dec', 'ev', 'precision', 'recall', 'uniqueness', 'l0', 'dead_fraction', 'shrinkage', 'absorption', 'absorption_full', 'sparse_probing_top1'] as const;
 
 /**
  * SynthSAEBench-16k reference values at width 4096, L0 = 25, 200M samples, mean of 5 seeds: the
@@ -123,7 +125,12 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   const X = st.val.X, f = sae.encode(X), Xhat = sae.decode(f), Wdec = sae.getWeights().W_dec;
   const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt: st.world.D, Agt: st.val.A });
   const abs = syntheticAbsorption({ f, Wdec, Dgt: st.world.D, Agt: st.val.A, parents: st.world.parents() });
-  return { ...m, absorption: abs.absorption, true_l0: st.trueL0, seconds };
+  const sp = syntheticSparseProbing({ f, Agt: st.val.A, features: probingFeatures(st.val.A), seed: config.seed });
+  return {
+    ...m, absorption: abs.absorption, absorption_full: abs.full,
+    sparse_probing_top1: sp.accuracy[0], sparse_probing_top2: sp.accuracy[1], sparse_probing_top5: sp.accuracy[2],
+    true_l0: st.trueL0, seconds,
+  };
 }
 
 export async function runSynthSAEBenchRepro(o: { out: string; preset?: 'quick' | 'full'; seeds?: number[]; methods?: string[]; signal?: AbortSignal; onProgress?: (p: SweepProgress) => void; onNote?: (m: string) => void; executor?: ExperimentExecutor; settings?: Partial<SsbSettings> }): Promise<ExperimentRun<SsbSettings>> {

@@ -19,7 +19,9 @@ export {
   type ClaimRecord, type ClaimCheck, type ClaimFlag, type Rung, type Regime, type Scope,
 } from './claims.js';
 export { accuracy, argmaxRows, perClassRecall, macroAurocOvr, softmaxRows } from './multiclass.js';
-export { groundTruthMetrics, explainedVariance, absCosines, bestTrueFeature, syntheticAbsorption, syntheticSparseProbingTop1, logistic1d, type GroundTruthMetrics } from './ground-truth.js';
+export { groundTruthMetrics, explainedVariance, absCosines, bestTrueFeature, type GroundTruthMetrics } from './ground-truth.js';
+export { syntheticAbsorption, type AbsorptionParent } from './absorption.js';
+export { syntheticSparseProbing, syntheticSparseProbingTop1, logistic1d, logisticL2, SPARSE_PROBING_KS, type SparseProbingFeature } from './sparse-probing.js';
 export {
   worldModelMetrics, gridMetrics, boundQuantities, orthogonalityError, procrustesError, covariance, r2Both,
   type WorldModelMetrics, type BoundQuantities,

@@ -5,7 +5,9 @@ import type { Matrix } from '../../core/matrix.js';
 import { loadModel } from '../../dictionary/model-runtime.js';
 import { inputSpaceDecoder } from '../../io/model.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { groundTruthMetrics, syntheticAbsorption, syntheticSparseProbingTop1 } from '../../metrics/ground-truth.js';
+import { groundTruthMetrics } from '../../metrics/ground-truth.js';
+import { syntheticAbsorption } from '../../metrics/absorption.js';
+import { probingFeatures, syntheticSparseProbing } from '../../metrics/sparse-probing.js';
 import { readMatrixArg } from '../inputs.js';
 
 /** The ground-truth SAE evaluation behind `eval --model DIR (--world W | --input X --truth A --true-dictionary D)`. */
@@ -40,26 +42,34 @@ export function evalGroundTruth(o: Record<string, any>): Record<string, unknown>
   const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt, Agt });
   const parents = hierarchy ? Object.keys(hierarchy).map(Number) : [];
   const abs = parents.length ? syntheticAbsorption({ f, Wdec, Dgt, Agt, parents }) : null;
-  // sparse probing on the 32 most frequent true features (at least 10 positives)
-  const G = Agt.cols, counts = new Float64Array(G);
-  for (let t = 0; t < Agt.rows; t++) for (let j = 0; j < G; j++) if (Agt.data[t * G + j] > 0) counts[j]++;
-  const feats = Array.from({ length: G }, (_, j) => j).filter((j) => counts[j] >= 10).sort((a, b) => counts[b] - counts[a] || a - b).slice(0, 32);
-  const sp = syntheticSparseProbingTop1({ f, Agt, features: feats, seed: o.seed ?? 42 });
+  // sparse probing (k = 1, 2, 5) on the 32 most frequent true features (at least 10 positives), on
+  // the latents and, as SAEBench's llm_top_k baseline, on the activations themselves
+  const feats = probingFeatures(Agt);
+  const seed = o.seed ?? 42;
+  const sp = syntheticSparseProbing({ f, Agt, features: feats, seed });
+  const spx = syntheticSparseProbing({ f: X, Agt, features: feats, seed });
   const out: Record<string, unknown> = {
     ...m,
     absorption: abs ? abs.absorption : null,
-    sparse_probing_top1: sp.sparse_probing_top1,
+    absorption_full: abs ? abs.full : null,
+    sparse_probing_top1: sp.accuracy[0],
+    sparse_probing_top2: sp.accuracy[1],
+    sparse_probing_top5: sp.accuracy[2],
     samples: X.rows,
     latents: f.cols,
-    true_features: G,
+    true_features: Agt.cols,
     model_kind: model.kind,
   };
-  if (o.saebench !== undefined) writeSAEBench(o.saebench, X, Xhat, f, m, abs, sp, o.model);
+  if (o.saebench !== undefined) writeSAEBench(o.saebench, X, Xhat, f, m, abs, sp, spx, o.model);
   return out;
 }
 
+
 /** SAEBench-compatible `core`, `absorption` and `sparse_probing` result files (SAEBench field names; ground-truth adaptation). */
-function writeSAEBench(dir: string, X: Matrix, Xhat: Matrix, f: Matrix, m: ReturnType<typeof groundTruthMetrics>, abs: ReturnType<typeof syntheticAbsorption> | null, sp: ReturnType<typeof syntheticSparseProbingTop1>, model: string): void {
+function writeSAEBench(
+  dir: string, X: Matrix, Xhat: Matrix, f: Matrix, m: ReturnType<typeof groundTruthMetrics>, abs: ReturnType<typeof syntheticAbsorption> | null,
+  sp: ReturnType<typeof syntheticSparseProbing>, spx: ReturnType<typeof syntheticSparseProbing>, model: string,
+): void {
   mkdirSync(dir, { recursive: true });
   const n = X.rows, d = X.cols, F = f.cols;
   let sse = 0, cs = 0, nin = 0, nout = 0, ratio = 0, xx = 0, xh = 0, l1 = 0, alive = 0, over1 = 0;
@@ -92,14 +102,25 @@ function writeSAEBench(dir: string, X: Matrix, Xhat: Matrix, f: Matrix, m: Retur
   const absorption = {
     eval_type_id: 'absorption_first_letter',
     eval_config: { adaptation: 'ECOSYSTEM 5.2 synthetic: parent features of the hierarchy play the letters; split = the latent of largest |cos| with the parent; A = a_j ||d_j||' },
-    eval_result_metrics: { mean: { mean_absorption_fraction_score: abs ? abs.absorption : null, mean_num_split_features: abs ? 1 : null } },
-    eval_result_details: abs ? abs.perParent.map((p) => ({ first_letter: String(p.parent), mean_absorption_fraction: p.fraction, num_probe_true_positives: p.rows, split_feats: [p.latent] })) : [],
+    eval_result_metrics: {
+      mean: { mean_absorption_fraction_score: abs ? abs.absorption : null, mean_full_absorption_score: abs ? abs.full : null, mean_num_split_features: abs ? 1 : null },
+    },
+    eval_result_details: abs
+      ? abs.perParent.map((p) => ({ first_letter: String(p.parent), mean_absorption_fraction: p.fraction, full_absorption_rate: p.full, num_full_absorption: Math.round(p.full * p.rows), num_probe_true_positives: p.rows, split_feats: [p.latent] }))
+      : [],
   };
+  const byK = (r: ReturnType<typeof syntheticSparseProbing>, prefix: string) => Object.fromEntries(r.ks.map((k, q) => [`${prefix}_top_${k}_test_accuracy`, r.accuracy[q]]));
   const sparse = {
     eval_type_id: 'sparse_probing',
-    eval_config: { adaptation: 'ECOSYSTEM 5.3 synthetic: label = true feature present; balanced halves; L2 logistic regression, C = 1', k_values: [1] },
-    eval_result_metrics: { sae: { sae_top_1_test_accuracy: sp.sparse_probing_top1 } },
-    eval_result_details: sp.perFeature.map((p) => ({ dataset_name: `feature_${p.feature}`, sae_top_1_test_accuracy: p.accuracy, top_latent: p.latent })),
+    eval_config: { adaptation: 'ECOSYSTEM 5.3 synthetic: label = true feature present; balanced halves; L2 logistic regression, C = 1; llm = the activations themselves', k_values: sp.ks },
+    eval_result_metrics: { llm: byK(spx, 'llm'), sae: byK(sp, 'sae') },
+    eval_result_details: sp.perFeature.map((p, i) => ({
+      dataset_name: `feature_${p.feature}`,
+      ...Object.fromEntries(sp.ks.map((k, q) => [`sae_top_${k}_test_accuracy`, p.accuracy[q]])),
+      ...Object.fromEntries(spx.ks.map((k, q) => [`llm_top_${k}_test_accuracy`, spx.perFeature[i]?.feature === p.feature ? spx.perFeature[i].accuracy[q] : null])),
+      top_latent: p.latents[0],
+      top_latents: p.latents,
+    })),
   };
   writeFileAtomic(join(dir, 'core.json'), JSON.stringify(core, null, 2) + '\n');
   writeFileAtomic(join(dir, 'absorption.json'), JSON.stringify(absorption, null, 2) + '\n');
