@@ -16,9 +16,9 @@ import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });
 
-function setup(seed: number, dim: number, atoms: number, rows: number, thetaLo: number, thetaHi: number): { sae: JumpReluSAE; X: Matrix } {
+function setup(seed: number, dim: number, atoms: number, rows: number, thetaLo: number, thetaHi: number, bandwidth = 0.1): { sae: JumpReluSAE; X: Matrix } {
   const rng = new Rng(seed);
-  const sae = createSAE('jumprelu', { atoms, l0: 0.01, bandwidth: 0.1 }) as JumpReluSAE;
+  const sae = createSAE('jumprelu', { atoms, l0: 0.01, bandwidth }) as JumpReluSAE;
   sae.initParams(dim, rng.fork('init'));
   for (const p of sae.paramList()) {
     if (p.name === 'log_threshold') continue;
@@ -46,6 +46,11 @@ test('JumpReLU: the sparse step gives the dense step\'s loss and gradients on ev
     const names = sae.paramList().map((p) => p.name);
     s.g.forEach((g, q) => assertAllClose(g, dn.g[q], 1e-5, 1e-4, `${name}: ${names[q]}`));
     assert.ok(sae.gLogTheta.some((v) => v !== 0), 'some rows sit in a threshold band');
+    // a wide kernel: more than atoms/8 band entries in a row, dL/dz on the band read off one GEMM
+    const wide = setup(3, 24, 96, 80, 1.2, 2.5, 2.0);
+    const ws = grads(wide.sae, wide.X, 'sparse'), wd = grads(wide.sae, wide.X, 'dense');
+    ws.g.forEach((g, q) => assertAllClose(g, wd.g[q], 1e-5, 1e-4, `${name} (wide band): ${names[q]}`));
+    assert.ok(wide.sae.gLogTheta.filter((v) => v !== 0).length > 50, 'the wide band reaches most thresholds');
   }
   useBackend('js');
 });

@@ -110,9 +110,11 @@ export class JumpReluSAE extends SparseAutoencoder {
   /**
    * The step through the active latents (z > θ) and the threshold's band (|pre − θ| < ε/2) only,
    * as a TopK step: decode by gather, the backward of the active entries by atom
-   * (`activeBackward`), and dL/dz on the band by `gatherDot` for θ's pseudo-gradient. The same
-   * gradients as the dense step (test/jumprelu-sparse.test.ts) at the cost of one GEMM instead of
-   * five. Returns null (the caller runs the dense step) when a row has too many entries.
+   * (`activeBackward`), and dL/dz on the band for θ's pseudo-gradient: by `gatherDot` when the
+   * band is narrow, else read off one dense GEMM gx·W_decᵀ (a wide band, ~atoms/8 or more per row,
+   * is common early in training and with a wide kernel: two GEMMs then instead of the dense
+   * step's five). The same gradients as the dense step (test/jumprelu-sparse.test.ts). Returns
+   * null (the caller runs the dense step) when a row has more than atoms/4 active latents.
    */
   private sparseStep(xb: Matrix, activity: LatentActivity | undefined, theta: Float64Array): StepStats | null {
     const n = xb.rows, d = this.dim, A = this.atoms;
@@ -133,8 +135,15 @@ export class JumpReluSAE extends SparseAutoencoder {
     const l0 = nnz / n;
     // z = pre > θ > 0 on the active entries: their code gradient passes (dz/dpre = 1)
     activeBackward(idx, val, this.gval, n, kA, ws.gx.data, ws.xc.data, this.Wdec.data, d, this.gWdec.data, this.gWenc.data, this.gbenc, false);
-    // θ's straight-through pseudo-gradient from dL/dz on the band, in the dense step's order
-    b.gatherDot(bIdx, n, kB, ws.gx.data, this.Wdec.data, d, bDot);
+    // dL/dz on the band
+    if (kB > Math.max(1, Math.floor(A / 8))) {
+      matmul(ws.gx, this.Wdec, { transB: true, out: this.gz });
+      const gzd = this.gz.data;
+      for (let i = 0; i < n; i++) {
+        for (let t = i * kB; t < (i + 1) * kB; t++) bDot[t] = bIdx[t] >= 0 ? gzd[i * A + bIdx[t]] : 0;
+      }
+    } else b.gatherDot(bIdx, n, kB, ws.gx.data, this.Wdec.data, d, bDot);
+    // θ's straight-through pseudo-gradient, in the dense step's order
     const gT = this.gTheta;
     gT.fill(0);
     const stepGrad = l0coef / n / eps;
@@ -165,19 +174,22 @@ export class JumpReluSAE extends SparseAutoencoder {
 
   /**
    * The active and band lists of pre [n x atoms] into idx/val and bandIdx (native `jumpSelect`,
-   * or the same two passes here); null when a row has more than `cap` entries in one of them.
+   * or the same two passes here); null when a row has more than `cap` active latents (the band
+   * may be as wide as it is).
    */
   private selectLists(pd: Float32Array, n: number, theta: Float64Array, half: number, cap: number): { kA: number; kB: number } | null {
     const A = this.atoms;
     const fast = backend().jumpSelect;
     if (fast) {
-      let r = fast(pd, n, A, theta, half, cap, this.idx, this.val, this.bandIdx);
+      let r = fast(pd, n, A, theta, half, A, this.idx, this.val, this.bandIdx);
       if (r <= -2) {
-        const need = -2 - r;
-        this.ensureLists(n, Math.floor(need / 1048576), need % 1048576);
-        r = fast(pd, n, A, theta, half, cap, this.idx, this.val, this.bandIdx);
+        const need = -2 - r, kA = Math.floor(need / 1048576);
+        if (kA > cap) return null;
+        this.ensureLists(n, kA, need % 1048576);
+        r = fast(pd, n, A, theta, half, A, this.idx, this.val, this.bandIdx);
       }
-      return r < 0 ? null : { kA: Math.floor(r / 1048576), kB: r % 1048576 };
+      const kA = Math.floor(r / 1048576);
+      return r < 0 || kA > cap ? null : { kA, kB: r % 1048576 };
     }
     // pass 1: the widest row of each list
     let kA = 1, kB = 1;
@@ -192,7 +204,7 @@ export class JumpReluSAE extends SparseAutoencoder {
       if (ca > kA) kA = ca;
       if (cb > kB) kB = cb;
     }
-    if (kA > cap || kB > cap) return null;
+    if (kA > cap) return null;
     this.ensureLists(n, kA, kB);
     const idx = this.idx, val = this.val, bIdx = this.bandIdx;
     // pass 2: the lists, in column order, padded with -1 / 0
