@@ -8,21 +8,24 @@
  *    against the full product;
  *  - ReLU with L1: the step through the active latents against the dense step, with encoder
  *    biases set so that --relu-l0 latents (64) fire per row on average (per latent: minus the
- *    pre-activation quantile that leaves it that share of the rows).
+ *    pre-activation quantile that leaves it that share of the rows);
+ *  - JumpReLU: the step through the active latents and the threshold band against the dense
+ *    step, thresholds set the same way (the band, |pre − θ| < 0.025, is then as wide as the
+ *    pre-activations are dense around θ; `band` reports its mean entries per row).
  * `speedup` is the median of the replaced path / the median of this one.
  * Options: --dim, --atoms, --k, --batch, --relu-l0, --repeats, --budget.
  */
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { backend, matmul } from '../src/backend/index.js';
-import { Adam, createSAE, type ReluSAE } from '../src/dictionary/index.js';
+import { Adam, createSAE, type JumpReluSAE, type ReluSAE } from '../src/dictionary/index.js';
 import { symmetricGram } from '../src/dictionary/sae/mp.js';
 import type { Bench } from './types.js';
 import { sig, timeIt } from './util.js';
 
 export const saePathsBench: Bench = {
   name: 'sae-paths',
-  summary: 'MP step: native kernels vs JavaScript loops, Gram by symmetric blocks vs full; ReLU step: active latents vs dense (dim 768, atoms 4096, batch 1024)',
+  summary: 'MP step: native kernels vs JavaScript loops, Gram by symmetric blocks vs full; ReLU and JumpReLU steps: active latents vs dense (dim 768, atoms 4096, batch 1024)',
   async run(ctx) {
     const dim: number = ctx.opts.dim ?? 768;
     const atoms: number = ctx.opts.atoms ?? 4096;
@@ -69,6 +72,23 @@ export const saePathsBench: Bench = {
       col.sort();
       relu.benc[a] = -col[q];
     }
+    // JumpReLU: thresholds at the same quantiles (its own encoder), default bandwidth
+    const jump = createSAE('jumprelu', { atoms, batch }) as JumpReluSAE;
+    jump.initParams(dim, rng.fork('jumprelu'));
+    const preJ = matmul(X, jump.getWeights().W_enc);
+    let band = 0;
+    const half = 0.5 * 0.05;
+    for (let a = 0; a < atoms; a++) {
+      for (let i = 0; i < batch; i++) col[i] = preJ.data[i * atoms + a] + jump.benc[a];
+      col.sort();
+      const th = Math.max(col[q], 1e-6);
+      jump.logTheta[a] = Math.log(th);
+      for (let i = 0; i < batch; i++) if (Math.abs(col[i] - th) < half) band++;
+    }
+    const jumpStep = (path: 'dense' | 'sparse') => () => {
+      jump.stepPath = path;
+      jump.forwardBackward(X);
+    };
     const reluStep = (path: 'dense' | 'sparse') => () => {
       relu.stepPath = path;
       relu.forwardBackward(X);
@@ -80,6 +100,8 @@ export const saePathsBench: Bench = {
       ['Gram: symmetric blocks', () => symmetricGram(W, G)],
       ['ReLU step: dense', reluStep('dense')],
       ['ReLU step: active latents', reluStep('sparse')],
+      ['JumpReLU step: dense', jumpStep('dense')],
+      ['JumpReLU step: active latents and band', jumpStep('sparse')],
     ];
     if (!kernels.p) ctx.note('sae-paths: this backend has no MP kernels (native only): the JavaScript loops alone');
     const times: number[][] = variants.map(() => []);
@@ -92,11 +114,11 @@ export const saePathsBench: Bench = {
     const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1];
     const ms = variants.map((_, q) => med(times[q]));
     const byName = Object.fromEntries(variants.map(([name], q) => [name, ms[q]]));
-    const base: Record<string, string> = { MP: 'MP step: JavaScript loops', Gram: 'Gram: full product', ReLU: 'ReLU step: dense' };
-    const reluL0Seen = relu.forwardBackward(X).l0;
+    const base: Record<string, string> = { MP: 'MP step: JavaScript loops', Gram: 'Gram: full product', ReLU: 'ReLU step: dense', JumpReLU: 'JumpReLU step: dense' };
+    const reluL0Seen = relu.forwardBackward(X).l0, jumpL0Seen = jump.forwardBackward(X).l0;
     variants.forEach(([name], q) => {
       const family = name.split(/[ :]/)[0];
-      const extra = family === 'ReLU' ? { l0: sig(reluL0Seen, 3) } : family === 'MP' ? { k } : {};
+      const extra = family === 'ReLU' ? { l0: sig(reluL0Seen, 3) } : family === 'JumpReLU' ? { l0: sig(jumpL0Seen, 3), band: sig(band / batch, 3) } : family === 'MP' ? { k } : {};
       ctx.emit({ bench: 'sae-paths', variant: name, backend: b.name, dim, atoms, batch, ...extra, seconds: sig(ms[q]), speedup: sig(byName[base[family]] / ms[q], 3), runs: times[q].length, rounds: 'alternating' });
     });
   },

@@ -104,7 +104,7 @@ test('bench sae-paths prints one JSON row per variant with its speedup over the 
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const variants = rows.map((x) => x.variant);
-  for (const v of ['MP step: JavaScript loops', 'Gram: full product', 'Gram: symmetric blocks', 'ReLU step: dense', 'ReLU step: active latents']) assert.ok(variants.includes(v), `${v} in ${variants}`);
+  for (const v of ['MP step: JavaScript loops', 'Gram: full product', 'Gram: symmetric blocks', 'ReLU step: dense', 'ReLU step: active latents', 'JumpReLU step: dense', 'JumpReLU step: active latents and band']) assert.ok(variants.includes(v), `${v} in ${variants}`);
   for (const row of rows) {
     assert.equal(row.bench, 'sae-paths');
     assert.ok(row.seconds > 0 && row.speedup > 0, JSON.stringify(row));
