@@ -12,8 +12,11 @@
  *  - JumpReLU: the step through the active latents and the threshold band against the dense
  *    step, thresholds set the same way (the band, |pre − θ| < 0.025, is then as wide as the
  *    pre-activations are dense around θ; `band` reports its mean entries per row).
- * `speedup` is the median of the replaced path / the median of this one.
- * Options: --dim, --atoms, --k, --batch, --relu-l0, --repeats, --budget.
+ * `speedup` is the median of the replaced path / the median of this one. The peer
+ * (bench/peers/sae_paths_torch.py, PyTorch on the CPU, all cores) trains MP as SAELens and
+ * sparsify do (the correlations recomputed by a GEMM at every pursuit step, autograd through the
+ * steps) and ReLU densely (SAELens's standard SAE); `vsTorch` = PyTorch's seconds / ours (> 1:
+ * ours is faster). Options: --dim, --atoms, --k, --batch, --relu-l0, --repeats, --budget, --no-peers.
  */
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -21,7 +24,7 @@ import { backend, matmul } from '../src/backend/index.js';
 import { Adam, createSAE, type JumpReluSAE, type ReluSAE } from '../src/dictionary/index.js';
 import { symmetricGram } from '../src/dictionary/sae/mp.js';
 import type { Bench } from './types.js';
-import { sig, timeIt } from './util.js';
+import { cores, runPeer, sig, timeIt } from './util.js';
 
 export const saePathsBench: Bench = {
   name: 'sae-paths',
@@ -35,7 +38,18 @@ export const saePathsBench: Bench = {
     const repeats: number = ctx.opts.repeats ?? 5;
     const budgetS: number = ctx.opts.budget ?? 20;
     const b = backend();
-    ctx.note(`sae-paths: dim ${dim}, atoms ${atoms}, MP k ${k}, ReLU L0 ${reluL0}, batch ${batch}, backend ${b.name}`);
+    ctx.note(`sae-paths: dim ${dim}, atoms ${atoms}, MP k ${k}, ReLU L0 ${reluL0}, batch ${batch}, backend ${b.name}; ${cores()} cores`);
+    const torch: Record<string, number> = {};
+    if (ctx.opts.peers !== false) {
+      const peer = runPeer('sae_paths_torch.py', { dim, atoms, k, batch, relu_l0: reluL0, repeats, budget_s: budgetS });
+      if (!peer.ok) ctx.note(`sae-paths: PyTorch peer skipped: ${peer.reason}`);
+      else {
+        for (const row of peer.rows) {
+          torch[row.kind as string] = row.seconds as number;
+          ctx.emit({ bench: 'sae-paths', variant: `${row.kind === 'mp' ? 'MP' : 'ReLU'} step: PyTorch`, backend: 'torch', threads: row.threads, dim, atoms, batch, seconds: sig(row.seconds as number), runs: row.runs, version: row.version });
+        }
+      }
+    }
     const rng = new Rng(0);
     const X = new Matrix(batch, dim);
     rng.fillNormal(X.data, 0, 1 / Math.sqrt(dim));
@@ -119,7 +133,11 @@ export const saePathsBench: Bench = {
     variants.forEach(([name], q) => {
       const family = name.split(/[ :]/)[0];
       const extra = family === 'ReLU' ? { l0: sig(reluL0Seen, 3) } : family === 'JumpReLU' ? { l0: sig(jumpL0Seen, 3), band: sig(band / batch, 3) } : family === 'MP' ? { k } : {};
-      ctx.emit({ bench: 'sae-paths', variant: name, backend: b.name, dim, atoms, batch, ...extra, seconds: sig(ms[q]), speedup: sig(byName[base[family]] / ms[q], 3), runs: times[q].length, rounds: 'alternating' });
+      const peer = family === 'MP' ? torch.mp : family === 'ReLU' ? torch.relu : undefined;
+      ctx.emit({
+        bench: 'sae-paths', variant: name, backend: b.name, threads: b.threads ?? 1, dim, atoms, batch, ...extra, seconds: sig(ms[q]), speedup: sig(byName[base[family]] / ms[q], 3),
+        vsTorch: peer !== undefined ? sig(peer / ms[q], 3) : null, runs: times[q].length, rounds: 'alternating',
+      });
     });
   },
 };

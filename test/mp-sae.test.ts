@@ -100,7 +100,7 @@ test('MP SAE: the native pursuit and reverse-pass kernels give the JavaScript lo
 });
 
 test('bench sae-paths prints one JSON row per variant with its speedup over the path it replaces', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'sae-paths', '--json', '--dim', '16', '--atoms', '256', '--k', '4', '--batch', '128', '--relu-l0', '8', '--repeats', '1', '--budget', '0.05'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'sae-paths', '--json', '--no-peers', '--dim', '16', '--atoms', '256', '--k', '4', '--batch', '128', '--relu-l0', '8', '--repeats', '1', '--budget', '0.05'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const variants = rows.map((x) => x.variant);
