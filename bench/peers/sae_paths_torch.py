@@ -14,28 +14,14 @@ torch.set_num_threads(cores).
 import json
 import os
 import sys
-import time
+
+from timing import median_seconds
 
 try:
     import torch
 except ImportError as e:
     print(json.dumps({"skip": f"torch not importable: {e}"}))
     sys.exit(0)
-
-
-def timed(step, repeats, budget):
-    t0 = time.perf_counter()
-    step()
-    first = time.perf_counter() - t0
-    times = [first] if first > budget / 2 else []
-    start = time.perf_counter()
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    h = len(times) // 2
-    return (times[h] if len(times) % 2 else (times[h - 1] + times[h]) / 2), len(times)
 
 
 def main():
@@ -72,7 +58,7 @@ def main():
         with torch.no_grad():
             W.data /= W.data.norm(dim=1, keepdim=True)
 
-    sec, runs = timed(mp_step, repeats, budget)
+    sec, runs = median_seconds(mp_step, repeats, budget)
     print(json.dumps({"kind": "mp", "threads": threads, "seconds": sec, "runs": runs, "version": torch.__version__}))
 
     # ReLU with L1, dense
@@ -95,7 +81,7 @@ def main():
         loss.backward()
         opt2.step()
 
-    sec, runs = timed(relu_step, repeats, budget)
+    sec, runs = median_seconds(relu_step, repeats, budget)
     print(json.dumps({"kind": "relu", "threads": threads, "seconds": sec, "runs": runs, "version": torch.__version__}))
 
 

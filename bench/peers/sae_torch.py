@@ -11,7 +11,8 @@ parallel to each decoder row; Adam; renormalise decoder rows. torch.set_num_thre
 import json
 import os
 import sys
-import time
+
+from timing import median_seconds
 
 try:
     import torch
@@ -61,20 +62,9 @@ def run(d, A, k, n, repeats, budget, decode):
         with torch.no_grad():
             W_dec.data /= W_dec.data.norm(dim=1, keepdim=True)
 
-    t0 = time.perf_counter()
-    step()
-    first = time.perf_counter() - t0
-    times = [first] if first > budget / 2 else []
-    start = time.perf_counter()
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    h = len(times) // 2
-    med = times[h] if len(times) % 2 else (times[h - 1] + times[h]) / 2
+    med, runs = median_seconds(step, repeats, budget)
     print(json.dumps({"backend": "torch", "threads": threads, "dim": d, "atoms": A, "k": k, "batch": n,
-                      "seconds": med, "samples_per_s": n / med, "runs": len(times), "decode": decode, "version": torch.__version__}))
+                      "seconds": med, "samples_per_s": n / med, "runs": runs, "decode": decode, "version": torch.__version__}))
 
 
 main()
