@@ -22,7 +22,7 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { backend, matmul } from '../src/backend/index.js';
 import { Adam, createSAE, type JumpReluSAE, type ReluSAE } from '../src/dictionary/index.js';
-import { symmetricGram } from '../src/dictionary/sae/mp.js';
+import { type MatchingPursuitSAE, symmetricGram } from '../src/dictionary/sae/mp.js';
 import type { Bench } from './types.js';
 import { cores, runPeer, sig, timeIt } from './util.js';
 
@@ -58,46 +58,32 @@ export const saePathsBench: Bench = {
     const params = sae.paramList();
     const adam = new Adam(params.map((p) => p.param), {}, params.map((p) => p.decay));
     const grads = params.map((p) => p.grad);
-    const kernels = { p: b.mpPursueGram, b: b.mpBackward };
+    const kernels = !!(b.mpPursueGram && b.mpBackward);
     const step = (native: boolean) => () => {
-      if (!native) {
-        delete b.mpPursueGram;
-        delete b.mpBackward;
-      }
-      try {
-        sae.forwardBackward(X);
-      } finally {
-        b.mpPursueGram = kernels.p;
-        b.mpBackward = kernels.b;
-      }
+      (sae as MatchingPursuitSAE).nativeKernels = native;
+      sae.forwardBackward(X);
       adam.step(grads, 1e-4);
       sae.normalizeDecoder();
     };
     const W = sae.getWeights().W_dec, G = new Matrix(atoms, atoms);
-    // ReLU: biases that leave each latent active on reluL0 / atoms of the rows
+    // ReLU and JumpReLU: each latent active on reluL0 / atoms of the rows (its pre-activation's
+    // order statistic q as minus the ReLU's bias, or as the JumpReLU's threshold)
+    const q = Math.min(batch - 1, Math.max(0, Math.floor(batch * (1 - reluL0 / atoms))));
     const relu = createSAE('relu', { atoms, batch }) as ReluSAE;
     relu.initParams(dim, rng.fork('relu'));
-    relu.stepPath = 'dense';
-    relu.forwardBackward(X);
-    const pre = matmul(X, relu.getWeights().W_enc);
-    const col = new Float32Array(batch), q = Math.min(batch - 1, Math.max(0, Math.floor(batch * (1 - reluL0 / atoms))));
-    for (let a = 0; a < atoms; a++) {
-      for (let i = 0; i < batch; i++) col[i] = pre.data[i * atoms + a];
-      col.sort();
-      relu.benc[a] = -col[q];
-    }
-    // JumpReLU: thresholds at the same quantiles (its own encoder), default bandwidth
+    const reluCut = columnOrderStatistic(matmul(X, relu.getWeights().W_enc), q);
+    for (let a = 0; a < atoms; a++) relu.benc[a] = -reluCut[a];
     const jump = createSAE('jumprelu', { atoms, batch }) as JumpReluSAE;
     jump.initParams(dim, rng.fork('jumprelu'));
     const preJ = matmul(X, jump.getWeights().W_enc);
+    for (let i = 0; i < batch; i++) for (let a = 0; a < atoms; a++) preJ.data[i * atoms + a] += jump.benc[a];
+    const jumpCut = columnOrderStatistic(preJ, q);
+    const half = 0.5 * 0.05; // the default bandwidth's half
     let band = 0;
-    const half = 0.5 * 0.05;
     for (let a = 0; a < atoms; a++) {
-      for (let i = 0; i < batch; i++) col[i] = preJ.data[i * atoms + a] + jump.benc[a];
-      col.sort();
-      const th = Math.max(col[q], 1e-6);
+      const th = Math.max(jumpCut[a], 1e-6);
       jump.logTheta[a] = Math.log(th);
-      for (let i = 0; i < batch; i++) if (Math.abs(col[i] - th) < half) band++;
+      for (let i = 0; i < batch; i++) if (Math.abs(preJ.data[i * atoms + a] - th) < half) band++;
     }
     const jumpStep = (path: 'dense' | 'sparse') => () => {
       jump.stepPath = path;
@@ -109,7 +95,7 @@ export const saePathsBench: Bench = {
     };
     const variants: [string, () => void][] = [
       ['MP step: JavaScript loops', step(false)],
-      ...(kernels.p && kernels.b ? [['MP step: native kernels', step(true)] as [string, () => void]] : []),
+      ...(kernels ? [['MP step: native kernels', step(true)] as [string, () => void]] : []),
       ['Gram: full product', () => matmul(W, W, { transB: true, out: G })],
       ['Gram: symmetric blocks', () => symmetricGram(W, G)],
       ['ReLU step: dense', reluStep('dense')],
@@ -117,7 +103,7 @@ export const saePathsBench: Bench = {
       ['JumpReLU step: dense', jumpStep('dense')],
       ['JumpReLU step: active latents and band', jumpStep('sparse')],
     ];
-    if (!kernels.p) ctx.note('sae-paths: this backend has no MP kernels (native only): the JavaScript loops alone');
+    if (!kernels) ctx.note('sae-paths: this backend has no MP kernels (native only): the JavaScript loops alone');
     const times: number[][] = variants.map(() => []);
     for (const [, f] of variants) f(); // warm-up
     const t0 = performance.now();
@@ -141,3 +127,14 @@ export const saePathsBench: Bench = {
     });
   },
 };
+
+/** Per column of P [rows x cols]: its q-th smallest entry (0-based). */
+function columnOrderStatistic(P: Matrix, q: number): Float32Array {
+  const out = new Float32Array(P.cols), col = new Float32Array(P.rows);
+  for (let a = 0; a < P.cols; a++) {
+    for (let i = 0; i < P.rows; i++) col[i] = P.data[i * P.cols + a];
+    col.sort();
+    out[a] = col[q];
+  }
+  return out;
+}

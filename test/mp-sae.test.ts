@@ -73,21 +73,12 @@ test('MP SAE: the native pursuit and reverse-pass kernels give the JavaScript lo
   // zero rows (b_dec starts at 0): no correlation is positive, the pursuit stops at once (padding)
   for (let i = 0; i < rows; i += 7) X.data.fill(0, i * d, (i + 1) * d);
   const run = (withKernels: boolean) => {
-    const saved = { p: nb.mpPursueGram, b: nb.mpBackward };
-    if (!withKernels) {
-      delete nb.mpPursueGram;
-      delete nb.mpBackward;
-    }
-    try {
-      const sae = createSAE('mp', { atoms: A, k }) as MatchingPursuitSAE;
-      sae.initParams(d, new Rng(13));
-      const stats = sae.forwardBackward(X);
-      const grads = Object.fromEntries(sae.paramList().map((p) => [p.name, Float32Array.from(p.grad)]));
-      return { stats, grads, codes: sae.encode(X) };
-    } finally {
-      nb.mpPursueGram = saved.p;
-      nb.mpBackward = saved.b;
-    }
+    const sae = createSAE('mp', { atoms: A, k }) as MatchingPursuitSAE;
+    sae.nativeKernels = withKernels;
+    sae.initParams(d, new Rng(13));
+    const stats = sae.forwardBackward(X);
+    const grads = Object.fromEntries(sae.paramList().map((p) => [p.name, Float32Array.from(p.grad)]));
+    return { stats, grads, codes: sae.encode(X) };
   };
   const js = run(false), native = run(true);
   assert.deepEqual(native.stats, js.stats);

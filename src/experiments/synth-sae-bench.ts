@@ -91,7 +91,7 @@ export function ssbCheckpointFolder(config: Config, method: string): string {
 export async function runSsbCell(config: Config, method: string, s: SsbSettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal, run?: CellRun): Promise<Record<string, number>> {
   checkAborted(signal);
   const note = run?.note;
-  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']>; trueL0: number } | undefined;
+  let st = cache.get('world') as { world: SynthSAEBenchWorld; train: { X: Matrix }; val: ReturnType<SynthSAEBenchWorld['sample']>; trueL0: number; probed: number[] } | undefined;
   if (!st) {
     const w0 = performance.now();
     note?.(`seed ${config.seed}: building the world (${s.world.features} features in ${s.world.dim} dimensions) and ${s.trainRows} training + ${s.evalRows} evaluation rows`);
@@ -101,7 +101,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
     // the world's own L0 on the evaluation rows (SAELens reports it as true_l0)
     let active = 0;
     for (let i = 0; i < val.A.data.length; i++) if (val.A.data[i] > 0) active++;
-    st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val, trueL0: active / val.A.rows };
+    st = { world, train: { X: world.sampleX(s.trainRows, rng.fork('train')) }, val, trueL0: active / val.A.rows, probed: probingFeatures(val.A) };
     cache.set('world', st);
     note?.(`seed ${config.seed}: world and rows ready in ${((performance.now() - w0) / 1000).toFixed(0)} s`);
   }
@@ -125,7 +125,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   const X = st.val.X, f = sae.encode(X), Xhat = sae.decode(f), Wdec = sae.getWeights().W_dec;
   const m = groundTruthMetrics({ X, Xhat, f, Wdec, Dgt: st.world.D, Agt: st.val.A });
   const abs = syntheticAbsorption({ f, Wdec, Dgt: st.world.D, Agt: st.val.A, parents: st.world.parents() });
-  const sp = syntheticSparseProbing({ f, Agt: st.val.A, features: probingFeatures(st.val.A), seed: config.seed });
+  const sp = syntheticSparseProbing({ f, Agt: st.val.A, features: st.probed, seed: config.seed });
   return {
     ...m, absorption: abs.absorption, absorption_full: abs.full,
     sparse_probing_top1: sp.accuracy[0], sparse_probing_top2: sp.accuracy[1], sparse_probing_top5: sp.accuracy[2],

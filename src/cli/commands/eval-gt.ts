@@ -117,7 +117,8 @@ function writeSAEBench(
     eval_result_details: sp.perFeature.map((p, i) => ({
       dataset_name: `feature_${p.feature}`,
       ...Object.fromEntries(sp.ks.map((k, q) => [`sae_top_${k}_test_accuracy`, p.accuracy[q]])),
-      ...Object.fromEntries(spx.ks.map((k, q) => [`llm_top_${k}_test_accuracy`, spx.perFeature[i]?.feature === p.feature ? spx.perFeature[i].accuracy[q] : null])),
+      // the llm probes score the same features (which are kept depends on the truth alone)
+      ...Object.fromEntries(spx.ks.map((k, q) => [`llm_top_${k}_test_accuracy`, spx.perFeature[i].accuracy[q]])),
       top_latent: p.latents[0],
       top_latents: p.latents,
     })),

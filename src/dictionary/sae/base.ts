@@ -51,6 +51,9 @@ export class SaeStepBuffers {
  * W_enc) so that sparse backward passes touch whole rows. `getWeights()` returns the SAELens
  * layout.
  */
+/** `encode` works through its input in chunks of this many rows (`encodeChunk`). */
+export const ENCODE_CHUNK_ROWS = 1024;
+
 export abstract class SparseAutoencoder implements Trainable {
   readonly kind: SAEKind;
   readonly config: ResolvedSAEConfig;
@@ -244,7 +247,7 @@ export abstract class SparseAutoencoder implements Trainable {
     this.requireFitted();
     this.checkInput('X', X, this.dim);
     const Z = new Matrix(X.rows, this.atoms);
-    const chunk = Math.max(1, Math.min(X.rows, 1024));
+    const chunk = Math.max(1, Math.min(X.rows, ENCODE_CHUNK_ROWS));
     for (let s = 0; s < X.rows; s += chunk) {
       const e = Math.min(X.rows, s + chunk);
       this.encodeChunk(X.rowSlice(s, e), Z.rowSlice(s, e));

@@ -1,6 +1,6 @@
 import { backend, matmul } from '../../backend/index.js';
 import { Matrix } from '../../core/matrix.js';
-import { type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
+import { ENCODE_CHUNK_ROWS, type LatentActivity, SparseAutoencoder, type SAEWeights, type StepStats } from './base.js';
 import type { SAEConfig } from './config.js';
 
 /** The Gram matrix D D^T is kept for at most this many atoms (atoms² floats: 256 MiB at 8192). */
@@ -64,6 +64,14 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
   private tmpU = new Float64Array(0);
   private tmpG = new Float64Array(0);
   private done = new Uint8Array(0);
+  /** D D^T for the chunks of one encode call (null outside it) */
+  private encodeGram: Matrix | null = null;
+  /**
+   * Whether the native backend's pursuit and reverse-pass kernels (`mpPursueGram`, `mpBackward`)
+   * run when present; false runs the JavaScript loops they replace (tests and benchmarks compare
+   * the two). Not part of the model or its checkpoint.
+   */
+  nativeKernels = true;
 
   constructor(config: SAEConfig) {
     super('mp', config);
@@ -85,15 +93,17 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     this.tmpG = new Float64Array(d);
   }
 
-  /** Greedy pursuit on the rows of r (overwritten by the final residuals); fills idx/val [rows x k]. */
+  /**
+   * Greedy pursuit on the rows of r (overwritten by the final residuals); fills idx/val [rows x k].
+   * `gram`: D D^T of the current decoder (computed by the caller, once for every chunk that
+   * shares it), or null to recompute the correlations by a GEMM per step.
+   */
   private pursue(r: Matrix, c: Matrix, idx: Int32Array, val: Float32Array, gram: Matrix | null): void {
     matmul(r, this.Wdec, { transB: true, out: c });
-    if (gram) {
-      symmetricGram(this.Wdec, gram);
-      const native = backend().mpPursueGram;
-      if (native) native(r.data, r.rows, this.dim, c.data, this.atoms, this.Wdec.data, gram.data, this.config.k, idx, val);
-      else this.pursueGram(r, c, idx, val, gram);
-    } else this.pursueSteps(r, c, idx, val);
+    if (!gram) return this.pursueSteps(r, c, idx, val);
+    const native = this.nativeKernels ? backend().mpPursueGram : undefined;
+    if (native) native(r.data, r.rows, this.dim, c.data, this.atoms, this.Wdec.data, gram.data, this.config.k, idx, val);
+    else this.pursueGram(r, c, idx, val, gram);
   }
 
   /**
@@ -190,6 +200,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     r.data.set(xb.data);
     b.addRowVector(r.data, n, d, this.bdec, -1);
     const gram = useGram(this.atoms, n, k) ? this.gram : null;
+    if (gram) symmetricGram(this.Wdec, gram);
     this.pursue(r, this.corr, this.idx, this.val, gram);
     b.gatherDecode(this.idx, this.val, n, k, this.Wdec.data, d, 0, ws.xhat.data);
     b.addRowVector(ws.xhat.data, n, d, this.bdec, 1);
@@ -199,7 +210,7 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     const D = this.Wdec.data, gD = this.gWdec.data, gx = ws.gx.data, rd = r.data;
     gD.fill(0);
     this.gbdec.fill(0);
-    if (b.mpBackward) {
+    if (this.nativeKernels && b.mpBackward) {
       b.mpBackward(rd, n, d, this.idx, this.val, k, D, gx, gD, this.gbdec);
       return { loss: sqErr, sqErr, l0: nnz / n, aux: 0 };
     }
@@ -231,12 +242,26 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     return { loss: sqErr, sqErr, l0: nnz / n, aux: 0 };
   }
 
+  /** The Gram matrix depends on the decoder only: computed once per call, shared by its chunks. */
+  override encode(X: Matrix): Matrix {
+    const A = this.atoms;
+    if (useGram(A, Math.min(X.rows, ENCODE_CHUNK_ROWS), this.config.k) && this.fitted) {
+      this.encodeGram = new Matrix(A, A);
+      symmetricGram(this.Wdec, this.encodeGram);
+    }
+    try {
+      return super.encode(X);
+    } finally {
+      this.encodeGram = null;
+    }
+  }
+
   protected encodeChunk(x: Matrix, out: Matrix): void {
     const n = x.rows, k = this.config.k, A = this.atoms;
     const r = x.clone();
     backend().addRowVector(r.data, n, this.dim, this.bdec, -1);
     const idx = new Int32Array(n * k), val = new Float32Array(n * k);
-    const gram = useGram(A, n, k) ? new Matrix(A, A) : null;
+    const gram = useGram(A, n, k) ? this.encodeGram : null;
     this.pursue(r, new Matrix(n, A), idx, val, gram);
     out.data.fill(0);
     for (let i = 0; i < n; i++) {

@@ -109,8 +109,8 @@ export class ReluSAE extends SparseAutoencoder {
 
   /**
    * The step through the active latents (z = ReLU(pre) > 0) only, as a TopK step: the codes'
-   * nonzeros listed per row (\`compressRows\`), decode by gather, the reconstruction's backward by
-   * atom (\`activeBackward\`), and the L1 term's code gradient l1·w_a/n on each active entry added
+   * nonzeros listed per row (`compressRows`), decode by gather, the reconstruction's backward by
+   * atom (`activeBackward`), and the L1 term's code gradient l1·w_a/n on each active entry added
    * to the encoder's gradients by one more scatter. The dense step's loss and gradients up to
    * float32 summation order (test/relu-sparse.test.ts), with one GEMM instead of four. Returns
    * null (the caller runs the dense step) when a row has more than atoms/4 active latents.
@@ -122,11 +122,12 @@ export class ReluSAE extends SparseAutoencoder {
     const { l1 } = this.config;
     const cap = this.stepPath === 'sparse' ? A : Math.max(1, Math.floor(A / 4));
     this.ensureList(n, this.kcap > 0 ? Math.min(cap, this.kcap) : Math.min(cap, 64));
-    let widest = b.compressRows(this.z.data, n, A, this.kcap, this.idx, this.val);
+    const widest = b.compressRows(this.z.data, n, A, this.kcap, this.idx, this.val);
     if (widest > cap) return null;
     if (widest > this.kcap) {
+      // a wider row than the list holds: grow (with headroom) and list again
       this.ensureList(n, Math.min(cap, Math.max(widest, 2 * this.kcap)));
-      widest = b.compressRows(this.z.data, n, A, this.kcap, this.idx, this.val);
+      b.compressRows(this.z.data, n, A, this.kcap, this.idx, this.val);
     }
     const kk = this.kcap, idx = this.idx, val = this.val;
     b.gatherDecode(idx, val, n, kk, this.Wdec.data, d, 0, ws.xhat.data);
