@@ -100,6 +100,9 @@ test('bench sae-paths prints one JSON row per variant with its speedup over the 
     assert.equal(row.bench, 'sae-paths');
     assert.ok(row.seconds > 0 && row.speedup > 0, JSON.stringify(row));
   }
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', 'bench', 'sae-paths', '--relu-l0', '0'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--relu-l0 must be at least 1/);
   const relu = rows.find((x) => x.variant === 'ReLU step: active latents');
   assert.ok(relu.l0 > 2 && relu.l0 < 20, `the ReLU step runs at about the asked L0 (8): ${relu.l0}`);
 });

@@ -62,6 +62,7 @@ export const benchCommand: Command = {
     }
     if (ctx.opts.repeats !== undefined && ctx.opts.repeats < 1) fail('E_USAGE', `--repeats must be at least 1, got ${ctx.opts.repeats}`);
     if (ctx.opts.budget !== undefined && !(ctx.opts.budget > 0)) fail('E_USAGE', `--budget must be a positive number of seconds, got ${ctx.opts.budget}`);
+    if (ctx.opts['relu-l0'] !== undefined && !(ctx.opts['relu-l0'] >= 1)) fail('E_USAGE', `--relu-l0 must be at least 1 (active latents per row), got ${ctx.opts['relu-l0']}`);
     const json = !!ctx.opts.json;
     const bctx: BenchContext = {
       json,
