@@ -70,6 +70,12 @@ export interface Trainable {
   gWdec: Matrix;
   /** true while the trainer runs (training-only statistics are updated only then) */
   training: boolean;
+  /**
+   * the factor the model's sparsity coefficient (ReLU's l1, JumpReLU's l0) is multiplied by in
+   * the next step: the trainer sets it from the coefficient warm-up and the L0 controller
+   * (sparsity-schedule.ts); 1 outside training
+   */
+  sparsityScale?: number;
   trainingStats: Record<string, number>;
   /**
    * the columns of a training row the model reconstructs, when not all of them (transcoders train

@@ -5,6 +5,7 @@ import { assertFinite, checkAborted } from '../core/validate.js';
 import { Adam } from '../optim/adam.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../optim/schedule.js';
 import { type Checkpoint, checkSettings, loadCheckpoint, saveCheckpoint, type Setting, type Settings } from './checkpoint.js';
+import { L0Controller, type L0ControllerState, sparsityWarmUp } from './sparsity-schedule.js';
 import { DeadLatentStats } from './dead-latents.js';
 import type { LatentActivity, StepStats, Trainable, TrainableParam } from './trainable.js';
 import type { ResolvedSAEConfig } from './sae/config.js';
@@ -109,6 +110,11 @@ export interface FitResult {
    * to their last checkpoint); 0 when the run started afresh or the checkpoint predates the field
    */
   resumedSeconds: number;
+  /**
+   * ReLU / JumpReLU with targetL0: the L0 controller at the end (sparsity-schedule.ts): its target,
+   * its smoothed L0, the multiplier, and the coefficient (l1 or l0) it ends at: base × multiplier
+   */
+  l0Controller?: { target: number; smoothedL0: number; multiplier: number; coefficient: number };
   /** streaming runs: rows of the statistics sample, and the stream position after the last step */
   stream?: { sampleRows: number; position: StreamPosition; chunkRows: number | null; bufferChunks: number | null };
   /**
@@ -289,6 +295,8 @@ interface Run {
   t0: number;
   startStep: number;
   last: StepStats;
+  /** the L0 controller of the sparsity coefficient (config.targetL0), or null */
+  l0ctl: L0Controller | null;
 }
 
 /**
@@ -331,6 +339,7 @@ function initialise(sae: Trainable, input: TrainingData, plan: RunPlan, opts: Fi
     sae, input, plan, opts, rng, params, adam, dead: new DeadLatentStats(cfg.atoms, plan.deadAfter), scale, totalVar, sampleSize: S.rows,
     settings: runSettings(sae, input, plan, opts),
     step: 0, resumedFrom: null, resumedSeconds: 0, started: now, t0: now, startStep: 0, last: { loss: NaN, sqErr: NaN, l0: NaN, aux: 0 },
+    l0ctl: cfg.targetL0 !== undefined ? new L0Controller({ target: cfg.targetL0, start: cfg.targetL0Start ?? 0, integralGain: cfg.targetL0Gain }) : null,
   };
 }
 
@@ -338,7 +347,7 @@ function initialise(sae: Trainable, input: TrainingData, plan: RunPlan, opts: Fi
 const CONFIG_SETTINGS = [
   'lr', 'epochs', 'steps', 'warmupSteps', 'decaySteps', 'weightDecay', 'beta1', 'beta2', 'l1', 'l1DecoderNorm', 'l0', 'thresholdInit',
   'bandwidth', 'normalizeDecoder', 'bDecInit', 'scaleInputs', 'deadAfter', 'auxK', 'auxkCoef', 'resampleEvery', 'thresholdBeta',
-  'matryoshkaWidths', 'convergence',
+  'matryoshkaWidths', 'convergence', 'targetL0', 'targetL0Start', 'targetL0Gain', 'sparsityWarmupSteps',
 ] as const;
 
 function configSettings(cfg: Partial<ResolvedSAEConfig>): Settings {
@@ -408,6 +417,7 @@ function restore(run: Run, dir: string): void {
   adam.t = Number(ck.state.adamT);
   run.scale = Number(ck.state.inputScale);
   sae.setExtraState((ck.state.extra ?? {}) as Record<string, number>);
+  if (run.l0ctl) run.l0ctl.restore(ck.state.l0Controller as L0ControllerState);
   if (plan.watch && ck.state.convergence) plan.watch.restore(ck.state.convergence as ConvergenceState);
   else if (plan.conv) plan.conv.restore(ck.state.convergence as ConvergenceState);
   run.step = ck.step;
@@ -435,6 +445,7 @@ function writeCheckpoint(run: Run, s: number): void {
       // where the next batch starts in the (replayable) batch stream
       position: RowStream.positionOf(s * plan.batch, run.input.n, plan.batch),
       ...(plan.watch ? { convergence: plan.watch.state() } : {}),
+      ...(run.l0ctl ? { l0Controller: run.l0ctl.state() } : {}),
     },
     tensors,
   });
@@ -502,6 +513,8 @@ async function runSteps(run: Run): Promise<void> {
   let lastReport = -Infinity, lastYield = performance.now(), lastSave = performance.now();
   const saveMs = opts.checkpointSeconds !== undefined ? opts.checkpointSeconds * 1000 : Infinity;
   sae.training = true;
+  const l0ctl = run.l0ctl, coefWarmup = cfg.sparsityWarmupSteps ?? 0;
+  const scheduled = l0ctl !== null || coefWarmup > 0;
   try {
     for (; run.step < endStep(run); run.step++) {
       const step = run.step;
@@ -511,8 +524,10 @@ async function runSteps(run: Run): Promise<void> {
       }
       rows.next(xb.data, batch, run.scale);
       dead.mask(activity.dead);
+      if (scheduled) sae.sparsityScale = sparsityWarmUp(step, coefWarmup) * (l0ctl ? l0ctl.multiplier : 1);
       const stats = sae.forwardBackward(xb, activity);
       if (!Number.isFinite(stats.loss)) diverged(run, step + 1, `loss ${stats.loss}`);
+      if (l0ctl) l0ctl.update(stats.l0, step);
       dead.record(activity.fired, batch);
       run.last = stats;
       if (cfg.normalizeDecoder && decoderIdx >= 0) projectRadial(sae.Wdec.data, sae.gWdec.data, cfg.atoms, sae.Wdec.cols);
@@ -569,6 +584,7 @@ async function runSteps(run: Run): Promise<void> {
     }
   } finally {
     sae.training = false;
+    if (scheduled) sae.sparsityScale = 1;
     rows.close();
   }
 }
@@ -618,6 +634,11 @@ function finish(run: Run): FitResult {
     };
   }
   sae.trainingStats = { steps: ran, loss: result.loss, mse: result.mse, sqErr: result.sqErr, fvu: result.fvu, l0: result.l0, deadFraction, inputScale: run.scale };
+  if (run.l0ctl) {
+    const c = run.l0ctl, base = sae.kind === 'jumprelu' ? cfg.l0 : cfg.l1;
+    result.l0Controller = { target: c.target, smoothedL0: c.smoothedL0, multiplier: c.multiplier, coefficient: base * c.multiplier };
+    sae.trainingStats.sparsityMultiplier = c.multiplier;
+  }
   return result;
 }
 

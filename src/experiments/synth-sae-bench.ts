@@ -47,6 +47,24 @@ export interface SsbSettings {
   lr: number;
   l1: number;
   l0: number;
+  /**
+   * tune the ReLU (L1) and JumpReLU SAEs to L0 = k as the reference does (SynthSAEBench's L0
+   * controller, dictionary/sparsity-schedule.ts): L1 warmed up over the first third of the steps
+   * and controlled from there, JumpReLU controlled from the start; false: the fixed l1 / l0
+   */
+  controlL0: boolean;
+}
+
+/** The reference's training steps (200M samples in batches of 1,024). */
+export const SSB_REFERENCE_STEPS = Math.floor(200_000_000 / 1024);
+
+/**
+ * The L0 controller's integral gain for a run of `steps`: the reference's 3e-4 scaled by its
+ * 195,312 steps over ours, so that the controller has the same authority over the run (gain ×
+ * steps); at most 0.05.
+ */
+export function ssbControllerGain(steps: number): number {
+  return Math.min(0.05, (3e-4 * SSB_REFERENCE_STEPS) / steps);
 }
 
 export const SSB_PRESETS: Record<'quick' | 'full', { settings: SsbSettings; seeds: number[] }> = {
@@ -56,14 +74,14 @@ export const SSB_PRESETS: Record<'quick' | 'full', { settings: SsbSettings; seed
       // depth 3 under branching 4 (85 features per root: 340 of 512 features, as 10,880 of 16,384),
       // k ≈ 0.9 × the world's mean L0 (4.3; the 16k world's is 27 against k = 25); 6.1M samples
       world: { ...SYNTH_SAE_BENCH_PRESETS.small, features: 512, dim: 64, roots: 4, branching: 4, depth: 3 },
-      trainRows: 120000, evalRows: 4000, atoms: 128, k: 4, steps: 12000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02,
+      trainRows: 120000, evalRows: 4000, atoms: 128, k: 4, steps: 12000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02, controlL0: true,
     },
     seeds: [0],
   },
   full: {
     settings: {
       world: { ...SYNTH_SAE_BENCH_PRESETS['16k'] },
-      trainRows: 200000, evalRows: 20000, atoms: 4096, k: 25, steps: 20000, batch: 1024, lr: 3e-4, l1: 0.15, l0: 0.02,
+      trainRows: 200000, evalRows: 20000, atoms: 4096, k: 25, steps: 20000, batch: 1024, lr: 3e-4, l1: 0.15, l0: 0.02, controlL0: true,
     },
     seeds: [0],
   },
@@ -110,6 +128,11 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   if (kind === 'relu') cfg.l1 = s.l1;
   else if (kind === 'jumprelu') cfg.l0 = s.l0;
   else cfg.k = s.k;
+  if (s.controlL0 && (kind === 'relu' || kind === 'jumprelu')) {
+    // the reference's protocol: L1 warmed up over a third of the run and controlled from there; JumpReLU controlled throughout
+    const third = Math.floor(s.steps / 3);
+    Object.assign(cfg, { targetL0: s.k, targetL0Gain: ssbControllerGain(s.steps) }, kind === 'relu' ? { targetL0Start: third, sparsityWarmupSteps: third } : {});
+  }
   const sae = createSAE(kind, cfg);
   const t0 = performance.now();
   const ck = run?.checkpointDir ? { checkpointDir: run.checkpointDir, checkpointSeconds: run.checkpointSeconds ?? 60, resume: true } : {};
@@ -130,6 +153,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
     ...m, absorption: abs.absorption, absorption_full: abs.full,
     sparse_probing_top1: sp.accuracy[0], sparse_probing_top2: sp.accuracy[1], sparse_probing_top5: sp.accuracy[2],
     true_l0: st.trueL0, seconds,
+    ...(fit.l0Controller ? { sparsity_multiplier: fit.l0Controller.multiplier } : {}),
   };
 }
 
@@ -172,7 +196,7 @@ export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?:
   const md: string[] = ['# SynthSAEBench-style comparison — reproduction report', ''];
   md.push('SAEs trained on a SynthSAEBench-style world (docs/synth-sae-bench.md) and scored against the true features on held-out rows.');
   md.push('Reference: SynthSAEBench-16k (16,384 features, d = 768, width 4096, L0 = 25, 200M samples; ECOSYSTEM §5.6).');
-  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples)` : ''}.`);
+  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''})` : ''}.`);
   md.push('');
   const head = ['method', 'seeds', ...SSB_METRICS, 'ref F1', 'ref MCC', 'ref EV'];
   const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {

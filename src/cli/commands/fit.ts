@@ -37,10 +37,10 @@ const WORLD_OPTS = ['world', 'preset', 'world-seed', 'samples'];
 const SAE_OPTS = ['batch', 'lr', 'stream', ...WORLD_OPTS];
 /** The options each method takes besides COMMON; any other is refused the same way for every method. */
 export const METHOD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
-  'relu-sae': ['l1', ...SAE_OPTS],
+  'relu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', ...SAE_OPTS],
   'topk-sae': ['k', ...SAE_OPTS],
   'batchtopk-sae': ['k', ...SAE_OPTS],
-  'jumprelu-sae': ['l1', ...SAE_OPTS],
+  'jumprelu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', ...SAE_OPTS],
   'mp-sae': ['k', ...SAE_OPTS],
   'matryoshka-sae': ['k', 'widths', ...SAE_OPTS],
   'dl-fista': ['l1', 'nonneg', 'coder', 'fista-iters', 'extrapolate'],
@@ -151,6 +151,10 @@ export const fitCommand: Command = {
     { name: 'skip', type: 'boolean', help: 'topk-transcoder: add a linear skip connection W_skip·x to the output' },
     { name: 'widths', type: 'string', help: 'matryoshka-sae: nested prefix widths, strictly increasing, ending at --atoms [atoms/16,/8,/4,/2,atoms]', metavar: 'M1,M2,...' },
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
+    { name: 'target-l0', type: 'number', help: 'relu-sae, jumprelu-sae: tune the --l1 weight while training so that the mean L0 reaches L (the SynthSAEBench L0 controller: the weight is multiplied by a factor in [0.01, 100] that moves at most 0.03 % per step, so give it thousands of steps)', metavar: 'L' },
+    { name: 'target-l0-start', type: 'int', help: 'with --target-l0: the step from which the controller may move the weight [0]', metavar: 'T' },
+    { name: 'target-l0-gain', type: 'number', help: 'with --target-l0: the most the weight moves per step, relative [3e-4]; 1e-3 to 3e-3 for runs of a few thousand steps', metavar: 'G' },
+    { name: 'sparsity-warmup', type: 'int', help: 'relu-sae, jumprelu-sae: raise the --l1 weight linearly from 0 over the first T steps (SAELens l1_warm_up_steps) [0]', metavar: 'T' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
     { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },
     { name: 'max-steps', type: 'int', help: 'with --epochs auto: the most steps [SAEs 50000, online-dl 20000, dl-fista 1000 outer]', metavar: 'T' },
@@ -176,6 +180,7 @@ export const fitCommand: Command = {
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --seed 0 --out sae/',
     'sparsecode fit topk-sae --input acts.npy --atoms 4096 --k 32 --epochs 5 --seed 0 --out sae/',
     'sparsecode fit relu-sae --input acts.npy --atoms 1024 --l1 0.05 --whiten pca --seed 1 --out relu/',
+    'sparsecode fit jumprelu-sae --input acts.npy --atoms 4096 --target-l0 25 --steps 20000 --seed 0 --out jr/',
     'sparsecode fit dl-fista --input X.npy --atoms 100 --l1 0.1 --nonneg --steps 200 --seed 0 --out dl/',
     'sparsecode fit dl-fista --input X.npy --val V.npy --atoms 1024 --l1 0.1 --seed 0 --out dl/ --checkpoint-every 10',
     'sparsecode fit dl-fista --input X.npy --atoms 1024 --l1 0.1 --seed 0 --out dl/ --checkpoint-every 10 --resume',
@@ -303,6 +308,10 @@ export const fitCommand: Command = {
           else if (saeKind === 'jumprelu') cfg.l0 = o.l1;
           else fail('E_USAGE', `--l1 does not apply to ${method} (its sparsity is set by --k)`);
         }
+        if (o['target-l0'] !== undefined) cfg.targetL0 = o['target-l0'];
+        if (o['target-l0-start'] !== undefined) cfg.targetL0Start = o['target-l0-start'];
+        if (o['target-l0-gain'] !== undefined) cfg.targetL0Gain = o['target-l0-gain'];
+        if (o['sparsity-warmup'] !== undefined) cfg.sparsityWarmupSteps = o['sparsity-warmup'];
         Object.assign(cfg, trainerBudget(o, epochs, auto));
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
@@ -341,6 +350,7 @@ export const fitCommand: Command = {
           summary = { steps: res.steps, trainLoss: res.loss, trainL0: res.l0, deadFraction: res.deadFraction, converged: res.converged ?? null, budget: auto ? 'auto' : 'fixed' };
           if (res.heldOutFvu !== undefined) summary[auto ? 'heldOutFvu' : 'watchedFvu'] = res.heldOutFvu;
           if (res.convergence?.note) summary.convergenceNote = res.convergence.note;
+          if (res.l0Controller) summary.l0Controller = res.l0Controller;
         }
       } else {
         const lambda = o.l1 ?? 0.1;

@@ -72,6 +72,8 @@ export abstract class SparseAutoencoder implements Trainable {
   trainingStats: Record<string, number> = {};
   /** true while fit() runs (training-only statistics are updated only then) */
   training = false;
+  /** multiplies the sparsity coefficient (ReLU l1, JumpReLU l0) while training (Trainable.sparsityScale) */
+  sparsityScale = 1;
   protected ws: SaeStepBuffers | null = null;
   /** where a step marks the latents that fired when the caller passes no LatentActivity */
   private readonly firedScratch = { buf: new Uint8Array(0) };

@@ -66,6 +66,25 @@ export interface SAEConfig {
    * 1e-3) gives the threshold a gradient from very few samples.
    */
   bandwidth?: number;
+  /**
+   * ReLU / JumpReLU: tune the sparsity coefficient (l1 / l0) during training to reach this mean
+   * L0 (active latents per row), with the rate-damped integral controller of the SynthSAEBench
+   * experiments (dictionary/sparsity-schedule.ts): the coefficient is l1 (or l0) times a
+   * multiplier in [0.01, 100] that moves by at most 0.03 % per step [off]
+   */
+  targetL0?: number;
+  /** the first 0-based step at which the L0 controller may move the multiplier [0] */
+  targetL0Start?: number;
+  /**
+   * the L0 controller's integral gain: the most the multiplier moves per step, relative [3e-4,
+   * the reference's, made for ~10⁵-step runs; a run of a few thousand steps may need 1e-3–3e-3]
+   */
+  targetL0Gain?: number;
+  /**
+   * ReLU / JumpReLU: raise the sparsity coefficient linearly from 0 over this many steps
+   * (SAELens's l1_warm_up_steps / l0_warm_up_steps: step t uses min(1, t / steps) of it) [0]
+   */
+  sparsityWarmupSteps?: number;
   /** keep decoder rows unit-norm (project out the radial gradient, renormalise each step) [true] */
   normalizeDecoder?: boolean;
   /** learning rate [1e-3] */
@@ -136,7 +155,10 @@ export function checkMatryoshkaWidths(widths: unknown, atoms: number): number[] 
   return widths.slice();
 }
 
-export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed' | 'matryoshkaWidths'>> {
+export interface ResolvedSAEConfig extends Required<Omit<SAEConfig, 'steps' | 'warmupSteps' | 'decaySteps' | 'deadAfter' | 'auxK' | 'batch' | 'k' | 'convergence' | 'seed' | 'matryoshkaWidths' | 'targetL0' | 'targetL0Start' | 'targetL0Gain'>> {
+  targetL0?: number;
+  targetL0Start?: number;
+  targetL0Gain?: number;
   k: number;
   seed?: Seed;
   matryoshkaWidths?: number[];
@@ -181,7 +203,27 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
     auxkCoef: cfg.auxkCoef ?? 1 / 32,
     resampleEvery: cfg.resampleEvery ?? 0,
     thresholdBeta: cfg.thresholdBeta ?? 0.99,
+    sparsityWarmupSteps: cfg.sparsityWarmupSteps ?? 0,
   };
+  const penalised = kind === 'relu' || kind === 'jumprelu';
+  for (const key of ['targetL0', 'targetL0Start', 'targetL0Gain', 'sparsityWarmupSteps'] as const) {
+    if (cfg[key] !== undefined && !penalised) fail('E_ARG', `${key} applies to the SAEs with a sparsity coefficient (relu, jumprelu), not to ${kind}${needsK ? ' (its L0 is set by k)' : ''}`);
+  }
+  if (cfg.targetL0 !== undefined) {
+    assertNumber('targetL0', cfg.targetL0, 0, cfg.atoms, { exclusiveMin: true });
+    r.targetL0 = cfg.targetL0;
+  }
+  if (cfg.targetL0Start !== undefined) {
+    if (cfg.targetL0 === undefined) fail('E_ARG', 'targetL0Start needs targetL0 (the L0 the controller tunes the sparsity coefficient to)');
+    assertInt('targetL0Start', cfg.targetL0Start, 0);
+    r.targetL0Start = cfg.targetL0Start;
+  }
+  if (cfg.targetL0Gain !== undefined) {
+    if (cfg.targetL0 === undefined) fail('E_ARG', 'targetL0Gain needs targetL0 (the L0 the controller tunes the sparsity coefficient to)');
+    assertNumber('targetL0Gain', cfg.targetL0Gain, 0, 0.5, { exclusiveMin: true });
+    r.targetL0Gain = cfg.targetL0Gain;
+  }
+  assertInt('sparsityWarmupSteps', r.sparsityWarmupSteps, 0);
   if (cfg.steps !== undefined) r.steps = cfg.steps;
   if (cfg.warmupSteps !== undefined) r.warmupSteps = cfg.warmupSteps;
   if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;

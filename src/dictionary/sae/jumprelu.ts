@@ -65,7 +65,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
     const b = backend();
-    const { l0: l0coef, bandwidth: eps } = this.config;
+    const l0coef = this.config.l0 * this.sparsityScale, eps = this.config.bandwidth;
     this.encoderPre(xb, ws.xc, ws.pre);
     const pd = ws.pre.data, zd = this.z.data, lt = this.logTheta;
     const theta = this.colA; // reuse as theta per latent (float64)
@@ -120,7 +120,7 @@ export class JumpReluSAE extends SparseAutoencoder {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.ws!;
     const pd = ws.pre.data;
-    const { l0: l0coef, bandwidth: eps } = this.config;
+    const l0coef = this.config.l0 * this.sparsityScale, eps = this.config.bandwidth;
     const half = 0.5 * eps;
     const cap = this.stepPath === 'sparse' ? A : Math.max(1, Math.floor(A / 4));
     const lists = this.selectLists(pd, n, theta, half, cap);

@@ -47,7 +47,7 @@ export class ReluSAE extends SparseAutoencoder {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
     const b = backend();
-    const { l1 } = this.config;
+    const l1 = this.l1Coef();
     this.encoderPre(xb, ws.xc, ws.pre);
     const z = this.z, gz = this.gz, pd = ws.pre.data, zd = z.data;
     b.relu(pd, zd);
@@ -83,6 +83,11 @@ export class ReluSAE extends SparseAutoencoder {
   }
 
   /** The L1 weight per latent: ||W_dec[a]|| with `l1DecoderNorm`, else 1 (in this.rowNorm). */
+  /** The L1 coefficient of this step: config.l1 times the trainer's warm-up and L0-controller factor. */
+  private l1Coef(): number {
+    return this.config.l1 * this.sparsityScale;
+  }
+
   private l1Weights(): Float64Array {
     const A = this.atoms, d = this.dim, w = this.rowNorm, W = this.Wdec.data;
     for (let a = 0; a < A; a++) {
@@ -97,8 +102,8 @@ export class ReluSAE extends SparseAutoencoder {
 
   /** With `l1DecoderNorm`: the L1 term's decoder gradient, (l1 · Σ_i z_ia / n) · W_dec[a] / ||W_dec[a]|| (Σ_i z_ia in this.colA). */
   private decoderNormGrad(n: number, w: Float64Array): void {
-    const { l1, l1DecoderNorm } = this.config;
-    if (!l1DecoderNorm || !(l1 > 0)) return;
+    const l1 = this.l1Coef();
+    if (!this.config.l1DecoderNorm || !(l1 > 0)) return;
     const A = this.atoms, d = this.dim, g = this.gWdec.data, W = this.Wdec.data;
     for (let a = 0; a < A; a++) {
       if (!(w[a] > 0)) continue;
@@ -119,7 +124,7 @@ export class ReluSAE extends SparseAutoencoder {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.ws!;
     const b = backend();
-    const { l1 } = this.config;
+    const l1 = this.l1Coef();
     const cap = this.stepPath === 'sparse' ? A : Math.max(1, Math.floor(A / 4));
     this.ensureList(n, this.kcap > 0 ? Math.min(cap, this.kcap) : Math.min(cap, 64));
     const widest = b.compressRows(this.z.data, n, A, this.kcap, this.idx, this.val);
