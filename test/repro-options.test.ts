@@ -23,7 +23,7 @@ const ACCEPTS: Record<string, string[]> = {
   'federated-factory': ['clients', 'generator'],
   interpretability: ['ratios', 'worlds'],
   'causal-rungs': [],
-  'synth-sae-bench': ['steps'],
+  'synth-sae-bench': ['steps', 'lr'],
   lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
   restrav: [],
   phyip: [],
@@ -39,7 +39,7 @@ function value(experiment: string, option: string): unknown {
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
     experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
-    deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'],
+    deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'], lr: 1e-3,
   };
   return v[option];
 }
@@ -90,6 +90,7 @@ test('repro: every experiment refuses the options it does not accept, and only t
     assert.match(await usageError(['alignment-superposition'], { sweep: 'samples' }), /--sweep for alignment-superposition is dims or latents, got samples/);
     assert.match(await usageError(['amortisation-gap'], { steps: 0 }), /--steps must be >= 1, got 0/);
     assert.match(await usageError(['stop-probing'], { epochs: 0 }), /--epochs must be >= 1, got 0/);
+    assert.match(await usageError(['synth-sae-bench'], { lr: 0 }), /--lr must be a learning rate in \(0, 1\), got 0/);
     assert.match(await usageError(['hidden-alignment', 'extra'], {}), /unexpected argument "extra"/);
     // the queue options: --wait and --attempts need --queue; a bad URL is refused before anything is written
     assert.match(await usageError(['stop-probing'], { wait: true }), /--wait applies to a queue run: add --queue/);

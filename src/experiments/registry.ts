@@ -13,7 +13,7 @@ import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './white
 import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
-import { SSB_METHODS, runSynthSAEBenchRepro } from './synth-sae-bench.js';
+import { SSB_METHODS, runSynthSAEBenchRepro, type SsbSettings } from './synth-sae-bench.js';
 import { LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from './lejepa.js';
 import { RICH_LAZY_METHODS, runRichLazy } from './rich-lazy.js';
 import { CROSS_ENTROPY_METHODS, runCrossEntropy } from './cross-entropy.js';
@@ -166,9 +166,17 @@ export const EXPERIMENTS: ReproExperiment[] = [
   },
   {
     name: 'synth-sae-bench',
-    options: ['steps'],
+    options: ['steps', 'lr'],
     methods: SSB_METHODS,
-    run: (o, a) => runSynthSAEBenchRepro({ ...a, settings: o.steps !== undefined ? { steps: o.steps as number } : undefined }),
+    run: (o, a) => {
+      const settings: Partial<SsbSettings> = {};
+      if (o.steps !== undefined) settings.steps = o.steps as number;
+      if (o.lr !== undefined) {
+        if (!(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0 && o.lr < 1)) fail('E_USAGE', `--lr must be a learning rate in (0, 1), got ${o.lr}; e.g. --lr 1e-3`);
+        settings.lr = o.lr;
+      }
+      return runSynthSAEBenchRepro({ ...a, settings: Object.keys(settings).length > 0 ? settings : undefined });
+    },
     progressLabel: (c) => `${c.method} seed=${c.config.seed}`,
     columns: [],
     metrics: ['f1', 'mcc_dec', 'ev', 'l0', 'dead_fraction', 'absorption'],

@@ -145,6 +145,7 @@ export const reproCommand: Command = {
     { name: 'generator', type: 'list', help: 'federated-factory: generative modules to compare (default gaussian,mixture,vae)', metavar: 'a,b,..', choices: [...GENERATORS] },
     { name: 'setting', type: 'string', help: 'amortisation-gap: known or learned decoder (default both)', choices: [...AMORTISATION_SETTINGS] },
     { name: 'steps', type: 'int', help: "optimiser steps (default: the preset's): amortisation-gap encoders (quick 4000, full 20000); lejepa encoders (quick 3000 MLP / 6000 matched encoder); rich-lazy GD steps of the two-layer grid (quick 5000, full 20000); cross-entropy, slowvae Adam steps; synth-sae-bench SAE steps (quick 12000, full 20000)", metavar: 'T' },
+    { name: 'lr', type: 'number', help: "synth-sae-bench: the SAEs' Adam learning rate (default: the preset's, quick 1e-3, full 3e-4 as the reference)", metavar: 'LR' },
     { name: 'ratios', type: 'intlist', help: 'interpretability: superposition ratios F/U (default quick 1,4,8; full 1,2,4,8,16)', metavar: 'R[,R..]' },
     { name: 'worlds', type: 'list', help: 'interpretability: worlds (default concepts,toy)', metavar: 'a,b', choices: [...INTERPRETABILITY_WORLDS] },
     { name: 'epochs', type: 'int', help: "SAE epochs (default: the preset's; quick 60, full 500)" },
