@@ -181,6 +181,26 @@ test('synth-sae-bench cell: checkpoints in its folder while it trains; a cell st
   }
 });
 
+test('synth-sae-bench cells tune ReLU and JumpReLU to L0 = k with the L0 controller (controlL0), the others are untouched; controlL0 false keeps the fixed coefficients', async () => {
+  const { runSsbCell, SSB_PRESETS, ssbControllerGain, SSB_REFERENCE_STEPS } = await import('../src/experiments/synth-sae-bench.js');
+  assert.equal(SSB_REFERENCE_STEPS, 195312);
+  assert.ok(Math.abs(ssbControllerGain(12000) - 3e-4 * 195312 / 12000) < 1e-15);
+  assert.equal(ssbControllerGain(400), 0.05);
+  const settings = { ...SSB_PRESETS.quick.settings, world: tiny, trainRows: 1500, evalRows: 600, atoms: 32, k: 4, steps: 600, batch: 64 };
+  assert.equal(settings.controlL0, true);
+  const cache = new Map();
+  const got: Record<string, Record<string, number>> = {};
+  for (const m of ['relu-sae', 'jumprelu-sae', 'topk-sae']) got[m] = await runSsbCell({ seed: 1 }, m, settings, cache);
+  const fixed = await runSsbCell({ seed: 1 }, 'jumprelu-sae', { ...settings, controlL0: false }, cache);
+  assert.equal(got['topk-sae'].sparsity_multiplier, undefined);
+  assert.equal(fixed.sparsity_multiplier, undefined);
+  for (const m of ['relu-sae', 'jumprelu-sae']) {
+    assert.ok(got[m].sparsity_multiplier > 0 && got[m].sparsity_multiplier !== 1, `${m}: multiplier ${got[m].sparsity_multiplier}`);
+  }
+  // the controlled JumpReLU is nearer L0 = k than the fixed one
+  assert.ok(Math.abs(got['jumprelu-sae'].l0 - 4) < Math.abs(fixed.l0 - 4), `controlled L0 ${got['jumprelu-sae'].l0}, fixed ${fixed.l0}`);
+});
+
 test('synth-sae-bench world as SAELens builds it: trees on the first features breadth-first, children compensated to fire at their base rate, children scaled by their parent', () => {
   const cfg = { ...tiny, corrScale: 0 };
   const w = new SynthSAEBenchWorld(cfg, 4);
