@@ -153,7 +153,7 @@ export const fitCommand: Command = {
     { name: 'l1', type: 'number', help: `sparsity weight: L1 for relu-sae [${DEFAULT_L1}], L0 for jumprelu-sae [${DEFAULT_L0}], lambda for dl-fista/online-dl [0.1]`, metavar: 'C' },
     { name: 'target-l0', type: 'number', help: 'relu-sae, jumprelu-sae: tune the --l1 weight while training so that the mean L0 reaches L (the SynthSAEBench L0 controller: the weight is multiplied by a factor in [0.01, 100] that moves at most 0.03 % per step, so give it thousands of steps)', metavar: 'L' },
     { name: 'target-l0-start', type: 'int', help: 'with --target-l0: the step from which the controller may move the weight [0]', metavar: 'T' },
-    { name: 'target-l0-gain', type: 'number', help: 'with --target-l0: the most the weight moves per step, relative [3e-4]; 1e-3 to 3e-3 for runs of a few thousand steps', metavar: 'G' },
+    { name: 'target-l0-gain', type: 'number', help: 'with --target-l0: the most the weight moves per step, relative [3e-4, made for ~2·10⁵ steps]; for a run of T steps about 60 / T gives the controller the same authority (0.02 for 3000)', metavar: 'G' },
     { name: 'sparsity-warmup', type: 'int', help: 'relu-sae, jumprelu-sae: raise the --l1 weight linearly from 0 over the first T steps (SAELens l1_warm_up_steps) [0]', metavar: 'T' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
     { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },

@@ -77,7 +77,8 @@ export interface SAEConfig {
   targetL0Start?: number;
   /**
    * the L0 controller's integral gain: the most the multiplier moves per step, relative [3e-4,
-   * the reference's, made for ~10⁵-step runs; a run of a few thousand steps may need 1e-3–3e-3]
+   * the reference's, made for its 195,312 steps; for a run of T steps about 60 / T gives the
+   * controller the same authority over the run (gain × steps), e.g. 0.02 for 3000]
    */
   targetL0Gain?: number;
   /**
