@@ -513,7 +513,7 @@ async function runSteps(run: Run): Promise<void> {
   let lastReport = -Infinity, lastYield = performance.now(), lastSave = performance.now();
   const saveMs = opts.checkpointSeconds !== undefined ? opts.checkpointSeconds * 1000 : Infinity;
   sae.training = true;
-  const l0ctl = run.l0ctl, coefWarmup = cfg.sparsityWarmupSteps ?? 0;
+  const l0ctl = run.l0ctl, coefWarmup = cfg.sparsityWarmupSteps;
   const scheduled = l0ctl !== null || coefWarmup > 0;
   try {
     for (; run.step < endStep(run); run.step++) {

@@ -42,6 +42,9 @@ export class SaeStepBuffers {
   }
 }
 
+/** `encode` works through its input in chunks of this many rows (`encodeChunk`). */
+export const ENCODE_CHUNK_ROWS = 1024;
+
 /**
  * A sparse autoencoder: encoder `pre = (x - b_dec) W_enc + b_enc`, an activation that picks the
  * sparse code `z`, decoder `xhat = z W_dec + b_dec`. Forward and backward are written by hand in
@@ -51,9 +54,6 @@ export class SaeStepBuffers {
  * W_enc) so that sparse backward passes touch whole rows. `getWeights()` returns the SAELens
  * layout.
  */
-/** `encode` works through its input in chunks of this many rows (`encodeChunk`). */
-export const ENCODE_CHUNK_ROWS = 1024;
-
 export abstract class SparseAutoencoder implements Trainable {
   readonly kind: SAEKind;
   readonly config: ResolvedSAEConfig;

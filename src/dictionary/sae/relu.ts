@@ -82,12 +82,12 @@ export class ReluSAE extends SparseAutoencoder {
     return { loss: sqErr + sparsity, sqErr, l0: nnz / n, aux: 0 };
   }
 
-  /** The L1 weight per latent: ||W_dec[a]|| with `l1DecoderNorm`, else 1 (in this.rowNorm). */
   /** The L1 coefficient of this step: config.l1 times the trainer's warm-up and L0-controller factor. */
   private l1Coef(): number {
     return this.config.l1 * this.sparsityScale;
   }
 
+  /** The L1 weight per latent: ||W_dec[a]|| with `l1DecoderNorm`, else 1 (in this.rowNorm). */
   private l1Weights(): Float64Array {
     const A = this.atoms, d = this.dim, w = this.rowNorm, W = this.Wdec.data;
     for (let a = 0; a < A; a++) {
