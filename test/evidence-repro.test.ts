@@ -60,9 +60,9 @@ test('repro interpretability (tiny): every method × world × ratio, field mis, 
   try {
     const run = () => runInterpretabilityRepro({ out: dir, ratios: [1, 2], seeds: [0], settings: TINY_INTERP });
     const r = await run();
-    assert.equal(r.summary.ran, 2 * 2 * 4);
+    assert.equal(r.summary.ran, 2 * 2 * 5);
     assert.equal(r.summary.failed, 0);
-    assert.equal(r.rows.length, 16);
+    assert.equal(r.rows.length, 20);
     for (const row of r.rows) {
       assert.ok((INTERPRETABILITY_METHODS as readonly string[]).includes(row.method));
       assert.ok(row.mean.mis >= 0 && row.mean.mis <= 1, `${row.method} mis ${row.mean.mis}`);
@@ -76,13 +76,20 @@ test('repro interpretability (tiny): every method × world × ratio, field mis, 
     const sae = r.rows.find((x) => x.method === 'sae' && x.config.world === 'concepts' && x.config.ratio === 2)!;
     assert.equal(sae.mean.directions, 8);
     for (const f of ['mis_pre', 'mis_oracle', 'untestable']) assert.ok(sae.mean[f] >= 0 && sae.mean[f] <= 1, `sae ${f} ${sae.mean[f]}`);
+    // `sae-dir` scores the same SAE's latents as directions (its pre-activations): the `sae` row's diagnostic mis_pre
+    for (const row of r.rows.filter((x) => x.method === 'sae')) {
+      const dirRow = r.rows.find((x) => x.method === 'sae-dir' && x.config.world === row.config.world && x.config.ratio === row.config.ratio)!;
+      assert.equal(dirRow.mean.mis, row.mean.mis_pre, `${row.config.world} F/U = ${row.config.ratio}`);
+      assert.equal(dirRow.mean.fvu, row.mean.fvu);
+      assert.equal(dirRow.mean.rare, 0, 'pre-activations are dense');
+    }
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(report, /Margin over units/);
     assert.ok(existsSync(join(dir, 'mis_vs_ratio_concepts.svg')) && existsSync(join(dir, 'mis_vs_ratio_toy.svg')));
     // the same call again resumes: nothing recomputed
     const again = await run();
     assert.equal(again.summary.ran, 0);
-    assert.equal(again.summary.skipped, 16);
+    assert.equal(again.summary.skipped, 20);
     // other settings in the same folder are refused
     await assert.rejects(runInterpretabilityRepro({ out: dir, ratios: [1], seeds: [0], settings: { ...TINY_INTERP, tasks: 11 } }), /other hyperparameters/);
   } finally {
@@ -192,6 +199,30 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     const noAt = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`, '--quantile', '0.45']);
     assert.equal(noAt.code, 0, noAt.stderr);
     assert.match(noAt.stderr + noAt.stdout, /directions are above their minimum on fewer than 135 stimuli.*--active-top/);
+    // the latents as directions: the encoder's pre-activations, (A − b_dec)·W_enc + b_enc
+    const sd = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae-dir:${join(dir, 'sae')}`, '--json']);
+    assert.equal(sd.code, 0, sd.stderr);
+    const jsd = JSON.parse(sd.stdout);
+    assert.equal(jsd.directions, 'sae-dir');
+    assert.equal(jsd.count, 6);
+    const W = model.weights.W_enc!, bEnc = model.weights.b_enc!, bDec = model.weights.b_dec!;
+    const pre = new Matrix(300, 6);
+    for (let i = 0; i < 300; i++) {
+      for (let a = 0; a < 6; a++) {
+        let v = bEnc[a];
+        for (let j = 0; j < 3; j++) v += (A.data[i * 3 + j] - bDec[j]) * W.data[j * 6 + a];
+        pre.data[i * 6 + a] = v;
+      }
+    }
+    // MIS only ranks stimuli: float32 vs float64 rounding can swap exact near-ties, so compare the mean loosely and most scores exactly
+    const libSd = mis(pre, cosineSimilarity(E));
+    assert.ok(Math.abs(jsd.mean - libSd.mean) < 0.01, `${jsd.mean} vs ${libSd.mean}`);
+    assert.deepEqual(jsd.scores, Array.from(mis(model.preActivations!(A), cosineSimilarity(E)).scores));
+    const dl = await cli(['fit', 'dl-fista', '--input', join(dir, 'A.npy'), '--atoms', '4', '--steps', '5', '--seed', '0', '--out', join(dir, 'dl')]);
+    assert.equal(dl.code, 0, dl.stderr);
+    const noEnc = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae-dir:${join(dir, 'dl')}`]);
+    assert.equal(noEnc.code, 2);
+    assert.match(noEnc.stderr, /sae-dir: needs an SAE \(a model with an encoder\).*--directions sae:/);
     const wrong = await cli(['interpretability', '--acts', join(dir, 'E.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', `sae:${join(dir, 'sae')}`]);
     assert.equal(wrong.code, 3);
     assert.match(wrong.stderr, /the model expects d_in = 3 units, --acts has 5 columns/);
@@ -218,7 +249,7 @@ test('CLI interpretability: units, kmeans and the JSON equal the library; bad in
     assert.match(e4.stderr, /give exactly one similarity model/);
     const e5 = await cli(['interpretability', '--acts', join(dir, 'A.npy'), '--embeddings', join(dir, 'E.npy'), '--directions', 'pca']);
     assert.equal(e5.code, 2);
-    assert.match(e5.stderr, /--directions must be units, kmeans or sae:DIR/);
+    assert.match(e5.stderr, /--directions must be units, kmeans, sae:DIR or sae-dir:DIR/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

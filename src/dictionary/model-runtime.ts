@@ -49,6 +49,11 @@ export interface LoadedModel extends ModelSpec {
   encode(X: Matrix): Matrix;
   /** raw-space reconstructions [n x dim] from codes Z [n x atoms] (transcoders: Z·W_dec + b_dec [n x d_out], the sparse part of the output) */
   decode(Z: Matrix): Matrix;
+  /**
+   * SAEs only (kinds with an encoder, and MP): the encoder's dense pre-activations [n x atoms] for raw
+   * activations X, each latent's value before its activation function (SparseAutoencoder.preActivations)
+   */
+  preActivations?(X: Matrix): Matrix;
   /** transcoders only: the output ŷ [n x d_out] for inputs X [n x d_in] (the skip term x·W_skipᵀ included) */
   predict?(X: Matrix): Matrix;
 }
@@ -204,6 +209,14 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
       overflow(Z, 'codes');
       return Z;
     },
+    ...(sae ? {
+      preActivations(X: Matrix): Matrix {
+        if (!(X instanceof Matrix)) fail('E_ARG', 'preActivations: X must be a Matrix');
+        if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
+        assertFinite('X', X);
+        return overflow(sae.preActivations(toInput(X)), 'pre-activations');
+      },
+    } : {}),
     decode(Z: Matrix): Matrix {
       if (!(Z instanceof Matrix)) fail('E_ARG', 'decode: Z must be a Matrix');
       if (Z.cols !== atoms) fail('E_SHAPE', `shape mismatch: Z has ${Z.cols} columns, the model has d_sae = ${atoms} latents`);

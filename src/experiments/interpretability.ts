@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { conceptWorld, silentFraction } from '../worlds/concepts.js';
 import { sampleToyFeatures, trainToyModel } from '../worlds/toy-model.js';
 import { createSAE } from '../dictionary/sae/index.js';
-import { matmul } from '../backend/ops.js';
+import type { SparseAutoencoder } from '../dictionary/sae/base.js';
 import { cosineSimilarity, mis, type SimilarityModel } from '../metrics/interpretability.js';
 import { kmeansActivations, kmeansDirections } from '../metrics/kmeans.js';
 import { type Cell, checkSeeds, configKey, type ResultLine, type SweepProgress } from './runner.js';
@@ -31,7 +31,10 @@ import { finishReport, runExperiment, type ExperimentRun } from './experiment.js
  *  - `kmeans-u`: k-means on L2-normalised activations with k = U, started at the identity
  *    ("aligned with neurons", one start, as the prototype does when k equals the units);
  *  - `kmeans-f`: k-means with k = F (k-means++, `restarts` starts);
- *  - `sae`: the latents of a TopK SAE (F latents, k = active) trained on the layer.
+ *  - `sae`: the latents of a TopK SAE (F latents, k = active) trained on the layer;
+ *  - `sae-dir`: the same SAE's latents as directions: a latent's activation is its encoder
+ *    pre-activation (h − b_dec)·w_j + b_j, the projection on the direction it reads, before TopK
+ *    zeroes all but k latents per stimulus (`sae` scores the codes, `sae-dir` the directions).
  * k-means and the SAE are fitted on `trainSamples` further stimuli of the same world; MIS is
  * measured on the `samples` evaluation stimuli.
  * A k-means direction's activation is −distance to its centroid. The score of each method is
@@ -54,7 +57,7 @@ import { finishReport, runExperiment, type ExperimentRun } from './experiment.js
  * decoder and encoder rows are the layer's response to each concept alone (normalised), k = active.
  */
 
-export const INTERPRETABILITY_METHODS = ['units', 'kmeans-u', 'kmeans-f', 'sae'] as const;
+export const INTERPRETABILITY_METHODS = ['units', 'kmeans-u', 'kmeans-f', 'sae', 'sae-dir'] as const;
 export type InterpretabilityMethod = (typeof INTERPRETABILITY_METHODS)[number];
 export const INTERPRETABILITY_WORLDS = ['concepts', 'toy'] as const;
 export type InterpretabilityWorld = (typeof INTERPRETABILITY_WORLDS)[number];
@@ -136,8 +139,9 @@ export const INTERPRETABILITY_LABELS: Record<string, string> = {
   'kmeans-u': 'k-means, k = U (identity start)',
   'kmeans-f': 'k-means, k = F',
   sae: 'TopK SAE latents (F)',
+  'sae-dir': 'TopK SAE latents as directions (pre-activations)',
 };
-const COLORS: Record<string, string> = { units: '#D55E00', 'kmeans-u': '#E69F00', 'kmeans-f': '#0072B2', sae: '#009E73' };
+const COLORS: Record<string, string> = { units: '#D55E00', 'kmeans-u': '#E69F00', 'kmeans-f': '#0072B2', sae: '#009E73', 'sae-dir': '#CC79A7' };
 
 export function interpretabilityCells(
   s: InterpretabilitySettings, ratios: number[], worlds: string[], seeds: number[], methods: string[],
@@ -239,6 +243,19 @@ function oracleSAECodes(responses: Matrix, H: Matrix, k: number): Matrix {
   return sae.encode(H);
 }
 
+/** The TopK SAE of a config's layer (F latents, k = active), trained once and shared by the `sae` and `sae-dir` cells. */
+async function layerSAE(cache: Map<string, unknown>, c: InterpretabilityConfig, s: InterpretabilitySettings, Htrain: Matrix, signal?: AbortSignal): Promise<{ sae: SparseAutoencoder; fvu: number }> {
+  let got = cache.get('sae') as { sae: SparseAutoencoder; fvu: number } | undefined;
+  if (!got) {
+    const F = c.concepts, U = c.units;
+    const sae = createSAE('topk', { atoms: F, k: Math.min(F, s.active), steps: s.saeSteps, batch: s.saeBatch, lr: s.saeLr });
+    const fit = await sae.fit(Htrain, { seed: `sae:${c.seed}:${F}:${U}`, signal });
+    got = { sae, fvu: fit.fvu };
+    cache.set('sae', got);
+  }
+  return got;
+}
+
 export async function runInterpretabilityCell(
   c: InterpretabilityConfig, method: string, s: InterpretabilitySettings, cache: Map<string, unknown> = new Map(), signal?: AbortSignal,
 ): Promise<Record<string, number>> {
@@ -262,8 +279,7 @@ export async function runInterpretabilityCell(
       return { ...misStats(kmeansActivations(H, d.centroids), sim, s, c.seed), inertia: d.fit.inertia / Htrain.rows };
     }
     case 'sae': {
-      const sae = createSAE('topk', { atoms: F, k: Math.min(F, s.active), steps: s.saeSteps, batch: s.saeBatch, lr: s.saeLr });
-      const fit = await sae.fit(Htrain, { seed: `sae:${c.seed}:${F}:${U}`, signal });
+      const { sae, fvu } = await layerSAE(cache, c, s, Htrain, signal);
       const Zs = sae.encode(H);
       let dead = 0;
       for (let a = 0; a < Zs.cols; a++) {
@@ -271,17 +287,16 @@ export async function runInterpretabilityCell(
         for (let i = 0; i < Zs.rows && !fired; i++) fired = Zs.data[i * Zs.cols + a] !== 0;
         if (!fired) dead++;
       }
-      // diagnostics: the latents before TopK (dense pre-activations (h − b_dec)·W_enc + b_enc), and an oracle SAE
-      const w = sae.getWeights();
-      const Hc = H.clone();
-      for (let i = 0; i < Hc.rows; i++) for (let j = 0; j < U; j++) Hc.data[i * U + j] -= w.b_dec[j];
-      const pre = matmul(Hc, w.W_enc);
-      for (let i = 0; i < pre.rows; i++) for (let a = 0; a < F; a++) pre.data[i * F + a] += w.b_enc[a];
+      // diagnostics: the latents before TopK (as the `sae-dir` row scores them), and an oracle SAE
       const o = { tasks: s.tasks, k: s.k, quantile: s.quantile, seed: `mis:${c.seed}`, activeTop: true };
       return {
-        ...misStats(Zs, sim, s, c.seed), dead: dead / Zs.cols, fvu: fit.fvu,
-        mis_pre: mis(pre, sim, o).mean, mis_oracle: mis(oracleSAECodes(layer.responses, H, Math.min(F, s.active)), sim, o).mean,
+        ...misStats(Zs, sim, s, c.seed), dead: dead / Zs.cols, fvu,
+        mis_pre: mis(sae.preActivations(H), sim, o).mean, mis_oracle: mis(oracleSAECodes(layer.responses, H, Math.min(F, s.active)), sim, o).mean,
       };
+    }
+    case 'sae-dir': {
+      const { sae, fvu } = await layerSAE(cache, c, s, Htrain, signal);
+      return { ...misStats(sae.preActivations(H), sim, s, c.seed), fvu };
     }
     default:
       return fail('E_USAGE', `unknown method "${method}"; choose from ${INTERPRETABILITY_METHODS.join(', ')}`);

@@ -11,7 +11,7 @@ import { readMatrixArg, TENSOR_OPTION } from '../inputs.js';
 export const interpretabilityCommand: Command = {
   name: 'interpretability',
   summary: 'the 2-AFC interpretability index (MIS) of units, k-means directions or SAE latents, from a similarity model',
-  usage: 'interpretability --acts A.npy (--embeddings E.npy | --similarity S.npy) [--directions units|kmeans|sae:DIR] [--clusters K] [--restarts R] [--tasks 100] [--k 9] [--quantile 0.25] [--alpha a] [--active-top] [--seed S] [--save-tasks T.json] [--json]',
+  usage: 'interpretability --acts A.npy (--embeddings E.npy | --similarity S.npy) [--directions units|kmeans|sae:DIR|sae-dir:DIR] [--clusters K] [--restarts R] [--tasks 100] [--k 9] [--quantile 0.25] [--alpha a] [--active-top] [--seed S] [--save-tasks T.json] [--json]',
   description: [
     'A is [samples x units]: activations of a layer on a set of stimuli. The similarity model says how alike two stimuli',
     'look to an observer: --embeddings E.npy [samples x dims] (cosine similarity of rows: e.g. DreamSim or CLIP embeddings',
@@ -25,7 +25,9 @@ export const interpretabilityCommand: Command = {
     '',
     'Directions: units (the columns of A), kmeans (k-means on the L2-normalised rows of A with --clusters centres; from the',
     'identity when K equals the units, else k-means++ with --restarts starts; activation = -distance to the centroid), or',
-    'sae:DIR (the latents of a model written by sparsecode fit, or an SAELens folder, encoding A).',
+    'sae:DIR (the latents of a model written by sparsecode fit, or an SAELens folder, encoding A: its sparse codes), or',
+    'sae-dir:DIR (the same latents as directions: each latent\'s encoder pre-activation, its value before TopK / ReLU / the',
+    'JumpReLU gate, i.e. the projection of A on the direction the latent reads; dense, so --active-top changes nothing).',
     '--save-tasks writes the task draw (sample indices per direction and task) so that it can be replayed elsewhere.',
     '',
     'Sparse directions (SAE latents are exactly 0 on most stimuli): a direction above its minimum on fewer than',
@@ -37,7 +39,7 @@ export const interpretabilityCommand: Command = {
     { name: 'acts', type: 'string', help: 'activations [samples x units] (.npy or .safetensors)', required: true, metavar: 'A.npy' },
     { name: 'embeddings', type: 'string', help: 'stimulus embeddings [samples x dims]: cosine similarity', metavar: 'E.npy' },
     { name: 'similarity', type: 'string', help: 'similarity matrix [samples x samples]: S[query, explanation]', metavar: 'S.npy' },
-    { name: 'directions', type: 'string', help: 'units, kmeans, or sae:DIR', default: 'units', metavar: 'units|kmeans|sae:DIR' },
+    { name: 'directions', type: 'string', help: 'units, kmeans, sae:DIR (codes) or sae-dir:DIR (pre-activations)', default: 'units', metavar: 'units|kmeans|sae:DIR|sae-dir:DIR' },
     { name: 'clusters', type: 'int', help: 'kmeans: number of directions (default: the number of units)', metavar: 'K' },
     { name: 'restarts', type: 'int', help: 'kmeans: k-means++ starts (the identity start runs once)', default: 10 },
     { name: 'tasks', type: 'int', help: '2-AFC tasks per direction', default: 100 },
@@ -55,6 +57,7 @@ export const interpretabilityCommand: Command = {
     'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --directions kmeans --clusters 128',
     'sparsecode interpretability --acts layer3.npy --similarity lpips_sim.npy --directions sae:runs/sae --quantile 0.05 --save-tasks tasks.json',
     'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --directions sae:runs/sae --quantile 0.01 --active-top --json',
+    'sparsecode interpretability --acts layer3.npy --embeddings dreamsim.npy --directions sae-dir:runs/sae --quantile 0.01 --json',
   ],
   isolate: true,
   async run(ctx) {
@@ -92,16 +95,19 @@ export const interpretabilityCommand: Command = {
       directions = d.activations;
       kind = 'kmeans';
       Object.assign(extra, { clusters: k, init: d.init, restarts: d.fit.restarts, inertia: d.fit.inertia, kmeans_iterations: d.fit.iterations });
-    } else if (dirSpec.startsWith('sae:')) {
-      const dir = dirSpec.slice(4);
-      if (!dir) fail('E_USAGE', '--directions sae:DIR needs a model folder after "sae:"');
+    } else if (dirSpec.startsWith('sae:') || dirSpec.startsWith('sae-dir:')) {
+      const pre = dirSpec.startsWith('sae-dir:');
+      const prefix = pre ? 'sae-dir:' : 'sae:';
+      const dir = dirSpec.slice(prefix.length);
+      if (!dir) fail('E_USAGE', `--directions ${prefix}DIR needs a model folder after "${prefix}"`);
       const model = loadModel(dir);
       if (model.dim !== acts.cols) fail('E_SHAPE', `--directions ${dirSpec}: the model expects d_in = ${model.dim} units, --acts has ${acts.cols} columns`);
-      directions = model.encode(acts);
-      kind = 'sae';
+      if (pre && !model.preActivations) fail('E_USAGE', `--directions sae-dir: needs an SAE (a model with an encoder); ${dir} is a ${model.kind} model. Use --directions sae:${dir} to score its codes`);
+      directions = pre ? model.preActivations!(acts) : model.encode(acts);
+      kind = pre ? 'sae-dir' : 'sae';
       Object.assign(extra, { model: dir, latents: model.atoms, model_kind: model.kind });
     } else {
-      return fail('E_USAGE', `--directions must be units, kmeans or sae:DIR, got "${dirSpec}"`);
+      return fail('E_USAGE', `--directions must be units, kmeans, sae:DIR or sae-dir:DIR, got "${dirSpec}"`);
     }
     const activeTop = o['active-top'] === true;
     const tasks = misTasks(directions, { tasks: o.tasks, k: o.k, quantile: o.quantile, seed: o.seed, activeTop });
@@ -122,7 +128,7 @@ export const interpretabilityCommand: Command = {
       }));
       return;
     }
-    ctx.print(`MIS of ${scores.length} ${kind === 'units' ? 'units' : kind === 'kmeans' ? 'k-means directions' : 'SAE latents'} (${acts.rows} stimuli; ${sim.name}; ${tasks.tasks} tasks, k = ${tasks.k}, quantile ${tasks.quantile} -> ${tasks.subset} per set${r.alpha !== null ? `, alpha ${r.alpha}` : ''})`);
+    ctx.print(`MIS of ${scores.length} ${kind === 'units' ? 'units' : kind === 'kmeans' ? 'k-means directions' : kind === 'sae' ? 'SAE latents' : 'SAE latent directions (pre-activations)'} (${acts.rows} stimuli; ${sim.name}; ${tasks.tasks} tasks, k = ${tasks.k}, quantile ${tasks.quantile} -> ${tasks.subset} per set${r.alpha !== null ? `, alpha ${r.alpha}` : ''})`);
     const order = scores.map((v, i) => [v, i] as const).sort((a, b) => (Number.isNaN(b[0]) ? -Infinity : b[0]) - (Number.isNaN(a[0]) ? -Infinity : a[0]));
     const shown = order.length <= 40 ? order : [...order.slice(0, 20), ...order.slice(-20)];
     for (let j = 0; j < shown.length; j++) {

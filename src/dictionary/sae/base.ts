@@ -257,6 +257,25 @@ export abstract class SparseAutoencoder implements Trainable {
     return Z;
   }
 
+  /**
+   * The encoder's dense pre-activations [n x atoms] for raw activations X [n x dim]: the value of
+   * each latent before its activation function (TopK, ReLU, the JumpReLU gate),
+   * (x - b_dec) W_enc^T + b_enc. Row j of W_enc is the direction latent j reads; these are the
+   * latents as directions (e.g. for the interpretability index, which only ranks stimuli).
+   */
+  preActivations(X: Matrix): Matrix {
+    this.requireFitted();
+    this.checkInput('X', X, this.dim);
+    const pre = new Matrix(X.rows, this.atoms);
+    const chunk = Math.max(1, Math.min(X.rows, ENCODE_CHUNK_ROWS));
+    const xc = new Matrix(chunk, this.dim);
+    for (let s = 0; s < X.rows; s += chunk) {
+      const e = Math.min(X.rows, s + chunk);
+      this.encoderPre(X.rowSlice(s, e), e - s === chunk ? xc : new Matrix(e - s, this.dim), pre.rowSlice(s, e));
+    }
+    return pre;
+  }
+
   /** Same as encode (scikit-learn naming). */
   transform(X: Matrix): Matrix {
     return this.encode(X);

@@ -272,6 +272,13 @@ export class MatchingPursuitSAE extends SparseAutoencoder {
     }
   }
 
+  /** No encoder weights: the pre-activations (`preActivations`) are the pursuit's first correlations (x - b_dec) W_dec^T. */
+  protected override encoderPre(x: Matrix, xc: Matrix, pre: Matrix): void {
+    xc.data.set(x.data);
+    backend().addRowVector(xc.data, x.rows, this.dim, this.bdec, -1);
+    matmul(xc, this.Wdec, { transB: true, out: pre });
+  }
+
   override foldScale(c: number): void {
     if (c === 1) return;
     for (let j = 0; j < this.bdec.length; j++) this.bdec[j] /= c;
