@@ -199,6 +199,19 @@ test('synth-sae-bench cells tune ReLU and JumpReLU to L0 = k with the L0 control
   }
   // the controlled JumpReLU is nearer L0 = k than the fixed one
   assert.ok(Math.abs(got['jumprelu-sae'].l0 - 4) < Math.abs(fixed.l0 - 4), `controlled L0 ${got['jumprelu-sae'].l0}, fixed ${fixed.l0}`);
+  // the reference's tanh penalty is the presets' JumpReLU protocol; 'step' trains another SAE
+  assert.equal(settings.jumpreluLoss, 'tanh');
+  const step = await runSsbCell({ seed: 1 }, 'jumprelu-sae', { ...settings, jumpreluLoss: 'step' }, cache);
+  assert.notEqual(step.f1, got['jumprelu-sae'].f1);
+});
+
+test('synth-sae-bench JumpReLU: the reference\'s constants (SAELens scale, inputs of mean norm √d) carried into unit-mean-squared-norm inputs', async () => {
+  const { ssbJumpReluConfig } = await import('../src/experiments/synth-sae-bench.js');
+  const c = ssbJumpReluConfig(768);
+  assert.equal(c.sparsityLoss, 'tanh');
+  // loss_ref = d·sqErr + 0.2·Σ tanh(4·(√d z)·w): divided by d, l0 = 0.2 / d and the scale 4√d
+  assert.ok(Math.abs(c.l0! - 0.2 / 768) < 1e-18 && Math.abs(c.tanhScale! - 4 * Math.sqrt(768)) < 1e-12);
+  assert.ok(Math.abs(c.thresholdInit! * Math.sqrt(768) - 0.5) < 1e-12 && Math.abs(c.bandwidth! * Math.sqrt(768) - 2) < 1e-12);
 });
 
 test('synth-sae-bench world as SAELens builds it: trees on the first features breadth-first, children compensated to fire at their base rate, children scaled by their parent', () => {

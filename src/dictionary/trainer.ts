@@ -347,7 +347,7 @@ function initialise(sae: Trainable, input: TrainingData, plan: RunPlan, opts: Fi
 const CONFIG_SETTINGS = [
   'lr', 'epochs', 'steps', 'warmupSteps', 'decaySteps', 'weightDecay', 'beta1', 'beta2', 'l1', 'l1DecoderNorm', 'l0', 'thresholdInit',
   'bandwidth', 'normalizeDecoder', 'bDecInit', 'scaleInputs', 'deadAfter', 'auxK', 'auxkCoef', 'resampleEvery', 'thresholdBeta',
-  'matryoshkaWidths', 'convergence', 'targetL0', 'targetL0Start', 'targetL0Gain', 'sparsityWarmupSteps',
+  'matryoshkaWidths', 'convergence', 'targetL0', 'targetL0Start', 'targetL0Gain', 'sparsityWarmupSteps', 'sparsityLoss', 'tanhScale',
 ] as const;
 
 function configSettings(cfg: Partial<ResolvedSAEConfig>): Settings {

@@ -53,6 +53,25 @@ export interface SsbSettings {
    * and controlled from there, JumpReLU controlled from the start; false: the fixed l1 / l0
    */
   controlL0: boolean;
+  /**
+   * the JumpReLU SAE's sparsity penalty: 'tanh' is the reference's (`get_jumprelu_config`:
+   * SAELens's tanh mode, tanh_scale 4, bandwidth 2, initial threshold 0.5 and l0 coefficient 0.2,
+   * all in SAELens's `expected_average_only_in` scale, where the inputs' mean norm is √d) carried
+   * into sparsecode's unit-mean-squared-norm inputs (`ssbJumpReluConfig`); 'step' is the count
+   * with sparsecode's defaults and `l0` (sessions 8–11's runs)
+   */
+  jumpreluLoss: 'step' | 'tanh';
+}
+
+/**
+ * The reference's JumpReLU hyperparameters in sparsecode's input scale. SAELens scales inputs to
+ * mean norm √d, sparsecode to mean squared norm 1, so codes and thresholds there are √d times
+ * ours (the decoder is the same) and the squared error d times ours: dividing the reference's loss
+ * by d gives l0 = 0.2 / d, tanhScale = 4√d, thresholdInit = 0.5 / √d, bandwidth = 2 / √d.
+ */
+export function ssbJumpReluConfig(dim: number): Pick<SAEConfig, 'sparsityLoss' | 'l0' | 'tanhScale' | 'thresholdInit' | 'bandwidth'> {
+  const c = Math.sqrt(dim);
+  return { sparsityLoss: 'tanh', l0: 0.2 / dim, tanhScale: 4 * c, thresholdInit: 0.5 / c, bandwidth: 2 / c };
 }
 
 /** The reference's training steps (200M samples in batches of 1,024). */
@@ -74,14 +93,14 @@ export const SSB_PRESETS: Record<'quick' | 'full', { settings: SsbSettings; seed
       // depth 3 under branching 4 (85 features per root: 340 of 512 features, as 10,880 of 16,384),
       // k ≈ 0.9 × the world's mean L0 (4.3; the 16k world's is 27 against k = 25); 6.1M samples
       world: { ...SYNTH_SAE_BENCH_PRESETS.small, features: 512, dim: 64, roots: 4, branching: 4, depth: 3 },
-      trainRows: 120000, evalRows: 4000, atoms: 128, k: 4, steps: 12000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02, controlL0: true,
+      trainRows: 120000, evalRows: 4000, atoms: 128, k: 4, steps: 12000, batch: 512, lr: 1e-3, l1: 0.15, l0: 0.02, controlL0: true, jumpreluLoss: 'tanh',
     },
     seeds: [0],
   },
   full: {
     settings: {
       world: { ...SYNTH_SAE_BENCH_PRESETS['16k'] },
-      trainRows: 200000, evalRows: 20000, atoms: 4096, k: 25, steps: 20000, batch: 1024, lr: 3e-4, l1: 0.15, l0: 0.02, controlL0: true,
+      trainRows: 200000, evalRows: 20000, atoms: 4096, k: 25, steps: 20000, batch: 1024, lr: 3e-4, l1: 0.15, l0: 0.02, controlL0: true, jumpreluLoss: 'tanh',
     },
     seeds: [0],
   },
@@ -126,7 +145,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   const kind = saeKindOf(method)!;
   const cfg: SAEConfig = { atoms: s.atoms, steps: s.steps, batch: s.batch, lr: s.lr };
   if (kind === 'relu') cfg.l1 = s.l1;
-  else if (kind === 'jumprelu') cfg.l0 = s.l0;
+  else if (kind === 'jumprelu') Object.assign(cfg, s.jumpreluLoss === 'tanh' ? ssbJumpReluConfig(s.world.dim) : { l0: s.l0 });
   else cfg.k = s.k;
   if (s.controlL0 && (kind === 'relu' || kind === 'jumprelu')) {
     // the reference's protocol: L1 warmed up over a third of the run and controlled from there; JumpReLU controlled throughout
@@ -196,7 +215,7 @@ export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?:
   const md: string[] = ['# SynthSAEBench-style comparison — reproduction report', ''];
   md.push('SAEs trained on a SynthSAEBench-style world (docs/synth-sae-bench.md) and scored against the true features on held-out rows.');
   md.push('Reference: SynthSAEBench-16k (16,384 features, d = 768, width 4096, L0 = 25, 200M samples; ECOSYSTEM §5.6).');
-  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''})` : ''}.`);
+  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''}${o.settings.jumpreluLoss === 'tanh' ? '; JumpReLU with the reference\'s tanh sparsity penalty' : o.settings.jumpreluLoss === 'step' ? '; JumpReLU with the step (count) penalty' : ''})` : ''}.`);
   md.push('');
   const head = ['method', 'seeds', ...SSB_METRICS, 'ref F1', 'ref MCC', 'ref EV'];
   const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {

@@ -40,7 +40,7 @@ export const METHOD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   'relu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', ...SAE_OPTS],
   'topk-sae': ['k', ...SAE_OPTS],
   'batchtopk-sae': ['k', ...SAE_OPTS],
-  'jumprelu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', ...SAE_OPTS],
+  'jumprelu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', 'sparsity-loss', 'tanh-scale', ...SAE_OPTS],
   'mp-sae': ['k', ...SAE_OPTS],
   'matryoshka-sae': ['k', 'widths', ...SAE_OPTS],
   'dl-fista': ['l1', 'nonneg', 'coder', 'fista-iters', 'extrapolate'],
@@ -155,6 +155,8 @@ export const fitCommand: Command = {
     { name: 'target-l0-start', type: 'int', help: 'with --target-l0: the step from which the controller may move the weight [0]', metavar: 'T' },
     { name: 'target-l0-gain', type: 'number', help: 'with --target-l0: the most the weight moves per step, relative [3e-4, made for ~2·10⁵ steps]; for a run of T steps about 60 / T gives the controller the same authority (0.02 for 3000)', metavar: 'G' },
     { name: 'sparsity-warmup', type: 'int', help: 'relu-sae, jumprelu-sae: raise the --l1 weight linearly from 0 over the first T steps (SAELens l1_warm_up_steps) [0]', metavar: 'T' },
+    { name: 'sparsity-loss', type: 'string', help: 'jumprelu-sae: the L0 penalty, step (count the active latents) or tanh (SAELens\'s smooth count, sum of tanh(S · z · |W_dec row|), as the SynthSAEBench runs train) [step]', metavar: 'step|tanh' },
+    { name: 'tanh-scale', type: 'number', help: 'jumprelu-sae with --sparsity-loss tanh: the scale S inside the tanh, in the unit-mean-squared-norm input space [4]', metavar: 'S' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
     { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },
     { name: 'max-steps', type: 'int', help: 'with --epochs auto: the most steps [SAEs 50000, online-dl 20000, dl-fista 1000 outer]', metavar: 'T' },
@@ -312,6 +314,11 @@ export const fitCommand: Command = {
         if (o['target-l0-start'] !== undefined) cfg.targetL0Start = o['target-l0-start'];
         if (o['target-l0-gain'] !== undefined) cfg.targetL0Gain = o['target-l0-gain'];
         if (o['sparsity-warmup'] !== undefined) cfg.sparsityWarmupSteps = o['sparsity-warmup'];
+        if (o['sparsity-loss'] !== undefined) {
+          if (o['sparsity-loss'] !== 'step' && o['sparsity-loss'] !== 'tanh') fail('E_USAGE', `--sparsity-loss must be step or tanh, got "${o['sparsity-loss']}"`);
+          cfg.sparsityLoss = o['sparsity-loss'];
+        }
+        if (o['tanh-scale'] !== undefined) cfg.tanhScale = o['tanh-scale'];
         Object.assign(cfg, trainerBudget(o, epochs, auto));
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);

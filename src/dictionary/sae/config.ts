@@ -32,6 +32,7 @@ export const DEFAULT_L0 = 0.02;
  *   sqErr = (1/n) sum_i ||xhat_i - x_i||^2   (squared error per row; = dim x the per-entry mse)
  *   relu:      + l1 * (1/n) sum_i sum_a z_ia * (l1DecoderNorm ? ||W_dec[a]|| : 1)
  *   jumprelu:  + l0 * (1/n) sum_i #{a : z_ia > 0}      (straight-through estimator, rectangle kernel)
+ *              or, with sparsityLoss 'tanh', + l0 * (1/n) sum_i sum_a tanh(tanhScale * z_ia * ||W_dec[a]||)
  *   topk, batchtopk: + auxkCoef * AuxK loss over dead latents
  *   mp:        sqErr only
  */
@@ -66,6 +67,16 @@ export interface SAEConfig {
    * 1e-3) gives the threshold a gradient from very few samples.
    */
   bandwidth?: number;
+  /**
+   * JumpReLU sparsity penalty ['step']: 'step' counts active latents (its gradient reaches only
+   * the thresholds, through the straight-through kernel); 'tanh' is SAELens's
+   * `jumprelu_sparsity_loss_mode="tanh"`, sum_a tanh(tanhScale · z_a · ‖W_dec[a]‖), a smooth count
+   * whose gradient also pulls small active codes toward 0 (and reaches the thresholds through z's
+   * straight-through estimator). The SynthSAEBench experiments train their JumpReLU SAEs with it.
+   */
+  sparsityLoss?: 'step' | 'tanh';
+  /** JumpReLU 'tanh' penalty: the scale inside the tanh, in the scaled input space [4] */
+  tanhScale?: number;
   /**
    * ReLU / JumpReLU: tune the sparsity coefficient (l1 / l0) during training to reach this mean
    * L0 (active latents per row), with the rate-damped integral controller of the SynthSAEBench
@@ -192,6 +203,8 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
     l0: cfg.l0 ?? DEFAULT_L0,
     thresholdInit: cfg.thresholdInit ?? 0.05,
     bandwidth: cfg.bandwidth ?? 0.05,
+    sparsityLoss: cfg.sparsityLoss ?? 'step',
+    tanhScale: cfg.tanhScale ?? 4,
     normalizeDecoder: cfg.normalizeDecoder ?? true,
     lr: cfg.lr ?? 1e-3,
     batch: cfg.batch ?? 1024,
@@ -225,6 +238,11 @@ export function resolveConfig(kind: SAEKind, cfg: SAEConfig): ResolvedSAEConfig 
     r.targetL0Gain = cfg.targetL0Gain;
   }
   assertInt('sparsityWarmupSteps', r.sparsityWarmupSteps, 0);
+  for (const key of ['sparsityLoss', 'tanhScale'] as const) {
+    if (cfg[key] !== undefined && kind !== 'jumprelu') fail('E_ARG', `${key} applies to a jumprelu SAE (its L0 penalty), not to ${kind}`);
+  }
+  if (r.sparsityLoss !== 'step' && r.sparsityLoss !== 'tanh') fail('E_ARG', `sparsityLoss must be 'step' or 'tanh', got ${JSON.stringify(r.sparsityLoss)}`);
+  assertNumber('tanhScale', r.tanhScale, 0, Infinity, { exclusiveMin: true });
   if (cfg.steps !== undefined) r.steps = cfg.steps;
   if (cfg.warmupSteps !== undefined) r.warmupSteps = cfg.warmupSteps;
   if (cfg.decaySteps !== undefined) r.decaySteps = cfg.decaySteps;

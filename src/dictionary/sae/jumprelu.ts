@@ -16,6 +16,14 @@ import { activeBackward } from './sparse.js';
  * and d z / d pre = H(pre - theta). Threshold init and bandwidth default to 0.05 and the L0
  * coefficient to 0.02 in the scaled input space (see SAEConfig; the paper's 1e-3 / 1e-3 are
  * for ~10⁵-step runs and must be passed explicitly).
+ *
+ * With `sparsityLoss: 'tanh'` (SAELens's tanh mode) the penalty is
+ * l0 · (1/n) Σ_i Σ_a tanh(s · z_ia · w_a), w_a = ‖W_dec[a]‖, s = tanhScale, in place of the count:
+ * its derivative g_ia = (l0 / n) · s · w_a · (1 − tanh²(s z_ia w_a)) joins dL/dz, so it reaches
+ * the encoder through the active codes (dz/dpre = 1 there) and every threshold through the same
+ * straight-through estimator (at an inactive band entry z = 0 and g = (l0 / n) · s · w_a), and
+ * W_dec[a] gets (l0 / n) Σ_i s z_ia (1 − tanh²) · W_dec[a] / w_a (radial: a unit-norm decoder
+ * projects it out).
  */
 export class JumpReluSAE extends SparseAutoencoder {
   logTheta = new Float32Array(0);
@@ -30,6 +38,9 @@ export class JumpReluSAE extends SparseAutoencoder {
   private gval = new Float32Array(0);
   private bandIdx = new Int32Array(0);
   private bandDot = new Float32Array(0);
+  // the tanh penalty's decoder norms and the penalty's gradient with respect to them
+  private decNorm = new Float64Array(0);
+  private gNorm = new Float64Array(0);
   /**
    * How a training step runs: 'auto' (default) takes the sparse path when no row has more than
    * atoms/4 active latents or threshold-band entries, else the dense one; 'sparse' / 'dense'
@@ -61,6 +72,31 @@ export class JumpReluSAE extends SparseAutoencoder {
     if (this.gLogTheta.length !== this.atoms) this.gLogTheta = new Float32Array(this.atoms);
   }
 
+  /** tanh penalty: the decoder row norms w_a (float64), or null in step mode. */
+  private tanhNorms(): Float64Array | null {
+    if (this.config.sparsityLoss !== 'tanh') return null;
+    const A = this.atoms, d = this.dim, W = this.Wdec.data;
+    if (this.decNorm.length !== A) this.decNorm = new Float64Array(A);
+    for (let a = 0; a < A; a++) {
+      let s2 = 0;
+      for (let j = a * d; j < (a + 1) * d; j++) s2 += W[j] * W[j];
+      this.decNorm[a] = Math.sqrt(s2);
+    }
+    if (this.gNorm.length !== A) this.gNorm = new Float64Array(A);
+    this.gNorm.fill(0);
+    return this.decNorm;
+  }
+
+  /** tanh penalty: add Σ_i dL/dw_a · W_dec[a] / w_a (from `gNorm`) to the decoder's gradient. */
+  private tanhDecoderGrad(w: Float64Array): void {
+    const A = this.atoms, d = this.dim, W = this.Wdec.data, G = this.gWdec.data, gn = this.gNorm;
+    for (let a = 0; a < A; a++) {
+      if (gn[a] === 0 || !(w[a] > 0)) continue;
+      const c = gn[a] / w[a];
+      for (let j = a * d; j < (a + 1) * d; j++) G[j] += c * W[j];
+    }
+  }
+
   forwardBackward(xb: Matrix, activity?: LatentActivity): StepStats {
     const n = xb.rows, d = this.dim, A = this.atoms;
     const ws = this.workspace(n);
@@ -89,22 +125,32 @@ export class JumpReluSAE extends SparseAutoencoder {
     const gzd = this.gz.data, gT = this.gTheta;
     gT.fill(0);
     const half = 0.5 * eps;
-    const stepGrad = l0coef / n / eps;
+    const w = this.tanhNorms();
+    const stepGrad = w ? 0 : l0coef / n / eps;
+    const cn = l0coef / n, sc = this.config.tanhScale;
+    let penalty = 0;
     for (let i = 0; i < n; i++) {
       const o = i * A;
       for (let a = 0; a < A; a++) {
         const p = pd[o + a], th = theta[a];
-        const g = gzd[o + a];
+        let g = gzd[o + a];
+        if (w) {
+          const z = zd[o + a], t = Math.tanh(sc * z * w[a]), sech2 = 1 - t * t;
+          penalty += t;
+          g += cn * sc * w[a] * sech2;
+          if (z !== 0) this.gNorm[a] += cn * sc * z * sech2;
+        }
         if (Math.abs(p - th) < half) gT[a] -= (th / eps) * g + stepGrad;
         gzd[o + a] = p > th ? g : 0;
       }
     }
     for (let a = 0; a < A; a++) this.gLogTheta[a] = theta[a] * gT[a];
+    if (w) this.tanhDecoderGrad(w);
     matmul(this.gz, ws.xc, { transA: true, out: this.gWenc });
     b.sumCols(gzd, n, A, this.colA);
     for (let a = 0; a < A; a++) this.gbenc[a] = this.colA[a];
     this.biasDecGrad(ws.gx);
-    return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
+    return { loss: sqErr + l0coef * (w ? penalty / n : l0), sqErr, l0, aux: 0 };
   }
 
   /**
@@ -135,6 +181,26 @@ export class JumpReluSAE extends SparseAutoencoder {
     const l0 = nnz / n;
     // z = pre > θ > 0 on the active entries: their code gradient passes (dz/dpre = 1)
     activeBackward(idx, val, this.gval, n, kA, ws.gx.data, ws.xc.data, this.Wdec.data, d, this.gWdec.data, this.gWenc.data, this.gbenc, false);
+    // the tanh penalty on the active codes: its dL/dz (into gval, then the encoder) and dL/dw
+    const w = this.tanhNorms();
+    const cn = l0coef / n, sc = this.config.tanhScale;
+    let penalty = 0;
+    if (w) {
+      const extra = this.gval;
+      for (let t = 0; t < n * kA; t++) {
+        const a = idx[t];
+        if (a < 0) {
+          extra[t] = 0;
+          continue;
+        }
+        const z = val[t], th = Math.tanh(sc * z * w[a]), sech2 = 1 - th * th;
+        penalty += th;
+        extra[t] = cn * sc * w[a] * sech2;
+        this.gNorm[a] += cn * sc * z * sech2;
+        this.gbenc[a] += extra[t];
+      }
+      b.scatterOuter(idx, extra, n, kA, ws.xc.data, d, this.gWenc.data);
+    }
     // dL/dz on the band
     if (kB > Math.max(1, Math.floor(A / 8))) {
       matmul(ws.gx, this.Wdec, { transB: true, out: this.gz });
@@ -146,17 +212,25 @@ export class JumpReluSAE extends SparseAutoencoder {
     // θ's straight-through pseudo-gradient, in the dense step's order
     const gT = this.gTheta;
     gT.fill(0);
-    const stepGrad = l0coef / n / eps;
-    for (let t = 0; t < n * kB; t++) {
-      const a = bIdx[t];
-      if (a < 0) continue;
-      const th = theta[a];
-      gT[a] -= (th / eps) * bDot[t] + stepGrad;
+    const stepGrad = w ? 0 : l0coef / n / eps;
+    for (let i = 0; i < n; i++) {
+      for (let t = i * kB; t < (i + 1) * kB; t++) {
+        const a = bIdx[t];
+        if (a < 0) continue;
+        const th = theta[a];
+        let g = bDot[t];
+        if (w) {
+          const p = pd[i * A + a], z = p > th ? p : 0, tz = Math.tanh(sc * z * w[a]);
+          g += cn * sc * w[a] * (1 - tz * tz);
+        }
+        gT[a] -= (th / eps) * g + stepGrad;
+      }
     }
     for (let a = 0; a < A; a++) this.gLogTheta[a] = theta[a] * gT[a];
+    if (w) this.tanhDecoderGrad(w);
     this.biasDecGrad(ws.gx);
     this.lastPath = 'sparse';
-    return { loss: sqErr + l0coef * l0, sqErr, l0, aux: 0 };
+    return { loss: sqErr + l0coef * (w ? penalty / n : l0), sqErr, l0, aux: 0 };
   }
 
   /** Grow the list buffers to n·kA / n·kB. */
