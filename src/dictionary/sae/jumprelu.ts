@@ -135,10 +135,14 @@ export class JumpReluSAE extends SparseAutoencoder {
         const p = pd[o + a], th = theta[a];
         let g = gzd[o + a];
         if (w) {
-          const z = zd[o + a], t = Math.tanh(sc * z * w[a]), sech2 = 1 - t * t;
-          penalty += t;
-          g += cn * sc * w[a] * sech2;
-          if (z !== 0) this.gNorm[a] += cn * sc * z * sech2;
+          const z = zd[o + a];
+          if (z === 0) g += cn * sc * w[a]; // tanh(0) = 0, sech²(0) = 1
+          else {
+            const t = Math.tanh(sc * z * w[a]), sech2 = 1 - t * t;
+            penalty += t;
+            g += cn * sc * w[a] * sech2;
+            this.gNorm[a] += cn * sc * z * sech2;
+          }
         }
         if (Math.abs(p - th) < half) gT[a] -= (th / eps) * g + stepGrad;
         gzd[o + a] = p > th ? g : 0;
