@@ -100,6 +100,9 @@ test('CLI: fit jumprelu-sae --sparsity-loss tanh --tanh-scale trains; bad values
     const bad = cli(['fit', 'jumprelu-sae', '--input', input, '--atoms', '16', '--steps', '5', '--sparsity-loss', 'l1', '--out', join(dir, 'jr2'), '--quiet']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--sparsity-loss must be step or tanh, got "l1"/);
+    const noTanh = cli(['fit', 'jumprelu-sae', '--input', input, '--atoms', '16', '--steps', '5', '--tanh-scale', '2', '--out', join(dir, 'jr3'), '--quiet']);
+    assert.equal(noTanh.status, 2);
+    assert.match(noTanh.stderr, /--tanh-scale .* with --sparsity-loss tanh/);
     const other = cli(['fit', 'topk-sae', '--input', input, '--atoms', '16', '--k', '2', '--sparsity-loss', 'tanh', '--out', join(dir, 'tk'), '--quiet']);
     assert.equal(other.status, 2);
     assert.match(other.stderr, /sparsity-loss/);

@@ -184,7 +184,11 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
   if (spec.inputScale !== undefined && spec.inputScale !== 1) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds the activation scale)`);
   if (spec.gateOnDecoderNorm || spec.featureScale) fail('E_ARG', `${dir}: makeModel needs a canonical spec (canonicalSpec folds gates and feature scales)`);
   const wh = spec.whitening;
-  const toInput = (X: Matrix): Matrix => {
+  /** Raw activations checked (a Matrix, d_in columns, finite) and taken into the model's input space. */
+  const toInput = (X: Matrix, what: string): Matrix => {
+    if (!(X instanceof Matrix)) fail('E_ARG', `${what}: X must be a Matrix`);
+    if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
+    assertFinite('X', X);
     if (!wh) return X;
     const C = X.clone();
     backend().addRowVector(C.data, C.rows, dim, wh.mean, -1);
@@ -201,20 +205,14 @@ export function makeModel(dir: string, cfg: Record<string, any>, spec: ModelSpec
     dOut,
     layout,
     encode(X: Matrix): Matrix {
-      if (!(X instanceof Matrix)) fail('E_ARG', 'encode: X must be a Matrix');
-      if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
-      assertFinite('X', X);
-      const U = toInput(X);
+      const U = toInput(X, 'encode');
       const Z = sae ? sae.encode(U) : inferCodes(U, spec.weights.W_dec, { method: 'fista', lambda: inf!.lambda, iters: inf!.iters, tol: inf!.tol ?? DEFAULT_INFERENCE.tol, nonneg: inf!.nonneg }).Z;
       overflow(Z, 'codes');
       return Z;
     },
     ...(sae ? {
       preActivations(X: Matrix): Matrix {
-        if (!(X instanceof Matrix)) fail('E_ARG', 'preActivations: X must be a Matrix');
-        if (X.cols !== dim) fail('E_SHAPE', `shape mismatch: X has ${X.cols} columns, the model expects d_in = ${dim}`);
-        assertFinite('X', X);
-        return overflow(sae.preActivations(toInput(X)), 'pre-activations');
+        return overflow(sae.preActivations(toInput(X, 'preActivations')), 'pre-activations');
       },
     } : {}),
     decode(Z: Matrix): Matrix {

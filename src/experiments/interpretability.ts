@@ -243,14 +243,17 @@ function oracleSAECodes(responses: Matrix, H: Matrix, k: number): Matrix {
   return sae.encode(H);
 }
 
-/** The TopK SAE of a config's layer (F latents, k = active), trained once and shared by the `sae` and `sae-dir` cells. */
-async function layerSAE(cache: Map<string, unknown>, c: InterpretabilityConfig, s: InterpretabilitySettings, Htrain: Matrix, signal?: AbortSignal): Promise<{ sae: SparseAutoencoder; fvu: number }> {
-  let got = cache.get('sae') as { sae: SparseAutoencoder; fvu: number } | undefined;
+/**
+ * The TopK SAE of a config's layer (F latents, k = active), trained once and shared by the `sae`
+ * and `sae-dir` cells, with its pre-activations on the evaluation stimuli H (the latents as directions).
+ */
+async function layerSAE(cache: Map<string, unknown>, c: InterpretabilityConfig, s: InterpretabilitySettings, layer: Layer, signal?: AbortSignal): Promise<{ sae: SparseAutoencoder; fvu: number; pre: Matrix }> {
+  let got = cache.get('sae') as { sae: SparseAutoencoder; fvu: number; pre: Matrix } | undefined;
   if (!got) {
     const F = c.concepts, U = c.units;
     const sae = createSAE('topk', { atoms: F, k: Math.min(F, s.active), steps: s.saeSteps, batch: s.saeBatch, lr: s.saeLr });
-    const fit = await sae.fit(Htrain, { seed: `sae:${c.seed}:${F}:${U}`, signal });
-    got = { sae, fvu: fit.fvu };
+    const fit = await sae.fit(layer.Htrain, { seed: `sae:${c.seed}:${F}:${U}`, signal });
+    got = { sae, fvu: fit.fvu, pre: sae.preActivations(layer.H) };
     cache.set('sae', got);
   }
   return got;
@@ -279,7 +282,7 @@ export async function runInterpretabilityCell(
       return { ...misStats(kmeansActivations(H, d.centroids), sim, s, c.seed), inertia: d.fit.inertia / Htrain.rows };
     }
     case 'sae': {
-      const { sae, fvu } = await layerSAE(cache, c, s, Htrain, signal);
+      const { sae, fvu, pre } = await layerSAE(cache, c, s, layer, signal);
       const Zs = sae.encode(H);
       let dead = 0;
       for (let a = 0; a < Zs.cols; a++) {
@@ -291,12 +294,12 @@ export async function runInterpretabilityCell(
       const o = { tasks: s.tasks, k: s.k, quantile: s.quantile, seed: `mis:${c.seed}`, activeTop: true };
       return {
         ...misStats(Zs, sim, s, c.seed), dead: dead / Zs.cols, fvu,
-        mis_pre: mis(sae.preActivations(H), sim, o).mean, mis_oracle: mis(oracleSAECodes(layer.responses, H, Math.min(F, s.active)), sim, o).mean,
+        mis_pre: mis(pre, sim, o).mean, mis_oracle: mis(oracleSAECodes(layer.responses, H, Math.min(F, s.active)), sim, o).mean,
       };
     }
     case 'sae-dir': {
-      const { sae, fvu } = await layerSAE(cache, c, s, Htrain, signal);
-      return { ...misStats(sae.preActivations(H), sim, s, c.seed), fvu };
+      const { fvu, pre } = await layerSAE(cache, c, s, layer, signal);
+      return { ...misStats(pre, sim, s, c.seed), fvu };
     }
     default:
       return fail('E_USAGE', `unknown method "${method}"; choose from ${INTERPRETABILITY_METHODS.join(', ')}`);

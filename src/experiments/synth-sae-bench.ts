@@ -58,7 +58,7 @@ export interface SsbSettings {
    * SAELens's tanh mode, tanh_scale 4, bandwidth 2, initial threshold 0.5 and l0 coefficient 0.2,
    * all in SAELens's `expected_average_only_in` scale, where the inputs' mean norm is √d) carried
    * into sparsecode's unit-mean-squared-norm inputs (`ssbJumpReluConfig`); 'step' is the count
-   * with sparsecode's defaults and `l0` (sessions 8–11's runs)
+   * with sparsecode's defaults and `l0` (the runs before session 11)
    */
   jumpreluLoss: 'step' | 'tanh';
 }

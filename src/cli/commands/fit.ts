@@ -318,7 +318,10 @@ export const fitCommand: Command = {
           if (o['sparsity-loss'] !== 'step' && o['sparsity-loss'] !== 'tanh') fail('E_USAGE', `--sparsity-loss must be step or tanh, got "${o['sparsity-loss']}"`);
           cfg.sparsityLoss = o['sparsity-loss'];
         }
-        if (o['tanh-scale'] !== undefined) cfg.tanhScale = o['tanh-scale'];
+        if (o['tanh-scale'] !== undefined) {
+          if (cfg.sparsityLoss !== 'tanh') fail('E_USAGE', '--tanh-scale is the scale of the tanh penalty: give it with --sparsity-loss tanh');
+          cfg.tanhScale = o['tanh-scale'];
+        }
         Object.assign(cfg, trainerBudget(o, epochs, auto));
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
         const sae = createSAE(saeKind, cfg);
