@@ -23,7 +23,7 @@ const ACCEPTS: Record<string, string[]> = {
   'federated-factory': ['clients', 'generator'],
   interpretability: ['ratios', 'worlds'],
   'causal-rungs': [],
-  'synth-sae-bench': ['steps', 'lr'],
+  'synth-sae-bench': ['steps', 'lr', 'jumprelu-loss'],
   lejepa: ['experiment', 'objectives', 'latents', 'alphas', 'steps'],
   restrav: [],
   phyip: [],
@@ -39,7 +39,7 @@ function value(experiment: string, option: string): unknown {
     hidden: [8], setting: 'known', steps: 10, conditions: [10], whiten: ['zca'],
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
     experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
-    deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'], lr: 1e-3,
+    deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'], lr: 1e-3, 'jumprelu-loss': 'step-ssb',
   };
   return v[option];
 }
@@ -91,6 +91,7 @@ test('repro: every experiment refuses the options it does not accept, and only t
     assert.match(await usageError(['amortisation-gap'], { steps: 0 }), /--steps must be >= 1, got 0/);
     assert.match(await usageError(['stop-probing'], { epochs: 0 }), /--epochs must be >= 1, got 0/);
     assert.match(await usageError(['synth-sae-bench'], { lr: 0 }), /--lr must be a learning rate in \(0, 1\), got 0/);
+    assert.match(await usageError(['synth-sae-bench'], { 'jumprelu-loss': 'l1' }), /--jumprelu-loss must be one of tanh, step-ssb, step, got l1/);
     assert.match(await usageError(['hidden-alignment', 'extra'], {}), /unexpected argument "extra"/);
     // the queue options: --wait and --attempts need --queue; a bad URL is refused before anything is written
     assert.match(await usageError(['stop-probing'], { wait: true }), /--wait applies to a queue run: add --queue/);

@@ -203,6 +203,9 @@ test('synth-sae-bench cells tune ReLU and JumpReLU to L0 = k with the L0 control
   assert.equal(settings.jumpreluLoss, 'tanh');
   const step = await runSsbCell({ seed: 1 }, 'jumprelu-sae', { ...settings, jumpreluLoss: 'step' }, cache);
   assert.notEqual(step.f1, got['jumprelu-sae'].f1);
+  const stepSsb = await runSsbCell({ seed: 1 }, 'jumprelu-sae', { ...settings, jumpreluLoss: 'step-ssb' }, cache);
+  assert.ok(stepSsb.f1 !== step.f1 && stepSsb.f1 !== got['jumprelu-sae'].f1);
+  assert.ok(stepSsb.sparsity_multiplier > 0 && stepSsb.sparsity_multiplier !== 1);
 });
 
 test('synth-sae-bench JumpReLU: the reference\'s constants (SAELens scale, inputs of mean norm √d) carried into unit-mean-squared-norm inputs', async () => {
@@ -212,6 +215,13 @@ test('synth-sae-bench JumpReLU: the reference\'s constants (SAELens scale, input
   // loss_ref = d·sqErr + 0.2·Σ tanh(4·(√d z)·w): divided by d, l0 = 0.2 / d and the scale 4√d
   assert.ok(Math.abs(c.l0! - 0.2 / 768) < 1e-18 && Math.abs(c.tanhScale! - 4 * Math.sqrt(768)) < 1e-12);
   assert.ok(Math.abs(c.thresholdInit! * Math.sqrt(768) - 0.5) < 1e-12 && Math.abs(c.bandwidth! * Math.sqrt(768) - 2) < 1e-12);
+  // since the reference's commit d39cc57: the L0 count (a number, not scaled by √d) with bandwidth 1,
+  // threshold 1 and coefficient 1: loss_ref = d·sqErr + 1·count, so l0 = 1 / d, threshold and bandwidth 1 / √d
+  const s = ssbJumpReluConfig(768, 'step-ssb');
+  assert.equal(s.sparsityLoss, 'step');
+  assert.equal(s.tanhScale, undefined);
+  assert.ok(Math.abs(s.l0! * 768 - 1) < 1e-12);
+  assert.ok(Math.abs(s.thresholdInit! * Math.sqrt(768) - 1) < 1e-12 && Math.abs(s.bandwidth! * Math.sqrt(768) - 1) < 1e-12);
 });
 
 test('synth-sae-bench world as SAELens builds it: trees on the first features breadth-first, children compensated to fire at their base rate, children scaled by their parent', () => {

@@ -13,7 +13,7 @@ import { WHITENING_METHODS, WHITENING_METRICS, runWhiteningRepro } from './white
 import { INTERPRETABILITY_METHODS, runInterpretabilityRepro } from './interpretability.js';
 import { RUNG_METHODS, runCausalRungsRepro } from './causal-rungs.js';
 import { FF_METHODS, runFederatedFactory } from './federated-factory.js';
-import { SSB_METHODS, runSynthSAEBenchRepro, type SsbSettings } from './synth-sae-bench.js';
+import { SSB_JUMPRELU_LOSSES, SSB_METHODS, runSynthSAEBenchRepro, type JumpReluLoss, type SsbSettings } from './synth-sae-bench.js';
 import { LEJEPA_METRICS, LEJEPA_OBJECTIVES, runLejepaRepro } from './lejepa.js';
 import { RICH_LAZY_METHODS, runRichLazy } from './rich-lazy.js';
 import { CROSS_ENTROPY_METHODS, runCrossEntropy } from './cross-entropy.js';
@@ -166,7 +166,7 @@ export const EXPERIMENTS: ReproExperiment[] = [
   },
   {
     name: 'synth-sae-bench',
-    options: ['steps', 'lr'],
+    options: ['steps', 'lr', 'jumprelu-loss'],
     methods: SSB_METHODS,
     run: (o, a) => {
       const settings: Partial<SsbSettings> = {};
@@ -174,6 +174,11 @@ export const EXPERIMENTS: ReproExperiment[] = [
       if (o.lr !== undefined) {
         if (!(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0 && o.lr < 1)) fail('E_USAGE', `--lr must be a learning rate in (0, 1), got ${o.lr}; e.g. --lr 1e-3`);
         settings.lr = o.lr;
+      }
+      if (o['jumprelu-loss'] !== undefined) {
+        const loss = o['jumprelu-loss'] as JumpReluLoss;
+        if (!SSB_JUMPRELU_LOSSES.includes(loss)) fail('E_USAGE', `--jumprelu-loss must be one of ${SSB_JUMPRELU_LOSSES.join(', ')}, got ${String(loss)}`);
+        settings.jumpreluLoss = loss;
       }
       return runSynthSAEBenchRepro({ ...a, settings: Object.keys(settings).length > 0 ? settings : undefined });
     },

@@ -57,10 +57,13 @@ export interface SsbSettings {
    * the JumpReLU SAE's sparsity penalty: 'tanh' is the reference's (`get_jumprelu_config`:
    * SAELens's tanh mode, tanh_scale 4, bandwidth 2, initial threshold 0.5 and l0 coefficient 0.2,
    * all in SAELens's `expected_average_only_in` scale, where the inputs' mean norm is √d) carried
-   * into sparsecode's unit-mean-squared-norm inputs (`ssbJumpReluConfig`); 'step' is the count
-   * with sparsecode's defaults and `l0` (the runs before session 11)
+   * into sparsecode's unit-mean-squared-norm inputs (`ssbJumpReluConfig`) — the reference as of
+   * its first release (commit e9c5a4e, Feb 2026); 'step-ssb' is the reference since commit d39cc57
+   * (Apr 2026, "deepmind-style jumprelu to match SAEBench"): the step (count) penalty with
+   * bandwidth 1, initial threshold 1 and l0 coefficient 1, carried over the same way; 'step' is the
+   * count with sparsecode's defaults and `l0` (the runs before session 11)
    */
-  jumpreluLoss: 'step' | 'tanh';
+  jumpreluLoss: JumpReluLoss;
 }
 
 /**
@@ -69,10 +72,17 @@ export interface SsbSettings {
  * ours (the decoder is the same) and the squared error d times ours: dividing the reference's loss
  * by d gives l0 = 0.2 / d, tanhScale = 4√d, thresholdInit = 0.5 / √d, bandwidth = 2 / √d.
  */
-export function ssbJumpReluConfig(dim: number): Pick<SAEConfig, 'sparsityLoss' | 'l0' | 'tanhScale' | 'thresholdInit' | 'bandwidth'> {
+export function ssbJumpReluConfig(dim: number, loss: 'tanh' | 'step-ssb' = 'tanh'): Pick<SAEConfig, 'sparsityLoss' | 'l0' | 'tanhScale' | 'thresholdInit' | 'bandwidth'> {
   const c = Math.sqrt(dim);
+  // the step penalty counts active latents, a number that does not scale with the inputs: only
+  // the squared error's factor d is divided out of its coefficient
+  if (loss === 'step-ssb') return { sparsityLoss: 'step', l0: 1 / dim, thresholdInit: 1 / c, bandwidth: 1 / c };
   return { sparsityLoss: 'tanh', l0: 0.2 / dim, tanhScale: 4 * c, thresholdInit: 0.5 / c, bandwidth: 2 / c };
 }
+
+/** The JumpReLU sparsity penalties `repro synth-sae-bench` can train with (`SsbSettings.jumpreluLoss`). */
+export const SSB_JUMPRELU_LOSSES = ['tanh', 'step-ssb', 'step'] as const;
+export type JumpReluLoss = (typeof SSB_JUMPRELU_LOSSES)[number];
 
 /** The reference's training steps (200M samples in batches of 1,024). */
 export const SSB_REFERENCE_STEPS = Math.floor(200_000_000 / 1024);
@@ -145,7 +155,7 @@ export async function runSsbCell(config: Config, method: string, s: SsbSettings,
   const kind = saeKindOf(method)!;
   const cfg: SAEConfig = { atoms: s.atoms, steps: s.steps, batch: s.batch, lr: s.lr };
   if (kind === 'relu') cfg.l1 = s.l1;
-  else if (kind === 'jumprelu') Object.assign(cfg, s.jumpreluLoss === 'tanh' ? ssbJumpReluConfig(s.world.dim) : { l0: s.l0 });
+  else if (kind === 'jumprelu') Object.assign(cfg, s.jumpreluLoss === 'step' ? { l0: s.l0 } : ssbJumpReluConfig(s.world.dim, s.jumpreluLoss));
   else cfg.k = s.k;
   if (s.controlL0 && (kind === 'relu' || kind === 'jumprelu')) {
     // the reference's protocol: L1 warmed up over a third of the run and controlled from there; JumpReLU controlled throughout
@@ -215,7 +225,7 @@ export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?:
   const md: string[] = ['# SynthSAEBench-style comparison — reproduction report', ''];
   md.push('SAEs trained on a SynthSAEBench-style world (docs/synth-sae-bench.md) and scored against the true features on held-out rows.');
   md.push('Reference: SynthSAEBench-16k (16,384 features, d = 768, width 4096, L0 = 25, 200M samples; ECOSYSTEM §5.6).');
-  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''}${o.settings.jumpreluLoss === 'tanh' ? '; JumpReLU with the reference\'s tanh sparsity penalty' : o.settings.jumpreluLoss === 'step' ? '; JumpReLU with the step (count) penalty' : ''})` : ''}.`);
+  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''}${o.settings.jumpreluLoss === 'tanh' ? '; JumpReLU with the reference\'s tanh sparsity penalty' : o.settings.jumpreluLoss === 'step-ssb' ? '; JumpReLU with the reference\'s current step penalty (bandwidth 1, threshold 1, l0 1)' : o.settings.jumpreluLoss === 'step' ? '; JumpReLU with the step (count) penalty' : ''})` : ''}.`);
   md.push('');
   const head = ['method', 'seeds', ...SSB_METRICS, 'ref F1', 'ref MCC', 'ref EV'];
   const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {
