@@ -16,6 +16,7 @@ import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { createSAE, JumpReluSAE } from '../src/dictionary/index.js';
 import { writeNpy } from '../src/io/npy.js';
+import { readSafetensors } from '../src/io/safetensors.js';
 import { assertAllClose } from './helpers.js';
 
 await loadBackends({ quiet: true });
@@ -86,7 +87,7 @@ test('JumpReLU tanh penalty: bad settings are refused naming the field', () => {
   assert.throws(() => createSAE('jumprelu', { atoms: 8, sparsityLoss: 'tanh', tanhScale: 0 }), /tanhScale/);
 });
 
-test('CLI: fit jumprelu-sae --sparsity-loss tanh --tanh-scale trains; bad values and other methods are refused', () => {
+test('CLI: fit jumprelu-sae --sparsity-loss tanh --tanh-scale, --threshold-init, --bandwidth train; bad values and other methods are refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'jr-tanh-cli-'));
   const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'test/run-cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, SPARSECODE_BACKEND: 'js' }, timeout: 120000 });
   try {
@@ -106,6 +107,25 @@ test('CLI: fit jumprelu-sae --sparsity-loss tanh --tanh-scale trains; bad values
     const other = cli(['fit', 'topk-sae', '--input', input, '--atoms', '16', '--k', '2', '--sparsity-loss', 'tanh', '--out', join(dir, 'tk'), '--quiet']);
     assert.equal(other.status, 2);
     assert.match(other.stderr, /sparsity-loss/);
+    // --threshold-init sets every latent's starting threshold (saved in raw input units: the two
+    // runs share the input scale, so after one small Adam step their thresholds keep the ratio 2)
+    const thresholds = (t0: string) => {
+      const out = join(dir, `th-${t0}`);
+      const r = cli(['fit', 'jumprelu-sae', '--input', input, '--atoms', '16', '--steps', '1', '--lr', '1e-6', '--threshold-init', t0, '--bandwidth', '0.1', '--out', out, '--quiet']);
+      assert.equal(r.status, 0, r.stderr);
+      return readSafetensors(join(out, 'sae_weights.safetensors')).tensors.threshold.data as Float32Array;
+    };
+    const a = thresholds('0.2'), b = thresholds('0.4');
+    assert.equal(a.length, 16);
+    for (let i = 0; i < 16; i++) assert.ok(Math.abs(b[i] / a[i] - 2) < 1e-4, `latent ${i}: ${a[i]} vs ${b[i]}`);
+    for (const [flag, v] of [['--threshold-init', '0'], ['--bandwidth', '-1']]) {
+      const r = cli(['fit', 'jumprelu-sae', '--input', input, '--atoms', '16', '--steps', '5', flag, v, '--out', join(dir, 'bad'), '--quiet']);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${flag} must be a positive number`));
+    }
+    const notJr = cli(['fit', 'relu-sae', '--input', input, '--atoms', '16', '--bandwidth', '0.1', '--out', join(dir, 'relu'), '--quiet']);
+    assert.equal(notJr.status, 2);
+    assert.match(notJr.stderr, /bandwidth/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

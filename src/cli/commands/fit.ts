@@ -40,7 +40,7 @@ export const METHOD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   'relu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', ...SAE_OPTS],
   'topk-sae': ['k', ...SAE_OPTS],
   'batchtopk-sae': ['k', ...SAE_OPTS],
-  'jumprelu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', 'sparsity-loss', 'tanh-scale', ...SAE_OPTS],
+  'jumprelu-sae': ['l1', 'target-l0', 'target-l0-start', 'target-l0-gain', 'sparsity-warmup', 'sparsity-loss', 'tanh-scale', 'threshold-init', 'bandwidth', ...SAE_OPTS],
   'mp-sae': ['k', ...SAE_OPTS],
   'matryoshka-sae': ['k', 'widths', ...SAE_OPTS],
   'dl-fista': ['l1', 'nonneg', 'coder', 'fista-iters', 'extrapolate'],
@@ -157,6 +157,8 @@ export const fitCommand: Command = {
     { name: 'sparsity-warmup', type: 'int', help: 'relu-sae, jumprelu-sae: raise the --l1 weight linearly from 0 over the first T steps (SAELens l1_warm_up_steps) [0]', metavar: 'T' },
     { name: 'sparsity-loss', type: 'string', help: 'jumprelu-sae: the L0 penalty, step (count the active latents) or tanh (SAELens\'s smooth count, sum of tanh(S · z · |W_dec row|), as the SynthSAEBench runs train) [step]', metavar: 'step|tanh' },
     { name: 'tanh-scale', type: 'number', help: 'jumprelu-sae with --sparsity-loss tanh: the scale S inside the tanh, in the unit-mean-squared-norm input space [4]', metavar: 'S' },
+    { name: 'threshold-init', type: 'number', help: 'jumprelu-sae: every latent\'s initial threshold, in the unit-mean-squared-norm input space [0.05] (SAELens\'s jumprelu_init_threshold divided by √d)', metavar: 'T' },
+    { name: 'bandwidth', type: 'number', help: 'jumprelu-sae: the straight-through kernel\'s width: pre-activations within B/2 of a threshold teach it [0.05] (SAELens\'s jumprelu_bandwidth divided by √d)', metavar: 'B' },
     { name: 'epochs', type: 'string', help: 'passes over the data (SAEs, online-dl), or auto: until the held-out FVU stops improving [auto]', metavar: 'auto|E' },
     { name: 'steps', type: 'int', help: 'a fixed number of optimiser steps (SAEs, online-dl) or outer iterations (dl-fista) instead of auto', metavar: 'T' },
     { name: 'max-steps', type: 'int', help: 'with --epochs auto: the most steps [SAEs 50000, online-dl 20000, dl-fista 1000 outer]', metavar: 'T' },
@@ -321,6 +323,12 @@ export const fitCommand: Command = {
         if (o['tanh-scale'] !== undefined) {
           if (cfg.sparsityLoss !== 'tanh') fail('E_USAGE', '--tanh-scale is the scale of the tanh penalty: give it with --sparsity-loss tanh');
           cfg.tanhScale = o['tanh-scale'];
+        }
+        for (const [flag, key] of [['threshold-init', 'thresholdInit'], ['bandwidth', 'bandwidth']] as const) {
+          const v = o[flag];
+          if (v === undefined) continue;
+          if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) fail('E_USAGE', `--${flag} must be a positive number, got ${v}; e.g. --${flag} 0.05`);
+          cfg[key] = v;
         }
         Object.assign(cfg, trainerBudget(o, epochs, auto));
         if (o.widths !== undefined) cfg.matryoshkaWidths = parseWidths(o.widths, saeKind);
