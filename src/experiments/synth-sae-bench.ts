@@ -70,7 +70,9 @@ export interface SsbSettings {
  * The reference's JumpReLU hyperparameters in sparsecode's input scale. SAELens scales inputs to
  * mean norm √d, sparsecode to mean squared norm 1, so codes and thresholds there are √d times
  * ours (the decoder is the same) and the squared error d times ours: dividing the reference's loss
- * by d gives l0 = 0.2 / d, tanhScale = 4√d, thresholdInit = 0.5 / √d, bandwidth = 2 / √d.
+ * by d gives, for its first release's tanh penalty, l0 = 0.2 / d, tanhScale = 4√d, thresholdInit =
+ * 0.5 / √d, bandwidth = 2 / √d; for its current step penalty ('step-ssb'), l0 = 1 / d, thresholdInit
+ * = bandwidth = 1 / √d.
  */
 export function ssbJumpReluConfig(dim: number, loss: 'tanh' | 'step-ssb' = 'tanh'): Pick<SAEConfig, 'sparsityLoss' | 'l0' | 'tanhScale' | 'thresholdInit' | 'bandwidth'> {
   const c = Math.sqrt(dim);
@@ -83,6 +85,12 @@ export function ssbJumpReluConfig(dim: number, loss: 'tanh' | 'step-ssb' = 'tanh
 /** The JumpReLU sparsity penalties `repro synth-sae-bench` can train with (`SsbSettings.jumpreluLoss`). */
 export const SSB_JUMPRELU_LOSSES = ['tanh', 'step-ssb', 'step'] as const;
 export type JumpReluLoss = (typeof SSB_JUMPRELU_LOSSES)[number];
+/** How the report names each penalty. */
+const JUMPRELU_LOSS_NOTE: Record<JumpReluLoss, string> = {
+  tanh: "the reference's tanh sparsity penalty",
+  'step-ssb': "the reference's current step penalty (bandwidth 1, threshold 1, l0 1)",
+  step: 'the step (count) penalty',
+};
 
 /** The reference's training steps (200M samples in batches of 1,024). */
 export const SSB_REFERENCE_STEPS = Math.floor(200_000_000 / 1024);
@@ -225,7 +233,7 @@ export function writeSsbReport(dir: string, lines: ResultLine[], o: { settings?:
   const md: string[] = ['# SynthSAEBench-style comparison — reproduction report', ''];
   md.push('SAEs trained on a SynthSAEBench-style world (docs/synth-sae-bench.md) and scored against the true features on held-out rows.');
   md.push('Reference: SynthSAEBench-16k (16,384 features, d = 768, width 4096, L0 = 25, 200M samples; ECOSYSTEM §5.6).');
-  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''}${o.settings.jumpreluLoss === 'tanh' ? '; JumpReLU with the reference\'s tanh sparsity penalty' : o.settings.jumpreluLoss === 'step-ssb' ? '; JumpReLU with the reference\'s current step penalty (bandwidth 1, threshold 1, l0 1)' : o.settings.jumpreluLoss === 'step' ? '; JumpReLU with the step (count) penalty' : ''})` : ''}.`);
+  if (o.preset) md.push(`Preset: \`${o.preset}\`${o.settings ? ` (${o.settings.world.features} features, d = ${o.settings.world.dim}, width ${o.settings.atoms}, k = ${o.settings.k}, ${o.settings.trainRows} training rows, ${o.settings.steps} steps of ${o.settings.batch} = ${o.settings.steps * o.settings.batch} samples${o.settings.controlL0 ? `; ReLU and JumpReLU tuned to L0 = ${o.settings.k} by the reference's L0 controller, gain ${ssbControllerGain(o.settings.steps).toPrecision(2)}` : ''}${o.settings.jumpreluLoss in JUMPRELU_LOSS_NOTE ? `; JumpReLU with ${JUMPRELU_LOSS_NOTE[o.settings.jumpreluLoss]}` : ''})` : ''}.`);
   md.push('');
   const head = ['method', 'seeds', ...SSB_METRICS, 'ref F1', 'ref MCC', 'ref EV'];
   const body = SSB_METHODS.filter((m) => rows.some((r) => r.method === m)).map((m) => {
