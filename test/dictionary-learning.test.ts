@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -159,6 +160,19 @@ test('DL-FISTA: determinism, warm start from the truth, re-drawn dead atoms, can
   const dn = rowNorms(dead.D);
   for (const v of dn) assert.ok(Math.abs(v - 1) < 1e-5, `row norms ${dn}`);
   assert.notDeepEqual(Array.from(dead.D.row(4)), [0, 0, 0, 0, 1, 0]);
+  // deadAtoms 'zero' (the Stop-Probing reference): the unused atom stays zero and coded zero for good,
+  // the others are the same as with re-drawing after one step (the re-draw touches only that row)
+  const zero = await learnDictionaryFista(Xs, { atoms: 5, maxOuter: 6, fistaIters: 10, init, seed: 0, deadAtoms: 'zero' });
+  assert.deepEqual(Array.from(zero.D.row(4)), [0, 0, 0, 0, 0, 0]);
+  for (let i = 0; i < Xs.rows; i++) assert.equal(zero.Z.get(i, 4), 0);
+  const zn = rowNorms(zero.D);
+  for (let a = 0; a < 4; a++) assert.ok(Math.abs(zn[a] - 1) < 1e-5, `row norms ${zn}`);
+  const zero1 = await learnDictionaryFista(Xs, { atoms: 5, maxOuter: 1, fistaIters: 10, init, seed: 0, deadAtoms: 'zero' });
+  assert.deepEqual(Array.from(zero1.D.data.subarray(0, 24)), Array.from(dead.D.data.subarray(0, 24)));
+  // over-relaxed MOD does not bring a dead atom back
+  const zx = await learnDictionaryFista(Xs, { atoms: 5, maxOuter: 6, fistaIters: 10, init, seed: 0, deadAtoms: 'zero', extrapolate: 1 });
+  assert.deepEqual(Array.from(zx.D.row(4)), [0, 0, 0, 0, 0, 0]);
+  await assert.rejects(learnDictionaryFista(Xs, { atoms: 5, maxOuter: 1, deadAtoms: 'keep' as any }), (e: any) => e.code === 'E_ARG' && /deadAtoms/.test(e.message));
   // cancellation
   const ac = new AbortController();
   await assert.rejects(
@@ -244,4 +258,21 @@ test('DL-FISTA rejects bad coder options', async () => {
   await assert.rejects(learnDictionaryFista(X, { atoms: 4, extrapolate: 1.5 }), (e: any) => e.code === 'E_ARG' && /extrapolate/.test(e.message));
   await assert.rejects(learnDictionaryFista(X, { atoms: 4, coder: 'lasso-cd', codeTol: -1 }), (e: any) => e.code === 'E_ARG' && /codeTol/.test(e.message));
   await assert.rejects(learnDictionaryFista(X, { atoms: 4, coder: 'lasso-cd', codeIters: 0 }), (e: any) => e.code === 'E_ARG' && /codeIters/.test(e.message));
+});
+
+test('DL-FISTA with deadAtoms zero follows a NumPy float64 run of the reference protocol step by step (fixture)', async () => {
+  // test/fixtures/dictionary/gen.py: 8 atoms, 2 orthogonal to the data and one that dies on the way
+  const f = JSON.parse(readFileSync(new URL('./fixtures/dictionary/dl_fista_dead.json', import.meta.url), 'utf8'));
+  const X = Matrix.from(f.X);
+  const init = Matrix.from(f.D0);
+  const opts = { atoms: f.atoms, lambda: f.lambda, fistaIters: f.iters, tol: 0, nonneg: true, ridge: f.ridge, init, seed: 0, deadAtoms: 'zero' as const };
+  for (let k = 1; k <= f.outer; k++) {
+    const r = await learnDictionaryFista(X, { ...opts, maxOuter: k });
+    assertAllClose(r.D.data, Float64Array.from(f.D_steps[k - 1].flat()), 1e-4, 2e-4, `D after ${k} outer steps`);
+    if (k === f.outer) {
+      assertAllClose(r.Z.data, Float64Array.from(f.Z_final.flat()), 1e-4, 2e-4, 'final codes');
+      const dead = [...Array(f.atoms).keys()].filter((a) => r.D.row(a).every((v) => v === 0));
+      assert.deepEqual(dead, [2, 6, 7]);
+    }
+  }
 });

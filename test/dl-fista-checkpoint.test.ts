@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { learnDictionaryFista, type DlFistaOptions } from '../src/dictionary/dl-fista.js';
-import { loadCheckpoint, checkpointPath } from '../src/dictionary/checkpoint.js';
+import { loadCheckpoint, checkpointPath, saveCheckpoint } from '../src/dictionary/checkpoint.js';
 
 /**
  * Data in the first 4 of 8 dims; half the initial atoms lie in the other 4, so they get no
@@ -139,6 +139,22 @@ test('DL-FISTA: a checkpoint of another problem is refused with E_ARG naming the
     await assert.rejects(learnDictionaryFista(X, { ...base, lambda: 0.1, checkpoint }), refused('lambda'));
     await assert.rejects(learnDictionaryFista(X, { ...base, seed: 2, checkpoint }), refused('seed'));
     await assert.rejects(learnDictionaryFista(X, { ...base, maxOuter: 7, checkpoint }), refused('maxOuter'));
+    await assert.rejects(learnDictionaryFista(X, { ...base, deadAtoms: 'zero', checkpoint }), refused('deadAtoms'));
+    // a checkpoint written before deadAtoms existed ran with 'redraw': refused for 'zero', resumed for 'redraw'
+    {
+      const old = tmp();
+      try {
+        await crashAt(X, { ...base, checkpoint: { dir: old, everySteps: 1 } }, 3);
+        const ck = loadCheckpoint(old)!;
+        const { deadAtoms, ...identity } = ck.state.identity as Record<string, unknown>;
+        assert.equal(deadAtoms, 'redraw');
+        saveCheckpoint(old, { ...ck, state: { ...ck.state, identity } });
+        await assert.rejects(learnDictionaryFista(X, { ...base, deadAtoms: 'zero', checkpoint: { dir: old } }), (e: any) => e.code === 'E_ARG' && /written for deadAtoms = "redraw", this run has deadAtoms = "zero"/.test(e.message));
+        assert.equal((await learnDictionaryFista(X, { ...base, checkpoint: { dir: old } })).resumedFrom, 2);
+      } finally {
+        rmSync(old, { recursive: true, force: true });
+      }
+    }
     // the same shape, other values
     const other = problem(6);
     await assert.rejects(learnDictionaryFista(other.X, { ...base, checkpoint }), refused('data'));

@@ -275,6 +275,16 @@ test('bad input gives clear errors', () => {
   Dz.row(5).fill(0);
   assertThrowsCode(() => lassoCD(X, Dz, { lambda: 0.1 }), 'E_ARG', /atom 5 has zero norm/);
   assertThrowsCode(() => omp(X, Dz, { k: 2 }), 'E_ARG', /atom 5 has zero norm/);
+  // FISTA refuses a zero atom unless asked; allowed, its codes are 0 and the rest are the codes
+  // of the dictionary without it (the same Lipschitz constant: a zero row adds nothing to ||D||₂)
+  assertThrowsCode(() => fista(X, Dz, { lambda: 0.1 }), 'E_ARG', /atom 5 has zero norm/);
+  const withZero = fista(X, Dz, { lambda: 0.1, iters: 200, tol: 0, nonneg: true, allowZeroAtoms: true });
+  const keep = [0, 1, 2, 3, 4, 6, 7];
+  const without = fista(X, D.takeRows(keep), { lambda: 0.1, iters: 200, tol: 0, nonneg: true });
+  for (let i = 0; i < X.rows; i++) {
+    assert.equal(withZero.Z.get(i, 5), 0);
+    keep.forEach((a, c) => assert.ok(Math.abs(withZero.Z.get(i, a) - without.Z.get(i, c)) < 1e-5, `row ${i} atom ${a}`));
+  }
   // lambda = 0 is allowed (least squares); empty batches work
   assert.equal(fista(new Matrix(0, 4), D, { lambda: 0 }).Z.rows, 0);
 });

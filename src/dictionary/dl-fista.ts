@@ -57,6 +57,15 @@ export interface DlFistaOptions {
   nonneg?: boolean;
   /** ridge added to ZᵀZ in the MOD update (default 1e-6) */
   ridge?: number;
+  /**
+   * what becomes of an atom that no sample used in an outer step (its MOD row is exactly zero):
+   * 'redraw' (default) draws it afresh, a seeded random unit direction that FISTA may use in the
+   * next step; 'zero' leaves it at zero, where FISTA never uses it again, so the dictionary loses
+   * it for good: the Stop-Probing reference code (its renormalisation clamps the norm at 1e-8), and
+   * with it the relative change of D can reach the tolerance when more atoms than the data use
+   * are asked for (with 'redraw', the fresh directions keep it near 1).
+   */
+  deadAtoms?: 'redraw' | 'zero';
   seed?: Seed | Rng;
   /** initial dictionary [atoms x dim] (rows are normalised; not modified) */
   init?: Matrix;
@@ -233,10 +242,14 @@ export const nextTick = (): Promise<void> => new Promise((resolve) => setImmedia
 /** The checkpoint identity fields: everything that changes the trajectory or where it stops. */
 export type Identity = Settings;
 
+/** identity fields added after checkpoints were first written, with the value those older checkpoints ran with */
+const IDENTITY_ADDED: Record<string, unknown> = { deadAtoms: 'redraw' };
+
 export function checkIdentity(ck: Checkpoint, identity: Identity, dir: string, where: string): void {
   const was = ck.state.identity as Record<string, unknown> | undefined;
   if (!was || typeof was !== 'object') fail('E_ARG', `${where}: the checkpoint in ${dir} is not a DL-FISTA checkpoint (no identity); delete ${dir} or use another checkpoint folder`);
-  checkSettings(was, identity, { dir, where });
+  const added = Object.fromEntries(Object.entries(IDENTITY_ADDED).filter(([k]) => Object.hasOwn(identity, k)));
+  checkSettings({ ...added, ...was }, identity, { dir, where });
 }
 
 export function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir: string, where: string): void {
@@ -249,7 +262,8 @@ export function tensorInto(ck: Checkpoint, name: string, out: Float32Array, dir:
  * Dictionary learning by alternating FISTA and MOD (docs/papers.md §1, "DL-FISTA"):
  * random unit-norm D; repeat up to maxOuter times: fistaIters FISTA steps warm-started from the
  * previous codes, then D ← (ZᵀZ + ridge·I)⁻¹ZᵀX (method of optimal directions, Engan et al.
- * 1999), renormalise rows (atoms that went to zero are re-drawn, seeded); stop when
+ * 1999), renormalise rows (atoms that went to zero are re-drawn, seeded, or with deadAtoms 'zero'
+ * stay zero); stop when
  * ||D_new − D_old||_F / ||D_old||_F < tol. The returned codes come from one more warm-started
  * FISTA pass on the final dictionary, so X ≈ Z·D holds for the pair returned.
  * With `checkpoint`, long runs survive a kill: see DlFistaCheckpointOptions.
@@ -278,6 +292,10 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   assertInt(`${where}: codeIters`, codeIters, 1);
   const extrapolate = opts.extrapolate ?? 0;
   assertNumber(`${where}: extrapolate`, extrapolate, 0, 1);
+  const deadAtoms = opts.deadAtoms ?? 'redraw';
+  if (deadAtoms !== 'redraw' && deadAtoms !== 'zero') fail('E_ARG', `${where}: deadAtoms must be 'redraw' or 'zero', got ${JSON.stringify(deadAtoms)}`);
+  if (deadAtoms === 'zero' && coder !== 'fista') fail('E_ARG', `${where}: deadAtoms 'zero' needs coder 'fista' (lasso-cd divides by each atom's norm); use deadAtoms 'redraw' with lasso-cd`);
+  const allowZeroAtoms = deadAtoms === 'zero';
   checkInitDictionary(opts.init, atoms, X.cols, where);
   const ckOpts = opts.checkpoint;
   if (ckOpts !== undefined) {
@@ -345,6 +363,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
         // the generator's identity, without advancing it (fork does not)
         seed: rng.fork('checkpoint-identity').nextU32().toString(16),
         init: opts.init ? hashFloat32(opts.init.data) : 'random',
+        deadAtoms,
       }
     : null;
   const save = (step: number) => {
@@ -406,7 +425,7 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     // the FISTA gradient form of the whole problem (what 'auto' picks for all rows at once)
     const gradient = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
     const codeBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
-      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L, gradient })
+      ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: L, gradient, allowZeroAtoms })
       : lassoCD(Xb, D, { lambda, tol: codeTol, iters: codeIters, nonneg, init: Zb, objective: false })).Z;
     // in blocks: an abort between them keeps the last finished step (this step's codes are dropped)
     Z = chunked
@@ -420,13 +439,19 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (!mod.update(Z, X, Dnew)) {
       fail('E_ARG', `${where}: the MOD update is singular or not finite (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
     }
-    normalizeRows(Dnew, { redraw: redrawRng, eps: 1e-10, counter: redraws });
+    const renormalise = deadAtoms === 'redraw' ? { redraw: redrawRng, eps: 1e-10, counter: redraws } : { eps: 1e-10 };
+    normalizeRows(Dnew, renormalise);
     if (extrapolate > 0 && !mod.dual && stats && stats.loss <= prevLoss) {
       // over-relaxed MOD: step past the MOD solution along D_mod − D_old (skipped after a step
       // whose loss rose)
       const dn = Dnew.data, dold = D.data;
-      for (let i = 0; i < dn.length; i++) dn[i] += extrapolate * (dn[i] - dold[i]);
-      normalizeRows(Dnew, { redraw: redrawRng, eps: 1e-10, counter: redraws });
+      for (let a = 0; a < atoms; a++) {
+        const o = a * d;
+        // a dead atom stays dead ('zero'): no step past a zero row
+        if (deadAtoms === 'zero' && isZeroRow(dn, o, d)) continue;
+        for (let i = o; i < o + d; i++) dn[i] += extrapolate * (dn[i] - dold[i]);
+      }
+      normalizeRows(Dnew, renormalise);
     }
     if (stats) prevLoss = stats.loss;
     let diff = 0;
@@ -476,8 +501,13 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   const Lf = coder === 'fista' ? lipschitzViaGram(D, gramBuf) : 0;
   const gf = coder === 'fista' ? chooseGradient(X.rows, atoms, d, fistaIters, Z ? meanNonzeros(Z) : undefined) : undefined;
   const finalBlock = (Xb: Matrix, Zb: Matrix | undefined) => (coder === 'fista'
-    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: Lf, gradient: gf })
+    ? fista(Xb, D, { lambda, iters: fistaIters, tol: 0, nonneg, init: Zb, objective: false, lipschitz: Lf, gradient: gf, allowZeroAtoms })
     : lassoCD(Xb, D, { lambda, nonneg, init: Zb, objective: false })).Z;
   const Zfinal = chunked ? await inBlocks(finalBlock, onAbort) : finalBlock(X, Z);
   return { D, Z: Zfinal, iterations, converged, stoppedBy: converged ? 'tol' : stoppedByRule ? 'rule' : 'maxOuter', resumedFrom, resumedSeconds };
+}
+
+function isZeroRow(a: Float32Array, o: number, n: number): boolean {
+  for (let i = o; i < o + n; i++) if (a[i] !== 0) return false;
+  return true;
 }

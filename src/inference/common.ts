@@ -17,10 +17,10 @@ export interface InferenceResult {
 }
 
 /**
- * Validate the data and the dictionary: finite, same width, no zero-norm atom. Returns the
- * squared norms of the atoms (float64). Rows need not be unit-norm.
+ * Validate the data and the dictionary: finite, same width, no zero-norm atom (unless
+ * `allowZeroAtoms`). Returns the squared norms of the atoms (float64). Rows need not be unit-norm.
  */
-export function checkProblem(X: Matrix, D: Matrix, where: string): Float64Array {
+export function checkProblem(X: Matrix, D: Matrix, where: string, o: { allowZeroAtoms?: boolean } = {}): Float64Array {
   if (!(X instanceof Matrix)) fail('E_ARG', `${where}: X must be a Matrix [samples x dim]`);
   if (!(D instanceof Matrix)) fail('E_ARG', `${where}: the dictionary must be a Matrix [atoms x dim]`);
   assertSameCols('X', X, 'dictionary', D);
@@ -28,7 +28,7 @@ export function checkProblem(X: Matrix, D: Matrix, where: string): Float64Array 
   assertFinite('X', X);
   assertFinite('dictionary', D);
   const norms = atomSquaredNorms(D);
-  for (let j = 0; j < D.rows; j++) {
+  if (!o.allowZeroAtoms) for (let j = 0; j < D.rows; j++) {
     if (!(norms[j] > 0)) {
       fail('E_ARG', `${where}: dictionary atom ${j} has zero norm; drop it or re-draw it (atoms should be unit-norm rows)`, { atom: j });
     }

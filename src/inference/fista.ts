@@ -62,6 +62,11 @@ export interface ProxGradOptions {
   objective?: boolean;
   /** backend to run on (default: the active one) */
   backend?: Backend;
+  /**
+   * accept atoms of zero norm (default: refused, E_ARG): the gradient of such an atom's code is
+   * 0, so its code only shrinks, to 0 from a zero start. DL-FISTA's deadAtoms 'zero' needs it.
+   */
+  allowZeroAtoms?: boolean;
 }
 
 export interface ProxGradResult extends InferenceResult {
@@ -107,7 +112,7 @@ export function ista(X: Matrix, D: Matrix, opts: ProxGradOptions): ProxGradResul
 
 function proxGrad(X: Matrix, D: Matrix, opts: ProxGradOptions, momentum: boolean, where: string): ProxGradResult {
   if (!opts || typeof opts !== 'object') fail('E_ARG', `${where}: options { lambda, ... } are required`);
-  checkProblem(X, D, where);
+  checkProblem(X, D, where, { allowZeroAtoms: opts.allowZeroAtoms });
   const lambda = checkLambda(opts.lambda, where);
   const iters = checkIters(opts.iters, 100, where);
   const tol = checkTol(opts.tol, 1e-5, where);
