@@ -66,7 +66,19 @@ test('repro stop-probing: a tiny run writes results.jsonl with the exact fields,
     // other hyperparameters into the same folder are refused
     const clash = cli(['repro', 'stop-probing', ...TINY, '--methods', 'oracle', '--epochs', '3', '--out', dir]);
     assert.equal(clash.code, 2);
-    assert.match(clash.stderr, /other hyperparameters/);
+    assert.match(clash.stderr, /other hyperparameters .*saeEpochs: 2 there, 3 in this run/);
+    // DL-FISTA's dead atoms: re-drawn by default, which is the setting's absence (folders written
+    // before it existed resume); --dl-dead-atoms zero is another setting, and the clash names it
+    assert.equal('dlDeadAtoms' in JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).settings, false);
+    const zero = cli(['repro', 'stop-probing', ...TINY, '--methods', 'oracle', '--epochs', '2', '--dl-dead-atoms', 'zero', '--out', dir]);
+    assert.equal(zero.code, 2);
+    assert.match(zero.stderr, /dlDeadAtoms: \(absent\) there, "zero" in this run/);
+    const redraw = cli(['repro', 'stop-probing', ...TINY, '--methods', 'oracle,probe,topk-sae,fista-on-topk-sae', '--epochs', '2', '--dl-dead-atoms', 'redraw', '--out', dir]);
+    assert.equal(redraw.code, 0, redraw.stderr);
+    assert.match(redraw.stderr, /0 cells run, 8 skipped/);
+    const badDead = cli(['repro', 'stop-probing', ...TINY, '--dl-dead-atoms', 'keep', '--out', dir]);
+    assert.equal(badDead.code, 2);
+    assert.match(badDead.stderr, /dl-dead-atoms/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

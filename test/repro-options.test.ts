@@ -15,7 +15,7 @@ import type { Context } from '../src/cli/command.js';
 const SHARED = ['preset', 'seeds', 'methods', 'out', 'json', 'queue', 'wait', 'attempts'];
 /** which experiment-specific options each experiment accepts (the contract in the usage text) */
 const ACCEPTS: Record<string, string[]> = {
-  'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds'],
+  'stop-probing': ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds', 'dl-dead-atoms'],
   'alignment-superposition': ['sweep', 'latents', 'dims', 'active', 'samples'],
   'hidden-alignment': ['hidden'],
   'amortisation-gap': ['setting', 'steps'],
@@ -40,6 +40,7 @@ function value(experiment: string, option: string): unknown {
     clients: [10], generator: ['gaussian'], ratios: [4], worlds: ['concepts'],
     experiment: ['2d'], objectives: ['sigreg'], alphas: [2],
     deltas: ['0'], taus: ['1'], indices: [100], clusters: 10, kappa: 10, world: ['sprites'], rates: ['1'], lr: 1e-3, 'jumprelu-loss': 'step-ssb',
+    'dl-dead-atoms': 'redraw',
   };
   return v[option];
 }

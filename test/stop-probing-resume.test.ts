@@ -142,6 +142,13 @@ test('stop-probing: a checkpoint made with other hyperparameters is refused, not
       runStopProbingCell(CONFIG, 'dl-fista', { ...settings, dlLambda: 0.2 }, new Map(), undefined, opts),
       (e: any) => e.code === 'E_ARG' && /written for lambda = 0\.1, this run has lambda = 0\.2/.test(e.message),
     );
+    // the dead-atom rule reaches the learner (and its checkpoint identity)
+    const ck = loadCheckpoint(stopProbingCheckpointFolder(tmp, CONFIG, 'dl-fista')!)!;
+    assert.equal((ck.state.identity as Record<string, unknown>).deadAtoms, 'redraw');
+    await assert.rejects(
+      runStopProbingCell(CONFIG, 'dl-fista', { ...settings, dlDeadAtoms: 'zero' }, new Map(), undefined, opts),
+      (e: any) => e.code === 'E_ARG' && /written for deadAtoms = "redraw", this run has deadAtoms = "zero"/.test(e.message),
+    );
     // the same settings resume (the finished checkpoints), and equal a run without checkpoints
     const notes: string[] = [];
     const again = await runStopProbingCell(CONFIG, 'topk-sae', settings, new Map(), undefined, { ...opts, onNote: (m) => notes.push(m) });

@@ -35,11 +35,22 @@ export function checkManifest(out: string, experiment: string, preset: string, s
     }
     if (prev.experiment && prev.experiment !== experiment) fail('E_USAGE', `${out} holds results of the ${prev.experiment} experiment; use another --out`);
     if (prev.settings && JSON.stringify(prev.settings) !== JSON.stringify(settings)) {
-      fail('E_USAGE', `${out} holds results made with other hyperparameters (${path}); use another --out, or the same --preset as before`);
+      fail('E_USAGE', `${out} holds results made with other hyperparameters (${path}${settingsDiff(prev.settings, settings)}); use another --out, or the preset and options those results were made with`);
     }
   } else {
     writeFileAtomic(path, JSON.stringify({ experiment, preset, settings }, null, 2) + '\n');
   }
+}
+
+/** `: key: A there, B in this run; ...` for two settings objects (as JSON holds them), else ''. */
+function settingsDiff(before: unknown, now: unknown): string {
+  const plain = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (JSON.parse(JSON.stringify(v)) as Record<string, unknown>) : null);
+  const was = plain(before);
+  const is = plain(now);
+  if (!was || !is) return '';
+  const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(is)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(is[k]));
+  return keys.length ? `: ${keys.map((k) => `${k}: ${show(was[k])} there, ${show(is[k])} in this run`).join('; ')}` : '';
 }
 
 /** One experiment's pieces, for `runExperiment`. */

@@ -5,7 +5,7 @@ import { fail } from '../core/errors.js';
 import type { ExperimentExecutor, SweepPlan } from './experiment.js';
 import { formatMeanStd, type SummaryRow } from './report.js';
 import type { Cell, SweepProgress, SweepSummary } from './runner.js';
-import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type SweepName } from './stop-probing/index.js';
+import { METRIC_NAMES, STOP_PROBING_METHODS, runStopProbing, type PresetName, type StopProbingSettings, type SweepName } from './stop-probing/index.js';
 import { ALIGNMENT_SUPERPOSITION_METHODS, AS_METRICS, runAlignmentSuperposition, type AsSweepName } from './alignment-superposition.js';
 import { HA_METRICS, HIDDEN_ALIGNMENT_METHODS, runHiddenAlignment } from './hidden-alignment.js';
 import { AMORTISATION_METHODS, runAmortisationGap, type AmortisationSetting } from './amortisation-gap.js';
@@ -83,13 +83,23 @@ export const REPRO_POSITIVE = ['epochs', 'steps'];
 export const EXPERIMENTS: ReproExperiment[] = [
   {
     name: 'stop-probing',
-    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds'],
+    options: ['sweep', 'latents', 'active', 'samples', 'dim', 'epochs', 'checkpoint-seconds', 'dl-dead-atoms'],
     methods: STOP_PROBING_METHODS,
     sweeps: ['latents', 'sparsity', 'samples'],
-    run: (o, a) => runStopProbing({
-      ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
-      settings: o.epochs !== undefined ? { saeEpochs: o.epochs } : undefined,
-    }),
+    run: (o, a) => {
+      const settings: Partial<StopProbingSettings> = {};
+      if (o.epochs !== undefined) settings.saeEpochs = o.epochs as number;
+      const dead = o['dl-dead-atoms'];
+      if (dead !== undefined) {
+        if (dead !== 'zero' && dead !== 'redraw') fail('E_USAGE', `--dl-dead-atoms must be redraw or zero, got ${String(dead)}`);
+        // 'redraw' (the default) is the setting's absence: sweep.json files written before it existed match
+        settings.dlDeadAtoms = dead === 'zero' ? 'zero' : undefined;
+      }
+      return runStopProbing({
+        ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
+        settings: Object.keys(settings).length > 0 ? settings : undefined,
+      });
+    },
     progressLabel: (c) => `${c.method} n=${c.config.latents} seed=${c.config.seed}`,
     columns: [{ header: 'n', key: 'latents' }, { header: 'k', key: 'active' }, { header: 'N', key: 'samples' }],
     metrics: METRIC_NAMES,

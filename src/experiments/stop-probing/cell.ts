@@ -219,6 +219,7 @@ export async function runStopProbingCell(
       fistaIters: settings.dlFistaIters,
       maxOuter: settings.dlMaxOuter,
       tol: settings.dlTol,
+      deadAtoms: settings.dlDeadAtoms,
       seed: `${config.seed}:dl-fista`,
       signal,
       checkpoint: cx.folder ? { dir: cx.folder, everySeconds: options.dlCheckpointSeconds ?? run?.checkpointSeconds ?? 60 } : undefined,
@@ -227,7 +228,8 @@ export async function runStopProbingCell(
     if (r.resumedFrom !== null) cx.note?.(`dl-fista ${configSlug(config)}: resumed from its checkpoint at outer step ${r.resumedFrom}`);
     if (run) run.priorSeconds += r.resumedSeconds;
     checkAborted(signal);
-    const ood = fista(X.ood, r.D, { lambda: settings.dlLambda, iters: settings.dlOodIters, tol: 1e-6, nonneg: true, objective: false }).Z;
+    // (with dlDeadAtoms 'zero' the dictionary may hold zero atoms: their codes stay 0)
+    const ood = fista(X.ood, r.D, { lambda: settings.dlLambda, iters: settings.dlOodIters, tol: 1e-6, nonneg: true, objective: false, allowZeroAtoms: settings.dlDeadAtoms === 'zero' }).Z;
     return { ...codeMetrics(world, r.Z, ood), ...dictMetrics(r.D, A), dl_outer: r.iterations };
   }
   const sae = await getSAE(kind.kind, config, world, settings, cache, signal, cx);

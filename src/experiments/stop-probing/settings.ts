@@ -18,6 +18,13 @@ export interface StopProbingSettings {
   dlTol: number;
   /** DL-FISTA OOD codes: FISTA iterations with the learned dictionary (early stop at 1e-6 relative change) */
   dlOodIters: number;
+  /**
+   * DL-FISTA atoms that no sample used in an outer step: absent (or undefined, the presets) re-draws
+   * them as seeded random unit directions; 'zero' keeps them at zero for good, the reference code's
+   * semantics (docs/stop-probing.md, "Dead atoms"). Absent rather than 'redraw' so that the
+   * sweep.json of every folder written before the setting existed still matches.
+   */
+  dlDeadAtoms?: 'redraw' | 'zero';
   /** ridge probe penalties (leave-one-out CV) */
   probeAlphas: number[];
 }

@@ -117,6 +117,8 @@ export async function learnStopProbingDictionary(
   X: Matrix,
   o: {
     atoms: number; lambda: number; fistaIters: number; maxOuter: number; tol: number; seed: number | string; signal?: AbortSignal; checkpoint?: DlFistaCheckpointOptions;
+    /** unused atoms: re-drawn (default) or left at zero (the reference) */
+    deadAtoms?: 'redraw' | 'zero';
     /** per outer step (costs one residual of the codes per step) */
     onProgress?: (p: DictionaryProgress) => void;
   },
@@ -128,6 +130,7 @@ export async function learnStopProbingDictionary(
     maxOuter: o.maxOuter,
     tol: o.tol,
     nonneg: true,
+    deadAtoms: o.deadAtoms,
     seed: o.seed,
     signal: o.signal,
     checkpoint: o.checkpoint,
