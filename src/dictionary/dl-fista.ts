@@ -412,6 +412,8 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
   // the training loss of the latest codes: for progress, and for over-relaxation (primal only)
   const wantLoss = !!opts.onProgress || (extrapolate > 0 && !mod.dual);
   let Dnew = new Matrix(atoms, d);
+  // after each MOD update: unit rows; a zero row (an atom no sample used) re-drawn or kept
+  const renormalise = deadAtoms === 'redraw' ? { redraw: redrawRng, eps: 1e-10, counter: redraws } : { eps: 1e-10 };
   const everyMs = (ckOpts?.everySeconds ?? 60) * 1000;
   const everySteps = ckOpts?.everySteps ?? 0;
   let lastSave = performance.now();
@@ -439,7 +441,6 @@ export async function learnDictionaryFista(X: Matrix, opts: DlFistaOptions): Pro
     if (!mod.update(Z, X, Dnew)) {
       fail('E_ARG', `${where}: the MOD update is singular or not finite (some atoms, or with more atoms than samples some samples, have no nonzero code); use ridge > 0 (default 1e-6)`);
     }
-    const renormalise = deadAtoms === 'redraw' ? { redraw: redrawRng, eps: 1e-10, counter: redraws } : { eps: 1e-10 };
     normalizeRows(Dnew, renormalise);
     if (extrapolate > 0 && !mod.dual && stats && stats.loss <= prevLoss) {
       // over-relaxed MOD: step past the MOD solution along D_mod − D_old (skipped after a step

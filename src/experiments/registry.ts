@@ -93,7 +93,7 @@ export const EXPERIMENTS: ReproExperiment[] = [
       if (dead !== undefined) {
         if (dead !== 'zero' && dead !== 'redraw') fail('E_USAGE', `--dl-dead-atoms must be redraw or zero, got ${String(dead)}`);
         // 'redraw' (the default) is the setting's absence: sweep.json files written before it existed match
-        settings.dlDeadAtoms = dead === 'zero' ? 'zero' : undefined;
+        if (dead === 'zero') settings.dlDeadAtoms = 'zero';
       }
       return runStopProbing({
         ...a, preset: a.preset as PresetName, sweep: o.sweep as SweepName | undefined, latents: o.latents, active: o.active, samples: o.samples, dim: o.dim,
