@@ -1,12 +1,20 @@
 /**
  * The tables of docs/stop-probing.md ("Results of the full latents sweep") from a results.jsonl:
  * MCC_OOD mean ± sample std over the seeds run, against the paper's value and its target
- * (oracle ±0.02, probe ±0.03, learned methods ±0.10; a miss is marked ✗), and seconds per cell.
+ * (oracle ±0.02, probe ±0.03, learned methods ±0.10; a miss is marked ✗), seconds per cell, and
+ * acc_OOD (mean ± sample std) against the reference code's committed results with acc_ID beside it.
  *
- *   node --import tsx scripts/stop-probing-tables.ts docs/results/stop-probing-latents.jsonl
+ *   node --import tsx scripts/stop-probing-tables.ts docs/results/stop-probing-latents.jsonl [PLOT_DIR]
+ *
+ * With PLOT_DIR, also writes the MCC_OOD-against-n plot the run report draws
+ * (PLOT_DIR/mcc_ood_vs_latents.svg: docs/results/ for the docs).
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readResults } from '../src/experiments/runner.js';
 import { PAPER_MCC_OOD, STOP_PROBING_METHODS } from '../src/experiments/stop-probing/index.js';
+import { REFERENCE_ACC_OOD, writeStopProbingReport } from '../src/experiments/stop-probing/report.js';
 
 const file = process.argv[2];
 if (!file) {
@@ -58,3 +66,30 @@ for (const m of ORDER) {
 console.log(mcc.join('\n'));
 console.log(`\n${misses === 0 ? 'Every cell with a paper value is within its target.' : `${misses} cell(s) outside the target (✗).`}\n`);
 console.log(sec.join('\n'));
+const acc = head('acc_OOD: ours (seeds) / reference');
+const accId = head('acc_ID (mean of seeds)');
+for (const m of ORDER) {
+  acc.push(`| ${NAMES[m] ?? m} | ${ns.map((n) => {
+    const v = cells(m, n).map((l) => l.metrics!.acc_ood);
+    const ref = REFERENCE_ACC_OOD.rows[m]?.[REFERENCE_ACC_OOD.latents.indexOf(n)];
+    const refS = ref !== undefined ? ` / ${ref.toFixed(3)}` : '';
+    if (!v.length) return `—${refS}`;
+    const { mean, sd } = stats(v);
+    return `${mean.toFixed(3)}${v.length > 1 ? ` ± ${sd.toFixed(3)}` : ''} (${v.length})${refS}`;
+  }).join(' | ')} |`);
+  accId.push(`| ${NAMES[m] ?? m} | ${ns.map((n) => {
+    const v = cells(m, n).map((l) => l.metrics!.acc_id);
+    return v.length ? stats(v).mean.toFixed(3) : '—';
+  }).join(' | ')} |`);
+}
+console.log(`\n${acc.join('\n')}\n\n${accId.join('\n')}`);
+const plotDir = process.argv[3];
+if (plotDir) {
+  const tmp = mkdtempSync(join(tmpdir(), 'sp-tables-'));
+  try {
+    writeStopProbingReport(tmp, readResults(file).lines);
+    copyFileSync(join(tmp, 'mcc_ood_vs_latents.svg'), join(plotDir, 'mcc_ood_vs_latents.svg'));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
